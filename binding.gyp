@@ -1,0 +1,35 @@
+{
+  "targets": [
+    {
+      "target_name": "torov",
+      "sources": [
+        "native/addon.cc",
+        "native/fdtable.cc",
+        "native/guest.cc",
+        "native/kvm.cc",
+        "native/machine.cc",
+        "native/memory.cc",
+        "native/paths.cc",
+        "native/vcpu.cc",
+        "native/hypercalls/files.cc",
+        "native/hypercalls/io.cc",
+        "native/hypercalls/memory.cc",
+        "native/hypercalls/net.cc",
+        "native/hypercalls/poll.cc",
+        "native/hypercalls/process.cc",
+        "native/hypercalls/table.cc",
+        "native/hypercalls/time.cc",
+        "native/guest/runtime.S"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "native"
+      ],
+      "defines": ["NAPI_VERSION=9", "NAPI_CPP_EXCEPTIONS", "_GNU_SOURCE"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++20", "-fexceptions", "-Wall", "-Wextra", "-Wno-missing-field-initializers", "-Wno-unused-parameter", "-Wno-restrict"],
+      "cflags": ["-O2"]
+    }
+  ]
+}

@@ -1,0 +1,56 @@
+// Guest file descriptors are virtual: a per-VM table maps each guest fd to an
+// open file the monitor holds. The guest can only name what it opened itself
+// (and the stdio it was given), never /dev/kvm, the VM and vCPU fds, or
+// Node's own pipes and sockets.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fd.h"
+
+namespace torov {
+
+// One open file description, shared by every guest fd that dup()s it, as on
+// Linux. The host fd is always O_CLOEXEC; the guest's FD_CLOEXEC is per slot.
+struct OpenFile {
+  Fd host;
+  // The guest's view of O_NONBLOCK. The host's may differ for descriptions
+  // shared with the monitor (its stdio: Node may make a pipe non-blocking);
+  // a blocking guest call that gets EAGAIN from the host waits and retries.
+  bool nonblock = false;
+  bool directory = false;
+  std::string guest_path;  // for directories: where it was opened, for *at() calls
+};
+
+class FdTable {
+ public:
+  static constexpr int kDefaultLimit = 1024;  // RLIMIT_NOFILE, as a shell gives it
+
+  int limit() const { return limit_; }
+  void set_limit(int limit) { limit_ = limit; }
+
+  // Lowest free guest fd >= min; -EMFILE (or -EINVAL past the limit).
+  int Install(std::shared_ptr<OpenFile> file, bool cloexec, int min = 0);
+  // Puts `file` at exactly `fd`, closing what was there (dup2).
+  int InstallAt(int fd, std::shared_ptr<OpenFile> file, bool cloexec);
+  // nullptr when `fd` is not open (the caller returns -EBADF).
+  OpenFile* Get(int64_t fd) const;
+  std::shared_ptr<OpenFile> Ref(int64_t fd) const;
+  int Close(int64_t fd);
+  bool cloexec(int fd) const { return slots_[fd].cloexec; }
+  void set_cloexec(int fd, bool on) { slots_[fd].cloexec = on; }
+  // Highest open fd + 1.
+  int used() const { return static_cast<int>(slots_.size()); }
+
+ private:
+  struct Slot {
+    std::shared_ptr<OpenFile> file;
+    bool cloexec = false;
+  };
+  std::vector<Slot> slots_;
+  int limit_ = kDefaultLimit;
+};
+
+}  // namespace torov

@@ -1,0 +1,37 @@
+#include "guest.h"
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <memory>
+
+namespace torov {
+
+Guest::Guest(const GuestConfig& cfg)
+    : config(cfg), ram(cfg.memory_bytes), mm(ram), paths(cfg.root) {
+  paths.set_exe(cfg.exe);
+  pid = cfg.newpid ? 1 : getpid();
+  ppid = cfg.newpid ? 0 : getppid();
+  getresuid(&uid, &euid, &suid);
+  getresgid(&gid, &egid, &sgid);
+  for (int r = 0; r < RLIM_NLIMITS; r++) getrlimit(r, &rlimits[r]);
+  rlimits[RLIMIT_AS] = {cfg.memory_bytes, cfg.memory_bytes};
+  rlimits[RLIMIT_NOFILE] = {FdTable::kDefaultLimit, FdTable::kDefaultLimit};
+  std::strncpy(comm, cfg.exe_name.c_str(), sizeof comm - 1);
+
+  // Guest fds 0, 1, 2 share the monitor's stdio descriptions, through
+  // duplicates: the guest closing its fd 1 must not close Node's.
+  for (int fd = 0; fd < 3; fd++) {
+    int host = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (host < 0) continue;
+    auto file = std::make_shared<OpenFile>();
+    file->host.Reset(host);
+    int fl = fcntl(host, F_GETFL);
+    file->nonblock = fl >= 0 && (fl & O_NONBLOCK);
+    fds.InstallAt(fd, std::move(file), false);
+  }
+}
+
+}  // namespace torov

@@ -1,0 +1,196 @@
+/*
+ * The guest runtime: all the "kernel" a torov guest has.
+ *
+ * The monitor copies this image to guest address RT_BASE before the first
+ * instruction runs (see runtime.h for the map). It is data to the addon: it
+ * sits in .rodata and is never executed on the host. Every reference inside
+ * it is RIP-relative or a constant, so the image works wherever RT_BASE is.
+ *
+ * Under PVM, code at CPL 0 is emulated one instruction at a time and the
+ * emulator has no SSE and no string instructions: the exception path is plain
+ * integer moves, push, out and iretq. The syscall stub runs in user mode
+ * there (PVM delivers `syscall` to LSTAR without changing CPL) and at CPL 0 on
+ * VT-x/AMD-V: it works either way.
+ */
+#include "runtime.h"
+
+        .intel_syntax noprefix
+        .section .rodata.torov_runtime, "a", @progbits
+        .balign 4096
+        .globl torov_runtime_image
+        .globl torov_runtime_image_end
+torov_runtime_image:
+
+/*
+ * The hypercall path. The application's `syscall` lands here (LSTAR). Store
+ * the Linux syscall registers in the hypercall page, exit once on HC_PORT,
+ * and return the result the monitor left in HC_RET. Nothing but rax, rcx and
+ * r11 changes, exactly as with a Linux kernel.
+ */
+        .org RT_SYSCALL - RT_BASE
+syscall_entry:
+        mov     qword ptr [rip + hcpage + HC_NR], rax
+        mov     qword ptr [rip + hcpage + HC_A0], rdi
+        mov     qword ptr [rip + hcpage + HC_A1], rsi
+        mov     qword ptr [rip + hcpage + HC_A2], rdx
+        mov     qword ptr [rip + hcpage + HC_A3], r10
+        mov     qword ptr [rip + hcpage + HC_A4], r8
+        mov     qword ptr [rip + hcpage + HC_A5], r9
+        mov     qword ptr [rip + hcpage + HC_RIP], rcx
+        mov     qword ptr [rip + hcpage + HC_RFLAGS], r11
+        out     HC_PORT, al
+        /* The monitor may have moved the return point (a debugger setting pc). */
+        mov     rcx, qword ptr [rip + hcpage + HC_RIP]
+        mov     r11, qword ptr [rip + hcpage + HC_RFLAGS]
+        mov     eax, cs
+        test    al, 3
+        mov     rax, qword ptr [rip + hcpage + HC_RET]
+        jnz     1f
+        /* CPL 0 (VT-x/AMD-V): the ordinary return. */
+        sysretq
+1:      /*
+         * User mode (PVM): there is no sysret to do, so restore the flags
+         * and jump. popfq needs a stack; use a slot in the hypercall page
+         * rather than the application's stack, which may have a red zone in
+         * use or no room at all.
+         */
+        mov     qword ptr [rip + hcpage + HC_RSP], rsp
+        lea     rsp, [rip + hcpage + HC_RFLAGS]
+        popfq
+        mov     rsp, qword ptr [rip + hcpage + HC_RSP]
+        jmp     rcx
+
+/*
+ * Exception stubs, one per vector, 16 bytes apart. Each pushes a dummy error
+ * code when the CPU pushes none, then the vector, so the monitor always finds
+ * [vector, error code, rip, cs, rflags, rsp, ss] at the IST stack pointer.
+ * The monitor decides everything: it ends the VM, or edits the frame and
+ * resumes (a debugger's breakpoint), in which case iretq goes back.
+ */
+.macro  EXC_NOERR vector
+        .org RT_EXCEPTION - RT_BASE + \vector * RT_EXC_STUB_SIZE
+        push    0
+        push    \vector
+        jmp     exception_common
+.endm
+.macro  EXC_ERR vector
+        .org RT_EXCEPTION - RT_BASE + \vector * RT_EXC_STUB_SIZE
+        push    \vector
+        jmp     exception_common
+.endm
+
+        EXC_NOERR 0     /* #DE divide error */
+        EXC_NOERR 1     /* #DB debug */
+        EXC_NOERR 2     /* NMI */
+        EXC_NOERR 3     /* #BP breakpoint */
+        EXC_NOERR 4     /* #OF overflow */
+        EXC_NOERR 5     /* #BR bound range */
+        EXC_NOERR 6     /* #UD invalid opcode */
+        EXC_NOERR 7     /* #NM device not available */
+        EXC_ERR   8     /* #DF double fault */
+        EXC_NOERR 9     /* coprocessor segment overrun */
+        EXC_ERR   10    /* #TS invalid TSS */
+        EXC_ERR   11    /* #NP segment not present */
+        EXC_ERR   12    /* #SS stack fault */
+        EXC_ERR   13    /* #GP general protection */
+        EXC_ERR   14    /* #PF page fault */
+        EXC_NOERR 15
+        EXC_NOERR 16    /* #MF x87 floating point */
+        EXC_ERR   17    /* #AC alignment check */
+        EXC_NOERR 18    /* #MC machine check */
+        EXC_NOERR 19    /* #XM SIMD floating point */
+        EXC_NOERR 20    /* #VE */
+        EXC_ERR   21    /* #CP control protection */
+        EXC_NOERR 22
+        EXC_NOERR 23
+        EXC_NOERR 24
+        EXC_NOERR 25
+        EXC_NOERR 26
+        EXC_NOERR 27
+        EXC_NOERR 28
+        EXC_ERR   29    /* #VC */
+        EXC_ERR   30    /* #SX */
+        EXC_NOERR 31
+
+        .org RT_EXCEPTION - RT_BASE + RT_EXC_VECTORS * RT_EXC_STUB_SIZE
+exception_common:
+        out     EXC_PORT, al
+        add     rsp, 16
+        iretq
+
+/* The hypercall page: written by the stub and the monitor, never by the image. */
+        .org RT_HCPAGE - RT_BASE
+hcpage:
+        .skip   4096
+
+/* GDT: Linux's selector values (runtime.h). */
+        .org RT_GDT - RT_BASE
+        .quad   0                       /* 0x00 null */
+        .quad   0                       /* 0x08 unused */
+        .quad   0x00af9b000000ffff      /* 0x10 kernel code, 64-bit */
+        .quad   0x00cf93000000ffff      /* 0x18 kernel data */
+        .quad   0x00cffb000000ffff      /* 0x20 user code, 32-bit (0x23) */
+        .quad   0x00cff3000000ffff      /* 0x28 user data (0x2b) */
+        .quad   0x00affb000000ffff      /* 0x30 user code, 64-bit (0x33) */
+        .quad   0                       /* 0x38 unused */
+        /* 0x40: 64-bit TSS descriptor, 16 bytes */
+        .word   RT_TSS_LIMIT
+        .word   RT_TSS & 0xffff
+        .byte   (RT_TSS >> 16) & 0xff
+        .byte   0x89                    /* present, available 64-bit TSS */
+        .byte   0
+        .byte   (RT_TSS >> 24) & 0xff
+        .long   0
+        .long   0
+
+/*
+ * IDT: 32 interrupt gates to the stubs, all on IST1 so that every exception
+ * lands on a known stack even when the syscall stub ran at CPL 0 on the
+ * application's stack. Only #BP is reachable from user mode (`int3`), as on
+ * Linux; vectors 32..255 are absent.
+ */
+        .org RT_IDT - RT_BASE
+        .set    vec, 0
+        .rept   RT_EXC_VECTORS
+        .word   (RT_EXCEPTION + vec * RT_EXC_STUB_SIZE) & 0xffff
+        .word   KERNEL_CS
+        .byte   1                                       /* IST1 */
+        .byte   0x8e | (((vec == 3) & 3) << 5)         /* present, interrupt gate, DPL */
+        .word   ((RT_EXCEPTION + vec * RT_EXC_STUB_SIZE) >> 16) & 0xffff
+        .long   0
+        .long   0
+        .set    vec, vec + 1
+        .endr
+
+/*
+ * TSS: the ring-0 and IST stacks, and an I/O permission bitmap that lets
+ * user mode reach HC_PORT and nothing else. PVM runs the syscall stub at
+ * CPL 3 and checks I/O permission there; IOPL 3 would open every port (and
+ * cli/sti) to the application instead. Ports past the bitmap are denied.
+ */
+        .org RT_TSS - RT_BASE
+        .long   0
+        .quad   RT_IST_TOP      /* rsp0 */
+        .quad   0               /* rsp1 */
+        .quad   0               /* rsp2 */
+        .quad   0
+        .quad   RT_IST_TOP      /* ist1 */
+        .quad   0, 0, 0, 0, 0, 0
+        .quad   0
+        .word   0
+        .word   RT_TSS_IOMAP    /* I/O map base */
+        .set    port, 0
+        .rept   RT_TSS_IOPORTS / 8
+        .if     (port <= HC_PORT) && (HC_PORT < port + 8)
+        .byte   0xff & ~(1 << (HC_PORT - port))
+        .else
+        .byte   0xff
+        .endif
+        .set    port, port + 8
+        .endr
+        .byte   0xff            /* the bitmap's terminator */
+
+        .org RT_END - RT_BASE
+torov_runtime_image_end:
+
+        .section .note.GNU-stack, "", @progbits

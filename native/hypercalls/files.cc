@@ -1,0 +1,555 @@
+// Files and directories: open, stat, directory listing, names (mkdir,
+// unlink, rename, link, symlink), metadata, the fd table (dup, fcntl,
+// close), pipes and the cwd.
+//
+// Containment rule for this file: a host call never resolves a guest path by
+// itself. Either the path was opened confined (Paths::Open, ResolvePath) and
+// the call acts on that fd, or the call acts on one component in a confined
+// parent directory and never follows a final symlink (Paths::Parent). Calls
+// that must follow a final symlink and take no fd (chmod, utimensat) go
+// through /proc/self/fd/N of a confined O_PATH fd: that magic link names
+// exactly the file that was opened.
+#include <fcntl.h>
+#include <linux/stat.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+
+#include "hypercalls.h"
+
+namespace torov {
+
+namespace {
+
+constexpr int64_t kFdCwd = AT_FDCWD;
+
+int64_t OpenAt(Guest& g, int64_t dirfd, uint64_t path_addr, int flags, mode_t mode) {
+  std::string path, abs;
+  if (int r = GuestPath(g, path_addr, &path); r < 0) return r;
+  if (int r = g.paths.Join(g.fds, dirfd, path, &abs); r < 0) return r;
+  const int alias = Paths::StdioAlias(Paths::Normalize(abs));
+  if (alias >= 0) {
+    // /dev/stdout, /dev/fd/N: the same open file as guest fd N.
+    auto file = g.fds.Ref(alias);
+    if (!file) return -ENOENT;
+    return g.fds.Install(std::move(file), (flags & O_CLOEXEC) != 0);
+  }
+  const int host = g.paths.Open(abs, flags, mode);
+  if (host < 0) return host;
+  return InstallHostFd(g, host, flags);
+}
+
+int64_t Open(Guest& g, const uint64_t* a) {
+  return OpenAt(g, kFdCwd, a[0], static_cast<int>(a[1]), static_cast<mode_t>(a[2]));
+}
+int64_t Openat(Guest& g, const uint64_t* a) {
+  return OpenAt(g, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]), static_cast<mode_t>(a[3]));
+}
+int64_t Creat(Guest& g, const uint64_t* a) {
+  return OpenAt(g, kFdCwd, a[0], O_CREAT | O_WRONLY | O_TRUNC, static_cast<mode_t>(a[1]));
+}
+
+int64_t Close(Guest& g, const uint64_t* a) { return g.fds.Close(a[0]); }
+
+int64_t CloseRange(Guest& g, const uint64_t* a) {
+  const uint64_t first = a[0], last = a[1], flags = a[2];
+  if (first > last || (flags & ~uint64_t{CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC})) return -EINVAL;
+  const uint64_t end = std::min<uint64_t>(last, static_cast<uint64_t>(g.fds.used()) - 1);
+  for (uint64_t fd = first; g.fds.used() > 0 && fd <= end; fd++) {
+    if (!g.fds.Get(fd)) continue;
+    if (flags & CLOSE_RANGE_CLOEXEC)
+      g.fds.set_cloexec(static_cast<int>(fd), true);
+    else
+      g.fds.Close(fd);
+  }
+  return 0;
+}
+
+// ---- stat family
+
+int64_t StatAt(Guest& g, int64_t dirfd, uint64_t path, uint64_t buf, int flags) {
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT)) return -EINVAL;
+  Fd fd;
+  if (int r = ResolvePath(g, dirfd, path, flags & AT_SYMLINK_NOFOLLOW, flags & AT_EMPTY_PATH, &fd); r < 0) return r;
+  struct stat st;
+  if (fstatat(fd.get(), "", &st, AT_EMPTY_PATH) < 0) return -errno;
+  return CopyOut(g, buf, st) ? 0 : -EFAULT;
+}
+
+int64_t Stat(Guest& g, const uint64_t* a) { return StatAt(g, kFdCwd, a[0], a[1], 0); }
+int64_t Lstat(Guest& g, const uint64_t* a) { return StatAt(g, kFdCwd, a[0], a[1], AT_SYMLINK_NOFOLLOW); }
+int64_t Newfstatat(Guest& g, const uint64_t* a) {
+  return StatAt(g, static_cast<int>(a[0]), a[1], a[2], static_cast<int>(a[3]));
+}
+
+int64_t Fstat(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  struct stat st;
+  if (fstat(f->host.get(), &st) < 0) return -errno;
+  return CopyOut(g, a[1], st) ? 0 : -EFAULT;
+}
+
+int64_t Statx(Guest& g, const uint64_t* a) {
+  const int flags = static_cast<int>(a[2]);
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE)) return -EINVAL;
+  Fd fd;
+  if (int r = ResolvePath(g, static_cast<int>(a[0]), a[1], flags & AT_SYMLINK_NOFOLLOW, flags & AT_EMPTY_PATH, &fd);
+      r < 0)
+    return r;
+  struct statx stx;
+  if (statx(fd.get(), "", AT_EMPTY_PATH | (flags & AT_STATX_SYNC_TYPE), static_cast<unsigned>(a[3]), &stx) < 0)
+    return -errno;
+  return CopyOut(g, a[4], stx) ? 0 : -EFAULT;
+}
+
+int64_t AccessAt(Guest& g, int64_t dirfd, uint64_t path, int mode, int flags) {
+  if (mode & ~(F_OK | R_OK | W_OK | X_OK)) return -EINVAL;
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EACCESS | AT_EMPTY_PATH)) return -EINVAL;
+  Fd fd;
+  if (int r = ResolvePath(g, dirfd, path, flags & AT_SYMLINK_NOFOLLOW, flags & AT_EMPTY_PATH, &fd); r < 0) return r;
+  return HostResult(syscall(SYS_faccessat2, fd.get(), "", mode, AT_EMPTY_PATH | (flags & AT_EACCESS)));
+}
+
+int64_t AccessCall(Guest& g, const uint64_t* a) { return AccessAt(g, kFdCwd, a[0], static_cast<int>(a[1]), 0); }
+int64_t Faccessat(Guest& g, const uint64_t* a) {
+  return AccessAt(g, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]), 0);
+}
+int64_t Faccessat2(Guest& g, const uint64_t* a) {
+  return AccessAt(g, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]), static_cast<int>(a[3]));
+}
+
+int64_t Getdents64(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  const uint64_t len = std::min<uint64_t>(a[2], 1 << 20);
+  const uint64_t n = g.mm.UserExtent(a[1], len, Access::kWrite);
+  if (len && !n) return -EFAULT;
+  return HostResult(syscall(SYS_getdents64, f->host.get(), g.mm.User(a[1], n, Access::kWrite), n));
+}
+
+int64_t Statfs(Guest& g, const uint64_t* a) {
+  Fd fd;
+  if (int r = ResolvePath(g, kFdCwd, a[0], false, false, &fd); r < 0) return r;
+  struct statfs st;
+  if (fstatfs(fd.get(), &st) < 0) return -errno;
+  return CopyOut(g, a[1], st) ? 0 : -EFAULT;
+}
+
+int64_t Fstatfs(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  struct statfs st;
+  if (fstatfs(f->host.get(), &st) < 0) return -errno;
+  return CopyOut(g, a[1], st) ? 0 : -EFAULT;
+}
+
+// ---- names in directories
+
+// The confined parent directory of (dirfd, path) and the last component.
+int ParentOf(Guest& g, int64_t dirfd, uint64_t path_addr, Fd* dir, std::string* name) {
+  std::string path, abs;
+  if (int r = GuestPath(g, path_addr, &path); r < 0) return r;
+  if (int r = g.paths.Join(g.fds, dirfd, path, &abs); r < 0) return r;
+  return g.paths.Parent(abs, dir, name);
+}
+
+int64_t MkdirAt(Guest& g, int64_t dirfd, uint64_t path, mode_t mode) {
+  Fd dir;
+  std::string name;
+  if (int r = ParentOf(g, dirfd, path, &dir, &name); r < 0) return r;
+  if (Paths::IsDots(name)) return -EEXIST;
+  return HostResult(mkdirat(dir.get(), name.c_str(), mode));
+}
+int64_t Mkdir(Guest& g, const uint64_t* a) { return MkdirAt(g, kFdCwd, a[0], static_cast<mode_t>(a[1])); }
+int64_t Mkdirat(Guest& g, const uint64_t* a) {
+  return MkdirAt(g, static_cast<int>(a[0]), a[1], static_cast<mode_t>(a[2]));
+}
+
+int64_t Mknodat(Guest& g, int64_t dirfd, uint64_t path, mode_t mode, dev_t dev) {
+  // Only what an unprivileged process may make: FIFOs, sockets, regular files.
+  const mode_t type = mode & S_IFMT;
+  if (type != S_IFIFO && type != S_IFSOCK && type != S_IFREG && type != 0) return -EPERM;
+  Fd dir;
+  std::string name;
+  if (int r = ParentOf(g, dirfd, path, &dir, &name); r < 0) return r;
+  if (Paths::IsDots(name)) return -EEXIST;
+  return HostResult(mknodat(dir.get(), name.c_str(), mode, dev));
+}
+int64_t Mknod(Guest& g, const uint64_t* a) {
+  return Mknodat(g, kFdCwd, a[0], static_cast<mode_t>(a[1]), static_cast<dev_t>(a[2]));
+}
+int64_t MknodatCall(Guest& g, const uint64_t* a) {
+  return Mknodat(g, static_cast<int>(a[0]), a[1], static_cast<mode_t>(a[2]), static_cast<dev_t>(a[3]));
+}
+
+int64_t UnlinkAt(Guest& g, int64_t dirfd, uint64_t path, int flags) {
+  if (flags & ~AT_REMOVEDIR) return -EINVAL;
+  Fd dir;
+  std::string name;
+  if (int r = ParentOf(g, dirfd, path, &dir, &name); r < 0) return r;
+  if (Paths::IsDots(name)) {
+    if (!(flags & AT_REMOVEDIR)) return -EISDIR;
+    return name == ".." ? -ENOTEMPTY : (name.empty() ? -EBUSY : -EINVAL);
+  }
+  return HostResult(unlinkat(dir.get(), name.c_str(), flags));
+}
+int64_t Unlink(Guest& g, const uint64_t* a) { return UnlinkAt(g, kFdCwd, a[0], 0); }
+int64_t Rmdir(Guest& g, const uint64_t* a) { return UnlinkAt(g, kFdCwd, a[0], AT_REMOVEDIR); }
+int64_t Unlinkat(Guest& g, const uint64_t* a) {
+  return UnlinkAt(g, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]));
+}
+
+int64_t RenameAt(Guest& g, int64_t olddir, uint64_t oldpath, int64_t newdir, uint64_t newpath, unsigned flags) {
+  if (flags & ~unsigned{RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT}) return -EINVAL;
+  Fd odir, ndir;
+  std::string oname, nname;
+  if (int r = ParentOf(g, olddir, oldpath, &odir, &oname); r < 0) return r;
+  if (int r = ParentOf(g, newdir, newpath, &ndir, &nname); r < 0) return r;
+  if (Paths::IsDots(oname) || Paths::IsDots(nname)) return -EBUSY;
+  return HostResult(renameat2(odir.get(), oname.c_str(), ndir.get(), nname.c_str(), flags));
+}
+int64_t Rename(Guest& g, const uint64_t* a) { return RenameAt(g, kFdCwd, a[0], kFdCwd, a[1], 0); }
+int64_t Renameat(Guest& g, const uint64_t* a) {
+  return RenameAt(g, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]), a[3], 0);
+}
+int64_t Renameat2(Guest& g, const uint64_t* a) {
+  return RenameAt(g, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]), a[3], static_cast<unsigned>(a[4]));
+}
+
+int64_t LinkAt(Guest& g, int64_t olddir, uint64_t oldpath, int64_t newdir, uint64_t newpath, int flags) {
+  if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) return -EINVAL;
+  Fd ndir;
+  std::string nname;
+  if (int r = ParentOf(g, newdir, newpath, &ndir, &nname); r < 0) return r;
+  if (Paths::IsDots(nname)) return -EEXIST;
+  if (flags & (AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) {
+    // Following a symlink must stay confined: link the file a confined
+    // lookup found, through its magic link.
+    Fd src;
+    if (int r = ResolvePath(g, olddir, oldpath, false, flags & AT_EMPTY_PATH, &src); r < 0) return r;
+    return HostResult(linkat(AT_FDCWD, ProcFdPath(src.get()).c_str(), ndir.get(), nname.c_str(), AT_SYMLINK_FOLLOW));
+  }
+  Fd odir;
+  std::string oname;
+  if (int r = ParentOf(g, olddir, oldpath, &odir, &oname); r < 0) return r;
+  if (Paths::IsDots(oname)) return -EPERM;
+  return HostResult(linkat(odir.get(), oname.c_str(), ndir.get(), nname.c_str(), 0));
+}
+int64_t Link(Guest& g, const uint64_t* a) { return LinkAt(g, kFdCwd, a[0], kFdCwd, a[1], 0); }
+int64_t Linkat(Guest& g, const uint64_t* a) {
+  return LinkAt(g, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]), a[3], static_cast<int>(a[4]));
+}
+
+int64_t SymlinkAt(Guest& g, uint64_t target_addr, int64_t newdir, uint64_t linkpath) {
+  std::string target;
+  if (int r = GuestPath(g, target_addr, &target); r < 0) return r;
+  if (target.empty()) return -ENOENT;
+  Fd dir;
+  std::string name;
+  if (int r = ParentOf(g, newdir, linkpath, &dir, &name); r < 0) return r;
+  if (Paths::IsDots(name)) return -EEXIST;
+  // The target is only text; resolving it later is confined like any path.
+  return HostResult(symlinkat(target.c_str(), dir.get(), name.c_str()));
+}
+int64_t Symlink(Guest& g, const uint64_t* a) { return SymlinkAt(g, a[0], kFdCwd, a[1]); }
+int64_t Symlinkat(Guest& g, const uint64_t* a) { return SymlinkAt(g, a[0], static_cast<int>(a[1]), a[2]); }
+
+int64_t ReadlinkAt(Guest& g, int64_t dirfd, uint64_t path_addr, uint64_t buf, uint64_t size) {
+  if (static_cast<int64_t>(size) <= 0) return -EINVAL;
+  std::string path, abs;
+  if (int r = GuestPath(g, path_addr, &path); r < 0) return r;
+  std::string target;
+  if (!path.empty() && g.paths.Join(g.fds, dirfd, path, &abs) == 0 && Paths::Normalize(abs) == "/proc/self/exe") {
+    target = "/" + g.config.exe_name;
+  } else {
+    Fd fd;
+    if (int r = ResolvePath(g, dirfd, path_addr, true, true, &fd); r < 0) return r;
+    char tmp[PATH_MAX];
+    ssize_t n = readlinkat(fd.get(), "", tmp, sizeof tmp);
+    if (n < 0) return errno == ENOENT ? -EINVAL : -errno;  // "" on a non-link
+    target.assign(tmp, static_cast<size_t>(n));
+  }
+  const uint64_t n = std::min<uint64_t>(size, target.size());
+  if (!CopyOutBytes(g, buf, target.data(), n)) return -EFAULT;
+  return static_cast<int64_t>(n);
+}
+int64_t Readlink(Guest& g, const uint64_t* a) { return ReadlinkAt(g, kFdCwd, a[0], a[1], a[2]); }
+int64_t Readlinkat(Guest& g, const uint64_t* a) { return ReadlinkAt(g, static_cast<int>(a[0]), a[1], a[2], a[3]); }
+
+// ---- metadata
+
+int64_t ChmodAt(Guest& g, int64_t dirfd, uint64_t path, mode_t mode, int flags) {
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -EINVAL;
+  Fd fd;
+  if (int r = ResolvePath(g, dirfd, path, flags & AT_SYMLINK_NOFOLLOW, flags & AT_EMPTY_PATH, &fd); r < 0) return r;
+  struct stat st;
+  if (fstatat(fd.get(), "", &st, AT_EMPTY_PATH) < 0) return -errno;
+  if (S_ISLNK(st.st_mode)) return -EOPNOTSUPP;
+  return HostResult(fchmodat(AT_FDCWD, ProcFdPath(fd.get()).c_str(), mode, 0));
+}
+int64_t Chmod(Guest& g, const uint64_t* a) { return ChmodAt(g, kFdCwd, a[0], static_cast<mode_t>(a[1]), 0); }
+int64_t Fchmodat(Guest& g, const uint64_t* a) {
+  return ChmodAt(g, static_cast<int>(a[0]), a[1], static_cast<mode_t>(a[2]), 0);
+}
+int64_t Fchmod(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  return HostResult(fchmod(f->host.get(), static_cast<mode_t>(a[1])));
+}
+
+int64_t ChownAt(Guest& g, int64_t dirfd, uint64_t path, uint64_t uid, uint64_t gid, int flags) {
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -EINVAL;
+  Fd fd;
+  if (int r = ResolvePath(g, dirfd, path, flags & AT_SYMLINK_NOFOLLOW, flags & AT_EMPTY_PATH, &fd); r < 0) return r;
+  return HostResult(fchownat(fd.get(), "", static_cast<uid_t>(uid), static_cast<gid_t>(gid), AT_EMPTY_PATH));
+}
+int64_t Chown(Guest& g, const uint64_t* a) { return ChownAt(g, kFdCwd, a[0], a[1], a[2], 0); }
+int64_t Lchown(Guest& g, const uint64_t* a) { return ChownAt(g, kFdCwd, a[0], a[1], a[2], AT_SYMLINK_NOFOLLOW); }
+int64_t Fchownat(Guest& g, const uint64_t* a) {
+  return ChownAt(g, static_cast<int>(a[0]), a[1], a[2], a[3], static_cast<int>(a[4]));
+}
+int64_t Fchown(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  return HostResult(fchown(f->host.get(), static_cast<uid_t>(a[1]), static_cast<gid_t>(a[2])));
+}
+
+int64_t Utimensat(Guest& g, const uint64_t* a) {
+  const int flags = static_cast<int>(a[3]);
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -EINVAL;
+  timespec times[2];
+  if (a[2] && !CopyIn(g, a[2], &times)) return -EFAULT;
+  const timespec* tp = a[2] ? times : nullptr;
+  if (a[1] == 0) {  // futimens: the dirfd itself
+    const OpenFile* f = g.fds.Get(a[0]);
+    if (!f) return -EBADF;
+    return HostResult(futimens(f->host.get(), tp));
+  }
+  if (flags & AT_SYMLINK_NOFOLLOW) {
+    Fd dir;
+    std::string name;
+    if (int r = ParentOf(g, static_cast<int>(a[0]), a[1], &dir, &name); r < 0) return r;
+    if (!Paths::IsDots(name)) return HostResult(utimensat(dir.get(), name.c_str(), tp, AT_SYMLINK_NOFOLLOW));
+  }
+  Fd fd;
+  if (int r = ResolvePath(g, static_cast<int>(a[0]), a[1], false, flags & AT_EMPTY_PATH, &fd); r < 0) return r;
+  return HostResult(utimensat(AT_FDCWD, ProcFdPath(fd.get()).c_str(), tp, 0));
+}
+
+int64_t Truncate(Guest& g, const uint64_t* a) {
+  std::string path, abs;
+  if (int r = GuestPath(g, a[0], &path); r < 0) return r;
+  if (int r = g.paths.Join(g.fds, kFdCwd, path, &abs); r < 0) return r;
+  int host = g.paths.Open(abs, O_WRONLY, 0);
+  if (host < 0) return host;
+  Fd fd(host);
+  return HostResult(ftruncate(fd.get(), static_cast<off_t>(a[1])));
+}
+
+int64_t Ftruncate(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  return HostResult(ftruncate(f->host.get(), static_cast<off_t>(a[1])));
+}
+
+int64_t Fallocate(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  return HostResult(fallocate(f->host.get(), static_cast<int>(a[1]), static_cast<off_t>(a[2]), static_cast<off_t>(a[3])));
+}
+
+int64_t Flock(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  return HostIo(g, *f, POLLIN, [&] { return ::flock(f->host.get(), static_cast<int>(a[1])); });
+}
+
+int64_t Umask(Guest&, const uint64_t* a) {
+  // The vCPU thread has its own fs context (unshare(CLONE_FS)): this umask
+  // is the guest's alone, and the host applies it to files the guest creates.
+  return umask(static_cast<mode_t>(a[0] & 0777));
+}
+
+// ---- the fd table
+
+int64_t Dup(Guest& g, const uint64_t* a) {
+  auto file = g.fds.Ref(a[0]);
+  if (!file) return -EBADF;
+  return g.fds.Install(std::move(file), false);
+}
+
+int64_t Dup3Impl(Guest& g, uint64_t oldfd, uint64_t newfd, bool cloexec) {
+  auto file = g.fds.Ref(oldfd);
+  if (!file) return -EBADF;
+  if (newfd >= static_cast<uint64_t>(g.fds.limit())) return -EBADF;
+  return g.fds.InstallAt(static_cast<int>(newfd), std::move(file), cloexec);
+}
+int64_t Dup2(Guest& g, const uint64_t* a) {
+  if (a[0] == a[1]) return g.fds.Get(a[0]) ? static_cast<int64_t>(a[1]) : -EBADF;
+  return Dup3Impl(g, a[0], a[1], false);
+}
+int64_t Dup3(Guest& g, const uint64_t* a) {
+  if (a[2] & ~uint64_t{O_CLOEXEC}) return -EINVAL;
+  if (a[0] == a[1]) return -EINVAL;
+  return Dup3Impl(g, a[0], a[1], a[2] & O_CLOEXEC);
+}
+
+int64_t Fcntl(Guest& g, const uint64_t* a) {
+  OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  const int fd = static_cast<int>(a[0]);
+  const int host = f->host.get();
+  const uint64_t arg = a[2];
+  switch (static_cast<int>(a[1])) {
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC:
+      if (arg >= static_cast<uint64_t>(g.fds.limit())) return -EINVAL;
+      return g.fds.Install(g.fds.Ref(fd), a[1] == F_DUPFD_CLOEXEC, static_cast<int>(arg));
+    case F_GETFD:
+      return g.fds.cloexec(fd) ? FD_CLOEXEC : 0;
+    case F_SETFD:
+      g.fds.set_cloexec(fd, arg & FD_CLOEXEC);
+      return 0;
+    case F_GETFL: {
+      int fl = fcntl(host, F_GETFL);
+      if (fl < 0) return -errno;
+      return (fl & ~O_NONBLOCK) | (f->nonblock ? O_NONBLOCK : 0);
+    }
+    case F_SETFL: {
+      const int want = static_cast<int>(arg) & (O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK);
+      if (fcntl(host, F_SETFL, want) < 0) return -errno;
+      f->nonblock = want & O_NONBLOCK;
+      return 0;
+    }
+    case F_GETLK:
+    case F_SETLK:
+    case F_SETLKW:
+    case F_OFD_GETLK:
+    case F_OFD_SETLK:
+    case F_OFD_SETLKW: {
+      struct flock lk;
+      if (!CopyIn(g, arg, &lk)) return -EFAULT;
+      const int cmd = static_cast<int>(a[1]);
+      int64_t r = HostIo(g, *f, POLLIN, [&] { return fcntl(host, cmd, &lk); });
+      if (r < 0) return r;
+      if ((cmd == F_GETLK || cmd == F_OFD_GETLK) && !CopyOut(g, arg, lk)) return -EFAULT;
+      return r;
+    }
+    case F_GETPIPE_SZ:
+    case F_SETPIPE_SZ:
+    case F_GET_SEALS:
+    case F_ADD_SEALS:
+      return HostResult(fcntl(host, static_cast<int>(a[1]), static_cast<int>(arg)));
+    default:
+      return -EINVAL;
+  }
+}
+
+int64_t Pipe2Impl(Guest& g, uint64_t out, int flags) {
+  if (flags & ~(O_CLOEXEC | O_NONBLOCK | O_DIRECT)) return -EINVAL;
+  if (!g.mm.User(out, 8, Access::kWrite)) return -EFAULT;
+  int host[2];
+  if (pipe2(host, (flags & ~O_CLOEXEC) | O_CLOEXEC) < 0) return -errno;
+  Fd rd(host[0]), wr(host[1]);
+  int64_t r0 = InstallHostFd(g, rd.Release(), flags);
+  if (r0 < 0) return r0;
+  int64_t r1 = InstallHostFd(g, wr.Release(), flags);
+  if (r1 < 0) {
+    g.fds.Close(r0);
+    return r1;
+  }
+  const int fds[2] = {static_cast<int>(r0), static_cast<int>(r1)};
+  CopyOut(g, out, fds);
+  return 0;
+}
+int64_t Pipe(Guest& g, const uint64_t* a) { return Pipe2Impl(g, a[0], 0); }
+int64_t Pipe2(Guest& g, const uint64_t* a) { return Pipe2Impl(g, a[0], static_cast<int>(a[1])); }
+
+// ---- the cwd
+
+int64_t Getcwd(Guest& g, const uint64_t* a) {
+  const std::string& cwd = g.paths.cwd();
+  if (a[1] < cwd.size() + 1) return -ERANGE;
+  if (!CopyOutBytes(g, a[0], cwd.c_str(), cwd.size() + 1)) return -EFAULT;
+  return static_cast<int64_t>(cwd.size() + 1);
+}
+
+int64_t Chdir(Guest& g, const uint64_t* a) {
+  std::string path, abs;
+  if (int r = GuestPath(g, a[0], &path); r < 0) return r;
+  if (int r = g.paths.Join(g.fds, kFdCwd, path, &abs); r < 0) return r;
+  return g.paths.Chdir(abs);
+}
+
+int64_t Fchdir(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  return g.paths.Fchdir(*f);
+}
+
+}  // namespace
+
+void RegisterFileHypercalls(HypercallTable& t) {
+  t.handlers[SYS_open] = Open;
+  t.handlers[SYS_openat] = Openat;
+  t.handlers[SYS_creat] = Creat;
+  t.handlers[SYS_close] = Close;
+  t.handlers[SYS_close_range] = CloseRange;
+  t.handlers[SYS_stat] = Stat;
+  t.handlers[SYS_lstat] = Lstat;
+  t.handlers[SYS_fstat] = Fstat;
+  t.handlers[SYS_newfstatat] = Newfstatat;
+  t.handlers[SYS_statx] = Statx;
+  t.handlers[SYS_access] = AccessCall;
+  t.handlers[SYS_faccessat] = Faccessat;
+  t.handlers[SYS_faccessat2] = Faccessat2;
+  t.handlers[SYS_getdents64] = Getdents64;
+  t.handlers[SYS_statfs] = Statfs;
+  t.handlers[SYS_fstatfs] = Fstatfs;
+  t.handlers[SYS_mkdir] = Mkdir;
+  t.handlers[SYS_mkdirat] = Mkdirat;
+  t.handlers[SYS_mknod] = Mknod;
+  t.handlers[SYS_mknodat] = MknodatCall;
+  t.handlers[SYS_unlink] = Unlink;
+  t.handlers[SYS_unlinkat] = Unlinkat;
+  t.handlers[SYS_rmdir] = Rmdir;
+  t.handlers[SYS_rename] = Rename;
+  t.handlers[SYS_renameat] = Renameat;
+  t.handlers[SYS_renameat2] = Renameat2;
+  t.handlers[SYS_link] = Link;
+  t.handlers[SYS_linkat] = Linkat;
+  t.handlers[SYS_symlink] = Symlink;
+  t.handlers[SYS_symlinkat] = Symlinkat;
+  t.handlers[SYS_readlink] = Readlink;
+  t.handlers[SYS_readlinkat] = Readlinkat;
+  t.handlers[SYS_chmod] = Chmod;
+  t.handlers[SYS_fchmod] = Fchmod;
+  t.handlers[SYS_fchmodat] = Fchmodat;
+  t.handlers[SYS_chown] = Chown;
+  t.handlers[SYS_lchown] = Lchown;
+  t.handlers[SYS_fchown] = Fchown;
+  t.handlers[SYS_fchownat] = Fchownat;
+  t.handlers[SYS_utimensat] = Utimensat;
+  t.handlers[SYS_truncate] = Truncate;
+  t.handlers[SYS_ftruncate] = Ftruncate;
+  t.handlers[SYS_fallocate] = Fallocate;
+  t.handlers[SYS_flock] = Flock;
+  t.handlers[SYS_umask] = Umask;
+  t.handlers[SYS_dup] = Dup;
+  t.handlers[SYS_dup2] = Dup2;
+  t.handlers[SYS_dup3] = Dup3;
+  t.handlers[SYS_fcntl] = Fcntl;
+  t.handlers[SYS_pipe] = Pipe;
+  t.handlers[SYS_pipe2] = Pipe2;
+  t.handlers[SYS_getcwd] = Getcwd;
+  t.handlers[SYS_chdir] = Chdir;
+  t.handlers[SYS_fchdir] = Fchdir;
+}
+
+}  // namespace torov

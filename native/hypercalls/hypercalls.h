@@ -1,0 +1,92 @@
+// Hypercall handlers: one file per family, each registering its handlers in
+// the table the vCPU dispatches on. A handler gets the six Linux argument
+// registers and returns the result or -errno. It runs on the vCPU thread,
+// after the policy check, and reaches guest memory only through the
+// bounds-checked accessors below. What may run is decided by the manifest
+// (the policy bitmap), never here.
+#pragma once
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "../fd.h"
+#include "../guest.h"
+
+namespace torov {
+
+using Handler = int64_t (*)(Guest& g, const uint64_t* a);
+
+struct HypercallTable {
+  Handler handlers[kMaxHypercall] = {};
+};
+
+// The table, filled once by the families below.
+const HypercallTable& Hypercalls();
+
+void RegisterFileHypercalls(HypercallTable& t);
+void RegisterIoHypercalls(HypercallTable& t);
+void RegisterMemoryHypercalls(HypercallTable& t);
+void RegisterNetHypercalls(HypercallTable& t);
+void RegisterPollHypercalls(HypercallTable& t);
+void RegisterProcessHypercalls(HypercallTable& t);
+void RegisterTimeHypercalls(HypercallTable& t);
+
+// ---- helpers shared by the families ----
+
+inline int64_t HostResult(long r) { return r < 0 ? -errno : r; }
+
+// Copies a guest object in or out; false on a bad pointer (-EFAULT).
+template <typename T>
+bool CopyIn(const Guest& g, uint64_t addr, T* out) {
+  const uint8_t* p = g.mm.User(addr, sizeof(T), Access::kRead);
+  if (!p) return false;
+  std::memcpy(out, p, sizeof(T));
+  return true;
+}
+template <typename T>
+bool CopyOut(const Guest& g, uint64_t addr, const T& in) {
+  uint8_t* p = g.mm.User(addr, sizeof(T), Access::kWrite);
+  if (!p) return false;
+  std::memcpy(p, &in, sizeof(T));
+  return true;
+}
+inline bool CopyInBytes(const Guest& g, uint64_t addr, void* out, uint64_t len) {
+  const uint8_t* p = g.mm.User(addr, len, Access::kRead);
+  if (!p) return false;
+  std::memcpy(out, p, len);
+  return true;
+}
+inline bool CopyOutBytes(const Guest& g, uint64_t addr, const void* in, uint64_t len) {
+  uint8_t* p = g.mm.User(addr, len, Access::kWrite);
+  if (!p) return false;
+  std::memcpy(p, in, len);
+  return true;
+}
+
+// A guest path string (at most PATH_MAX - 1 bytes); 0 or -EFAULT/-ENAMETOOLONG.
+int GuestPath(const Guest& g, uint64_t addr, std::string* out);
+
+// Runs a host call for a guest file descriptor with the guest's blocking
+// semantics: EINTR is retried, and EAGAIN from a host description that is
+// non-blocking while the guest's view of it is blocking waits for `events`.
+template <typename Op>
+int64_t HostIo(const Guest& g, const OpenFile& f, short events, Op op);
+
+// Resolves (dirfd, path) to a host O_PATH fd: a file inside the MountPoint,
+// a virtual device, /proc/self/exe, or what a /dev/fd/N alias names.
+// `nofollow` keeps a final symlink; `empty_path` allows "" to mean dirfd
+// itself (AT_EMPTY_PATH). 0 or -errno.
+int ResolvePath(Guest& g, int64_t dirfd, uint64_t path_addr, bool nofollow, bool empty_path, Fd* out);
+
+// Installs a freshly opened host fd as a guest fd (lowest free), recording
+// what later calls need (O_NONBLOCK view, directory path). Takes ownership.
+int64_t InstallHostFd(Guest& g, int host_fd, int open_flags);
+
+// The magic link naming a host fd, for host calls that only take a path.
+std::string ProcFdPath(int host_fd);
+
+}  // namespace torov
+
+#include "hypercalls-inl.h"

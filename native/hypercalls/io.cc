@@ -1,0 +1,256 @@
+// Reading and writing guest file descriptors: read/write and their p- and
+// v- variants, lseek, sendfile, sync, and the ioctls whose argument layout
+// the monitor knows. Buffers are clamped to what the guest has mapped, so a
+// transfer that runs off a mapping is short and one that starts outside is
+// -EFAULT, as on Linux.
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/sendfile.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <asm/termbits.h>
+#include <climits>
+#include <vector>
+
+#include "hypercalls.h"
+#include "iovec.h"
+
+namespace torov {
+
+namespace {
+
+constexpr uint64_t kMaxRw = 0x7ffff000;  // Linux's MAX_RW_COUNT
+
+// A guest buffer as a host pointer and a length clamped to the mapping.
+// Returns false (EFAULT) when a non-empty buffer has no accessible byte.
+bool Buffer(const Guest& g, uint64_t addr, uint64_t len, Access access, uint8_t** p, size_t* n) {
+  if (len > kMaxRw) len = kMaxRw;
+  *n = g.mm.UserExtent(addr, len, access);
+  if (len && !*n) return false;
+  *p = *n ? g.mm.User(addr, *n, access) : nullptr;
+  return true;
+}
+
+int64_t Read(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  uint8_t* p;
+  size_t n;
+  if (!Buffer(g, a[1], a[2], Access::kWrite, &p, &n)) return -EFAULT;
+  return HostIo(g, *f, POLLIN, [&] { return ::read(f->host.get(), p, n); });
+}
+
+int64_t Write(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  uint8_t* p;
+  size_t n;
+  if (!Buffer(g, a[1], a[2], Access::kRead, &p, &n)) return -EFAULT;
+  return HostIo(g, *f, POLLOUT, [&] { return ::write(f->host.get(), p, n); });
+}
+
+int64_t Pread64(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  uint8_t* p;
+  size_t n;
+  if (!Buffer(g, a[1], a[2], Access::kWrite, &p, &n)) return -EFAULT;
+  return HostIo(g, *f, POLLIN, [&] { return ::pread(f->host.get(), p, n, static_cast<off_t>(a[3])); });
+}
+
+int64_t Pwrite64(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  uint8_t* p;
+  size_t n;
+  if (!Buffer(g, a[1], a[2], Access::kRead, &p, &n)) return -EFAULT;
+  return HostIo(g, *f, POLLOUT, [&] { return ::pwrite(f->host.get(), p, n, static_cast<off_t>(a[3])); });
+}
+
+int64_t Readv(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  std::vector<iovec> iov;
+  if (int r = GuestIovecs(g, a[1], a[2], Access::kWrite, &iov); r < 0) return r;
+  return HostIo(g, *f, POLLIN, [&] { return ::readv(f->host.get(), iov.data(), static_cast<int>(iov.size())); });
+}
+
+int64_t Writev(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  std::vector<iovec> iov;
+  if (int r = GuestIovecs(g, a[1], a[2], Access::kRead, &iov); r < 0) return r;
+  return HostIo(g, *f, POLLOUT, [&] { return ::writev(f->host.get(), iov.data(), static_cast<int>(iov.size())); });
+}
+
+// preadv/pwritev pass the offset split in two registers (pos_l, pos_h).
+int64_t Preadv(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  std::vector<iovec> iov;
+  if (int r = GuestIovecs(g, a[1], a[2], Access::kWrite, &iov); r < 0) return r;
+  return HostIo(g, *f, POLLIN, [&] {
+    return ::preadv(f->host.get(), iov.data(), static_cast<int>(iov.size()), static_cast<off_t>(a[3]));
+  });
+}
+
+int64_t Pwritev(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  std::vector<iovec> iov;
+  if (int r = GuestIovecs(g, a[1], a[2], Access::kRead, &iov); r < 0) return r;
+  return HostIo(g, *f, POLLOUT, [&] {
+    return ::pwritev(f->host.get(), iov.data(), static_cast<int>(iov.size()), static_cast<off_t>(a[3]));
+  });
+}
+
+int64_t Lseek(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  return HostResult(::lseek(f->host.get(), static_cast<off_t>(a[1]), static_cast<int>(a[2])));
+}
+
+int64_t Sendfile(Guest& g, const uint64_t* a) {
+  const OpenFile* out = g.fds.Get(a[0]);
+  const OpenFile* in = g.fds.Get(a[1]);
+  if (!out || !in) return -EBADF;
+  off_t off = 0;
+  if (a[2] && !CopyIn(g, a[2], &off)) return -EFAULT;
+  const size_t count = a[3] > kMaxRw ? kMaxRw : a[3];
+  int64_t r = HostIo(g, *out, POLLOUT, [&] {
+    return ::sendfile(out->host.get(), in->host.get(), a[2] ? &off : nullptr, count);
+  });
+  if (r >= 0 && a[2] && !CopyOut(g, a[2], off)) return -EFAULT;
+  return r;
+}
+
+int64_t Fsync(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  return HostResult(::fsync(f->host.get()));
+}
+
+int64_t Fdatasync(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  return HostResult(::fdatasync(f->host.get()));
+}
+
+int64_t Fadvise64(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  int r = posix_fadvise(f->host.get(), static_cast<off_t>(a[1]), static_cast<off_t>(a[2]), static_cast<int>(a[3]));
+  return -r;
+}
+
+// Only requests whose argument layout is known are forwarded: the monitor
+// copies the argument in or out itself, so no guest address ever reaches the
+// host kernel. Anything else is -ENOTTY, as for a file that has no such ioctl.
+int64_t Ioctl(Guest& g, const uint64_t* a) {
+  OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  const int host = f->host.get();
+  const unsigned long req = a[1];
+  const uint64_t arg = a[2];
+  switch (req) {
+    case TCGETS: {
+      struct termios t;  // the kernel's struct termios (asm/termbits.h)
+      if (ioctl(host, TCGETS, &t) < 0) return -errno;
+      return CopyOut(g, arg, t) ? 0 : -EFAULT;
+    }
+    case TCSETS:
+    case TCSETSW:
+    case TCSETSF: {
+      struct termios t;
+      if (!CopyIn(g, arg, &t)) return -EFAULT;
+      return HostResult(ioctl(host, req, &t));
+    }
+    case TIOCGWINSZ: {
+      winsize w;
+      if (ioctl(host, TIOCGWINSZ, &w) < 0) return -errno;
+      return CopyOut(g, arg, w) ? 0 : -EFAULT;
+    }
+    case TIOCSWINSZ: {
+      winsize w;
+      if (!CopyIn(g, arg, &w)) return -EFAULT;
+      return HostResult(ioctl(host, TIOCSWINSZ, &w));
+    }
+    case TIOCGPGRP: {
+      pid_t pgrp;
+      if (ioctl(host, TIOCGPGRP, &pgrp) < 0) return -errno;
+      return CopyOut(g, arg, pgrp) ? 0 : -EFAULT;
+    }
+    case FIONREAD: {
+      int n;
+      if (ioctl(host, FIONREAD, &n) < 0) return -errno;
+      return CopyOut(g, arg, n) ? 0 : -EFAULT;
+    }
+    case FIONBIO: {
+      int on;
+      if (!CopyIn(g, arg, &on)) return -EFAULT;
+      if (ioctl(host, FIONBIO, &on) < 0) return -errno;
+      f->nonblock = on != 0;
+      return 0;
+    }
+    case FIOCLEX:
+    case FIONCLEX:
+      g.fds.set_cloexec(static_cast<int>(a[0]), req == FIOCLEX);
+      return 0;
+    case TCFLSH:
+    case TCXONC:
+    case TCSBRK:
+      return HostResult(ioctl(host, req, static_cast<unsigned long>(arg)));
+    default:
+      return -ENOTTY;
+  }
+}
+
+}  // namespace
+
+int GuestIovecs(const Guest& g, uint64_t addr, uint64_t count, Access access, std::vector<iovec>* out) {
+  if (count > IOV_MAX) return -EINVAL;
+  out->clear();
+  if (count == 0) return 0;
+  const uint8_t* raw = g.mm.User(addr, count * sizeof(iovec), Access::kRead);
+  if (!raw) return -EFAULT;
+  uint64_t total = 0;
+  for (uint64_t i = 0; i < count; i++) {
+    uint64_t base, len;
+    std::memcpy(&base, raw + i * 16, 8);
+    std::memcpy(&len, raw + i * 16 + 8, 8);
+    if (len > static_cast<uint64_t>(SSIZE_MAX) || total + len > static_cast<uint64_t>(SSIZE_MAX)) return -EINVAL;
+    total += len;
+    if (len == 0) continue;
+    const uint64_t n = g.mm.UserExtent(base, len, access);
+    if (n == 0) {
+      if (out->empty()) return -EFAULT;
+      break;  // the transfer stops at the first fault, as on Linux
+    }
+    out->push_back(iovec{g.mm.User(base, n, access), n});
+    if (n < len) break;
+  }
+  return 0;
+}
+
+void RegisterIoHypercalls(HypercallTable& t) {
+  t.handlers[SYS_read] = Read;
+  t.handlers[SYS_write] = Write;
+  t.handlers[SYS_pread64] = Pread64;
+  t.handlers[SYS_pwrite64] = Pwrite64;
+  t.handlers[SYS_readv] = Readv;
+  t.handlers[SYS_writev] = Writev;
+  t.handlers[SYS_preadv] = Preadv;
+  t.handlers[SYS_pwritev] = Pwritev;
+  t.handlers[SYS_lseek] = Lseek;
+  t.handlers[SYS_sendfile] = Sendfile;
+  t.handlers[SYS_fsync] = Fsync;
+  t.handlers[SYS_fdatasync] = Fdatasync;
+  t.handlers[SYS_fadvise64] = Fadvise64;
+  t.handlers[SYS_ioctl] = Ioctl;
+}
+
+}  // namespace torov

@@ -1,0 +1,109 @@
+// Memory: brk and mmap and friends are emulated over guest RAM by the
+// AddressSpace. Private file mappings are copies: the monitor reads the file
+// into fresh anonymous memory. Shared writable file mappings cannot be
+// emulated that way and fail with ENODEV, as for a file system that has no
+// mmap.
+#include <fcntl.h>
+#include <linux/mman.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "hypercalls.h"
+
+namespace torov {
+
+namespace {
+
+int64_t Brk(Guest& g, const uint64_t* a) { return g.mm.Brk(a[0]); }
+
+int64_t Mmap(Guest& g, const uint64_t* a) {
+  const uint64_t addr = a[0], len = a[1], off = a[5];
+  const int prot = static_cast<int>(a[2]);
+  const int flags = static_cast<int>(a[3]);
+  const int type = flags & MAP_TYPE;
+  if (type != MAP_PRIVATE && type != MAP_SHARED && type != MAP_SHARED_VALIDATE) return -EINVAL;
+  if (flags & MAP_ANONYMOUS) return g.mm.MmapAnon(addr, len, prot, flags);
+
+  if (off & (kPageSize - 1)) return -EINVAL;
+  const OpenFile* f = g.fds.Get(a[4]);
+  if (!f) return -EBADF;
+  const int fl = fcntl(f->host.get(), F_GETFL);
+  if (fl < 0) return -errno;
+  if ((fl & O_ACCMODE) == O_WRONLY || (fl & O_PATH)) return -EACCES;
+  struct stat st;
+  if (fstat(f->host.get(), &st) < 0) return -errno;
+  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) return -ENODEV;
+  if (type != MAP_PRIVATE && (prot & PROT_WRITE)) {
+    if ((fl & O_ACCMODE) != O_RDWR) return -EACCES;
+    return -ENODEV;  // a shared writable mapping would need the host page cache
+  }
+  std::string name;
+  g.paths.GuestPathOf(f->host.get(), &name);
+  const int64_t start = g.mm.MmapAnon(addr, len, prot, flags, VmaKind::kFile, name);
+  if (start < 0) return start;
+  // Fill the copy from the file; the part past its end stays zero.
+  uint8_t* dst = g.ram.Phys(static_cast<uint64_t>(start), len);
+  uint64_t done = 0;
+  while (done < len) {
+    ssize_t n = pread(f->host.get(), dst + done, len - done, static_cast<off_t>(off + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      g.mm.Munmap(static_cast<uint64_t>(start), len);
+      return -err;
+    }
+    if (n == 0) break;
+    done += static_cast<uint64_t>(n);
+  }
+  return start;
+}
+
+int64_t Munmap(Guest& g, const uint64_t* a) { return g.mm.Munmap(a[0], a[1]); }
+int64_t Mprotect(Guest& g, const uint64_t* a) { return g.mm.Mprotect(a[0], a[1], static_cast<int>(a[2])); }
+int64_t Mremap(Guest& g, const uint64_t* a) {
+  return g.mm.Mremap(a[0], a[1], a[2], static_cast<int>(a[3]), a[4]);
+}
+int64_t Madvise(Guest& g, const uint64_t* a) { return g.mm.Madvise(a[0], a[1], static_cast<int>(a[2])); }
+
+// The range must be mapped; there is nothing to write back (no shared
+// mappings) and nothing to lock (the monitor's memory is never swapped for
+// the guest's sake).
+int64_t RangeMapped(Guest& g, uint64_t addr, uint64_t len) {
+  if (addr & (kPageSize - 1)) return -EINVAL;
+  if (len == 0) return 0;
+  return g.mm.UserExtent(addr, len, Access::kRead) == len ? 0 : -ENOMEM;
+}
+int64_t Msync(Guest& g, const uint64_t* a) { return RangeMapped(g, a[0], a[1]); }
+int64_t Mlock(Guest& g, const uint64_t* a) { return RangeMapped(g, PageDown(a[0]), a[1] + (a[0] & 4095)); }
+int64_t Nothing(Guest&, const uint64_t*) { return 0; }
+
+int64_t Mincore(Guest& g, const uint64_t* a) {
+  if (a[0] & (kPageSize - 1)) return -EINVAL;
+  const uint64_t pages = PageUp(a[1]) / kPageSize;
+  if (g.mm.UserExtent(a[0], a[1], Access::kRead) != a[1]) return -ENOMEM;
+  uint8_t* vec = g.mm.User(a[2], pages, Access::kWrite);
+  if (!vec && pages) return -EFAULT;
+  std::memset(vec, 1, pages);  // everything counts as resident
+  return 0;
+}
+
+}  // namespace
+
+void RegisterMemoryHypercalls(HypercallTable& t) {
+  t.handlers[SYS_brk] = Brk;
+  t.handlers[SYS_mmap] = Mmap;
+  t.handlers[SYS_munmap] = Munmap;
+  t.handlers[SYS_mprotect] = Mprotect;
+  t.handlers[SYS_mremap] = Mremap;
+  t.handlers[SYS_madvise] = Madvise;
+  t.handlers[SYS_msync] = Msync;
+  t.handlers[SYS_mlock] = Mlock;
+  t.handlers[SYS_munlock] = Mlock;
+  t.handlers[SYS_mlockall] = Nothing;
+  t.handlers[SYS_munlockall] = Nothing;
+  t.handlers[SYS_mincore] = Mincore;
+}
+
+}  // namespace torov

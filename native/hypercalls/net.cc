@@ -1,0 +1,392 @@
+// Sockets: AF_INET, AF_INET6 and AF_UNIX. Addresses and options are copied
+// by the monitor; nothing the guest passes is handed to the host as a
+// pointer. Unix socket path names resolve inside the MountPoint (through
+// the confined parent directory's magic link); abstract names live in the
+// host's network namespace and are refused. Socket options that carry a
+// pointer (BPF filters, TCP zero-copy receive) are refused.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <memory>
+#include <vector>
+
+#include "hypercalls.h"
+#include "iovec.h"
+
+namespace torov {
+
+namespace {
+
+bool AllowedFamily(int family) { return family == AF_UNIX || family == AF_INET || family == AF_INET6; }
+
+// A guest socket address made safe for the host. For a unix path name, the
+// confined parent directory stays open while the address is used.
+struct HostAddr {
+  sockaddr_storage storage{};
+  socklen_t len = 0;
+  Fd dir;
+};
+
+int AddrIn(Guest& g, uint64_t addr, uint64_t len, HostAddr* out) {
+  if (len > sizeof(sockaddr_storage)) return -EINVAL;
+  if (!CopyInBytes(g, addr, &out->storage, len)) return -EFAULT;
+  out->len = static_cast<socklen_t>(len);
+  if (len < sizeof(sa_family_t)) return -EINVAL;
+  if (out->storage.ss_family != AF_UNIX) return 0;
+  auto* un = reinterpret_cast<sockaddr_un*>(&out->storage);
+  const size_t path_len = len - offsetof(sockaddr_un, sun_path);
+  if (path_len == 0) return 0;                 // unnamed
+  if (un->sun_path[0] == '\0') return -EACCES;  // abstract: outside the sandbox
+  std::string path(un->sun_path, strnlen(un->sun_path, path_len));
+  std::string abs, name;
+  if (int r = g.paths.Join(g.fds, AT_FDCWD, path, &abs); r < 0) return r;
+  if (int r = g.paths.Parent(abs, &out->dir, &name); r < 0) return r;
+  if (Paths::IsDots(name)) return -EINVAL;
+  const std::string host = ProcFdPath(out->dir.get()) + "/" + name;
+  if (host.size() >= sizeof(un->sun_path)) return -ENAMETOOLONG;
+  std::memset(un->sun_path, 0, sizeof un->sun_path);
+  std::memcpy(un->sun_path, host.c_str(), host.size());
+  out->len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + host.size() + 1);
+  return 0;
+}
+
+// Writes a host socket address back to the guest (addr, *addrlen in/out).
+// Host paths of unix sockets are not shown to the guest.
+int AddrOut(Guest& g, const sockaddr_storage& ss, socklen_t len, uint64_t addr, uint64_t lenp) {
+  if (!addr || !lenp) return 0;
+  socklen_t room;
+  if (!CopyIn(g, lenp, &room)) return -EFAULT;
+  if (static_cast<int>(room) < 0) return -EINVAL;
+  sockaddr_storage copy = ss;
+  if (copy.ss_family == AF_UNIX && len > offsetof(sockaddr_un, sun_path)) {
+    auto* un = reinterpret_cast<sockaddr_un*>(&copy);
+    if (un->sun_path[0] == '/') len = offsetof(sockaddr_un, sun_path);
+  }
+  if (!CopyOutBytes(g, addr, &copy, std::min(room, len))) return -EFAULT;
+  if (!CopyOut(g, lenp, len)) return -EFAULT;
+  return 0;
+}
+
+int64_t Socket(Guest& g, const uint64_t* a) {
+  const int family = static_cast<int>(a[0]);
+  const int type = static_cast<int>(a[1]);
+  if (!AllowedFamily(family)) return -EAFNOSUPPORT;
+  int fd = socket(family, (type & ~SOCK_CLOEXEC) | SOCK_CLOEXEC, static_cast<int>(a[2]));
+  if (fd < 0) return -errno;
+  return InstallHostFd(g, fd, ((type & SOCK_NONBLOCK) ? O_NONBLOCK : 0) | ((type & SOCK_CLOEXEC) ? O_CLOEXEC : 0));
+}
+
+int64_t Socketpair(Guest& g, const uint64_t* a) {
+  const int family = static_cast<int>(a[0]);
+  const int type = static_cast<int>(a[1]);
+  if (family != AF_UNIX) return -EAFNOSUPPORT;
+  if (!g.mm.User(a[3], 8, Access::kWrite)) return -EFAULT;
+  int host[2];
+  if (socketpair(family, (type & ~SOCK_CLOEXEC) | SOCK_CLOEXEC, static_cast<int>(a[2]), host) < 0) return -errno;
+  Fd s0(host[0]), s1(host[1]);
+  const int flags = ((type & SOCK_NONBLOCK) ? O_NONBLOCK : 0) | ((type & SOCK_CLOEXEC) ? O_CLOEXEC : 0);
+  int64_t r0 = InstallHostFd(g, s0.Release(), flags);
+  if (r0 < 0) return r0;
+  int64_t r1 = InstallHostFd(g, s1.Release(), flags);
+  if (r1 < 0) {
+    g.fds.Close(r0);
+    return r1;
+  }
+  const int fds[2] = {static_cast<int>(r0), static_cast<int>(r1)};
+  CopyOut(g, a[3], fds);
+  return 0;
+}
+
+int64_t Bind(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  HostAddr addr;
+  if (int r = AddrIn(g, a[1], a[2], &addr); r < 0) return r;
+  return HostResult(bind(f->host.get(), reinterpret_cast<sockaddr*>(&addr.storage), addr.len));
+}
+
+int64_t Connect(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  HostAddr addr;
+  if (int r = AddrIn(g, a[1], a[2], &addr); r < 0) return r;
+  int r = connect(f->host.get(), reinterpret_cast<sockaddr*>(&addr.storage), addr.len);
+  if (r == 0) return 0;
+  int err = errno;
+  if (err == EINTR) err = EINPROGRESS;  // not restarted by Linux either
+  if (err == EINPROGRESS && !f->nonblock) {
+    // A blocking guest on a host socket that is not: wait for the outcome.
+    pollfd p{f->host.get(), POLLOUT, 0};
+    while (poll(&p, 1, -1) < 0 && errno == EINTR)
+      if (g.interrupted()) return -EINTR;
+    int soerr = 0;
+    socklen_t l = sizeof soerr;
+    getsockopt(f->host.get(), SOL_SOCKET, SO_ERROR, &soerr, &l);
+    return -soerr;
+  }
+  return -err;
+}
+
+int64_t Listen(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  return HostResult(listen(f->host.get(), static_cast<int>(a[1])));
+}
+
+int64_t AcceptImpl(Guest& g, uint64_t fd, uint64_t addr, uint64_t lenp, int flags) {
+  if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) return -EINVAL;
+  const OpenFile* f = g.fds.Get(fd);
+  if (!f) return -EBADF;
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  int64_t host = HostIo(g, *f, POLLIN, [&] {
+    len = sizeof ss;
+    return accept4(f->host.get(), reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC | (flags & SOCK_NONBLOCK));
+  });
+  if (host < 0) return host;
+  Fd conn(static_cast<int>(host));
+  if (int r = AddrOut(g, ss, len, addr, lenp); r < 0) return r;
+  return InstallHostFd(g, conn.Release(),
+                       ((flags & SOCK_NONBLOCK) ? O_NONBLOCK : 0) | ((flags & SOCK_CLOEXEC) ? O_CLOEXEC : 0));
+}
+int64_t Accept(Guest& g, const uint64_t* a) { return AcceptImpl(g, a[0], a[1], a[2], 0); }
+int64_t Accept4(Guest& g, const uint64_t* a) { return AcceptImpl(g, a[0], a[1], a[2], static_cast<int>(a[3])); }
+
+int64_t Shutdown(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  return HostResult(shutdown(f->host.get(), static_cast<int>(a[1])));
+}
+
+int64_t Sendto(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  const uint64_t len = std::min<uint64_t>(a[2], 0x7ffff000);
+  const uint64_t n = g.mm.UserExtent(a[1], len, Access::kRead);
+  if (len && !n) return -EFAULT;
+  const uint8_t* buf = g.mm.User(a[1], n, Access::kRead);
+  HostAddr addr;
+  if (a[4]) {
+    if (int r = AddrIn(g, a[4], a[5], &addr); r < 0) return r;
+  }
+  const int flags = static_cast<int>(a[3]) | MSG_NOSIGNAL;
+  return HostIo(g, *f, POLLOUT, [&] {
+    return sendto(f->host.get(), buf, n, flags, a[4] ? reinterpret_cast<sockaddr*>(&addr.storage) : nullptr,
+                  a[4] ? addr.len : 0);
+  });
+}
+
+int64_t Recvfrom(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  const uint64_t len = std::min<uint64_t>(a[2], 0x7ffff000);
+  const uint64_t n = g.mm.UserExtent(a[1], len, Access::kWrite);
+  if (len && !n) return -EFAULT;
+  uint8_t* buf = g.mm.User(a[1], n, Access::kWrite);
+  sockaddr_storage ss{};
+  socklen_t slen = sizeof ss;
+  int64_t r = HostIo(g, *f, POLLIN, [&] {
+    slen = sizeof ss;
+    return recvfrom(f->host.get(), buf, n, static_cast<int>(a[3]), reinterpret_cast<sockaddr*>(&ss), &slen);
+  });
+  if (r < 0) return r;
+  if (a[4]) {
+    if (int e = AddrOut(g, ss, slen, a[4], a[5]); e < 0) return e;
+  }
+  return r;
+}
+
+// struct msghdr as the guest lays it out (the same as the host's on x86-64,
+// but every pointer in it is a guest address).
+struct GuestMsghdr {
+  uint64_t name;
+  uint32_t namelen;
+  uint32_t pad0;
+  uint64_t iov;
+  uint64_t iovlen;
+  uint64_t control;
+  uint64_t controllen;
+  int32_t flags;
+  uint32_t pad1;
+};
+
+int64_t Sendmsg(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  GuestMsghdr m;
+  if (!CopyIn(g, a[1], &m)) return -EFAULT;
+  HostAddr addr;
+  if (m.name && m.namelen) {
+    if (int r = AddrIn(g, m.name, m.namelen, &addr); r < 0) return r;
+  }
+  std::vector<iovec> iov;
+  if (int r = GuestIovecs(g, m.iov, m.iovlen, Access::kRead, &iov); r < 0) return r;
+  // Control messages: SCM_RIGHTS carries guest fds, which become host fds.
+  std::vector<uint8_t> control;
+  if (m.control && m.controllen) {
+    if (m.controllen > 64 * 1024) return -ENOBUFS;
+    control.resize(m.controllen);
+    if (!CopyInBytes(g, m.control, control.data(), m.controllen)) return -EFAULT;
+    msghdr probe{};
+    probe.msg_control = control.data();
+    probe.msg_controllen = control.size();
+    for (cmsghdr* c = CMSG_FIRSTHDR(&probe); c; c = CMSG_NXTHDR(&probe, c)) {
+      if (c->cmsg_len < CMSG_LEN(0) || c->cmsg_len > control.size()) return -EINVAL;
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+        int* fds = reinterpret_cast<int*>(CMSG_DATA(c));
+        const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count; i++) {
+          const OpenFile* passed = g.fds.Get(fds[i]);
+          if (!passed) return -EBADF;
+          fds[i] = passed->host.get();
+        }
+      } else if (c->cmsg_level != SOL_SOCKET && c->cmsg_level != IPPROTO_IP && c->cmsg_level != IPPROTO_IPV6) {
+        return -EINVAL;
+      }
+    }
+  }
+  msghdr h{};
+  h.msg_name = m.name && m.namelen ? &addr.storage : nullptr;
+  h.msg_namelen = m.name && m.namelen ? addr.len : 0;
+  h.msg_iov = iov.data();
+  h.msg_iovlen = iov.size();
+  h.msg_control = control.empty() ? nullptr : control.data();
+  h.msg_controllen = control.size();
+  const int flags = static_cast<int>(a[2]) | MSG_NOSIGNAL;
+  return HostIo(g, *f, POLLOUT, [&] { return sendmsg(f->host.get(), &h, flags); });
+}
+
+int64_t Recvmsg(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  GuestMsghdr m;
+  if (!CopyIn(g, a[1], &m)) return -EFAULT;
+  std::vector<iovec> iov;
+  if (int r = GuestIovecs(g, m.iov, m.iovlen, Access::kWrite, &iov); r < 0) return r;
+  sockaddr_storage ss{};
+  std::vector<uint8_t> control(std::min<uint64_t>(m.control ? m.controllen : 0, 64 * 1024));
+  msghdr h{};
+  h.msg_name = &ss;
+  h.msg_namelen = sizeof ss;
+  h.msg_iov = iov.data();
+  h.msg_iovlen = iov.size();
+  h.msg_control = control.empty() ? nullptr : control.data();
+  h.msg_controllen = control.size();
+  const int flags = static_cast<int>(a[2]) | MSG_CMSG_CLOEXEC;
+  int64_t r = HostIo(g, *f, POLLIN, [&] {
+    h.msg_namelen = sizeof ss;
+    h.msg_controllen = control.size();
+    return recvmsg(f->host.get(), &h, flags);
+  });
+  if (r < 0) return r;
+  // Received fds join the guest's table.
+  if (h.msg_controllen) {
+    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      int* fds = reinterpret_cast<int*>(CMSG_DATA(c));
+      const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < count; i++) {
+        int64_t gfd = InstallHostFd(g, fds[i], (a[2] & MSG_CMSG_CLOEXEC) ? O_CLOEXEC : 0);
+        fds[i] = gfd < 0 ? -1 : static_cast<int>(gfd);
+      }
+    }
+    if (!CopyOutBytes(g, m.control, control.data(), h.msg_controllen)) return -EFAULT;
+  }
+  GuestMsghdr back = m;
+  back.controllen = h.msg_controllen;
+  back.flags = h.msg_flags;
+  if (m.name) {
+    socklen_t len = h.msg_namelen;
+    if (ss.ss_family == AF_UNIX && len > offsetof(sockaddr_un, sun_path) &&
+        reinterpret_cast<sockaddr_un*>(&ss)->sun_path[0] == '/')
+      len = offsetof(sockaddr_un, sun_path);
+    if (!CopyOutBytes(g, m.name, &ss, std::min<socklen_t>(len, m.namelen))) return -EFAULT;
+    back.namelen = len;
+  }
+  if (!CopyOut(g, a[1], back)) return -EFAULT;
+  return r;
+}
+
+bool OptionCarriesPointer(int level, int name) {
+  if (level == SOL_SOCKET)
+    return name == SO_ATTACH_FILTER || name == SO_ATTACH_BPF || name == SO_ATTACH_REUSEPORT_CBPF ||
+           name == SO_ATTACH_REUSEPORT_EBPF;
+  if (level == IPPROTO_TCP) return name == TCP_ZEROCOPY_RECEIVE;
+  return false;
+}
+
+bool AllowedLevel(int level) {
+  return level == SOL_SOCKET || level == IPPROTO_TCP || level == IPPROTO_IP || level == IPPROTO_IPV6 ||
+         level == IPPROTO_UDP;
+}
+
+int64_t Setsockopt(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  const int level = static_cast<int>(a[1]), name = static_cast<int>(a[2]);
+  if (!AllowedLevel(level)) return -ENOPROTOOPT;
+  if (OptionCarriesPointer(level, name)) return -EPERM;
+  if (a[4] > 4096) return -EINVAL;
+  std::vector<uint8_t> val(a[4]);
+  if (a[4] && !CopyInBytes(g, a[3], val.data(), a[4])) return -EFAULT;
+  return HostResult(setsockopt(f->host.get(), level, name, val.data(), static_cast<socklen_t>(a[4])));
+}
+
+int64_t Getsockopt(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  const int level = static_cast<int>(a[1]), name = static_cast<int>(a[2]);
+  if (!AllowedLevel(level)) return -ENOPROTOOPT;
+  if (OptionCarriesPointer(level, name)) return -EPERM;
+  socklen_t len;
+  if (!CopyIn(g, a[4], &len)) return -EFAULT;
+  if (static_cast<int>(len) < 0) return -EINVAL;
+  std::vector<uint8_t> val(std::min<socklen_t>(len, 4096));
+  socklen_t got = static_cast<socklen_t>(val.size());
+  if (getsockopt(f->host.get(), level, name, val.data(), &got) < 0) return -errno;
+  if (!CopyOutBytes(g, a[3], val.data(), std::min(got, len))) return -EFAULT;
+  return CopyOut(g, a[4], got) ? 0 : -EFAULT;
+}
+
+int64_t SockName(Guest& g, const uint64_t* a, bool peer) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  int r = peer ? getpeername(f->host.get(), reinterpret_cast<sockaddr*>(&ss), &len)
+               : getsockname(f->host.get(), reinterpret_cast<sockaddr*>(&ss), &len);
+  if (r < 0) return -errno;
+  if (!a[1] || !a[2]) return -EFAULT;
+  return AddrOut(g, ss, len, a[1], a[2]);
+}
+int64_t Getsockname(Guest& g, const uint64_t* a) { return SockName(g, a, false); }
+int64_t Getpeername(Guest& g, const uint64_t* a) { return SockName(g, a, true); }
+
+}  // namespace
+
+void RegisterNetHypercalls(HypercallTable& t) {
+  t.handlers[SYS_socket] = Socket;
+  t.handlers[SYS_socketpair] = Socketpair;
+  t.handlers[SYS_bind] = Bind;
+  t.handlers[SYS_connect] = Connect;
+  t.handlers[SYS_listen] = Listen;
+  t.handlers[SYS_accept] = Accept;
+  t.handlers[SYS_accept4] = Accept4;
+  t.handlers[SYS_shutdown] = Shutdown;
+  t.handlers[SYS_sendto] = Sendto;
+  t.handlers[SYS_recvfrom] = Recvfrom;
+  t.handlers[SYS_sendmsg] = Sendmsg;
+  t.handlers[SYS_recvmsg] = Recvmsg;
+  t.handlers[SYS_setsockopt] = Setsockopt;
+  t.handlers[SYS_getsockopt] = Getsockopt;
+  t.handlers[SYS_getsockname] = Getsockname;
+  t.handlers[SYS_getpeername] = Getpeername;
+}
+
+}  // namespace torov

@@ -1,0 +1,103 @@
+#include "kvm.h"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <mutex>
+
+#include "errors.h"
+
+namespace torov {
+
+std::string Hex(unsigned long long value) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", value);
+  return buf;
+}
+
+namespace {
+
+std::string DetectFlavour() {
+  struct stat st;
+  if (stat("/sys/module/kvm_pvm", &st) == 0) return "pvm";
+  if (stat("/sys/module/kvm_intel", &st) == 0) return "vmx";
+  if (stat("/sys/module/kvm_amd", &st) == 0) return "svm";
+  return "unknown";
+}
+
+}  // namespace
+
+Kvm& Kvm::Get() {
+  // Not a function-local static: a failed open must be retried and reported
+  // again by the next VM, not cached as a half-built object.
+  static std::mutex mutex;
+  static std::unique_ptr<Kvm> instance;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (!instance) instance.reset(new Kvm());
+  return *instance;
+}
+
+Kvm::Kvm() {
+  int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENOENT)
+      throw Error("EKVM", "/dev/kvm does not exist: this machine has no KVM (load the kvm module, or enable nested virtualisation)");
+    if (err == EACCES || err == EPERM)
+      throw Error("EKVM", "/dev/kvm: permission denied (add your user to the 'kvm' group, or run as root)");
+    throw SystemError("EKVM", "/dev/kvm", err);
+  }
+  fd_.Reset(fd);
+  int version = ioctl(fd, KVM_GET_API_VERSION, 0);
+  if (version != KVM_API_VERSION)
+    throw Error("EKVM", "/dev/kvm speaks KVM API " + std::to_string(version) + ", torov needs " +
+                            std::to_string(KVM_API_VERSION));
+  caps_.vcpu_mmap_size = ioctl(fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+  if (caps_.vcpu_mmap_size <= 0) throw SystemError("EKVM", "KVM_GET_VCPU_MMAP_SIZE");
+  auto has = [fd](long cap) { return ioctl(fd, KVM_CHECK_EXTENSION, cap); };
+  caps_.sync_regs = (has(KVM_CAP_SYNC_REGS) & KVM_SYNC_X86_REGS) != 0;
+  caps_.immediate_exit = has(KVM_CAP_IMMEDIATE_EXIT) > 0;
+  caps_.xcrs = has(KVM_CAP_XCRS) > 0;
+  caps_.guest_debug = has(KVM_CAP_SET_GUEST_DEBUG) > 0;
+  caps_.debugregs = has(KVM_CAP_DEBUGREGS) > 0;
+  caps_.hw_breakpoints = has(KVM_CAP_GUEST_DEBUG_HW_BPS);
+  if (caps_.hw_breakpoints < 0) caps_.hw_breakpoints = 0;
+  caps_.flavour = DetectFlavour();
+
+  // KVM_GET_SUPPORTED_CPUID fails with E2BIG until the table is large enough.
+  for (uint32_t n = 64; n <= 4096; n *= 2) {
+    std::vector<uint8_t> buf(sizeof(KvmCpuidHeader) + n * sizeof(kvm_cpuid_entry2));
+    auto* header = reinterpret_cast<KvmCpuidHeader*>(buf.data());
+    header->nent = n;
+    if (ioctl(fd, kKvmGetSupportedCpuid, buf.data()) == 0) {
+      auto* entries = reinterpret_cast<kvm_cpuid_entry2*>(buf.data() + sizeof(KvmCpuidHeader));
+      caps_.cpuid.assign(entries, entries + header->nent);
+      break;
+    }
+    if (errno != E2BIG) throw SystemError("EKVM", "KVM_GET_SUPPORTED_CPUID");
+  }
+  if (caps_.cpuid.empty()) throw Error("EKVM", "KVM_GET_SUPPORTED_CPUID: table too large");
+}
+
+Fd Kvm::CreateVm() const {
+  int vm;
+  // EINTR is possible while KVM waits for RCU; retry as kvmtool does.
+  do vm = ioctl(fd_.get(), KVM_CREATE_VM, 0);
+  while (vm < 0 && errno == EINTR);
+  if (vm < 0) throw SystemError("EKVM", "KVM_CREATE_VM");
+  return Fd(vm);
+}
+
+const kvm_cpuid_entry2* FindCpuid(const std::vector<kvm_cpuid_entry2>& table, uint32_t function,
+                                  uint32_t index) {
+  for (const auto& e : table)
+    if (e.function == function && (!(e.flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) || e.index == index))
+      return &e;
+  return nullptr;
+}
+
+}  // namespace torov

@@ -1,0 +1,270 @@
+#include "machine.h"
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+
+#include <future>
+
+#include "errors.h"
+#include "guest/runtime.h"
+#include "kvm.h"
+
+extern "C" const uint8_t torov_runtime_image[];
+extern "C" const uint8_t torov_runtime_image_end[];
+
+namespace torov {
+
+namespace {
+
+std::string StringField(const Napi::Object& o, const char* key, bool required = true) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() && !required) return {};
+  if (!v.IsString()) throw Napi::TypeError::New(o.Env(), std::string("Expected config.") + key + " to be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+bool BoolField(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return false;
+  if (!v.IsBoolean()) throw Napi::TypeError::New(o.Env(), std::string("Expected config.") + key + " to be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+uint64_t U64(const Napi::Value& v, const char* what) {
+  if (v.IsBigInt()) {
+    bool lossless;
+    return v.As<Napi::BigInt>().Uint64Value(&lossless);
+  }
+  if (v.IsNumber()) {
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (d >= 0 && d <= 9007199254740991.0) return static_cast<uint64_t>(d);
+  }
+  throw Napi::TypeError::New(v.Env(), std::string("Expected ") + what + " to be a non-negative integer or bigint");
+}
+
+Napi::BigInt Big(Napi::Env env, uint64_t v) { return Napi::BigInt::New(env, v); }
+
+Napi::Object ResultToJs(Napi::Env env, const RunResult& r, const Guest& g) {
+  static const char* const kinds[] = {"exited", "signaled", "fault", "killed", "error"};
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("kind", kinds[r.kind]);
+  o.Set("status", r.status);
+  o.Set("signal", r.signal);
+  o.Set("message", r.message);
+  o.Set("deniedCount", static_cast<double>(g.denied_count));
+  if (g.denied_nr >= 0) o.Set("deniedNr", g.denied_nr);
+  if (r.kind == RunResult::kFault) {
+    o.Set("vector", r.vector);
+    o.Set("errorCode", static_cast<double>(r.error_code));
+    o.Set("address", Big(env, r.address));
+    const kvm_regs& k = r.regs.regs;
+    Napi::Object regs = Napi::Object::New(env);
+    const std::pair<const char*, uint64_t> gprs[] = {
+        {"rax", k.rax}, {"rbx", k.rbx}, {"rcx", k.rcx}, {"rdx", k.rdx}, {"rsi", k.rsi}, {"rdi", k.rdi},
+        {"rbp", k.rbp}, {"rsp", k.rsp}, {"r8", k.r8},   {"r9", k.r9},   {"r10", k.r10}, {"r11", k.r11},
+        {"r12", k.r12}, {"r13", k.r13}, {"r14", k.r14}, {"r15", k.r15}, {"rip", k.rip}, {"eflags", k.rflags},
+        {"fs_base", r.regs.fs_base}, {"gs_base", r.regs.gs_base}};
+    for (const auto& [name, value] : gprs) regs.Set(name, Big(env, value));
+    o.Set("regs", regs);
+  }
+  return o;
+}
+
+}  // namespace
+
+Napi::Error ToJsError(Napi::Env env, const std::string& code, const std::string& message) {
+  auto* ctor = env.GetInstanceData<Napi::FunctionReference>();
+  if (ctor && !ctor->IsEmpty()) {
+    Napi::Object err = ctor->New({Napi::String::New(env, message), Napi::String::New(env, code)});
+    return Napi::Error(env, err);
+  }
+  Napi::Error err = Napi::Error::New(env, message);
+  err.Set("code", code);
+  return err;
+}
+
+Napi::Function Machine::Define(Napi::Env env) {
+  return DefineClass(env, "Machine",
+                     {
+                         InstanceAccessor<&Machine::Memory>("memory"),
+                         InstanceAccessor<&Machine::AppLow>("appLow"),
+                         InstanceAccessor<&Machine::AppHigh>("appHigh"),
+                         InstanceMethod<&Machine::AddMapping>("addMapping"),
+                         InstanceMethod<&Machine::SetBrk>("setBrk"),
+                         InstanceMethod<&Machine::SetMmapTop>("setMmapTop"),
+                         InstanceMethod<&Machine::Mappings>("mappings"),
+                         InstanceMethod<&Machine::Start>("start"),
+                         InstanceMethod<&Machine::Kill>("kill"),
+                     });
+}
+
+Machine::Machine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Machine>(info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "Expected first argument to be a config object");
+  Napi::Object cfg = info[0].As<Napi::Object>();
+  GuestConfig config;
+  config.memory_bytes = U64(cfg.Get("memory"), "config.memory");
+  config.root = StringField(cfg, "root", false);
+  config.exe = StringField(cfg, "exe");
+  config.exe_name = StringField(cfg, "exeName");
+  config.newpid = BoolField(cfg, "newpid");
+  config.flat = BoolField(cfg, "flat");
+  const std::string on_denied = StringField(cfg, "onDenied", false);
+  if (on_denied == "kill") config.on_denied = OnDenied::kKill;
+  else if (on_denied.empty() || on_denied == "errno") config.on_denied = OnDenied::kErrno;
+  else throw Napi::TypeError::New(env, "Expected config.onDenied to be \"errno\" or \"kill\"");
+  Napi::Value allowed = cfg.Get("allowed");
+  if (!allowed.IsTypedArray() || allowed.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      allowed.As<Napi::Uint8Array>().ElementLength() != config.allowed.size())
+    throw Napi::TypeError::New(env, "Expected config.allowed to be a Uint8Array of " +
+                                        std::to_string(config.allowed.size()) + " bytes");
+  std::memcpy(config.allowed.data(), allowed.As<Napi::Uint8Array>().Data(), config.allowed.size());
+
+  try {
+    Kvm& kvm = Kvm::Get();
+    vm_ = kvm.CreateVm();
+    guest_ = std::make_shared<Guest>(config);
+    const size_t image = static_cast<size_t>(torov_runtime_image_end - torov_runtime_image);
+    std::memcpy(guest_->ram.Phys(RT_BASE, image), torov_runtime_image, image);
+    kvm_userspace_memory_region region{};
+    region.slot = 0;
+    region.guest_phys_addr = 0;
+    region.memory_size = guest_->ram.size();
+    region.userspace_addr = reinterpret_cast<uint64_t>(guest_->ram.base());
+    if (ioctl(vm_.get(), KVM_SET_USER_MEMORY_REGION, &region) < 0)
+      throw SystemError("EKVM", "KVM_SET_USER_MEMORY_REGION");
+  } catch (const Error& e) {
+    throw ToJsError(env, e.code(), e.what());
+  }
+
+  // Guest RAM as an external ArrayBuffer for the loader; it keeps the guest
+  // alive for as long as JavaScript holds it.
+  auto* keep = new std::shared_ptr<Guest>(guest_);
+  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(
+      env, guest_->ram.base(), guest_->ram.size(),
+      [](Napi::Env, void*, std::shared_ptr<Guest>* hint) { delete hint; }, keep);
+  memory_ = Napi::Persistent(buf);
+}
+
+Machine::~Machine() {
+  if (thread_.joinable()) {
+    if (vcpu_) vcpu_->RequestStop(thread_.native_handle());
+    thread_.join();
+  }
+}
+
+Napi::Value Machine::Memory(const Napi::CallbackInfo&) { return memory_.Value(); }
+Napi::Value Machine::AppLow(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(guest_->mm.app_low()));
+}
+Napi::Value Machine::AppHigh(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(guest_->mm.app_high()));
+}
+
+Napi::Value Machine::AddMapping(const Napi::CallbackInfo& info) {
+  if (started_) throw Napi::Error::New(info.Env(), "addMapping: the machine has started");
+  const uint64_t start = U64(info[0], "start"), end = U64(info[1], "end");
+  const int prot = static_cast<int>(U64(info[2], "prot"));
+  const std::string kind = info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "";
+  VmaKind k = VmaKind::kAnon;
+  if (kind == "image") k = VmaKind::kImage;
+  else if (kind == "stack") k = VmaKind::kStack;
+  else if (kind == "heap") k = VmaKind::kBrk;
+  const std::string name = info[4].IsString() ? info[4].As<Napi::String>().Utf8Value() : "";
+  return Napi::Boolean::New(info.Env(), guest_->mm.AddMapping(start, end, prot, k, name));
+}
+
+Napi::Value Machine::SetBrk(const Napi::CallbackInfo& info) {
+  guest_->mm.SetBrk(U64(info[0], "brk"));
+  return info.Env().Undefined();
+}
+
+Napi::Value Machine::SetMmapTop(const Napi::CallbackInfo& info) {
+  guest_->mm.set_mmap_top(U64(info[0], "mmap top"));
+  return info.Env().Undefined();
+}
+
+Napi::Value Machine::Mappings(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t i = 0;
+  for (const auto& [start, v] : guest_->mm.vmas()) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("start", Big(env, v.start));
+    o.Set("end", Big(env, v.end));
+    o.Set("prot", v.prot);
+    o.Set("kind", VmaKindName(v.kind));
+    o.Set("name", v.name);
+    out.Set(i++, o);
+  }
+  return out;
+}
+
+Napi::Value Machine::Start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (started_) throw Napi::Error::New(env, "start: the machine has already started");
+  if (!info[0].IsObject() || !info[1].IsFunction())
+    throw Napi::TypeError::New(env, "Expected start({ rip, rsp }, callback)");
+  Napi::Object init_js = info[0].As<Napi::Object>();
+  InitialState init;
+  init.rip = U64(init_js.Get("rip"), "rip");
+  init.rsp = U64(init_js.Get("rsp"), "rsp");
+  started_ = true;
+  Ref();  // alive until the run is reported, even if JavaScript drops it
+
+  done_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "torov-vcpu", 0, 1,
+                                        [this](Napi::Env) {
+                                          if (thread_.joinable()) thread_.join();
+                                          Unref();
+                                        });
+  std::promise<std::pair<std::string, std::string>> ready;
+  auto setup = ready.get_future();
+  KickSignal();
+  thread_ = std::thread([this, init, ready = std::move(ready)]() mutable { Body(init, &ready); });
+  auto [code, message] = setup.get();
+  if (!code.empty()) throw ToJsError(env, code, message);
+  return env.Undefined();
+}
+
+void Machine::Body(InitialState init, std::promise<std::pair<std::string, std::string>>* ready) {
+  // Signals for the process are Node's business; this thread takes only the
+  // kick (Kill, a debugger's interrupt) and its own synchronous faults.
+  sigset_t set;
+  sigfillset(&set);
+  for (int s : {KickSignal(), SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT}) sigdelset(&set, s);
+  pthread_sigmask(SIG_SETMASK, &set, nullptr);
+  try {
+    // Its own fs context: the guest's umask (and, when privileged, its root)
+    // belong to this thread only.
+    if (unshare(CLONE_FS) < 0) throw SystemError("EKVM", "unshare(CLONE_FS) for the vCPU thread");
+    vcpu_ = std::make_unique<Vcpu>(vm_.get(), *guest_, 0);
+    vcpu_->Setup(init);
+  } catch (const Error& e) {
+    ready->set_value({e.code(), e.what()});
+    done_.Release();
+    return;
+  }
+  ready->set_value({});
+  RunResult result;
+  try {
+    result = vcpu_->Run();
+  } catch (const Error& e) {
+    result.kind = RunResult::kError;
+    result.message = e.what();
+  }
+  auto* boxed = new RunResult(std::move(result));
+  Guest* guest = guest_.get();
+  done_.BlockingCall(boxed, [guest](Napi::Env env, Napi::Function callback, RunResult* r) {
+    callback.Call({ResultToJs(env, *r, *guest)});
+    delete r;
+  });
+  done_.Release();
+}
+
+Napi::Value Machine::Kill(const Napi::CallbackInfo& info) {
+  if (started_ && vcpu_ && thread_.joinable()) vcpu_->RequestStop(thread_.native_handle());
+  return info.Env().Undefined();
+}
+
+}  // namespace torov

@@ -1,0 +1,57 @@
+// The JavaScript face of one VM (src/vmm/native.ts types it).
+//
+// Construction creates the VM, its memory and the runtime; the loader then
+// maps the program through addMapping() and writes it into `memory`;
+// start() runs the vCPU on its own thread (not an AsyncWorker: the libuv pool
+// is small and shared with fs and dns) and reports the end of the run once,
+// through a ThreadSafeFunction whose finalizer joins the thread.
+#pragma once
+
+#include <napi.h>
+
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "fd.h"
+#include "guest.h"
+#include "vcpu.h"
+
+namespace torov {
+
+class Machine : public Napi::ObjectWrap<Machine> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit Machine(const Napi::CallbackInfo& info);
+  ~Machine() override;
+
+ private:
+  Napi::Value Memory(const Napi::CallbackInfo& info);
+  Napi::Value AppLow(const Napi::CallbackInfo& info);
+  Napi::Value AppHigh(const Napi::CallbackInfo& info);
+  Napi::Value AddMapping(const Napi::CallbackInfo& info);
+  Napi::Value SetBrk(const Napi::CallbackInfo& info);
+  Napi::Value SetMmapTop(const Napi::CallbackInfo& info);
+  Napi::Value Mappings(const Napi::CallbackInfo& info);
+  Napi::Value Start(const Napi::CallbackInfo& info);
+  Napi::Value Kill(const Napi::CallbackInfo& info);
+
+  // The vCPU thread: set-up (reported through `ready`), then the run.
+  void Body(InitialState init, std::promise<std::pair<std::string, std::string>>* ready);
+
+  std::shared_ptr<Guest> guest_;
+  Fd vm_;
+  std::unique_ptr<Vcpu> vcpu_;
+  std::thread thread_;
+  Napi::ThreadSafeFunction done_;
+  bool started_ = false;
+  Napi::Reference<Napi::ArrayBuffer> memory_;
+};
+
+// Turns a torov::Error into the JavaScript TorovError (or a plain Error with
+// a `code` before src/vmm/native.ts has registered the class).
+Napi::Error ToJsError(Napi::Env env, const std::string& code, const std::string& message);
+
+}  // namespace torov

@@ -1,0 +1,421 @@
+#include "memory.h"
+
+#include <linux/mman.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <iterator>
+
+#include "errors.h"
+#include "guest/runtime.h"
+
+namespace torov {
+
+namespace {
+
+constexpr uint64_t kPteP = 1ull << 0;
+constexpr uint64_t kPteRw = 1ull << 1;
+constexpr uint64_t kPteUs = 1ull << 2;
+constexpr uint64_t kPteNx = 1ull << 63;
+constexpr uint64_t kTable = kPteP | kPteRw | kPteUs;  // intermediate levels: the leaf decides
+
+constexpr uint64_t k2M = 2ull << 20;
+constexpr uint64_t k1G = 1ull << 30;
+constexpr uint64_t kMaxRam = 64ull << 30;
+
+constexpr int kProtMask = PROT_READ | PROT_WRITE | PROT_EXEC;
+
+bool AddOverflows(uint64_t a, uint64_t b) { return a + b < a; }
+
+}  // namespace
+
+// ---------------------------------------------------------------- GuestRam
+
+GuestRam::GuestRam(uint64_t bytes) {
+  if (bytes == 0 || bytes % k2M != 0 || bytes > kMaxRam)
+    throw Error("EMEMORY", "guest memory must be a multiple of 2 MiB and at most 64 GiB, not " +
+                               std::to_string(bytes) + " bytes");
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
+  if (p == MAP_FAILED) throw SystemError("EMEMORY", "cannot reserve " + std::to_string(bytes >> 20) + " MiB of guest memory");
+  base_ = static_cast<uint8_t*>(p);
+  size_ = bytes;
+}
+
+GuestRam::~GuestRam() {
+  if (base_) munmap(base_, size_);
+}
+
+uint8_t* GuestRam::Phys(uint64_t gpa, uint64_t len) const {
+  if (gpa > size_ || len > size_ - gpa) return nullptr;
+  return base_ + gpa;
+}
+
+void GuestRam::Discard(uint64_t gpa, uint64_t len) const {
+  if (len == 0 || !Phys(gpa, len)) return;
+  madvise(base_ + gpa, len, MADV_DONTNEED);
+}
+
+void GuestRam::Zap(uint64_t gpa, uint64_t len) const {
+  if (len == 0 || !Phys(gpa, len)) return;
+  mprotect(base_ + gpa, len, PROT_READ);
+  mprotect(base_ + gpa, len, PROT_READ | PROT_WRITE);
+}
+
+const char* VmaKindName(VmaKind kind) {
+  switch (kind) {
+    case VmaKind::kImage: return "image";
+    case VmaKind::kBrk: return "heap";
+    case VmaKind::kStack: return "stack";
+    case VmaKind::kAnon: return "anon";
+    case VmaKind::kFile: return "file";
+  }
+  return "?";
+}
+
+// ----------------------------------------------------------- AddressSpace
+
+AddressSpace::AddressSpace(GuestRam& ram) : ram_(ram) {
+  const uint64_t size = ram.size();
+  const uint64_t regions = size / k2M;           // one page table per 2 MiB
+  const uint64_t directories = (size + k1G - 1) / k1G;  // one page directory per GiB
+  const uint64_t pool_pages = 2 + directories + regions;
+  const uint64_t pool = size - pool_pages * kPageSize;
+  if (pool < RT_LIMIT + (1 << 20))
+    throw Error("EMEMORY", "guest memory of " + std::to_string(size >> 20) + " MiB is too small");
+
+  pml4_ = pool;
+  const uint64_t pdpt = pool + kPageSize;
+  const uint64_t pd = pdpt + kPageSize;
+  pt_base_ = pd + directories * kPageSize;
+  app_high_ = pool;
+  mmap_top_ = pool;
+
+  auto* pml4 = reinterpret_cast<uint64_t*>(ram.Phys(pml4_, kPageSize));
+  auto* pdpte = reinterpret_cast<uint64_t*>(ram.Phys(pdpt, kPageSize));
+  auto* pde = reinterpret_cast<uint64_t*>(ram.Phys(pd, directories * kPageSize));
+  pml4[0] = pdpt | kTable;
+  for (uint64_t i = 0; i < directories; i++) pdpte[i] = (pd + i * kPageSize) | kTable;
+  // Page tables are contiguous, so the entry for page p is at pt_base_ + 8p.
+  for (uint64_t r = 0; r < regions; r++) pde[r] = (pt_base_ + r * kPageSize) | kTable;
+
+  // The runtime (runtime.h). Only the syscall stub and the hypercall page
+  // are reachable from user mode.
+  auto map = [this](uint64_t addr, uint64_t len, uint64_t flags) {
+    for (uint64_t a = addr; a < addr + len; a += kPageSize) *Pte(a) = a | kPteP | flags;
+  };
+  map(RT_SYSCALL, kPageSize, kPteUs);
+  map(RT_EXCEPTION, kPageSize, 0);
+  map(RT_HCPAGE, kPageSize, kPteUs | kPteRw | kPteNx);
+  map(RT_GDT, kPageSize, kPteRw | kPteNx);
+  map(RT_IDT, kPageSize, kPteNx);
+  map(RT_TSS, kPageSize, kPteRw | kPteNx);
+  map(RT_IST_LOW, RT_IST_TOP - RT_IST_LOW, kPteRw | kPteNx);
+}
+
+uint64_t AddressSpace::app_low() const { return RT_LIMIT; }
+
+uint64_t* AddressSpace::Pte(uint64_t addr) const {
+  return reinterpret_cast<uint64_t*>(ram_.base() + pt_base_ + (addr >> 12) * 8);
+}
+
+void AddressSpace::SetPtes(uint64_t start, uint64_t end, int prot, bool user) {
+  uint64_t flags = 0;
+  if (prot & kProtMask) {
+    flags = kPteP | (user ? kPteUs : 0);
+    if (prot & PROT_WRITE) flags |= kPteRw;
+    if (!(prot & PROT_EXEC)) flags |= kPteNx;
+  }
+  uint64_t* pte = Pte(start);
+  for (uint64_t a = start; a < end; a += kPageSize) *pte++ = flags ? (a | flags) : 0;
+}
+
+bool AddressSpace::InApp(uint64_t start, uint64_t end) const {
+  return start >= app_low() && start < end && end <= app_high_;
+}
+
+bool AddressSpace::IsFree(uint64_t start, uint64_t end) const {
+  auto it = vmas_.lower_bound(start);
+  if (it != vmas_.end() && it->second.start < end) return false;
+  if (it != vmas_.begin() && std::prev(it)->second.end > start) return false;
+  return true;
+}
+
+uint64_t AddressSpace::FindFree(uint64_t len, uint64_t below) const {
+  uint64_t top = std::min(below, app_high_);
+  for (auto it = vmas_.rbegin(); it != vmas_.rend(); ++it) {
+    const Vma& v = it->second;
+    if (v.start >= top) continue;
+    if (v.end < top && top - v.end >= len) return top - len;
+    top = v.start;
+  }
+  if (top >= app_low() && top - app_low() >= len) return top - len;
+  return 0;
+}
+
+void AddressSpace::SplitAt(uint64_t addr) {
+  auto it = vmas_.upper_bound(addr);
+  if (it == vmas_.begin()) return;
+  --it;
+  Vma& v = it->second;
+  if (v.start < addr && addr < v.end) {
+    Vma upper = v;
+    upper.start = addr;
+    v.end = addr;
+    vmas_.emplace(addr, std::move(upper));
+  }
+}
+
+void AddressSpace::Insert(uint64_t start, uint64_t end, int prot, VmaKind kind, std::string name) {
+  SetPtes(start, end, prot, true);
+  auto same = [&](const Vma& v) { return v.prot == prot && v.kind == kind && v.name == name; };
+  auto next = vmas_.lower_bound(start);
+  if (next != vmas_.begin()) {
+    auto prev = std::prev(next);
+    if (prev->second.end == start && same(prev->second)) {
+      prev->second.end = end;
+      if (next != vmas_.end() && next->second.start == end && same(next->second)) {
+        prev->second.end = next->second.end;
+        vmas_.erase(next);
+      }
+      return;
+    }
+  }
+  if (next != vmas_.end() && next->second.start == end && same(next->second)) {
+    Vma merged = next->second;
+    merged.start = start;
+    vmas_.erase(next);
+    vmas_.emplace(start, std::move(merged));
+    return;
+  }
+  vmas_.emplace(start, Vma{start, end, prot, kind, std::move(name)});
+}
+
+void AddressSpace::Unmap(uint64_t start, uint64_t end) {
+  SplitAt(start);
+  SplitAt(end);
+  for (auto it = vmas_.lower_bound(start); it != vmas_.end() && it->second.start < end;)
+    it = vmas_.erase(it);
+  SetPtes(start, end, PROT_NONE, true);
+  ram_.Discard(start, end - start);
+}
+
+uint8_t* AddressSpace::User(uint64_t addr, uint64_t len, Access access) const {
+  if (len == 0) return ram_.base() + RT_LIMIT;  // never dereferenced
+  if (AddOverflows(addr, len)) return nullptr;
+  const uint64_t end = addr + len;
+  auto it = vmas_.upper_bound(addr);
+  if (it == vmas_.begin()) return nullptr;
+  --it;
+  for (uint64_t cur = addr; cur < end; ++it) {
+    if (it == vmas_.end() || it->second.start > cur || it->second.end <= cur) return nullptr;
+    const int prot = it->second.prot;
+    if (access == Access::kWrite ? !(prot & PROT_WRITE) : !(prot & kProtMask)) return nullptr;
+    cur = it->second.end;
+  }
+  return ram_.base() + addr;
+}
+
+uint64_t AddressSpace::UserExtent(uint64_t addr, uint64_t len, Access access) const {
+  if (len == 0) return 0;
+  if (AddOverflows(addr, len)) len = ~addr;
+  const uint64_t end = addr + len;
+  auto it = vmas_.upper_bound(addr);
+  if (it == vmas_.begin()) return 0;
+  --it;
+  uint64_t cur = addr;
+  for (; cur < end && it != vmas_.end() && it->second.start <= cur && cur < it->second.end; ++it) {
+    const int prot = it->second.prot;
+    if (access == Access::kWrite ? !(prot & PROT_WRITE) : !(prot & kProtMask)) break;
+    cur = it->second.end;
+  }
+  return std::min(cur, end) - addr;
+}
+
+bool AddressSpace::UserString(uint64_t addr, size_t max, std::string* out, int* err) const {
+  out->clear();
+  auto it = vmas_.upper_bound(addr);
+  if (it == vmas_.begin()) return *err = EFAULT, false;
+  --it;
+  uint64_t cur = addr;
+  for (; it != vmas_.end() && it->second.start <= cur && cur < it->second.end; ++it) {
+    if (!(it->second.prot & kProtMask)) break;
+    const uint64_t stop = it->second.end;
+    const uint8_t* p = ram_.base() + cur;
+    const size_t room = max + 1 - out->size();
+    const size_t span = static_cast<size_t>(std::min<uint64_t>(stop - cur, room));
+    const void* nul = std::memchr(p, 0, span);
+    if (nul) {
+      out->append(reinterpret_cast<const char*>(p), static_cast<const uint8_t*>(nul) - p);
+      return true;
+    }
+    out->append(reinterpret_cast<const char*>(p), span);
+    if (out->size() > max) return *err = ENAMETOOLONG, false;
+    cur = stop;
+  }
+  *err = EFAULT;
+  return false;
+}
+
+bool AddressSpace::AddMapping(uint64_t start, uint64_t end, int prot, VmaKind kind, std::string name) {
+  start = PageDown(start);
+  end = PageUp(end);
+  if (!InApp(start, end) || !IsFree(start, end)) return false;
+  Insert(start, end, prot & kProtMask, kind, std::move(name));
+  return true;
+}
+
+void AddressSpace::SetBrk(uint64_t start) { brk_start_ = brk_cur_ = start; }
+
+int64_t AddressSpace::Brk(uint64_t addr) {
+  if (addr < brk_start_) return brk_cur_;
+  const uint64_t old_end = PageUp(brk_cur_);
+  const uint64_t new_end = PageUp(addr);
+  if (new_end < addr) return brk_cur_;  // overflow
+  if (new_end > old_end) {
+    if (!InApp(old_end, new_end) || !IsFree(old_end, new_end)) return brk_cur_;
+    Insert(old_end, new_end, PROT_READ | PROT_WRITE, VmaKind::kBrk, {});
+  } else if (new_end < old_end) {
+    Unmap(new_end, old_end);
+  }
+  brk_cur_ = addr;
+  return addr;
+}
+
+int64_t AddressSpace::MmapAnon(uint64_t addr, uint64_t len, int prot, int flags, VmaKind kind,
+                               std::string name) {
+  if (len == 0) return -EINVAL;
+  const uint64_t alen = PageUp(len);
+  if (alen < len || alen > app_high_) return -ENOMEM;
+  uint64_t start = 0;
+  if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
+    if (addr & (kPageSize - 1)) return -EINVAL;
+    if (AddOverflows(addr, alen)) return -ENOMEM;
+    if (addr < app_low()) return -EPERM;  // below mmap_min_addr, as on Linux
+    if (!InApp(addr, addr + alen)) return -ENOMEM;
+    if (!(flags & MAP_FIXED) || (flags & MAP_FIXED_NOREPLACE)) {
+      if (!IsFree(addr, addr + alen)) return -EEXIST;
+    } else {
+      Unmap(addr, addr + alen);
+    }
+    start = addr;
+  } else {
+    const uint64_t hint = PageDown(addr);
+    if (hint && !AddOverflows(hint, alen) && InApp(hint, hint + alen) && IsFree(hint, hint + alen))
+      start = hint;
+    else
+      start = FindFree(alen, mmap_top_);
+    if (!start) return -ENOMEM;
+  }
+  Insert(start, start + alen, prot & kProtMask, kind, std::move(name));
+  return static_cast<int64_t>(start);
+}
+
+int64_t AddressSpace::Munmap(uint64_t addr, uint64_t len) {
+  if ((addr & (kPageSize - 1)) || len == 0) return -EINVAL;
+  const uint64_t alen = PageUp(len);
+  if (alen < len || AddOverflows(addr, alen)) return -EINVAL;
+  if (!InApp(addr, addr + alen)) return -EINVAL;
+  Unmap(addr, addr + alen);
+  return 0;
+}
+
+int64_t AddressSpace::Mprotect(uint64_t addr, uint64_t len, int prot) {
+  if (addr & (kPageSize - 1)) return -EINVAL;
+  if (prot & ~(kProtMask | PROT_GROWSDOWN | PROT_GROWSUP)) return -EINVAL;
+  if (len == 0) return 0;
+  const uint64_t alen = PageUp(len);
+  if (alen < len || AddOverflows(addr, alen)) return -ENOMEM;
+  const uint64_t end = addr + alen;
+  // Every page must be mapped, as on Linux.
+  uint64_t cur = addr;
+  for (auto it = vmas_.upper_bound(addr); cur < end;) {
+    if (it == vmas_.begin()) return -ENOMEM;
+    auto v = std::prev(it);
+    if (v->second.start > cur || v->second.end <= cur) return -ENOMEM;
+    cur = v->second.end;
+    it = vmas_.upper_bound(cur);
+  }
+  SplitAt(addr);
+  SplitAt(end);
+  prot &= kProtMask;
+  bool reduced = false;
+  for (auto it = vmas_.lower_bound(addr); it != vmas_.end() && it->second.start < end; ++it) {
+    if (it->second.prot & ~prot) reduced = true;
+    it->second.prot = prot;
+  }
+  SetPtes(addr, end, prot, true);
+  if (reduced) ram_.Zap(addr, alen);
+  return 0;
+}
+
+int64_t AddressSpace::Mremap(uint64_t old_addr, uint64_t old_len, uint64_t new_len, int flags,
+                             uint64_t new_addr) {
+  if (old_addr & (kPageSize - 1)) return -EINVAL;
+  if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) return -EINVAL;
+  if ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE)) return -EINVAL;
+  if (flags & MREMAP_DONTUNMAP) return -EINVAL;  // not emulated
+  const uint64_t olen = PageUp(old_len);
+  const uint64_t nlen = PageUp(new_len);
+  if (olen < old_len || nlen < new_len || nlen == 0 || olen == 0) return -EINVAL;
+  if (AddOverflows(old_addr, olen)) return -EFAULT;
+  auto it = vmas_.upper_bound(old_addr);
+  if (it == vmas_.begin()) return -EFAULT;
+  const Vma src = std::prev(it)->second;
+  if (src.start > old_addr || src.end < old_addr + olen) return -EFAULT;
+
+  auto move_to = [&](uint64_t dst) -> int64_t {
+    Insert(dst, dst + nlen, src.prot, src.kind, src.name);
+    std::memcpy(ram_.base() + dst, ram_.base() + old_addr, std::min(olen, nlen));
+    Unmap(old_addr, old_addr + olen);
+    return static_cast<int64_t>(dst);
+  };
+  if (flags & MREMAP_FIXED) {
+    if ((new_addr & (kPageSize - 1)) || AddOverflows(new_addr, nlen) || !InApp(new_addr, new_addr + nlen))
+      return -EINVAL;
+    if (new_addr < old_addr + olen && old_addr < new_addr + nlen) return -EINVAL;
+    Unmap(new_addr, new_addr + nlen);
+    return move_to(new_addr);
+  }
+  if (nlen <= olen) {
+    if (nlen < olen) Unmap(old_addr + nlen, old_addr + olen);
+    return static_cast<int64_t>(old_addr);
+  }
+  if (!AddOverflows(old_addr, nlen) && InApp(old_addr + olen, old_addr + nlen) &&
+      IsFree(old_addr + olen, old_addr + nlen)) {
+    Insert(old_addr + olen, old_addr + nlen, src.prot, src.kind, src.name);
+    return static_cast<int64_t>(old_addr);
+  }
+  if (!(flags & MREMAP_MAYMOVE)) return -ENOMEM;
+  const uint64_t dst = FindFree(nlen, mmap_top_);
+  if (!dst) return -ENOMEM;
+  return move_to(dst);
+}
+
+int64_t AddressSpace::Madvise(uint64_t addr, uint64_t len, int advice) {
+  if (addr & (kPageSize - 1)) return -EINVAL;
+  const uint64_t alen = PageUp(len);
+  if (alen < len || AddOverflows(addr, alen)) return -EINVAL;
+  if (alen == 0) return 0;
+  const uint64_t end = addr + alen;
+  bool hole = false;
+  uint64_t cur = addr;
+  while (cur < end) {
+    auto v = vmas_.upper_bound(cur);
+    if (v == vmas_.begin() || std::prev(v)->second.end <= cur) {
+      hole = true;
+      if (v == vmas_.end() || v->second.start >= end) break;
+      cur = v->second.start;
+      continue;
+    }
+    --v;
+    const uint64_t stop = std::min(end, v->second.end);
+    if (advice == MADV_DONTNEED || advice == MADV_FREE || advice == MADV_REMOVE)
+      ram_.Discard(cur, stop - cur);
+    cur = stop;
+  }
+  return hole ? -ENOMEM : 0;
+}
+
+}  // namespace torov

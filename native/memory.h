@@ -1,0 +1,135 @@
+// Guest memory: the RAM mapping, the application's address space (its VMAs
+// and the page tables that enforce them), and the one accessor through which
+// every guest pointer is translated.
+//
+//   0            RT_LIMIT (0x10000)                       app_high          ram_size
+//   | runtime    | application: image, brk ->   <- mmap   stack | page-table pool |
+//
+// Guest virtual == guest physical. The monitor keeps its own list of what the
+// application has mapped (VMAs) and derives the page tables from it; it never
+// trusts the page tables, only that list.
+#pragma once
+
+#include <sys/mman.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace torov {
+
+constexpr uint64_t kPageSize = 4096;
+constexpr uint64_t PageDown(uint64_t a) { return a & ~(kPageSize - 1); }
+// Round up; callers check for overflow where the value is guest-controlled.
+constexpr uint64_t PageUp(uint64_t a) { return (a + kPageSize - 1) & ~(kPageSize - 1); }
+
+// The host mapping that backs guest RAM: private, anonymous, MAP_NORESERVE,
+// so only pages the guest touches cost resident memory.
+class GuestRam {
+ public:
+  explicit GuestRam(uint64_t bytes);
+  ~GuestRam();
+  GuestRam(const GuestRam&) = delete;
+  GuestRam& operator=(const GuestRam&) = delete;
+
+  uint8_t* base() const { return base_; }
+  uint64_t size() const { return size_; }
+  // Raw access for the monitor's own structures (runtime, page tables).
+  // Bounds-checked against RAM; returns nullptr outside it.
+  uint8_t* Phys(uint64_t gpa, uint64_t len) const;
+  // Give pages back to the host: they read as zero afterwards, and KVM drops
+  // its mappings of them (through the host's MMU notifier).
+  void Discard(uint64_t gpa, uint64_t len) const;
+  // Make KVM drop its mappings of a range whose guest page-table entries lost
+  // permissions. PVM shadows guest page tables and does not see writes made
+  // from the host, nor does a CR3 reload refresh them; changing the host
+  // protection of the pages goes through the MMU notifier, which zaps the
+  // shadow (and, on VT-x/AMD-V, the EPT/NPT entries and TLB) for exactly them.
+  void Zap(uint64_t gpa, uint64_t len) const;
+
+ private:
+  uint8_t* base_ = nullptr;
+  uint64_t size_ = 0;
+};
+
+enum class VmaKind : uint8_t { kImage, kBrk, kStack, kAnon, kFile };
+const char* VmaKindName(VmaKind kind);
+
+struct Vma {
+  uint64_t start;  // page aligned
+  uint64_t end;    // page aligned, exclusive
+  int prot;        // PROT_READ | PROT_WRITE | PROT_EXEC
+  VmaKind kind;
+  std::string name;  // the image's file name, a mapped file's path, or empty
+};
+
+enum class Access { kRead, kWrite };
+
+// The application's address space.
+class AddressSpace {
+ public:
+  // Builds the page-table skeleton at the top of RAM and maps the runtime.
+  explicit AddressSpace(GuestRam& ram);
+
+  uint64_t app_low() const;
+  uint64_t app_high() const { return app_high_; }
+  uint64_t pml4() const { return pml4_; }
+  // Where top-down mmap allocation starts (just below the stack's guard gap).
+  void set_mmap_top(uint64_t top) { mmap_top_ = top; }
+
+  // The one accessor. A host pointer to [addr, addr+len) when the whole range
+  // lies in application mappings that allow `access`; nullptr otherwise
+  // (the caller returns -EFAULT). Never reaches the runtime or page tables.
+  uint8_t* User(uint64_t addr, uint64_t len, Access access) const;
+  // How many bytes from `addr` (up to `len`) are accessible: a read or write
+  // that runs off the end of a mapping is short, as on Linux.
+  uint64_t UserExtent(uint64_t addr, uint64_t len, Access access) const;
+  // A NUL-terminated guest string of at most `max` bytes (not counting NUL).
+  // Returns false with *err = EFAULT or ENAMETOOLONG.
+  bool UserString(uint64_t addr, size_t max, std::string* out, int* err) const;
+
+  // --- set-up (loader) ---
+  // Maps [start, end) for the application. The range must be free and inside
+  // the application area; returns false otherwise.
+  bool AddMapping(uint64_t start, uint64_t end, int prot, VmaKind kind, std::string name = {});
+  void SetBrk(uint64_t start);
+
+  // --- emulated memory hypercalls: each returns a result or -errno ---
+  int64_t Brk(uint64_t addr);
+  int64_t MmapAnon(uint64_t addr, uint64_t len, int prot, int flags, VmaKind kind = VmaKind::kAnon,
+                   std::string name = {});
+  int64_t Munmap(uint64_t addr, uint64_t len);
+  int64_t Mprotect(uint64_t addr, uint64_t len, int prot);
+  int64_t Mremap(uint64_t old_addr, uint64_t old_len, uint64_t new_len, int flags, uint64_t new_addr);
+  int64_t Madvise(uint64_t addr, uint64_t len, int advice);
+
+  const std::map<uint64_t, Vma>& vmas() const { return vmas_; }
+  uint64_t brk() const { return brk_cur_; }
+  uint64_t brk_start() const { return brk_start_; }
+
+ private:
+  uint64_t* Pte(uint64_t addr) const;
+  void SetPtes(uint64_t start, uint64_t end, int prot, bool user);
+  // Removes [start, end) from the VMA list and the page tables, and discards
+  // the pages: whatever maps them next reads zeros.
+  void Unmap(uint64_t start, uint64_t end);
+  bool IsFree(uint64_t start, uint64_t end) const;
+  bool InApp(uint64_t start, uint64_t end) const;
+  uint64_t FindFree(uint64_t len, uint64_t below) const;
+  // Splits the VMA containing `addr` so that a VMA starts at `addr`.
+  void SplitAt(uint64_t addr);
+  void Insert(uint64_t start, uint64_t end, int prot, VmaKind kind, std::string name);
+
+  GuestRam& ram_;
+  uint64_t pml4_ = 0;
+  uint64_t pt_base_ = 0;  // page table for 2 MiB region i is at pt_base_ + i*4096
+  uint64_t app_high_ = 0;
+  uint64_t mmap_top_ = 0;
+  uint64_t brk_start_ = 0;
+  uint64_t brk_cur_ = 0;
+  std::map<uint64_t, Vma> vmas_;  // keyed by start
+};
+
+}  // namespace torov

@@ -1,0 +1,268 @@
+// The one table of hypercalls: every Linux system call torov implements,
+// with its number, whether the monitor answers it itself (emulated: always
+// allowed) or performs it on the host (forwarded: only when the manifest
+// allows it), the manifest groups it belongs to, and its argument kinds
+// (for tracing and the debugger). Manifest names, the policy, the tracer and
+// `catch syscall` all read it; the native side has a handler for exactly
+// these numbers (test/unit/hypercalls.test.ts checks that).
+
+import { LINUX_SYSCALLS } from "./syscalls.js";
+
+export type HypercallKind = "emulated" | "forwarded";
+
+/**
+ * How a trace shows an argument.
+ *  fd/dirfd: a descriptor (dirfd knows AT_FDCWD); path/str: a guest string;
+ *  ibuf: bytes the guest passes, length in the next argument; obuf: bytes
+ *  returned, length in the result; size/int/uint/off: numbers; hex: an
+ *  address; the rest name the flag sets and structures the tracer decodes.
+ */
+export type ArgKind =
+  | "fd" | "dirfd" | "path" | "str" | "ibuf" | "obuf" | "size" | "int" | "uint" | "off" | "hex"
+  | "mode" | "oflags" | "atflags" | "prot" | "mflags" | "whence" | "signal" | "sigset" | "iov" | "iovcnt"
+  | "sockaddr" | "socklen" | "stat" | "statx" | "timespec" | "timeval" | "clock" | "pollfds" | "ioctl"
+  | "fcntl" | "domain" | "socktype" | "msghdr" | "fds2" | "rlimit" | "sigaction" | "utsname" | "fdset"
+  | "futexop" | "arch" | "prctl" | "resource";
+
+export interface Hypercall {
+  readonly nr: number;
+  readonly name: string;
+  readonly kind: HypercallKind;
+  readonly groups: readonly string[];
+  readonly args: readonly ArgKind[];
+}
+
+/** Manifest groups, in the style of systemd's filter sets, with their aliases. */
+export const GROUPS = {
+  "@basic-io": "reading, writing and closing descriptors already open, and terminal ioctls",
+  "@file": "opening, creating, inspecting and renaming files and directories inside MountPoint",
+  "@ipc": "pipes",
+  "@network": "sockets: TCP, UDP and Unix (path names inside MountPoint)",
+  "@io-event": "waiting on several descriptors: poll, select",
+  "@time": "reading clocks and sleeping",
+  "@signal": "signal dispositions and masks (emulated)",
+  "@process": "identity, limits, exit and thread set-up (emulated)",
+  "@memory": "the guest's own memory: brk, mmap, mprotect (emulated)",
+} as const;
+
+export const GROUP_ALIASES: Readonly<Record<string, keyof typeof GROUPS>> = {
+  "@file-system": "@file",
+  "@network-io": "@network",
+  "@poll": "@io-event",
+};
+
+type Row = [name: string, kind: "e" | "f", groups: string, args: string];
+
+// prettier-ignore
+const ROWS: Row[] = [
+  // @basic-io
+  ["read", "f", "basic-io", "fd obuf size"],
+  ["write", "f", "basic-io", "fd ibuf size"],
+  ["pread64", "f", "basic-io", "fd obuf size off"],
+  ["pwrite64", "f", "basic-io", "fd ibuf size off"],
+  ["readv", "f", "basic-io", "fd iov iovcnt"],
+  ["writev", "f", "basic-io", "fd iov iovcnt"],
+  ["preadv", "f", "basic-io", "fd iov iovcnt off"],
+  ["pwritev", "f", "basic-io", "fd iov iovcnt off"],
+  ["lseek", "f", "basic-io", "fd off whence"],
+  ["sendfile", "f", "basic-io", "fd fd hex size"],
+  ["close", "f", "basic-io", "fd"],
+  ["close_range", "f", "basic-io", "fd fd uint"],
+  ["dup", "f", "basic-io", "fd"],
+  ["dup2", "f", "basic-io", "fd fd"],
+  ["dup3", "f", "basic-io", "fd fd oflags"],
+  ["ioctl", "f", "basic-io", "fd ioctl hex"],
+  // @file
+  ["open", "f", "file", "path oflags mode"],
+  ["openat", "f", "file", "dirfd path oflags mode"],
+  ["creat", "f", "file", "path mode"],
+  ["stat", "f", "file", "path stat"],
+  ["lstat", "f", "file", "path stat"],
+  ["fstat", "f", "file", "fd stat"],
+  ["newfstatat", "f", "file", "dirfd path stat atflags"],
+  ["statx", "f", "file", "dirfd path atflags hex statx"],
+  ["access", "f", "file", "path mode"],
+  ["faccessat", "f", "file", "dirfd path mode"],
+  ["faccessat2", "f", "file", "dirfd path mode atflags"],
+  ["getdents64", "f", "file", "fd hex size"],
+  ["statfs", "f", "file", "path hex"],
+  ["fstatfs", "f", "file", "fd hex"],
+  ["mkdir", "f", "file", "path mode"],
+  ["mkdirat", "f", "file", "dirfd path mode"],
+  ["mknod", "f", "file", "path mode uint"],
+  ["mknodat", "f", "file", "dirfd path mode uint"],
+  ["unlink", "f", "file", "path"],
+  ["unlinkat", "f", "file", "dirfd path atflags"],
+  ["rmdir", "f", "file", "path"],
+  ["rename", "f", "file", "path path"],
+  ["renameat", "f", "file", "dirfd path dirfd path"],
+  ["renameat2", "f", "file", "dirfd path dirfd path uint"],
+  ["link", "f", "file", "path path"],
+  ["linkat", "f", "file", "dirfd path dirfd path atflags"],
+  ["symlink", "f", "file", "str path"],
+  ["symlinkat", "f", "file", "str dirfd path"],
+  ["readlink", "f", "file", "path obuf size"],
+  ["readlinkat", "f", "file", "dirfd path obuf size"],
+  ["chmod", "f", "file", "path mode"],
+  ["fchmod", "f", "file", "fd mode"],
+  ["fchmodat", "f", "file", "dirfd path mode"],
+  ["chown", "f", "file", "path int int"],
+  ["lchown", "f", "file", "path int int"],
+  ["fchown", "f", "file", "fd int int"],
+  ["fchownat", "f", "file", "dirfd path int int atflags"],
+  ["utimensat", "f", "file", "dirfd path hex atflags"],
+  ["truncate", "f", "file", "path off"],
+  ["ftruncate", "f", "file", "fd off"],
+  ["fallocate", "f", "file", "fd int off off"],
+  ["flock", "f", "file", "fd int"],
+  ["fsync", "f", "file", "fd"],
+  ["fdatasync", "f", "file", "fd"],
+  ["fadvise64", "f", "file", "fd off off int"],
+  ["fcntl", "f", "file basic-io", "fd fcntl hex"],
+  ["getcwd", "f", "file", "obuf size"],
+  ["chdir", "f", "file", "path"],
+  ["fchdir", "f", "file", "fd"],
+  ["umask", "e", "file", "mode"],
+  // @ipc
+  ["pipe", "f", "ipc", "fds2"],
+  ["pipe2", "f", "ipc", "fds2 oflags"],
+  // @network
+  ["socket", "f", "network", "domain socktype int"],
+  ["socketpair", "f", "network", "domain socktype int fds2"],
+  ["bind", "f", "network", "fd sockaddr socklen"],
+  ["connect", "f", "network", "fd sockaddr socklen"],
+  ["listen", "f", "network", "fd int"],
+  ["accept", "f", "network", "fd hex hex"],
+  ["accept4", "f", "network", "fd hex hex socktype"],
+  ["shutdown", "f", "network", "fd int"],
+  ["sendto", "f", "network", "fd ibuf size int sockaddr socklen"],
+  ["recvfrom", "f", "network", "fd obuf size int hex hex"],
+  ["sendmsg", "f", "network", "fd msghdr int"],
+  ["recvmsg", "f", "network", "fd msghdr int"],
+  ["setsockopt", "f", "network", "fd int int hex socklen"],
+  ["getsockopt", "f", "network", "fd int int hex hex"],
+  ["getsockname", "f", "network", "fd hex hex"],
+  ["getpeername", "f", "network", "fd hex hex"],
+  // @io-event
+  ["poll", "f", "io-event", "pollfds uint int"],
+  ["ppoll", "f", "io-event", "pollfds uint timespec sigset size"],
+  ["select", "f", "io-event", "int fdset fdset fdset timeval"],
+  ["pselect6", "f", "io-event", "int fdset fdset fdset timespec hex"],
+  // @time
+  ["clock_gettime", "f", "time", "clock timespec"],
+  ["clock_getres", "f", "time", "clock timespec"],
+  ["gettimeofday", "f", "time", "timeval hex"],
+  ["time", "f", "time", "hex"],
+  ["nanosleep", "f", "time", "timespec timespec"],
+  ["clock_nanosleep", "f", "time", "clock int timespec timespec"],
+  // @memory (emulated over guest RAM)
+  ["brk", "e", "memory", "hex"],
+  ["mmap", "e", "memory", "hex size prot mflags fd off"],
+  ["munmap", "e", "memory", "hex size"],
+  ["mprotect", "e", "memory", "hex size prot"],
+  ["mremap", "e", "memory", "hex size size int hex"],
+  ["madvise", "e", "memory", "hex size int"],
+  ["msync", "e", "memory", "hex size int"],
+  ["mlock", "e", "memory", "hex size"],
+  ["munlock", "e", "memory", "hex size"],
+  ["mlockall", "e", "memory", "int"],
+  ["munlockall", "e", "memory", ""],
+  ["mincore", "e", "memory", "hex size hex"],
+  // @process (emulated)
+  ["exit", "e", "process", "int"],
+  ["exit_group", "e", "process", "int"],
+  ["getpid", "e", "process", ""],
+  ["getppid", "e", "process", ""],
+  ["gettid", "e", "process", ""],
+  ["getuid", "e", "process", ""],
+  ["geteuid", "e", "process", ""],
+  ["getgid", "e", "process", ""],
+  ["getegid", "e", "process", ""],
+  ["getresuid", "e", "process", "hex hex hex"],
+  ["getresgid", "e", "process", "hex hex hex"],
+  ["getgroups", "e", "process", "int hex"],
+  ["getpgrp", "e", "process", ""],
+  ["getpgid", "e", "process", "int"],
+  ["getsid", "e", "process", "int"],
+  ["setuid", "e", "process", "int"],
+  ["setgid", "e", "process", "int"],
+  ["setreuid", "e", "process", "int int"],
+  ["setregid", "e", "process", "int int"],
+  ["setresuid", "e", "process", "int int int"],
+  ["setresgid", "e", "process", "int int int"],
+  ["setgroups", "e", "process", "int hex"],
+  ["setpgid", "e", "process", "int int"],
+  ["setsid", "e", "process", ""],
+  ["set_tid_address", "e", "process", "hex"],
+  ["set_robust_list", "e", "process", "hex size"],
+  ["get_robust_list", "e", "process", "int hex hex"],
+  ["rseq", "e", "process", "hex size int hex"],
+  ["arch_prctl", "e", "process", "arch hex"],
+  ["uname", "e", "process", "utsname"],
+  ["prlimit64", "e", "process", "int resource rlimit rlimit"],
+  ["getrlimit", "e", "process", "resource rlimit"],
+  ["setrlimit", "e", "process", "resource rlimit"],
+  ["getrusage", "e", "process", "int hex"],
+  ["times", "e", "process", "hex"],
+  ["sysinfo", "e", "process", "hex"],
+  ["sched_getaffinity", "e", "process", "int size hex"],
+  ["sched_setaffinity", "e", "process", "int size hex"],
+  ["sched_yield", "e", "process", ""],
+  ["sched_getscheduler", "e", "process", "int"],
+  ["sched_getparam", "e", "process", "int hex"],
+  ["getcpu", "e", "process", "hex hex hex"],
+  ["getpriority", "e", "process", "int int"],
+  ["prctl", "e", "process", "prctl hex hex hex hex"],
+  ["getrandom", "e", "process", "obuf size uint"],
+  ["wait4", "e", "process", "int hex int hex"],
+  ["waitid", "e", "process", "int int hex int hex"],
+  ["futex", "e", "process", "hex futexop int hex hex int"],
+  // @signal (emulated bookkeeping)
+  ["rt_sigaction", "e", "signal", "signal sigaction sigaction size"],
+  ["rt_sigprocmask", "e", "signal", "int sigset sigset size"],
+  ["rt_sigpending", "e", "signal", "sigset size"],
+  ["sigaltstack", "e", "signal", "hex hex"],
+  ["kill", "e", "signal process", "int signal"],
+  ["tkill", "e", "signal process", "int signal"],
+  ["tgkill", "e", "signal process", "int int signal"],
+];
+
+function build(): Hypercall[] {
+  return ROWS.map(([name, kind, groups, args]) => {
+    const nr = LINUX_SYSCALLS.get(name);
+    if (nr === undefined) throw new Error(`hypercall table: ${name} is not a Linux x86-64 syscall`);
+    return {
+      nr,
+      name,
+      kind: kind === "e" ? "emulated" : "forwarded",
+      groups: groups.split(" ").map((g) => `@${g}`),
+      args: args ? (args.split(" ") as ArgKind[]) : [],
+    };
+  });
+}
+
+export const HYPERCALLS: readonly Hypercall[] = build();
+
+const byNumber = new Map(HYPERCALLS.map((h) => [h.nr, h]));
+const byName = new Map(HYPERCALLS.map((h) => [h.name, h]));
+const nameOfNumber = new Map([...LINUX_SYSCALLS].map(([name, nr]) => [nr, name]));
+
+export function hypercallByNumber(nr: number): Hypercall | undefined {
+  return byNumber.get(nr);
+}
+
+export function hypercallByName(name: string): Hypercall | undefined {
+  return byName.get(name);
+}
+
+/** The Linux name of a syscall number, implemented or not. */
+export function syscallName(nr: number): string {
+  return nameOfNumber.get(nr) ?? `syscall_${nr}`;
+}
+
+/** The hypercalls of a group (canonical name or alias), or undefined. */
+export function groupMembers(group: string): Hypercall[] | undefined {
+  const canonical = GROUP_ALIASES[group] ?? group;
+  if (!(canonical in GROUPS)) return undefined;
+  return HYPERCALLS.filter((h) => h.groups.includes(canonical));
+}

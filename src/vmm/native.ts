@@ -1,0 +1,95 @@
+// Loads and types the native addon (native/, built by node-gyp).
+
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import { TorovError } from "./errors.js";
+
+export interface NativeRegisters {
+  rax: bigint; rbx: bigint; rcx: bigint; rdx: bigint; rsi: bigint; rdi: bigint; rbp: bigint; rsp: bigint;
+  r8: bigint; r9: bigint; r10: bigint; r11: bigint; r12: bigint; r13: bigint; r14: bigint; r15: bigint;
+  rip: bigint; eflags: bigint; fs_base: bigint; gs_base: bigint;
+}
+
+/** How a run ended, as the vCPU thread reports it. */
+export interface NativeRunResult {
+  kind: "exited" | "signaled" | "fault" | "killed" | "error";
+  status: number;
+  signal: number;
+  message: string;
+  deniedCount: number;
+  deniedNr?: number;
+  vector?: number;
+  errorCode?: number;
+  address?: bigint;
+  regs?: NativeRegisters;
+}
+
+export interface NativeMachineConfig {
+  memory: number;
+  root?: string;
+  exe: string;
+  exeName: string;
+  newpid: boolean;
+  flat: boolean;
+  onDenied: "errno" | "kill";
+  allowed: Uint8Array;
+}
+
+export interface NativeMapping {
+  start: bigint;
+  end: bigint;
+  prot: number;
+  kind: "image" | "heap" | "stack" | "anon" | "file";
+  name: string;
+}
+
+export interface NativeMachine {
+  readonly memory: ArrayBuffer;
+  readonly appLow: number;
+  readonly appHigh: number;
+  addMapping(start: number, end: number, prot: number, kind: string, name?: string): boolean;
+  setBrk(addr: number): void;
+  setMmapTop(addr: number): void;
+  mappings(): NativeMapping[];
+  start(init: { rip: number | bigint; rsp: number | bigint }, done: (result: NativeRunResult) => void): void;
+  kill(): void;
+}
+
+export interface KvmInfo {
+  flavour: "pvm" | "vmx" | "svm" | "unknown";
+  syncRegs: boolean;
+  immediateExit: boolean;
+  guestDebug: boolean;
+  debugRegs: boolean;
+  hwBreakpoints: number;
+  cpuidEntries: number;
+}
+
+export interface NativeAddon {
+  Machine: new (config: NativeMachineConfig) => NativeMachine;
+  setErrorClass(cls: new (message: string, code: string) => Error): void;
+  kvmInfo(): KvmInfo;
+  implementedHypercalls(): number[];
+}
+
+let addon: NativeAddon | undefined;
+
+/** The addon, loaded on first use. */
+export function native(): NativeAddon {
+  if (addon) return addon;
+  const require = createRequire(import.meta.url);
+  const tried: string[] = [];
+  for (const rel of ["../../../build/Release/torov.node", "../../../build/Debug/torov.node"]) {
+    const path = fileURLToPath(new URL(rel, import.meta.url));
+    tried.push(path);
+    try {
+      addon = require(path) as NativeAddon;
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "MODULE_NOT_FOUND") throw e;
+    }
+  }
+  if (!addon) throw new TorovError(`the native addon is not built (tried ${tried.join(", ")}): run npm install`, "EKVM");
+  addon.setErrorClass(TorovError as unknown as new (message: string, code: string) => Error);
+  return addon;
+}
