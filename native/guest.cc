@@ -21,15 +21,18 @@ Guest::Guest(const GuestConfig& cfg)
   rlimits[RLIMIT_NOFILE] = {FdTable::kDefaultLimit, FdTable::kDefaultLimit};
   std::strncpy(comm, cfg.exe_name.c_str(), sizeof comm - 1);
 
-  // Guest fds 0, 1, 2 share the monitor's stdio descriptions, through
-  // duplicates: the guest closing its fd 1 must not close Node's.
+  // Guest fds 0, 1, 2 share the monitor's stdio descriptions (or those the
+  // embedder chose), through duplicates: the guest closing its fd 1 must not
+  // close Node's.
   for (int fd = 0; fd < 3; fd++) {
-    int host = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (cfg.stdio[fd] < 0) continue;
+    int host = fcntl(cfg.stdio[fd], F_DUPFD_CLOEXEC, 3);
     if (host < 0) continue;
     auto file = std::make_shared<OpenFile>();
     file->host.Reset(host);
-    int fl = fcntl(host, F_GETFL);
-    file->nonblock = fl >= 0 && (fl & O_NONBLOCK);
+    // Blocking, as a program started from a shell finds its stdio, whatever
+    // Node has done to the shared description (it makes pipes non-blocking).
+    file->nonblock = false;
     fds.InstallAt(fd, std::move(file), false);
   }
 }

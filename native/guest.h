@@ -28,6 +28,8 @@ struct GuestConfig {
   std::string exe;       // host path of the binary (for /proc/self/exe)
   std::string exe_name;  // what readlink("/proc/self/exe") says
   bool newpid = false;
+  // Host fds the guest's 0, 1 and 2 share (duplicated); -1 leaves one closed.
+  std::array<int, 3> stdio = {0, 1, 2};
   bool flat = false;     // ToroV's flat ABI: `out` hypercalls from the application
   OnDenied on_denied = OnDenied::kErrno;
   std::array<uint8_t, kMaxHypercall / 8> allowed{};  // policy bitmap, built by src/vmm/policy.ts

@@ -114,6 +114,16 @@ Machine::Machine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Machine>(inf
   if (on_denied == "kill") config.on_denied = OnDenied::kKill;
   else if (on_denied.empty() || on_denied == "errno") config.on_denied = OnDenied::kErrno;
   else throw Napi::TypeError::New(env, "Expected config.onDenied to be \"errno\" or \"kill\"");
+  Napi::Value stdio = cfg.Get("stdio");
+  if (!stdio.IsUndefined()) {
+    if (!stdio.IsArray() || stdio.As<Napi::Array>().Length() != 3)
+      throw Napi::TypeError::New(env, "Expected config.stdio to be an array of 3 fds");
+    for (uint32_t i = 0; i < 3; i++) {
+      Napi::Value fd = stdio.As<Napi::Array>().Get(i);
+      if (!fd.IsNumber()) throw Napi::TypeError::New(env, "Expected config.stdio to hold fd numbers");
+      config.stdio[i] = fd.As<Napi::Number>().Int32Value();
+    }
+  }
   Napi::Value allowed = cfg.Get("allowed");
   if (!allowed.IsTypedArray() || allowed.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
       allowed.As<Napi::Uint8Array>().ElementLength() != config.allowed.size())
@@ -127,6 +137,14 @@ Machine::Machine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Machine>(inf
     guest_ = std::make_shared<Guest>(config);
     const size_t image = static_cast<size_t>(torov_runtime_image_end - torov_runtime_image);
     std::memcpy(guest_->ram.Phys(RT_BASE, image), torov_runtime_image, image);
+    if (config.flat) {
+      // ToroV's flat programs make hypercalls with `out` on ports of their
+      // choosing: open all 256 to user mode but the runtime's exception port.
+      // (Not IOPL 3: PVM forces IOPL 0 in user mode; the bitmap works on both.)
+      uint8_t* bitmap = guest_->ram.Phys(RT_TSS + RT_TSS_IOMAP, RT_TSS_IOPORTS / 8);
+      std::memset(bitmap, 0, RT_TSS_IOPORTS / 8);
+      bitmap[EXC_PORT / 8] |= static_cast<uint8_t>(1u << (EXC_PORT % 8));
+    }
     kvm_userspace_memory_region region{};
     region.slot = 0;
     region.guest_phys_addr = 0;

@@ -495,6 +495,14 @@ int64_t Fchdir(Guest& g, const uint64_t* a) {
 
 }  // namespace
 
+bool IsSelfExeReadlink(const Guest& g, uint64_t nr, const uint64_t* a) {
+  if (nr != SYS_readlink && nr != SYS_readlinkat) return false;
+  const int64_t dirfd = nr == SYS_readlink ? kFdCwd : static_cast<int64_t>(a[0]);
+  std::string path, abs;
+  if (GuestPath(g, nr == SYS_readlink ? a[0] : a[1], &path) < 0 || path.empty()) return false;
+  return g.paths.Join(g.fds, dirfd, path, &abs) == 0 && Paths::Normalize(abs) == "/proc/self/exe";
+}
+
 void RegisterFileHypercalls(HypercallTable& t) {
   t.handlers[SYS_open] = Open;
   t.handlers[SYS_openat] = Openat;

@@ -33,6 +33,10 @@ void RegisterPollHypercalls(HypercallTable& t);
 void RegisterProcessHypercalls(HypercallTable& t);
 void RegisterTimeHypercalls(HypercallTable& t);
 
+// readlink("/proc/self/exe") is answered from the manifest without the host,
+// so it is emulated (always allowed) even where readlink is not.
+bool IsSelfExeReadlink(const Guest& g, uint64_t nr, const uint64_t* a);
+
 // ---- helpers shared by the families ----
 
 inline int64_t HostResult(long r) { return r < 0 ? -errno : r; }

@@ -21,6 +21,11 @@ export interface MachineOptions {
   readonly args?: readonly string[];
   /** Replaces the manifest's policy (torov profile allows everything). */
   readonly policy?: Policy;
+  /**
+   * Host file descriptors the guest's stdin, stdout and stderr share
+   * (-1: closed). Default: this process's own 0, 1, 2.
+   */
+  readonly stdio?: readonly [number, number, number];
 }
 
 /** The host's own auxv values that describe the CPU, read once. */
@@ -66,6 +71,7 @@ export class Machine {
       flat: !program.elf,
       onDenied: manifest.onDenied,
       allowed: this.policy.bitmap(),
+      stdio: options.stdio ? [...options.stdio] : undefined,
     });
     const m = this.native;
     this.image = loadImage(m, program, manifest.memoryMiB, manifest.startaddr);

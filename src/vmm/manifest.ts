@@ -106,8 +106,8 @@ function describe(v: unknown): string {
 /** Where in the text a JSON.parse error points, as "line L, column C". */
 function jsonPosition(text: string, message: string): string {
   const m = /position (\d+)/.exec(message);
-  if (!m) return "";
-  const pos = Number(m[1]);
+  if (!m && !/end of JSON input/.test(message)) return "";
+  const pos = m ? Number(m[1]) : text.length;
   const before = text.slice(0, pos);
   const line = before.split("\n").length;
   const column = pos - before.lastIndexOf("\n");

@@ -33,6 +33,8 @@ export interface NativeMachineConfig {
   flat: boolean;
   onDenied: "errno" | "kill";
   allowed: Uint8Array;
+  /** Host fds for the guest's 0, 1, 2 (duplicated); -1: closed. Default: the process's own. */
+  stdio?: [number, number, number];
 }
 
 export interface NativeMapping {

@@ -19,7 +19,9 @@ export interface RunOutcome {
   readonly native: NativeRunResult;
 }
 
-const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name]));
+// The first name of each number: SIGABRT, not its alias SIGIOT.
+const SIGNAL_NAMES = new Map<number, string>();
+for (const [name, n] of Object.entries(constants.signals)) if (!SIGNAL_NAMES.has(n)) SIGNAL_NAMES.set(n, name);
 export const signalName = (n: number) => SIGNAL_NAMES.get(n) ?? `signal ${n}`;
 
 const VECTORS: Record<number, string> = {

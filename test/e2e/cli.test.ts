@@ -1,0 +1,91 @@
+// Bad input: one clear line on stderr naming the file and the problem,
+// exit status 2, no JavaScript stack, nothing left running.
+import assert from "node:assert/strict";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { test } from "node:test";
+import { BIN, guest, tempDir, torov, writeManifest } from "../helpers.js";
+
+function expectError(args: string[], message: RegExp) {
+  const r = torov(args);
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stdout, "");
+  assert.equal(r.stderr.trimEnd().split("\n").length, 1, `one line: ${r.stderr}`);
+  assert.doesNotMatch(r.stderr, /\n\s+at |Error:/);
+  assert.match(r.stderr.trimEnd(), message);
+}
+
+function withBinary(bytes: Buffer | string, name = "prog", extra: Record<string, unknown> = {}): string {
+  const dir = tempDir();
+  mkdirSync(join(dir, "root"));
+  writeFileSync(join(dir, name), bytes);
+  return writeManifest(dir, { binary: name, extra });
+}
+
+test("invalid JSON", () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, "bad.json"), "{ \"Binary\": ");
+  expectError(["run", join(dir, "bad.json")], /^torov: .*bad\.json: invalid JSON: .*\(line 1, column \d+\)$/);
+});
+
+test("unknown key, unknown hypercall with a suggestion", () => {
+  const dir = tempDir();
+  mkdirSync(join(dir, "root"));
+  expectError(["run", writeManifest(dir, { binary: guest("args"), extra: { MountPiont: "root" } })], /app\.json: MountPiont: unknown key \(did you mean "MountPoint"\?\)$/);
+  expectError(["run", writeManifest(dir, { binary: guest("args"), hypercalls: [{ Name: "Wrte" }] })], /Hypercalls\[0\]\.Name: unknown hypercall "Wrte" \(did you mean "write"\?\)$/);
+});
+
+test("missing binary, missing manifest, missing MountPoint", () => {
+  const dir = tempDir();
+  expectError(["run", writeManifest(dir, { binary: "nothere", mountPoint: null })], /Binary: .*nothere does not exist$/);
+  expectError(["run", join(dir, "none.json")], /none\.json: no such file$/);
+  expectError(["run", writeManifest(dir, { binary: guest("args"), mountPoint: "absent" })], /MountPoint: .*absent does not exist/);
+});
+
+test("files that are not x86-64 static programs", () => {
+  expectError(["run", withBinary("#!/bin/sh\necho hi\n")], /prog: not an ELF executable/);
+  const elf = readFileSync(guest("args"));
+  expectError(["run", withBinary(elf.subarray(0, 100))], /prog: truncated: its program headers run past the end of the file \(100 bytes\)$/);
+  expectError(["run", withBinary(elf.subarray(0, 5000))], /prog: truncated: segment \d needs bytes/);
+  const c32 = Buffer.from(elf);
+  c32[4] = 1;
+  expectError(["run", withBinary(c32)], /prog: is a 32-bit ELF program; torov runs x86-64 \(64-bit\) programs$/);
+  const arm = Buffer.from(elf);
+  arm.writeUInt16LE(183, 0x12);
+  expectError(["run", withBinary(arm)], /is an ELF program for 64-bit ARM \(AArch64\)/);
+  expectError(["run", withBinary(readFileSync("/bin/true"))], /prog: is dynamically linked \(it needs \/lib64\/ld-linux-x86-64\.so\.2\); torov runs static programs for now: rebuild it with -static/);
+});
+
+test("a program that does not fit in Memory", () => {
+  const dir = tempDir();
+  mkdirSync(join(dir, "root"));
+  copyFileSync(guest("args"), join(dir, "prog"));
+  // Link addresses far beyond 16 MiB.
+  const elf = readFileSync(join(dir, "prog"));
+  const phoff = Number(elf.readBigUInt64LE(0x20));
+  for (let i = 0; i < elf.readUInt16LE(0x38); i++) {
+    const o = phoff + i * 56;
+    if (elf.readUInt32LE(o) === 1) elf.writeBigUInt64LE(elf.readBigUInt64LE(o + 16) + 0x4000000n, o + 16);
+  }
+  writeFileSync(join(dir, "prog"), elf);
+  expectError(["run", writeManifest(dir, { binary: "prog", extra: { Memory: 16 } })], /prog: does not fit in Memory \(16 MiB\): .*set "Memory" to at least \d+$/);
+});
+
+test("no /dev/kvm, and no permission on it", { skip: process.getuid?.() !== 0 && "needs root to hide /dev/kvm" }, () => {
+  const manifest = join(process.cwd(), "examples/hello/hello.json");
+  const hidden = spawnSync("unshare", ["-m", "sh", "-c", `mount -t tmpfs none /dev && exec ${process.execPath} ${BIN} run ${manifest}`], { encoding: "utf8" });
+  assert.equal(hidden.status, 2);
+  assert.match(hidden.stderr, /^torov: \/dev\/kvm does not exist: this machine has no KVM/);
+  const denied = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, BIN, "run", manifest], { encoding: "utf8" });
+  assert.equal(denied.status, 2, denied.stderr);
+  assert.match(denied.stderr, /^torov: \/dev\/kvm: permission denied \(add your user to the 'kvm' group, or run as root\)\n$/);
+});
+
+test("usage errors exit 2", () => {
+  const r = torov(["run"]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /missing required argument 'manifest'/);
+  assert.equal(torov(["frobnicate"]).status, 2);
+  assert.equal(torov(["--help"]).status, 0);
+});

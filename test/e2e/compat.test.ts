@@ -1,0 +1,58 @@
+// Programs print byte for byte what they print natively and exit with the
+// same status, built with glibc, musl and as static-pie.
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { guest, native, tempDir, torov, variants, writeManifest } from "../helpers.js";
+
+/** Runs `name` under torov (in a fresh MountPoint) and natively (in a fresh cwd). */
+function both(name: string, args: string[], opts: { env?: Record<string, string>; input?: string } = {}) {
+  const dir = tempDir();
+  mkdirSync(join(dir, "root"));
+  const manifest = writeManifest(dir, { binary: guest(name), env: opts.env });
+  const vm = torov(["run", manifest, ...args], { input: opts.input });
+  const cwd = tempDir();
+  const host = native(guest(name), args, { cwd, env: opts.env, input: opts.input });
+  return { vm, host };
+}
+
+for (const v of variants("args")) {
+  test(`${v}: argv, environment, auxv and exit status`, () => {
+    const { vm, host } = both(v, ["42", "two words", ""], { env: { FOO: "bar", EMPTY: "" } });
+    // AT_EXECFN is the path given to execve: the full path natively.
+    const noExecfn = (s: string) => s.replace(/^execfn=.*\n/m, "");
+    assert.equal(noExecfn(vm.stdout), noExecfn(host.stdout));
+    assert.match(vm.stdout, new RegExp(`^execfn=${v.replace(".", "\\.")}$`, "m"));
+    assert.equal(vm.status, 42);
+    assert.equal(host.status, 42);
+    assert.match(vm.stdout, /^argc=4\nargv\[0\]=args.*\nargv\[1\]=42\nargv\[2\]=two words\nargv\[3\]=\nenv FOO=bar\nenv EMPTY=\npagesz=4096\n/);
+  });
+}
+
+for (const v of variants("libc")) {
+  test(`${v}: a tour of libc matches the native run`, () => {
+    const { vm, host } = both(v, [], { env: { TOROV_TEST: "yes" } });
+    assert.equal(vm.stdout, host.stdout);
+    assert.equal(vm.stderr, host.stderr);
+    assert.equal(vm.status, 0, vm.stdout);
+    assert.match(vm.stdout, /failures=0\n/);
+  });
+}
+
+for (const v of variants("net")) {
+  test(`${v}: sockets (TCP, UDP, socketpair with SCM_RIGHTS, Unix) match the native run`, () => {
+    const { vm, host } = both(v, []);
+    assert.equal(vm.stdout, host.stdout);
+    assert.equal(vm.status, 0, vm.stdout);
+  });
+}
+
+for (const v of variants("pointers")) {
+  test(`${v}: bad pointers get EFAULT, as natively`, () => {
+    const { vm, host } = both(v, [], { input: "0123456789abcdefghij" });
+    assert.equal(vm.stdout, host.stdout);
+    assert.equal(vm.status, 0);
+    assert.match(vm.stdout, /write\(hypercall page\) +Bad address\n/);
+  });
+}

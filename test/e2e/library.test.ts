@@ -1,0 +1,37 @@
+// torov as a library: many VMs in one Node process.
+import assert from "node:assert/strict";
+import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { Machine, loadManifest, run } from "../../src/index.js";
+import { blockingPipe, guest, tempDir, writeManifest } from "../helpers.js";
+
+test("run() resolves with the exit status; VMs run side by side", async () => {
+  const dir = tempDir();
+  mkdirSync(join(dir, "root"));
+  const outs = [0, 1, 2, 3].map((i) => join(dir, `out${i}`));
+  const fds = outs.map((p) => openSync(p, "w"));
+  const statuses = await Promise.all(
+    fds.map((fd, i) => run(writeManifest(dir, { binary: guest("args") }, `m${i}.json`), { args: [String(10 + i)], stdio: [-1, fd, fd] })),
+  );
+  fds.forEach(closeSync);
+  assert.deepEqual(statuses, [10, 11, 12, 13]);
+  outs.forEach((p, i) => assert.match(readFileSync(p, "utf8"), new RegExp(`^argc=2\nargv\\[0\\]=args\nargv\\[1\\]=${10 + i}\n`)));
+});
+
+test("a Machine can be killed while its guest blocks in a host call", async () => {
+  const dir = tempDir();
+  mkdirSync(join(dir, "root"));
+  // busybox cat reading a pipe that nobody writes: blocked in read(2) on the host.
+  const manifest = loadManifest(writeManifest(dir, { binary: "/bin/busybox", args: ["cat"] }));
+  const { readFd, writeFd } = blockingPipe();
+  const m = new Machine(manifest, { stdio: [readFd, -1, -1] });
+  const done = m.start();
+  await new Promise((r) => setTimeout(r, 200));
+  m.kill();
+  const result = await done;
+  assert.equal(result.native.kind, "killed");
+  assert.equal(result.status, 137);
+  closeSync(readFd);
+  closeSync(writeFd);
+});

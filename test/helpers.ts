@@ -1,0 +1,107 @@
+// Shared set-up for the tests: where things are, temporary folders, and
+// running torov (or a program natively) as a user would.
+
+import { spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { constants, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+export const BIN = join(ROOT, "bin", "torov.js");
+export const GUESTS = join(ROOT, "test", "guests", "out");
+export const EXAMPLES = join(ROOT, "examples");
+
+export const guest = (name: string) => join(GUESTS, name);
+export const hasMusl = () => existsSync(guest("args.musl"));
+
+/** The build variants of a test guest that exist (glibc, static-pie, musl). */
+export function variants(name: string): string[] {
+  return [name, `${name}.pie`, `${name}.musl`].filter((v) => existsSync(guest(v)));
+}
+
+const temps: string[] = [];
+export function tempDir(prefix = "torov-test-"): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  temps.push(d);
+  return d;
+}
+process.on("exit", () => {
+  for (const d of temps) rmSync(d, { recursive: true, force: true });
+});
+
+export interface ManifestSpec {
+  binary: string;
+  mountPoint?: string | null;
+  hypercalls?: Array<{ Name: string; Allowed?: boolean | string }>;
+  args?: string[];
+  env?: Record<string, string>;
+  extra?: Record<string, unknown>;
+}
+
+/** Writes a manifest into `dir` (a fresh MountPoint folder "root" unless given) and returns its path. */
+export function writeManifest(dir: string, spec: ManifestSpec, name = "app.json"): string {
+  const m: Record<string, unknown> = { Binary: spec.binary };
+  if (spec.mountPoint !== null) m.MountPoint = spec.mountPoint ?? "root";
+  m.Hypercalls = spec.hypercalls ?? [{ Name: "*", Allowed: true }];
+  if (spec.args) m.Args = spec.args;
+  if (spec.env) m.Env = spec.env;
+  Object.assign(m, spec.extra ?? {});
+  const path = join(dir, name);
+  writeFileSync(path, JSON.stringify(m, null, 2));
+  return path;
+}
+
+export interface Ran {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The status a shell reports: the exit code, or 128 + the killing signal. */
+function ran(r: SpawnSyncReturns<string>): Ran {
+  if (r.error) throw r.error;
+  const status = r.status ?? 128 + (r.signal ? constants.signals[r.signal] : 0);
+  return { status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `torov ARGS...`, as a user runs it. */
+export function torov(args: string[], opts: { input?: string; cwd?: string; timeout?: number } = {}): Ran {
+  return ran(
+    spawnSync(process.execPath, [BIN, ...args], {
+      encoding: "utf8",
+      input: opts.input ?? "",
+      cwd: opts.cwd ?? ROOT,
+      timeout: opts.timeout ?? 60_000,
+      env: { ...process.env, FORCE_COLOR: "0" },
+    }),
+  );
+}
+
+/** A program run natively with exactly `env`, for comparison. */
+export function native(binary: string, args: string[], opts: { cwd: string; env?: Record<string, string>; input?: string }): Ran {
+  const r = spawnSync(binary, args, {
+    encoding: "utf8",
+    input: opts.input ?? "",
+    cwd: opts.cwd,
+    env: opts.env ?? {},
+    timeout: 60_000,
+    argv0: binary.split("/").pop(),
+  });
+  return ran(r);
+}
+
+/** Starts `torov ARGS...` in the background. */
+export function torovSpawn(args: string[]) {
+  return spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, FORCE_COLOR: "0" } });
+}
+
+/** A FIFO opened both ways: a read end that blocks until written, like a pipe. */
+export function blockingPipe(): { readFd: number; writeFd: number } {
+  const path = join(tempDir(), "fifo");
+  const r = spawnSync("mkfifo", [path]);
+  if (r.status !== 0) throw new Error("mkfifo failed");
+  const readFd = openSync(path, "r+");
+  const writeFd = openSync(path, "w");
+  return { readFd, writeFd };
+}

@@ -1,0 +1,132 @@
+import assert from "node:assert/strict";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { TorovError } from "../../src/vmm/errors.js";
+import { loadManifest, parseManifest } from "../../src/vmm/manifest.js";
+import { tempDir } from "../helpers.js";
+
+function fixture(): string {
+  const dir = tempDir();
+  writeFileSync(join(dir, "prog"), "");
+  mkdirSync(join(dir, "root"));
+  return dir;
+}
+
+function parse(json: unknown, dir = fixture()) {
+  return parseManifest(json, "app.json", dir);
+}
+
+function rejects(json: unknown, message: RegExp, dir?: string) {
+  assert.throws(
+    () => parse(json, dir),
+    (e: unknown) => e instanceof TorovError && e.code === "EMANIFEST" && message.test(e.message) && !e.message.includes("\n"),
+  );
+}
+
+test("ToroV's helloworld.json is accepted as it is, string booleans and all", () => {
+  const dir = fixture();
+  const m = parse(
+    {
+      Binary: "prog",
+      MountPoint: "./root",
+      Newpid: "False",
+      Debug: { Allowed: "False", Port: "1234" },
+      Hypercalls: [
+        { Name: "Ioctl", Allowed: "True" },
+        { Name: "Write", Allowed: "True" },
+        { Name: "Getrlimit", Allowed: "True" },
+      ],
+    },
+    dir,
+  );
+  assert.equal(m.binary, join(dir, "prog"));
+  assert.equal(m.mountPoint, join(dir, "root"));
+  assert.equal(m.newpid, false);
+  assert.deepEqual(m.debug, { allowed: false, port: 1234 });
+  assert.deepEqual(m.hypercalls.map((h) => h.name), ["ioctl", "write", "getrlimit"]);
+  assert.equal(m.memoryMiB, 256);
+  assert.equal(m.onDenied, "errno");
+});
+
+test("extensions: Args, Env, Memory, OnDenied, Startaddr, $schema", () => {
+  const m = parse({
+    $schema: "x",
+    Binary: "prog",
+    Args: ["-v", "x"],
+    Env: { HOME: "/", LANG: "C" },
+    Memory: 64,
+    OnDenied: "kill",
+    Startaddr: "0x400200",
+    Newpid: true,
+    Debug: { Allowed: true, Port: 4321 },
+  });
+  assert.deepEqual(m.args, ["-v", "x"]);
+  assert.deepEqual(m.env, { HOME: "/", LANG: "C" });
+  assert.equal(m.memoryMiB, 64);
+  assert.equal(m.onDenied, "kill");
+  assert.equal(m.startaddr, 0x400200);
+  assert.equal(m.newpid, true);
+  assert.deepEqual(m.debug, { allowed: true, port: 4321 });
+  assert.equal(m.mountPoint, undefined);
+  assert.equal(parse({ Binary: "prog", Startaddr: "400200" }).startaddr, 0x400200);
+});
+
+test("unknown keys are errors naming the key path, with a suggestion", () => {
+  rejects({ Binary: "prog", Hypercall: [] }, /app\.json: Hypercall: unknown key \(did you mean "Hypercalls"\?\)/);
+  rejects({ Binary: "prog", binary: "x" }, /binary: unknown key \(did you mean "Binary"\?\)/);
+  rejects({ Binary: "prog", Debug: { Alowed: true } }, /Debug\.Alowed: unknown key \(did you mean "Allowed"\?\)/);
+  rejects({ Binary: "prog", Hypercalls: [{ Name: "write", Allow: true }] }, /Hypercalls\[0\]\.Allow: unknown key/);
+});
+
+test("unknown hypercall names suggest the closest real one", () => {
+  rejects({ Binary: "prog", Hypercalls: [{ Name: "Wrte", Allowed: true }] }, /Hypercalls\[0\]\.Name: unknown hypercall "Wrte" \(did you mean "write"\?\)/);
+  rejects({ Binary: "prog", Hypercalls: [{ Name: "@fille" }] }, /unknown group "@fille" \(did you mean "@file"\?\)/);
+  rejects({ Binary: "prog", Hypercalls: [{ Name: "qwertyuiop" }] }, /unknown hypercall "qwertyuiop"$/);
+});
+
+test("names are case-insensitive and may be groups or *", () => {
+  const m = parse({ Binary: "prog", Hypercalls: [{ Name: "OPENAT" }, { Name: "@File" }, { Name: "*", Allowed: "False" }] });
+  assert.deepEqual(m.hypercalls, [
+    { name: "openat", allowed: true },
+    { name: "@file", allowed: true },
+    { name: "*", allowed: false },
+  ]);
+});
+
+test("an emulated hypercall cannot be denied", () => {
+  rejects({ Binary: "prog", Hypercalls: [{ Name: "brk", Allowed: false }] }, /"brk" is emulated by torov/);
+});
+
+test("bad values name the key and what was found", () => {
+  rejects({ Binary: "prog", Newpid: "maybe" }, /Newpid: expected true or false .*found "maybe"/);
+  rejects({ Binary: "prog", Memory: 4 }, /Memory: 4 is out of range \(16 to 65536\)/);
+  rejects({ Binary: "prog", Memory: "lots" }, /Memory: expected an integer, found "lots"/);
+  rejects({ Binary: "prog", Debug: { Port: 70000 } }, /Debug\.Port: 70000 is out of range/);
+  rejects({ Binary: "prog", OnDenied: "kil" }, /OnDenied: expected "errno" or "kill", found "kil" \(did you mean "kill"\?\)/);
+  rejects({ Binary: "prog", Args: "x" }, /Args: expected an array of strings/);
+  rejects({ Binary: "prog", Env: { A: 1 } }, /Env\.A: expected a string, found number 1/);
+  rejects({ Binary: "prog", Startaddr: "zz" }, /Startaddr: expected a hexadecimal address/);
+  rejects({ Binary: 42 }, /Binary: expected a string, found number 42/);
+  rejects([], /app\.json: expected an object, found an array/);
+});
+
+test("missing Binary, missing binary file, missing MountPoint folder", () => {
+  const dir = fixture();
+  rejects({}, /Binary: missing/, dir);
+  rejects({ Binary: "nope" }, new RegExp(`Binary: ${dir}/nope does not exist`), dir);
+  rejects({ Binary: "prog", MountPoint: "gone" }, new RegExp(`MountPoint: ${dir}/gone does not exist`), dir);
+  rejects({ Binary: "prog", MountPoint: "prog" }, /MountPoint: .*prog is not a directory/, dir);
+  rejects({ Binary: "root" }, /Binary: .*root is not a regular file/, dir);
+});
+
+test("invalid JSON reports where", () => {
+  const dir = fixture();
+  const path = join(dir, "bad.json");
+  writeFileSync(path, '{\n  "Binary": "prog",\n  oops\n}\n');
+  assert.throws(
+    () => loadManifest(path),
+    (e: unknown) => e instanceof TorovError && /bad\.json: invalid JSON: .*\(line 3, column \d+\)/.test(e.message),
+  );
+  assert.throws(() => loadManifest(join(dir, "absent.json")), /absent\.json: no such file/);
+});
