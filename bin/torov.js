@@ -1,2 +1,2 @@
 #!/usr/bin/env node
-import "../dist/src/cli/index.js";
+require("../dist/src/cli/index.js");

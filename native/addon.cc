@@ -1,7 +1,10 @@
 // Module entry: the Machine class and what src/vmm/native.ts needs besides.
 #include <napi.h>
 
+#include <sys/random.h>
 #include <sys/syscall.h>
+
+#include <cstring>
 
 #include "errors.h"
 #include "hypercalls/hypercalls.h"
@@ -53,11 +56,27 @@ Napi::Value ImplementedHypercalls(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+// getRandom(Uint8Array): fills it from the kernel (AT_RANDOM), without
+// loading Node's crypto module at start-up.
+Napi::Value GetRandom(const Napi::CallbackInfo& info) {
+  if (!info[0].IsTypedArray()) throw Napi::TypeError::New(info.Env(), "Expected first argument to be a Uint8Array");
+  Napi::Uint8Array buf = info[0].As<Napi::Uint8Array>();
+  size_t done = 0;
+  while (done < buf.ByteLength()) {
+    ssize_t n = getrandom(buf.Data() + done, buf.ByteLength() - done, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw ToJsError(info.Env(), "EKVM", std::string("getrandom: ") + std::strerror(errno));
+    done += static_cast<size_t>(n);
+  }
+  return info[0];
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Machine", Machine::Define(env));
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass));
   exports.Set("kvmInfo", Napi::Function::New(env, KvmInfo));
   exports.Set("implementedHypercalls", Napi::Function::New(env, ImplementedHypercalls));
+  exports.Set("getRandom", Napi::Function::New(env, GetRandom));
   return exports;
 }
 

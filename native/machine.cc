@@ -91,6 +91,8 @@ Napi::Function Machine::Define(Napi::Env env) {
                          InstanceAccessor<&Machine::AppLow>("appLow"),
                          InstanceAccessor<&Machine::AppHigh>("appHigh"),
                          InstanceMethod<&Machine::AddMapping>("addMapping"),
+                         InstanceMethod<&Machine::Write>("write"),
+                         InstanceMethod<&Machine::Fill>("fill"),
                          InstanceMethod<&Machine::SetBrk>("setBrk"),
                          InstanceMethod<&Machine::SetMmapTop>("setMmapTop"),
                          InstanceMethod<&Machine::Mappings>("mappings"),
@@ -156,13 +158,6 @@ Machine::Machine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Machine>(inf
     throw ToJsError(env, e.code(), e.what());
   }
 
-  // Guest RAM as an external ArrayBuffer for the loader; it keeps the guest
-  // alive for as long as JavaScript holds it.
-  auto* keep = new std::shared_ptr<Guest>(guest_);
-  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(
-      env, guest_->ram.base(), guest_->ram.size(),
-      [](Napi::Env, void*, std::shared_ptr<Guest>* hint) { delete hint; }, keep);
-  memory_ = Napi::Persistent(buf);
 }
 
 Machine::~Machine() {
@@ -172,7 +167,42 @@ Machine::~Machine() {
   }
 }
 
-Napi::Value Machine::Memory(const Napi::CallbackInfo&) { return memory_.Value(); }
+Napi::Value Machine::Memory(const Napi::CallbackInfo& info) {
+  if (memory_.IsEmpty()) {
+    // Guest RAM as an external ArrayBuffer; it keeps the guest alive for as
+    // long as JavaScript holds it.
+    auto* keep = new std::shared_ptr<Guest>(guest_);
+    Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(
+        info.Env(), guest_->ram.base(), guest_->ram.size(),
+        [](Napi::Env, void*, std::shared_ptr<Guest>* hint) { delete hint; }, keep);
+    memory_ = Napi::Persistent(buf);
+  }
+  return memory_.Value();
+}
+
+// write(addr, bytes): the loader's way into guest RAM, bounds-checked.
+Napi::Value Machine::Write(const Napi::CallbackInfo& info) {
+  const uint64_t addr = U64(info[0], "address");
+  if (!info[1].IsTypedArray()) throw Napi::TypeError::New(info.Env(), "Expected write(address, Uint8Array)");
+  Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
+  uint8_t* dst = guest_->ram.Phys(addr, bytes.ByteLength());
+  if (!dst || addr < RT_LIMIT)
+    throw Napi::RangeError::New(info.Env(), "write: " + Hex(addr) + "+" + std::to_string(bytes.ByteLength()) +
+                                                " is outside the application's memory");
+  std::memcpy(dst, bytes.Data(), bytes.ByteLength());
+  return info.Env().Undefined();
+}
+
+// fill(addr, length, byte)
+Napi::Value Machine::Fill(const Napi::CallbackInfo& info) {
+  const uint64_t addr = U64(info[0], "address"), len = U64(info[1], "length");
+  const int byte = static_cast<int>(U64(info[2], "byte"));
+  uint8_t* dst = guest_->ram.Phys(addr, len);
+  if (!dst || addr < RT_LIMIT)
+    throw Napi::RangeError::New(info.Env(), "fill: " + Hex(addr) + "+" + std::to_string(len) + " is outside the application's memory");
+  std::memset(dst, byte, len);
+  return info.Env().Undefined();
+}
 Napi::Value Machine::AppLow(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(guest_->mm.app_low()));
 }

@@ -32,6 +32,8 @@ class Machine : public Napi::ObjectWrap<Machine> {
   Napi::Value AppLow(const Napi::CallbackInfo& info);
   Napi::Value AppHigh(const Napi::CallbackInfo& info);
   Napi::Value AddMapping(const Napi::CallbackInfo& info);
+  Napi::Value Write(const Napi::CallbackInfo& info);
+  Napi::Value Fill(const Napi::CallbackInfo& info);
   Napi::Value SetBrk(const Napi::CallbackInfo& info);
   Napi::Value SetMmapTop(const Napi::CallbackInfo& info);
   Napi::Value Mappings(const Napi::CallbackInfo& info);
@@ -47,6 +49,8 @@ class Machine : public Napi::ObjectWrap<Machine> {
   std::thread thread_;
   Napi::ThreadSafeFunction done_;
   bool started_ = false;
+  // Created on first use: V8 charges an external buffer of guest-RAM size to
+  // its heap accounting, which costs garbage collections at start-up.
   Napi::Reference<Napi::ArrayBuffer> memory_;
 };
 

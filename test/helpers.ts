@@ -5,9 +5,8 @@ import { spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { constants, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 
-export const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+export const ROOT = resolve(__dirname, "../..");
 export const BIN = join(ROOT, "bin", "torov.js");
 export const GUESTS = join(ROOT, "test", "guests", "out");
 export const EXAMPLES = join(ROOT, "examples");

@@ -76,9 +76,9 @@ export function parseElf(buf: Buffer, name: string): ElfImage {
   if (type !== ET_EXEC && type !== ET_DYN) fail(`has an unknown ELF type ${type}`);
 
   const u64 = (off: number, what: string): number => {
-    const v = buf.readBigUInt64LE(off);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) fail(`${what} ${"0x" + v.toString(16)} is out of range`);
-    return Number(v);
+    const hi = buf.readUInt32LE(off + 4);
+    if (hi >= 0x200000) fail(`${what} 0x${buf.readBigUInt64LE(off).toString(16)} is out of range`);
+    return hi * 0x100000000 + buf.readUInt32LE(off);
   };
   const entry = u64(0x18, "entry point");
   const phoff = u64(0x20, "program header offset");

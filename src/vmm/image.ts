@@ -63,7 +63,6 @@ function protOf(flags: number): number {
 export function loadImage(m: NativeMachine, program: ProgramFile, memoryMiB: number, startaddr?: number): LoadedImage {
   const { path, bytes, elf } = program;
   const name = basename(path);
-  const mem = new Uint8Array(m.memory);
 
   if (!elf) {
     const start = startaddr ?? FLAT_DEFAULT_START;
@@ -71,7 +70,7 @@ export function loadImage(m: NativeMachine, program: ProgramFile, memoryMiB: num
     // ToroV ran flat code with everything writable and executable.
     if (!m.addMapping(layout.imageLow, pageUp(layout.imageHigh), PROT_READ | PROT_WRITE | PROT_EXEC, "image", name))
       throw new TorovError(`${path}: cannot map it at 0x${start.toString(16)}`, "EMEMORY");
-    mem.set(bytes, start);
+    m.write(start, bytes);
     return { format: "flat", path, name, bias: 0, entry: start, phdr: 0, phnum: 0, layout, bytes };
   }
 
@@ -106,8 +105,8 @@ export function loadImage(m: NativeMachine, program: ProgramFile, memoryMiB: num
   }
   for (const s of elf.loads) {
     const at = bias + s.vaddr;
-    mem.set(bytes.subarray(s.offset, s.offset + s.filesz), at);
-    if (s.memsz > s.filesz) mem.fill(0, at + s.filesz, at + s.memsz);
+    m.write(at, bytes.subarray(s.offset, s.offset + s.filesz));
+    if (s.memsz > s.filesz) m.fill(at + s.filesz, s.memsz - s.filesz, 0);
   }
 
   // AT_PHDR: the program headers as mapped in memory.

@@ -2,7 +2,6 @@
 // program and its initial stack, over the native Machine. One Node process
 // can run many of them at once.
 
-import { randomFillSync } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { TorovError } from "./errors.js";
@@ -84,8 +83,7 @@ export class Machine {
     this.argv = [exeName, ...manifest.args, ...(options.args ?? [])];
     const envp = Object.entries(manifest.env).map(([k, v]) => `${k}=${v}`);
     const aux = hostAuxv();
-    const random = new Uint8Array(16);
-    randomFillSync(random);
+    const random = native().getRandom(new Uint8Array(16));
     const auxv: Array<[number, number]> = [
       [AT_HWCAP, aux.get(AT_HWCAP) ?? 0],
       [AT_PAGESZ, 4096],
@@ -105,7 +103,7 @@ export class Machine {
     ];
     if (aux.has(AT_MINSIGSTKSZ)) auxv.push([AT_MINSIGSTKSZ, aux.get(AT_MINSIGSTKSZ)!]);
     try {
-      this.stack = buildStack(m.memory, layout.stackHigh, layout.stackLow, {
+      this.stack = buildStack(layout.stackHigh, layout.stackLow, {
         argv: this.argv,
         envp,
         execfn: exeName,
@@ -116,6 +114,7 @@ export class Machine {
       if (e instanceof RangeError) throw new TorovError(`${manifest.path}: the arguments and environment do not fit in the 8 MiB stack`, "EMEMORY");
       throw e;
     }
+    m.write(this.stack.rsp, this.stack.bytes);
   }
 
   /** Runs the guest; resolves when it has ended. */

@@ -1,7 +1,6 @@
 // Loads and types the native addon (native/, built by node-gyp).
 
-import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { TorovError } from "./errors.js";
 
 export interface NativeRegisters {
@@ -46,10 +45,14 @@ export interface NativeMapping {
 }
 
 export interface NativeMachine {
+  /** All of guest RAM, raw (created on first use). */
   readonly memory: ArrayBuffer;
   readonly appLow: number;
   readonly appHigh: number;
   addMapping(start: number, end: number, prot: number, kind: string, name?: string): boolean;
+  /** Copies bytes into guest RAM; RangeError outside the application's area. */
+  write(addr: number, bytes: Uint8Array): void;
+  fill(addr: number, length: number, byte: number): void;
   setBrk(addr: number): void;
   setMmapTop(addr: number): void;
   mappings(): NativeMapping[];
@@ -72,6 +75,7 @@ export interface NativeAddon {
   setErrorClass(cls: new (message: string, code: string) => Error): void;
   kvmInfo(): KvmInfo;
   implementedHypercalls(): number[];
+  getRandom(buf: Uint8Array): Uint8Array;
 }
 
 let addon: NativeAddon | undefined;
@@ -79,10 +83,10 @@ let addon: NativeAddon | undefined;
 /** The addon, loaded on first use. */
 export function native(): NativeAddon {
   if (addon) return addon;
-  const require = createRequire(import.meta.url);
   const tried: string[] = [];
+  // dist/src/vmm/ -> the package root
   for (const rel of ["../../../build/Release/torov.node", "../../../build/Debug/torov.node"]) {
-    const path = fileURLToPath(new URL(rel, import.meta.url));
+    const path = join(__dirname, rel);
     tried.push(path);
     try {
       addon = require(path) as NativeAddon;

@@ -42,6 +42,8 @@ export interface StackSpec {
 }
 
 export interface BuiltStack {
+  /** The bytes from `rsp` up to the top of the stack, to copy into the guest at `rsp`. */
+  readonly bytes: Uint8Array;
   readonly rsp: number;
   /** The auxv as placed, for the debugger's qXfer:auxv:read. */
   readonly auxv: ReadonlyArray<readonly [number, number]>;
@@ -49,18 +51,23 @@ export interface BuiltStack {
 }
 
 /**
- * Writes the stack into `mem` (guest RAM) below `top` and returns rsp.
- * Throws RangeError when it does not fit above `limit`.
+ * Lays out the stack that ends at `top` (an address) and returns its bytes
+ * and rsp. Throws RangeError when it does not fit above `limit`.
  */
-export function buildStack(mem: ArrayBuffer, top: number, limit: number, spec: StackSpec): BuiltStack {
-  const bytes = new Uint8Array(mem);
-  const view = new DataView(mem);
+export function buildStack(top: number, limit: number, spec: StackSpec): BuiltStack {
+  // argc, argv[] NULL, envp[] NULL, auxv with its 3 string entries and AT_NULL
+  const words = 1 + spec.argv.length + 1 + spec.envp.length + 1 + (spec.auxv.length + 4) * 2;
+  const text = [spec.execfn, ...spec.envp, ...spec.argv, "x86_64"].reduce((n, s) => n + Buffer.byteLength(s) + 1, 0);
+  const size = 8 + text + 16 + words * 8 + 32; // + room for two 16-byte alignments
+  if (top - size < limit) throw new RangeError("arguments and environment do not fit on the stack");
+  const base = top - size; // the buffer below stands for guest memory [base, top)
+  const bytes = Buffer.alloc(size);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let p = top - 8; // end marker (zero)
   const putString = (s: string): number => {
     const b = Buffer.from(s + "\0", "utf8");
     p -= b.length;
-    if (p < limit) throw new RangeError("arguments and environment do not fit on the stack");
-    bytes.set(b, p);
+    bytes.set(b, p - base);
     return p;
   };
   const execfn = putString(spec.execfn);
@@ -69,9 +76,9 @@ export function buildStack(mem: ArrayBuffer, top: number, limit: number, spec: S
   const argAddrs = [...spec.argv].reverse().map(putString).reverse();
   const platform = putString("x86_64");
   p -= 16;
-  bytes.set(spec.random, p);
+  bytes.set(spec.random, p - base);
   const random = p;
-  p &= ~15;
+  p -= p % 16;
 
   const auxv: Array<readonly [number, number]> = [
     ...spec.auxv,
@@ -80,14 +87,13 @@ export function buildStack(mem: ArrayBuffer, top: number, limit: number, spec: S
     [AT_EXECFN, execfn],
     [AT_NULL, 0],
   ];
-  const words = 1 + argAddrs.length + 1 + envAddrs.length + 1 + auxv.length * 2;
   p -= words * 8;
-  p &= ~15; // rsp must be 16-byte aligned at the entry point
-  if (p < limit) throw new RangeError("arguments and environment do not fit on the stack");
+  p -= p % 16; // rsp must be 16-byte aligned at the entry point
   const rsp = p;
-  let w = p;
+  let w = p - base;
   const put = (v: number) => {
-    view.setBigUint64(w, BigInt(v), true);
+    view.setUint32(w, v % 0x100000000, true);
+    view.setUint32(w + 4, Math.floor(v / 0x100000000), true);
     w += 8;
   };
   put(argAddrs.length);
@@ -100,5 +106,5 @@ export function buildStack(mem: ArrayBuffer, top: number, limit: number, spec: S
     put(k);
     put(v);
   }
-  return { rsp, auxv, auxvAddr };
+  return { bytes: bytes.subarray(rsp - base), rsp, auxv, auxvAddr: auxvAddr + base };
 }
