@@ -4,6 +4,7 @@
       "target_name": "torov",
       "sources": [
         "native/addon.cc",
+        "native/bench.cc",
         "native/fdtable.cc",
         "native/guest.cc",
         "native/kvm.cc",

@@ -13,6 +13,8 @@
 
 namespace torov {
 
+Napi::Value RawExitBenchmark(const Napi::CallbackInfo& info);  // bench.cc
+
 namespace {
 
 // setErrorClass(TorovError): native errors become instances of it.
@@ -77,6 +79,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("kvmInfo", Napi::Function::New(env, KvmInfo));
   exports.Set("implementedHypercalls", Napi::Function::New(env, ImplementedHypercalls));
   exports.Set("getRandom", Napi::Function::New(env, GetRandom));
+  exports.Set("rawExitBenchmark", Napi::Function::New(env, RawExitBenchmark));
   return exports;
 }
 

@@ -93,6 +93,7 @@ Napi::Function Machine::Define(Napi::Env env) {
                          InstanceMethod<&Machine::AddMapping>("addMapping"),
                          InstanceMethod<&Machine::Write>("write"),
                          InstanceMethod<&Machine::Fill>("fill"),
+                         InstanceMethod<&Machine::MapFile>("mapFile"),
                          InstanceMethod<&Machine::SetBrk>("setBrk"),
                          InstanceMethod<&Machine::SetMmapTop>("setMmapTop"),
                          InstanceMethod<&Machine::Mappings>("mappings"),
@@ -157,14 +158,19 @@ Machine::Machine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Machine>(inf
   } catch (const Error& e) {
     throw ToJsError(env, e.code(), e.what());
   }
-
+  KickSignal();
+  thread_ = std::thread([this] { Body(); });
 }
 
 Machine::~Machine() {
-  if (thread_.joinable()) {
-    if (vcpu_) vcpu_->RequestStop(thread_.native_handle());
-    thread_.join();
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (order_ == Order::kWait) order_ = Order::kAbandon;
   }
+  changed_.notify_all();
+  if (started_ && vcpu_) vcpu_->RequestStop(thread_.native_handle());
+  thread_.join();
 }
 
 Napi::Value Machine::Memory(const Napi::CallbackInfo& info) {
@@ -191,6 +197,17 @@ Napi::Value Machine::Write(const Napi::CallbackInfo& info) {
                                                 " is outside the application's memory");
   std::memcpy(dst, bytes.Data(), bytes.ByteLength());
   return info.Env().Undefined();
+}
+
+// mapFile(addr, length, fd, offset): the loader maps a program's segment
+// from its file (copy-on-write). false: the caller copies instead.
+Napi::Value Machine::MapFile(const Napi::CallbackInfo& info) {
+  if (started_) throw Napi::Error::New(info.Env(), "mapFile: the machine has started");
+  const uint64_t addr = U64(info[0], "address"), len = U64(info[1], "length");
+  const int fd = static_cast<int>(U64(info[2], "fd"));
+  const uint64_t offset = U64(info[3], "offset");
+  if (addr < RT_LIMIT || addr > guest_->mm.app_high() || len > guest_->mm.app_high() - addr) return Napi::Boolean::New(info.Env(), false);
+  return Napi::Boolean::New(info.Env(), guest_->ram.MapFile(addr, len, fd, offset));
 }
 
 // fill(addr, length, byte)
@@ -258,44 +275,59 @@ Napi::Value Machine::Start(const Napi::CallbackInfo& info) {
   InitialState init;
   init.rip = U64(init_js.Get("rip"), "rip");
   init.rsp = U64(init_js.Get("rsp"), "rsp");
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [this] { return setup_done_; });
+    if (!setup_code_.empty()) throw ToJsError(env, setup_code_, setup_message_);
+  }
   started_ = true;
   Ref();  // alive until the run is reported, even if JavaScript drops it
-
   done_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "torov-vcpu", 0, 1,
                                         [this](Napi::Env) {
                                           if (thread_.joinable()) thread_.join();
                                           Unref();
                                         });
-  std::promise<std::pair<std::string, std::string>> ready;
-  auto setup = ready.get_future();
-  KickSignal();
-  thread_ = std::thread([this, init, ready = std::move(ready)]() mutable { Body(init, &ready); });
-  auto [code, message] = setup.get();
-  if (!code.empty()) throw ToJsError(env, code, message);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    init_ = init;
+    order_ = Order::kGo;
+  }
+  changed_.notify_all();
   return env.Undefined();
 }
 
-void Machine::Body(InitialState init, std::promise<std::pair<std::string, std::string>>* ready) {
+void Machine::Body() {
   // Signals for the process are Node's business; this thread takes only the
   // kick (Kill, a debugger's interrupt) and its own synchronous faults.
   sigset_t set;
   sigfillset(&set);
   for (int s : {KickSignal(), SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT}) sigdelset(&set, s);
   pthread_sigmask(SIG_SETMASK, &set, nullptr);
+  std::string code, message;
   try {
     // Its own fs context: the guest's umask (and, when privileged, its root)
     // belong to this thread only.
     if (unshare(CLONE_FS) < 0) throw SystemError("EKVM", "unshare(CLONE_FS) for the vCPU thread");
     vcpu_ = std::make_unique<Vcpu>(vm_.get(), *guest_, 0);
-    vcpu_->Setup(init);
+    vcpu_->Setup();
   } catch (const Error& e) {
-    ready->set_value({e.code(), e.what()});
-    done_.Release();
-    return;
+    code = e.code();
+    message = e.what();
   }
-  ready->set_value({});
+  InitialState init;
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    setup_done_ = true;
+    setup_code_ = code;
+    setup_message_ = message;
+    changed_.notify_all();
+    changed_.wait(lock, [this] { return order_ != Order::kWait; });
+    if (order_ == Order::kAbandon || !code.empty()) return;
+    init = init_;
+  }
   RunResult result;
   try {
+    vcpu_->SetEntry(init);
     result = vcpu_->Run();
   } catch (const Error& e) {
     result.kind = RunResult::kError;

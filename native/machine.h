@@ -2,14 +2,17 @@
 //
 // Construction creates the VM, its memory and the runtime; the loader then
 // maps the program through addMapping() and writes it into `memory`;
-// start() runs the vCPU on its own thread (not an AsyncWorker: the libuv pool
-// is small and shared with fs and dns) and reports the end of the run once,
-// through a ThreadSafeFunction whose finalizer joins the thread.
+// start() runs it. The vCPU has its own thread (not an AsyncWorker: the libuv
+// pool is small and shared with fs and dns), started with the machine so that
+// creating and setting up the vCPU overlaps the loader's work; start() lets
+// it run, and the end of the run is reported once, through a
+// ThreadSafeFunction whose finalizer joins the thread.
 #pragma once
 
 #include <napi.h>
 
-#include <future>
+#include <condition_variable>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <thread>
@@ -34,14 +37,16 @@ class Machine : public Napi::ObjectWrap<Machine> {
   Napi::Value AddMapping(const Napi::CallbackInfo& info);
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value Fill(const Napi::CallbackInfo& info);
+  Napi::Value MapFile(const Napi::CallbackInfo& info);
   Napi::Value SetBrk(const Napi::CallbackInfo& info);
   Napi::Value SetMmapTop(const Napi::CallbackInfo& info);
   Napi::Value Mappings(const Napi::CallbackInfo& info);
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Kill(const Napi::CallbackInfo& info);
 
-  // The vCPU thread: set-up (reported through `ready`), then the run.
-  void Body(InitialState init, std::promise<std::pair<std::string, std::string>>* ready);
+  // The vCPU thread: set-up, then wait for start() (or the machine's end),
+  // then the run.
+  void Body();
 
   std::shared_ptr<Guest> guest_;
   Fd vm_;
@@ -49,6 +54,15 @@ class Machine : public Napi::ObjectWrap<Machine> {
   std::thread thread_;
   Napi::ThreadSafeFunction done_;
   bool started_ = false;
+
+  // Between this thread and the vCPU thread, under mutex_:
+  enum class Order { kWait, kGo, kAbandon };
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool setup_done_ = false;
+  std::string setup_code_, setup_message_;  // set-up failure, if any
+  Order order_ = Order::kWait;
+  InitialState init_;
   // Created on first use: V8 charges an external buffer of guest-RAM size to
   // its heap accounting, which costs garbage collections at start-up.
   Napi::Reference<Napi::ArrayBuffer> memory_;

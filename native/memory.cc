@@ -52,9 +52,33 @@ uint8_t* GuestRam::Phys(uint64_t gpa, uint64_t len) const {
   return base_ + gpa;
 }
 
-void GuestRam::Discard(uint64_t gpa, uint64_t len) const {
+void GuestRam::Discard(uint64_t gpa, uint64_t len) {
   if (len == 0 || !Phys(gpa, len)) return;
+  const uint64_t end = gpa + len;
+  // Parts backed by a file go back to anonymous memory.
+  auto it = file_backed_.upper_bound(gpa);
+  if (it != file_backed_.begin()) --it;
+  while (it != file_backed_.end() && it->first < end) {
+    const uint64_t s = it->first, e = it->second;
+    if (e <= gpa) {
+      ++it;
+      continue;
+    }
+    const uint64_t lo = std::max(s, gpa), hi = std::min(e, end);
+    mmap(base_ + lo, hi - lo, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+    it = file_backed_.erase(it);
+    if (s < lo) file_backed_[s] = lo;
+    if (hi < e) it = file_backed_.emplace(hi, e).first;
+  }
   madvise(base_ + gpa, len, MADV_DONTNEED);
+}
+
+bool GuestRam::MapFile(uint64_t gpa, uint64_t len, int fd, uint64_t offset) {
+  if (len == 0 || !Phys(gpa, len) || (gpa | len | offset) & (kPageSize - 1)) return false;
+  void* p = mmap(base_ + gpa, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, static_cast<off_t>(offset));
+  if (p == MAP_FAILED) return false;
+  file_backed_[gpa] = gpa + len;
+  return true;
 }
 
 void GuestRam::Zap(uint64_t gpa, uint64_t len) const {

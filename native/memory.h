@@ -41,7 +41,11 @@ class GuestRam {
   uint8_t* Phys(uint64_t gpa, uint64_t len) const;
   // Give pages back to the host: they read as zero afterwards, and KVM drops
   // its mappings of them (through the host's MMU notifier).
-  void Discard(uint64_t gpa, uint64_t len) const;
+  void Discard(uint64_t gpa, uint64_t len);
+  // Backs [gpa, gpa+len) with a private (copy-on-write) mapping of a file,
+  // as exec does for a program's segments: no copy, and VMs of the same
+  // program share the page cache. gpa, len and offset page-aligned.
+  bool MapFile(uint64_t gpa, uint64_t len, int fd, uint64_t offset);
   // Make KVM drop its mappings of a range whose guest page-table entries lost
   // permissions. PVM shadows guest page tables and does not see writes made
   // from the host, nor does a CR3 reload refresh them; changing the host
@@ -52,6 +56,9 @@ class GuestRam {
  private:
   uint8_t* base_ = nullptr;
   uint64_t size_ = 0;
+  // File-backed ranges (start -> end): discarding them must give zeros,
+  // which MADV_DONTNEED would not (it would read the file again).
+  std::map<uint64_t, uint64_t> file_backed_;
 };
 
 enum class VmaKind : uint8_t { kImage, kBrk, kStack, kAnon, kFile };

@@ -121,7 +121,7 @@ Vcpu::~Vcpu() {
   if (run_) munmap(run_, run_size_);
 }
 
-void Vcpu::Setup(const InitialState& init) {
+void Vcpu::Setup() {
   const KvmCaps& caps = Kvm::Get().caps();
   const int fd = fd_.get();
 
@@ -187,11 +187,14 @@ void Vcpu::Setup(const InitialState& init) {
   fpu.mxcsr = 0x1f80;
   if (ioctl(fd, KVM_SET_FPU, &fpu) < 0) throw SystemError("EKVM", "KVM_SET_FPU");
 
+}
+
+void Vcpu::SetEntry(const InitialState& init) {
   kvm_regs regs{};
   regs.rip = init.rip;
   regs.rsp = init.rsp;
   regs.rflags = kRflagsFixed | kRflagsIf;
-  if (ioctl(fd, KVM_SET_REGS, &regs) < 0) throw SystemError("EKVM", "KVM_SET_REGS");
+  if (ioctl(fd_.get(), KVM_SET_REGS, &regs) < 0) throw SystemError("EKVM", "KVM_SET_REGS");
 }
 
 bool Vcpu::SetSegmentBase(bool fs, uint64_t base) {
@@ -204,6 +207,10 @@ bool Vcpu::GetSegmentBase(bool fs, uint64_t* base) {
   if (!MsrIo(fd_.get(), kKvmGetMsrs, &e, 1)) return false;
   *base = e.data;
   return true;
+}
+
+bool Vcpu::RunOnce() {
+  return ioctl(fd_.get(), KVM_RUN, 0) == 0 && run_->exit_reason == KVM_EXIT_IO && run_->io.port == HC_PORT;
 }
 
 void Vcpu::RequestStop(pthread_t thread) {

@@ -48,9 +48,14 @@ class Vcpu : public CpuControl {
   Vcpu& operator=(const Vcpu&) = delete;
 
   // Long mode at CPL 3 with the runtime's GDT/IDT/TSS and syscall MSRs.
-  void Setup(const InitialState& init);
+  // Independent of the program, so it runs while the loader works.
+  void Setup();
+  // The program's entry point and initial stack.
+  void SetEntry(const InitialState& init);
   // Runs until the guest exits, faults, is killed or KVM fails.
   RunResult Run();
+  // One KVM_RUN that must end in an exit on HC_PORT (the raw-exit benchmark).
+  bool RunOnce();
   // From another thread: make Run() return kKilled soon.
   void RequestStop(pthread_t thread);
 

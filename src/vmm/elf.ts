@@ -58,13 +58,17 @@ export function isElf(buf: Uint8Array): boolean {
   return buf.length >= 4 && buf[0] === 0x7f && buf[1] === 0x45 && buf[2] === 0x4c && buf[3] === 0x46;
 }
 
-/** Parses and checks an x86-64 executable; `name` is how errors name it. */
-export function parseElf(buf: Buffer, name: string): ElfImage {
+/**
+ * Parses and checks an x86-64 executable; `name` is how errors name it.
+ * `buf` holds the start of the file, at least up to the end of the program
+ * headers when the file has them; `fileSize` is the whole file's size.
+ */
+export function parseElf(buf: Buffer, name: string, fileSize = buf.length): ElfImage {
   const fail = (problem: string): never => {
     throw new TorovError(`${name}: ${problem}`, "EBINARY");
   };
   if (!isElf(buf)) fail("not an ELF executable");
-  if (buf.length < EHDR_SIZE) fail(`truncated ELF file (${buf.length} bytes, the header alone is ${EHDR_SIZE})`);
+  if (buf.length < EHDR_SIZE) fail(`truncated ELF file (${fileSize} bytes, the header alone is ${EHDR_SIZE})`);
   if (buf[4] === 1) fail("is a 32-bit ELF program; torov runs x86-64 (64-bit) programs");
   if (buf[4] !== 2) fail(`has an invalid ELF class ${buf[4]}`);
   if (buf[5] !== 1) fail("is a big-endian ELF program; torov runs x86-64 programs");
@@ -86,8 +90,9 @@ export function parseElf(buf: Buffer, name: string): ElfImage {
   const phnum = buf.readUInt16LE(0x38);
   if (phnum === 0) fail("has no program headers: not an executable");
   if (phentsize !== PHDR_SIZE) fail(`has program headers of ${phentsize} bytes (expected ${PHDR_SIZE})`);
-  if (phoff > buf.length || phnum * PHDR_SIZE > buf.length - phoff)
-    fail(`truncated: its program headers run past the end of the file (${buf.length} bytes)`);
+  if (phoff > fileSize || phnum * PHDR_SIZE > fileSize - phoff)
+    fail(`truncated: its program headers run past the end of the file (${fileSize} bytes)`);
+  if (phoff + phnum * PHDR_SIZE > buf.length) throw new RangeError("parseElf: program headers not read");
 
   const segments: ElfSegment[] = [];
   for (let i = 0; i < phnum; i++) {
@@ -117,8 +122,8 @@ export function parseElf(buf: Buffer, name: string): ElfImage {
   if (loads.length === 0) fail("has no loadable segments");
   loads.forEach((s, i) => {
     if (s.filesz > s.memsz) fail(`segment ${i} is larger in the file (${s.filesz} bytes) than in memory (${s.memsz})`);
-    if (s.offset > buf.length || s.filesz > buf.length - s.offset)
-      fail(`truncated: segment ${i} needs bytes ${s.offset}..${s.offset + s.filesz} but the file has ${buf.length}`);
+    if (s.offset > fileSize || s.filesz > fileSize - s.offset)
+      fail(`truncated: segment ${i} needs bytes ${s.offset}..${s.offset + s.filesz} but the file has ${fileSize}`);
     if (s.vaddr + s.memsz > Number.MAX_SAFE_INTEGER) fail(`segment ${i} extends past the address space`);
   });
   return { type: type === ET_EXEC ? "exec" : "dyn", entry, phoff, phnum, segments, loads };

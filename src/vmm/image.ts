@@ -2,11 +2,11 @@
 // ET_DYN static-pie relocated to PIE_BASE) or ToroV's flat .bin (raw code
 // loaded at Startaddr, 0x400200 by default).
 
-import { readFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
 import { basename, extname } from "node:path";
 import { TorovError } from "./errors.js";
 import { isElf, parseElf, PF_R, PF_W, PF_X, PT_LOAD, PT_PHDR, type ElfImage } from "./elf.js";
-import { FLAT_DEFAULT_START, pageDown, pageUp, PIE_BASE, planLayout, type Layout } from "./layout.js";
+import { FLAT_DEFAULT_START, PAGE, pageDown, pageUp, PIE_BASE, planLayout, type Layout } from "./layout.js";
 import type { NativeMachine } from "./native.js";
 
 const PROT_READ = 1;
@@ -25,53 +25,90 @@ export interface LoadedImage {
   readonly phnum: number;
   readonly layout: Layout;
   readonly elf?: ElfImage;
-  /** The file's bytes (kept for symbols and the debugger's vFile). */
-  readonly bytes: Buffer;
+  /** The whole file, read on demand (for symbols, the debugger's vFile). */
+  contents(): Buffer;
 }
 
-function readProgram(path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    throw new TorovError(`${path}: ${(e as Error).message}`, "EBINARY");
-  }
-}
-
+/** An open program file: its head parsed, its segments still to be mapped. */
 export interface ProgramFile {
   readonly path: string;
-  readonly bytes: Buffer;
+  readonly fd: number;
+  readonly size: number;
+  /** The start of the file, through the program headers (all of a flat binary). */
+  readonly head: Buffer;
   /** Absent for a flat binary. */
   readonly elf?: ElfImage;
 }
 
-/** Reads a program and decides its format, without touching any VM. */
-export function readImage(path: string, startaddr: number | undefined): ProgramFile {
-  const bytes = readProgram(path);
-  if (isElf(bytes)) return { path, bytes, elf: parseElf(bytes, path) };
-  if (startaddr !== undefined || extname(path) === ".bin") {
-    if (bytes.length === 0) throw new TorovError(`${path}: is empty`, "EBINARY");
-    return { path, bytes };
+const HEAD = 64 * 1024;
+
+function readAt(fd: number, offset: number, length: number): Buffer {
+  const buf = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) {
+    const n = readSync(fd, buf, done, length - done, offset + done);
+    if (n === 0) break;
+    done += n;
   }
-  throw new TorovError(`${path}: not an ELF executable (a ToroV flat binary must end in .bin or have a Startaddr)`, "EBINARY");
+  return buf.subarray(0, done);
+}
+
+/**
+ * Opens a program and decides its format, without touching any VM. The
+ * caller closes `fd` (closeProgram) once the program is loaded.
+ */
+export function readImage(path: string, startaddr: number | undefined): ProgramFile {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (e) {
+    throw new TorovError(`${path}: ${(e as NodeJS.ErrnoException).code === "EACCES" ? "permission denied" : (e as Error).message}`, "EBINARY");
+  }
+  try {
+    const size = fstatSync(fd).size;
+    let head = readAt(fd, 0, Math.min(size, HEAD));
+    if (isElf(head)) {
+      if (head.length >= 64 && head[4] === 2 && head.length < size) {
+        // Program headers past the first 64 KiB: unusual, but legal.
+        const end = Number(head.readBigUInt64LE(0x20)) + head.readUInt16LE(0x38) * 56;
+        if (end > head.length && end <= size) head = readAt(fd, 0, end);
+      }
+      return { path, fd, size, head, elf: parseElf(head, path, size) };
+    }
+    if (startaddr !== undefined || extname(path) === ".bin") {
+      if (size === 0) throw new TorovError(`${path}: is empty`, "EBINARY");
+      return { path, fd, size, head: size > head.length ? readAt(fd, 0, size) : head };
+    }
+    throw new TorovError(`${path}: not an ELF executable (a ToroV flat binary must end in .bin or have a Startaddr)`, "EBINARY");
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+}
+
+export function closeProgram(program: ProgramFile): void {
+  closeSync(program.fd);
 }
 
 function protOf(flags: number): number {
   return (flags & PF_R ? PROT_READ : 0) | (flags & PF_W ? PROT_WRITE : 0) | (flags & PF_X ? PROT_EXEC : 0);
 }
 
-/** Maps and copies a program read by readImage() into `m`; returns where it went. */
+/** Maps a program opened by readImage() into `m`; returns where it went. */
 export function loadImage(m: NativeMachine, program: ProgramFile, memoryMiB: number, startaddr?: number): LoadedImage {
-  const { path, bytes, elf } = program;
+  const { path, elf } = program;
   const name = basename(path);
+  let cached: Buffer | undefined;
+  const contents = () => (cached ??= readFileSync(path));
 
   if (!elf) {
     const start = startaddr ?? FLAT_DEFAULT_START;
-    const layout = planLayout(m.appLow, m.appHigh, pageDown(start), start + bytes.length, memoryMiB, path);
+    const layout = planLayout(m.appLow, m.appHigh, pageDown(start), start + program.size, memoryMiB, path);
     // ToroV ran flat code with everything writable and executable.
     if (!m.addMapping(layout.imageLow, pageUp(layout.imageHigh), PROT_READ | PROT_WRITE | PROT_EXEC, "image", name))
       throw new TorovError(`${path}: cannot map it at 0x${start.toString(16)}`, "EMEMORY");
-    m.write(start, bytes);
-    return { format: "flat", path, name, bias: 0, entry: start, phdr: 0, phnum: 0, layout, bytes };
+    m.write(start, program.head);
+    return { format: "flat", path, name, bias: 0, entry: start, phdr: 0, phnum: 0, layout, contents };
   }
 
   const bias = elf.type === "dyn" ? PIE_BASE : 0;
@@ -103,10 +140,23 @@ export function loadImage(m: NativeMachine, program: ProgramFile, memoryMiB: num
     if (covered && !m.addMapping(a, b, prot, "image", name))
       throw new TorovError(`${path}: cannot map its segment at 0x${a.toString(16)}`, "EMEMORY");
   }
+  // Map the file's pages copy-on-write, as exec does, unless a page would
+  // need bytes from two places of the file: then copy.
+  const sorted = [...elf.loads].sort((a, b) => a.vaddr - b.vaddr);
+  const sharesPage = sorted.some((s, i) => i > 0 && pageUp(sorted[i - 1].vaddr + sorted[i - 1].memsz) > pageDown(s.vaddr));
+  const mappable = !sharesPage && elf.loads.every((s) => (s.vaddr - s.offset) % PAGE === 0);
+  let bytes: Buffer | undefined;
   for (const s of elf.loads) {
     const at = bias + s.vaddr;
-    m.write(at, bytes.subarray(s.offset, s.offset + s.filesz));
-    if (s.memsz > s.filesz) m.fill(at + s.filesz, s.memsz - s.filesz, 0);
+    const fileEnd = at + s.filesz;
+    if (mappable && s.filesz > 0 && m.mapFile(pageDown(at), pageUp(fileEnd) - pageDown(at), program.fd, pageDown(s.offset))) {
+      // The rest of the last file page is the start of .bss.
+      if (fileEnd % PAGE) m.fill(fileEnd, pageUp(fileEnd) - fileEnd, 0);
+    } else {
+      bytes ??= contents();
+      m.write(at, bytes.subarray(s.offset, s.offset + s.filesz));
+    }
+    if (s.memsz > s.filesz) m.fill(fileEnd, Math.min(pageUp(fileEnd), at + s.memsz) - fileEnd, 0);
   }
 
   // AT_PHDR: the program headers as mapped in memory.
@@ -117,5 +167,5 @@ export function loadImage(m: NativeMachine, program: ProgramFile, memoryMiB: num
     const holder = elf.loads.find((s) => s.type === PT_LOAD && s.offset <= elf.phoff && elf.phoff < s.offset + s.filesz);
     if (holder) phdr = bias + holder.vaddr + (elf.phoff - holder.offset);
   }
-  return { format: "elf", path, name, bias, entry: bias + elf.entry, phdr, phnum: elf.phnum, layout, elf, bytes };
+  return { format: "elf", path, name, bias, entry: bias + elf.entry, phdr, phnum: elf.phnum, layout, elf, contents };
 }

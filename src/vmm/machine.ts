@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { TorovError } from "./errors.js";
-import { loadImage, readImage, type LoadedImage } from "./image.js";
+import { closeProgram, loadImage, readImage, type LoadedImage } from "./image.js";
 import { loadManifest, type Manifest } from "./manifest.js";
 import { native, type NativeMachine, type NativeRunResult } from "./native.js";
 import { Policy } from "./policy.js";
@@ -60,7 +60,8 @@ export class Machine {
     this.policy = options.policy ?? new Policy(manifest.hypercalls);
     const exeName = basename(manifest.binary);
     const program = readImage(manifest.binary, manifest.startaddr);
-    this.native = new (native().Machine)({
+    try {
+      this.native = new (native().Machine)({
       // Guest RAM comes in 2 MiB units (one page table each).
       memory: Math.ceil(manifest.memoryMiB / 2) * 2 * 2 ** 20,
       root: manifest.mountPoint,
@@ -71,9 +72,12 @@ export class Machine {
       onDenied: manifest.onDenied,
       allowed: this.policy.bitmap(),
       stdio: options.stdio ? [...options.stdio] : undefined,
-    });
+      });
+      this.image = loadImage(this.native, program, manifest.memoryMiB, manifest.startaddr);
+    } finally {
+      closeProgram(program);
+    }
     const m = this.native;
-    this.image = loadImage(m, program, manifest.memoryMiB, manifest.startaddr);
     const { layout } = this.image;
     if (!m.addMapping(layout.stackLow, layout.stackHigh, 3, "stack"))
       throw new TorovError(`${manifest.path}: no room for the stack`, "EMEMORY");

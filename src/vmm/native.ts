@@ -53,6 +53,8 @@ export interface NativeMachine {
   /** Copies bytes into guest RAM; RangeError outside the application's area. */
   write(addr: number, bytes: Uint8Array): void;
   fill(addr: number, length: number, byte: number): void;
+  /** Maps file pages copy-on-write at a page-aligned guest address; false when it cannot. */
+  mapFile(addr: number, length: number, fd: number, offset: number): boolean;
   setBrk(addr: number): void;
   setMmapTop(addr: number): void;
   mappings(): NativeMapping[];
@@ -76,6 +78,8 @@ export interface NativeAddon {
   kvmInfo(): KvmInfo;
   implementedHypercalls(): number[];
   getRandom(buf: Uint8Array): Uint8Array;
+  /** µs per exit of a guest looping on `out` at CPL 3, nothing done per exit. */
+  rawExitBenchmark(iterations: number): number;
 }
 
 let addon: NativeAddon | undefined;

@@ -57,7 +57,15 @@ let symbolCache: { image: LoadedImage; symbols: ElfSymbol[] } | undefined;
 /** "main+0x15" for a guest address in the program, if it has symbols. */
 export function symbolFor(image: LoadedImage, addr: bigint): string | undefined {
   if (image.format !== "elf") return undefined;
-  if (symbolCache?.image !== image) symbolCache = { image, symbols: elfSymbols(image.bytes) };
+  if (symbolCache?.image !== image) {
+    let symbols: ElfSymbol[] = [];
+    try {
+      symbols = elfSymbols(image.contents());
+    } catch {
+      // the file went away: no symbols
+    }
+    symbolCache = { image, symbols };
+  }
   const a = Number(addr) - image.bias;
   return symbolize(symbolCache.symbols, a);
 }

@@ -56,3 +56,12 @@ for (const v of variants("pointers")) {
     assert.match(vm.stdout, /write\(hypercall page\) +Bad address\n/);
   });
 }
+
+for (const v of variants("remap")) {
+  test(`${v}: pages of the program replaced or regrown read as zeros, as natively`, () => {
+    const { vm, host } = both(v, []);
+    assert.equal(vm.stdout, host.stdout);
+    assert.equal(vm.stdout, "before: 1 9\nafter MAP_FIXED: 1 0\nafter munmap+mmap: 0\nmremap shrink+grow: kept 7, new 0\n");
+    assert.equal(vm.status, 0);
+  });
+}

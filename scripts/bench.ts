@@ -1,0 +1,164 @@
+// npm run bench: the figures in README's table, all measured in one run
+// against baselines measured in the same run (absolute times on shared
+// machines are noisy; ratios much less so).
+//
+//   (a) raw KVM exit: a CPL-3 guest looping on `out`, nothing done per exit
+//   (b) torov's write(2) hypercall latency, measured inside the guest
+//   (c) (b) / (a)
+//   (d) whole-process `torov run hello` against `node -e 0`: median wall
+//       time and peak RSS
+//   (e) in-process: VM creation to guest exit, for hello
+//
+// Usage: npm run bench [-- --runs N] [--json FILE]
+
+import { execFileSync, spawnSync } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { Machine } from "../src/vmm/machine.js";
+import { loadManifest } from "../src/vmm/manifest.js";
+import { native } from "../src/vmm/native.js";
+
+const ROOT = resolve(__dirname, "../..");
+const OUT = join(ROOT, "build", "bench");
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(name);
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
+}
+const RUNS = Number(arg("--runs", "30"));
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** Builds a helper from scripts/bench/ unless it is up to date. */
+function build(source: string, output: string, flags: string[]): string {
+  mkdirSync(OUT, { recursive: true });
+  const src = join(ROOT, "scripts", "bench", source);
+  const out = join(OUT, output);
+  if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs)
+    execFileSync("gcc", ["-O2", ...flags, "-o", out, src], { stdio: "inherit" });
+  return out;
+}
+
+/** (b): hypercall latency inside the guest, ns per call. */
+function guestLatency(program: string, iterations: number): { write: number; getppid: number } {
+  const dir = mkdtempSync(join(tmpdir(), "torov-bench-"));
+  try {
+    mkdirSync(join(dir, "root"));
+    const manifest = join(dir, "bench.json");
+    writeFileSync(
+      manifest,
+      JSON.stringify({ Binary: program, MountPoint: "root", Hypercalls: [{ Name: "@basic-io" }, { Name: "@file" }, { Name: "@time" }] }),
+    );
+    const r = spawnSync(process.execPath, [join(ROOT, "bin", "torov.js"), "run", manifest, String(iterations)], { encoding: "utf8" });
+    const write = Number(/write ([\d.]+)/.exec(r.stdout)?.[1]);
+    const getppid = Number(/getppid ([\d.]+)/.exec(r.stdout)?.[1]);
+    if (r.status !== 0 || !write || !getppid) throw new Error(`hypercall-loop under torov: ${r.stdout}${r.stderr}`);
+    return { write, getppid };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Native write(2) latency of the same program, for reference. */
+function nativeLatency(program: string, iterations: number): { write: number; getppid: number } {
+  const dir = mkdtempSync(join(tmpdir(), "torov-bench-"));
+  try {
+    const out = execFileSync(program, [String(iterations)], { cwd: dir, encoding: "utf8" });
+    return { write: Number(/write ([\d.]+)/.exec(out)![1]), getppid: Number(/getppid ([\d.]+)/.exec(out)![1]) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** (d): whole-process wall time (ms) and peak RSS (KiB), medians, runs interleaved. */
+function wholeProcess(rusage: string, commands: Record<string, string[]>): Record<string, { ms: number; rssKiB: number }> {
+  const samples: Record<string, { ms: number[]; rss: number[] }> = {};
+  for (const name of Object.keys(commands)) samples[name] = { ms: [], rss: [] };
+  for (let i = 0; i < RUNS + 3; i++) {
+    for (const [name, cmd] of Object.entries(commands)) {
+      const r = spawnSync(rusage, cmd, { encoding: "utf8", cwd: ROOT });
+      const [ns, rss, status] = r.stderr.trim().split("\n").pop()!.split(" ").map(Number);
+      if (status !== 0) throw new Error(`${cmd.join(" ")} exited ${status}: ${r.stderr}`);
+      if (i < 3) continue; // warm-up
+      samples[name].ms.push(ns / 1e6);
+      samples[name].rss.push(rss);
+    }
+  }
+  return Object.fromEntries(Object.entries(samples).map(([n, s]) => [n, { ms: median(s.ms), rssKiB: median(s.rss) }]));
+}
+
+/** (e): in-process time from VM creation to guest exit, ms. */
+async function inProcess(manifestPath: string): Promise<number> {
+  const manifest = loadManifest(manifestPath);
+  const devnull = openSync("/dev/null", "w");
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < RUNS + 3; i++) {
+      const t0 = performance.now();
+      const r = await new Machine(manifest, { stdio: [-1, devnull, devnull] }).start();
+      const t1 = performance.now();
+      if (r.status !== 0) throw new Error(`hello exited ${r.status}`);
+      if (i >= 3) times.push(t1 - t0);
+    }
+  } finally {
+    closeSync(devnull);
+  }
+  return median(times);
+}
+
+function machineDescription(): string {
+  const cpu = cpus()[0]?.model ?? "unknown CPU";
+  const kernel = readFileSync("/proc/sys/kernel/osrelease", "utf8").trim();
+  return `${cpu}, ${cpus().length} vCPUs, Linux ${kernel}, KVM ${native().kvmInfo().flavour}, Node ${process.version}`;
+}
+
+async function main(): Promise<void> {
+  const loop = build("hypercall-loop.c", "hypercall-loop", ["-static"]);
+  const rusage = build("rusage.c", "rusage", []);
+  const hello = join(ROOT, "examples", "hello", "hello.json");
+  const iterations = 20000;
+
+  const rawExitUs = median([0, 1, 2].map(() => native().rawExitBenchmark(iterations)));
+  const guest = guestLatency(loop, iterations);
+  const host = nativeLatency(loop, iterations);
+  const whole = wholeProcess(rusage, {
+    torov: [process.execPath, join(ROOT, "bin", "torov.js"), "run", hello],
+    node: [process.execPath, "-e", "0"],
+  });
+  const vmMs = await inProcess(hello);
+
+  const writeUs = guest.write / 1000;
+  const ratio = writeUs / rawExitUs;
+  const wallRatio = whole.torov.ms / whole.node.ms;
+  const rssMiB = (whole.torov.rssKiB - whole.node.rssKiB) / 1024;
+  const f = (n: number, d = 2) => n.toFixed(d);
+  const ok = (good: boolean) => (good ? "yes" : "**no**");
+  const rows = [
+    ["(a) raw KVM exit: CPL-3 guest looping on `out`", `${f(rawExitUs)} µs`, "baseline", ""],
+    ["(b) `write(2)` hypercall, measured in the guest", `${f(writeUs)} µs`, "", ""],
+    ["(c) (b) / (a)", f(ratio, 3), "≤ 1.3 (aim 1.1)", ok(ratio <= 1.3)],
+    ["    `getppid(2)` (emulated) in the guest", `${f(guest.getppid / 1000)} µs`, "", ""],
+    ["    native `write(2)` / `getppid(2)` on the host", `${f(host.write / 1000, 3)} / ${f(host.getppid / 1000, 3)} µs`, "", ""],
+    ["(d) `torov run hello`, median wall time", `${f(whole.torov.ms, 1)} ms`, "", ""],
+    ["    `node -e 0`, median wall time", `${f(whole.node.ms, 1)} ms`, "", ""],
+    ["    ratio", f(wallRatio), "≤ 1.5", ok(wallRatio <= 1.5)],
+    ["    peak RSS, torov run hello / node -e 0", `${f(whole.torov.rssKiB / 1024, 1)} / ${f(whole.node.rssKiB / 1024, 1)} MiB (+${f(rssMiB, 1)})`, "≤ +12 MiB", ok(rssMiB <= 12)],
+    ["(e) in-process, VM creation to guest exit (hello)", `${f(vmMs)} ms`, "≤ 2 ms", ok(vmMs <= 2)],
+  ];
+  const date = new Date().toISOString().slice(0, 10);
+  console.log(`torov benchmark, ${date}: ${machineDescription()}; medians of ${RUNS} runs\n`);
+  console.log("| measure | result | target | met |\n|---|---|---|---|");
+  for (const r of rows) console.log(`| ${r.join(" | ")} |`);
+  const json = arg("--json", "");
+  if (json)
+    writeFileSync(json, JSON.stringify({ date, machine: machineDescription(), runs: RUNS, rawExitUs, guest, host, whole, vmMs }, null, 2));
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
