@@ -12,6 +12,7 @@
         "native/memory.cc",
         "native/paths.cc",
         "native/vcpu.cc",
+        "native/hypercalls/events.cc",
         "native/hypercalls/files.cc",
         "native/hypercalls/io.cc",
         "native/hypercalls/memory.cc",

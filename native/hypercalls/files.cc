@@ -14,6 +14,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/time.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -131,6 +132,16 @@ int64_t Getdents64(Guest& g, const uint64_t* a) {
   const uint64_t n = g.mm.UserExtent(a[1], len, Access::kWrite);
   if (len && !n) return -EFAULT;
   return HostResult(syscall(SYS_getdents64, f->host.get(), g.mm.User(a[1], n, Access::kWrite), n));
+}
+
+// The old getdents: linux_dirent records, which the host writes directly.
+int64_t Getdents(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  const uint64_t len = std::min<uint64_t>(a[2], 1 << 20);
+  const uint64_t n = g.mm.UserExtent(a[1], len, Access::kWrite);
+  if (len && !n) return -EFAULT;
+  return HostResult(syscall(SYS_getdents, f->host.get(), g.mm.User(a[1], n, Access::kWrite), n));
 }
 
 int64_t Statfs(Guest& g, const uint64_t* a) {
@@ -320,26 +331,72 @@ int64_t Fchown(Guest& g, const uint64_t* a) {
   return HostResult(fchown(f->host.get(), static_cast<uid_t>(a[1]), static_cast<gid_t>(a[2])));
 }
 
-int64_t Utimensat(Guest& g, const uint64_t* a) {
-  const int flags = static_cast<int>(a[3]);
+int64_t UtimesAt(Guest& g, int64_t dirfd, uint64_t path, const timespec* tp, int flags) {
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -EINVAL;
-  timespec times[2];
-  if (a[2] && !CopyIn(g, a[2], &times)) return -EFAULT;
-  const timespec* tp = a[2] ? times : nullptr;
-  if (a[1] == 0) {  // futimens: the dirfd itself
-    const OpenFile* f = g.fds.Get(a[0]);
+  if (path == 0) {  // futimens: the dirfd itself
+    const OpenFile* f = g.fds.Get(dirfd);
     if (!f) return -EBADF;
     return HostResult(futimens(f->host.get(), tp));
   }
   if (flags & AT_SYMLINK_NOFOLLOW) {
     Fd dir;
     std::string name;
-    if (int r = ParentOf(g, static_cast<int>(a[0]), a[1], &dir, &name); r < 0) return r;
+    if (int r = ParentOf(g, dirfd, path, &dir, &name); r < 0) return r;
     if (!Paths::IsDots(name)) return HostResult(utimensat(dir.get(), name.c_str(), tp, AT_SYMLINK_NOFOLLOW));
   }
   Fd fd;
-  if (int r = ResolvePath(g, static_cast<int>(a[0]), a[1], false, flags & AT_EMPTY_PATH, &fd); r < 0) return r;
+  if (int r = ResolvePath(g, dirfd, path, false, flags & AT_EMPTY_PATH, &fd); r < 0) return r;
   return HostResult(utimensat(AT_FDCWD, ProcFdPath(fd.get()).c_str(), tp, 0));
+}
+
+int64_t Utimensat(Guest& g, const uint64_t* a) {
+  timespec times[2];
+  if (a[2] && !CopyIn(g, a[2], &times)) return -EFAULT;
+  return UtimesAt(g, static_cast<int>(a[0]), a[1], a[2] ? times : nullptr, static_cast<int>(a[3]));
+}
+
+// utimes/futimesat take two timevals; utime a utimbuf of two time_t.
+int64_t FutimesatImpl(Guest& g, int64_t dirfd, uint64_t path, uint64_t tv_addr) {
+  if (!path) return -EFAULT;
+  timeval tv[2];
+  timespec ts[2];
+  if (tv_addr) {
+    if (!CopyIn(g, tv_addr, &tv)) return -EFAULT;
+    for (int i = 0; i < 2; i++) {
+      if (tv[i].tv_usec < 0 || tv[i].tv_usec >= 1000000) return -EINVAL;
+      ts[i] = {tv[i].tv_sec, tv[i].tv_usec * 1000};
+    }
+  }
+  return UtimesAt(g, dirfd, path, tv_addr ? ts : nullptr, 0);
+}
+int64_t Utimes(Guest& g, const uint64_t* a) { return FutimesatImpl(g, kFdCwd, a[0], a[1]); }
+int64_t Futimesat(Guest& g, const uint64_t* a) { return FutimesatImpl(g, static_cast<int>(a[0]), a[1], a[2]); }
+int64_t Utime(Guest& g, const uint64_t* a) {
+  if (!a[0]) return -EFAULT;
+  time_t t[2];
+  timespec ts[2];
+  if (a[1]) {
+    if (!CopyIn(g, a[1], &t)) return -EFAULT;
+    ts[0] = {t[0], 0};
+    ts[1] = {t[1], 0};
+  }
+  return UtimesAt(g, kFdCwd, a[0], a[1] ? ts : nullptr, 0);
+}
+
+// sync(2) would flush every file system of the host; syncfs of the
+// MountPoint is what the guest's writes need.
+int64_t Sync(Guest& g, const uint64_t*) {
+  int fd = g.paths.Open("/", O_RDONLY | O_DIRECTORY, 0);
+  if (fd < 0) return 0;
+  Fd root(fd);
+  syncfs(root.get());
+  return 0;
+}
+
+int64_t Syncfs(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  return HostResult(syncfs(f->host.get()));
 }
 
 int64_t Truncate(Guest& g, const uint64_t* a) {
@@ -544,6 +601,12 @@ void RegisterFileHypercalls(HypercallTable& t) {
   t.handlers[SYS_fchown] = Fchown;
   t.handlers[SYS_fchownat] = Fchownat;
   t.handlers[SYS_utimensat] = Utimensat;
+  t.handlers[SYS_utimes] = Utimes;
+  t.handlers[SYS_futimesat] = Futimesat;
+  t.handlers[SYS_utime] = Utime;
+  t.handlers[SYS_getdents] = Getdents;
+  t.handlers[SYS_sync] = Sync;
+  t.handlers[SYS_syncfs] = Syncfs;
   t.handlers[SYS_truncate] = Truncate;
   t.handlers[SYS_ftruncate] = Ftruncate;
   t.handlers[SYS_fallocate] = Fallocate;

@@ -25,6 +25,7 @@ struct HypercallTable {
 // The table, filled once by the families below.
 const HypercallTable& Hypercalls();
 
+void RegisterEventHypercalls(HypercallTable& t);
 void RegisterFileHypercalls(HypercallTable& t);
 void RegisterIoHypercalls(HypercallTable& t);
 void RegisterMemoryHypercalls(HypercallTable& t);

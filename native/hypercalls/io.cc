@@ -128,6 +128,47 @@ int64_t Sendfile(Guest& g, const uint64_t* a) {
   return r;
 }
 
+// splice/tee/copy_file_range move data between two guest fds inside the
+// host kernel; the offsets are copied in and out by the monitor.
+int64_t SpliceLike(Guest& g, const uint64_t* a, long nr) {
+  const OpenFile* in = g.fds.Get(a[0]);
+  const OpenFile* out = g.fds.Get(a[2]);
+  if (!in || !out) return -EBADF;
+  loff_t off_in = 0, off_out = 0;
+  if (a[1] && !CopyIn(g, a[1], &off_in)) return -EFAULT;
+  if (a[3] && !CopyIn(g, a[3], &off_out)) return -EFAULT;
+  const size_t len = a[4] > kMaxRw ? kMaxRw : a[4];
+  int64_t r = HostIo(g, *out, POLLOUT, [&] {
+    return syscall(nr, in->host.get(), a[1] ? &off_in : nullptr, out->host.get(), a[3] ? &off_out : nullptr, len,
+                   static_cast<unsigned>(a[5]));
+  });
+  if (r >= 0 && a[1] && !CopyOut(g, a[1], off_in)) return -EFAULT;
+  if (r >= 0 && a[3] && !CopyOut(g, a[3], off_out)) return -EFAULT;
+  return r;
+}
+int64_t Splice(Guest& g, const uint64_t* a) { return SpliceLike(g, a, SYS_splice); }
+int64_t CopyFileRange(Guest& g, const uint64_t* a) { return SpliceLike(g, a, SYS_copy_file_range); }
+
+int64_t Tee(Guest& g, const uint64_t* a) {
+  const OpenFile* in = g.fds.Get(a[0]);
+  const OpenFile* out = g.fds.Get(a[1]);
+  if (!in || !out) return -EBADF;
+  const size_t len = a[2] > kMaxRw ? kMaxRw : a[2];
+  return HostIo(g, *out, POLLOUT, [&] { return ::tee(in->host.get(), out->host.get(), len, static_cast<unsigned>(a[3])); });
+}
+
+int64_t Readahead(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  return HostResult(::readahead(f->host.get(), static_cast<off64_t>(a[1]), a[2]));
+}
+
+int64_t SyncFileRange(Guest& g, const uint64_t* a) {
+  const OpenFile* f = g.fds.Get(a[0]);
+  if (!f) return -EBADF;
+  return HostResult(sync_file_range(f->host.get(), static_cast<off64_t>(a[1]), static_cast<off64_t>(a[2]), static_cast<unsigned>(a[3])));
+}
+
 int64_t Fsync(Guest& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
@@ -250,6 +291,11 @@ void RegisterIoHypercalls(HypercallTable& t) {
   t.handlers[SYS_fsync] = Fsync;
   t.handlers[SYS_fdatasync] = Fdatasync;
   t.handlers[SYS_fadvise64] = Fadvise64;
+  t.handlers[SYS_splice] = Splice;
+  t.handlers[SYS_tee] = Tee;
+  t.handlers[SYS_copy_file_range] = CopyFileRange;
+  t.handlers[SYS_readahead] = Readahead;
+  t.handlers[SYS_sync_file_range] = SyncFileRange;
   t.handlers[SYS_ioctl] = Ioctl;
 }
 

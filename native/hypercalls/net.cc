@@ -313,6 +313,28 @@ int64_t Recvmsg(Guest& g, const uint64_t* a) {
   return r;
 }
 
+// sendmmsg/recvmmsg: one msghdr after another, each through the single
+// call above; msg_len follows each 56-byte header.
+int64_t MultiMsg(Guest& g, const uint64_t* a, bool send) {
+  if (!g.fds.Get(a[0])) return -EBADF;
+  const uint64_t vlen = std::min<uint64_t>(a[2], 1024);
+  unsigned flags = static_cast<unsigned>(a[3]);
+  if (!send && a[4]) return -EINVAL;  // recvmmsg's timeout is not emulated
+  int64_t done = 0;
+  for (uint64_t i = 0; i < vlen; i++) {
+    const uint64_t hdr = a[1] + i * 64;
+    const uint64_t args[3] = {a[0], hdr, flags};
+    const int64_t r = send ? Sendmsg(g, args) : Recvmsg(g, args);
+    if (r < 0) return done ? done : r;
+    if (!CopyOut(g, hdr + 56, static_cast<uint32_t>(r))) return done ? done : -EFAULT;
+    done++;
+    if (!send && (flags & MSG_WAITFORONE)) flags |= MSG_DONTWAIT;
+  }
+  return done;
+}
+int64_t Sendmmsg(Guest& g, const uint64_t* a) { return MultiMsg(g, a, true); }
+int64_t Recvmmsg(Guest& g, const uint64_t* a) { return MultiMsg(g, a, false); }
+
 bool OptionCarriesPointer(int level, int name) {
   if (level == SOL_SOCKET)
     return name == SO_ATTACH_FILTER || name == SO_ATTACH_BPF || name == SO_ATTACH_REUSEPORT_CBPF ||
@@ -383,6 +405,8 @@ void RegisterNetHypercalls(HypercallTable& t) {
   t.handlers[SYS_recvfrom] = Recvfrom;
   t.handlers[SYS_sendmsg] = Sendmsg;
   t.handlers[SYS_recvmsg] = Recvmsg;
+  t.handlers[SYS_sendmmsg] = Sendmmsg;
+  t.handlers[SYS_recvmmsg] = Recvmmsg;
   t.handlers[SYS_setsockopt] = Setsockopt;
   t.handlers[SYS_getsockopt] = Getsockopt;
   t.handlers[SYS_getsockname] = Getsockname;

@@ -13,6 +13,7 @@ namespace torov {
 const HypercallTable& Hypercalls() {
   static const HypercallTable table = [] {
     HypercallTable t;
+    RegisterEventHypercalls(t);
     RegisterFileHypercalls(t);
     RegisterIoHypercalls(t);
     RegisterMemoryHypercalls(t);

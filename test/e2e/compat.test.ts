@@ -65,3 +65,12 @@ for (const v of variants("remap")) {
     assert.equal(vm.status, 0);
   });
 }
+
+for (const v of variants("events")) {
+  test(`${v}: epoll, eventfd, timerfd, memfd, splice, tee, copy_file_range, mmsg match the native run`, () => {
+    const { vm, host } = both(v, []);
+    assert.equal(vm.stdout, host.stdout);
+    assert.equal(vm.status, 0, vm.stdout);
+    assert.match(vm.stdout, /^epoll: 2 ready, data 3333\n/);
+  });
+}
