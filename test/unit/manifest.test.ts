@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { TorovError } from "../../src/vmm/errors.js";
@@ -129,4 +129,11 @@ test("invalid JSON reports where", () => {
     (e: unknown) => e instanceof TorovError && /bad\.json: invalid JSON: .*\(line 3, column \d+\)/.test(e.message),
   );
   assert.throws(() => loadManifest(join(dir, "absent.json")), /absent\.json: no such file/);
+});
+
+test("the shipped JSON Schema knows exactly the keys the parser accepts", () => {
+  const schema = JSON.parse(readFileSync(join(__dirname, "../../../schema/manifest.schema.json"), "utf8"));
+  assert.deepEqual(Object.keys(schema.properties).sort(), ["$schema", "Args", "Binary", "Debug", "Env", "Hypercalls", "Memory", "MountPoint", "Newpid", "OnDenied", "Startaddr"]);
+  assert.deepEqual(Object.keys(schema.properties.Debug.properties).sort(), ["Allowed", "Port"]);
+  assert.equal(schema.additionalProperties, false);
 });
