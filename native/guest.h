@@ -78,10 +78,13 @@ class Guest {
   char comm[16] = {};
 
   // Set from another thread to end the run (Machine::Kill) or to stop it for
-  // a debugger. A host call blocked for the guest is interrupted by a signal
-  // (EINTR) and every retry loop checks this before trying again.
-  std::atomic<bool> stop_requested{false};
-  bool interrupted() const { return stop_requested.load(std::memory_order_relaxed); }
+  // a debugger (its Ctrl-C). A host call blocked for the guest is interrupted
+  // by a signal (EINTR) and every retry loop checks this before trying again.
+  enum StopRequest : int { kNoStop = 0, kInterrupt = 1, kKill = 2 };
+  std::atomic<int> stop_request{kNoStop};
+  bool interrupted() const { return stop_request.load(std::memory_order_relaxed) != kNoStop; }
+  // Hypercalls made so far, by number (the debugger's `monitor hypercalls`).
+  std::array<uint64_t, kMaxHypercall> counts{};
 
   // Hypercalls the policy refused so far, and the one that killed the guest
   // (OnDenied "kill"), for the report.

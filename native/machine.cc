@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 
+#include <algorithm>
 #include <future>
 
 #include "errors.h"
@@ -58,15 +59,7 @@ Napi::Object ResultToJs(Napi::Env env, const RunResult& r, const Guest& g) {
     o.Set("vector", r.vector);
     o.Set("errorCode", static_cast<double>(r.error_code));
     o.Set("address", Big(env, r.address));
-    const kvm_regs& k = r.regs.regs;
-    Napi::Object regs = Napi::Object::New(env);
-    const std::pair<const char*, uint64_t> gprs[] = {
-        {"rax", k.rax}, {"rbx", k.rbx}, {"rcx", k.rcx}, {"rdx", k.rdx}, {"rsi", k.rsi}, {"rdi", k.rdi},
-        {"rbp", k.rbp}, {"rsp", k.rsp}, {"r8", k.r8},   {"r9", k.r9},   {"r10", k.r10}, {"r11", k.r11},
-        {"r12", k.r12}, {"r13", k.r13}, {"r14", k.r14}, {"r15", k.r15}, {"rip", k.rip}, {"eflags", k.rflags},
-        {"fs_base", r.regs.fs_base}, {"gs_base", r.regs.gs_base}};
-    for (const auto& [name, value] : gprs) regs.Set(name, Big(env, value));
-    o.Set("regs", regs);
+    o.Set("regs", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(&r.regs), sizeof r.regs));
   }
   return o;
 }
@@ -99,6 +92,18 @@ Napi::Function Machine::Define(Napi::Env env) {
                          InstanceMethod<&Machine::Mappings>("mappings"),
                          InstanceMethod<&Machine::Start>("start"),
                          InstanceMethod<&Machine::Kill>("kill"),
+                         InstanceMethod<&Machine::HypercallCounts>("hypercallCounts"),
+                         InstanceMethod<&Machine::DebugAttach>("debugAttach"),
+                         InstanceMethod<&Machine::DebugState>("debugState"),
+                         InstanceMethod<&Machine::DebugSetRegisters>("debugSetRegisters"),
+                         InstanceMethod<&Machine::DebugResume>("debugResume"),
+                         InstanceMethod<&Machine::DebugDetach>("debugDetach"),
+                         InstanceMethod<&Machine::DebugInterrupt>("debugInterrupt"),
+                         InstanceMethod<&Machine::DebugRead>("debugRead"),
+                         InstanceMethod<&Machine::DebugWrite>("debugWrite"),
+                         InstanceMethod<&Machine::DebugWatch>("debugWatch"),
+                         InstanceMethod<&Machine::DebugCatchSyscalls>("debugCatchSyscalls"),
+                         InstanceMethod<&Machine::DebugStopOnDenied>("debugStopOnDenied"),
                      });
 }
 
@@ -166,10 +171,11 @@ Machine::~Machine() {
   if (!thread_.joinable()) return;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (order_ == Order::kWait) order_ = Order::kAbandon;
+    if (launch_ == Launch::kWait) launch_ = Launch::kAbandon;
   }
   changed_.notify_all();
-  if (started_ && vcpu_) vcpu_->RequestStop(thread_.native_handle());
+  if (started_ && vcpu_) vcpu_->RequestStop(thread_.native_handle(), Guest::kKill);
+  GiveOrder(Order{OrderKind::kKill});
   thread_.join();
 }
 
@@ -290,7 +296,7 @@ Napi::Value Machine::Start(const Napi::CallbackInfo& info) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     init_ = init;
-    order_ = Order::kGo;
+    launch_ = Launch::kGo;
   }
   changed_.notify_all();
   return env.Undefined();
@@ -321,13 +327,18 @@ void Machine::Body() {
     setup_code_ = code;
     setup_message_ = message;
     changed_.notify_all();
-    changed_.wait(lock, [this] { return order_ != Order::kWait; });
-    if (order_ == Order::kAbandon || !code.empty()) return;
+    changed_.wait(lock, [this] { return launch_ != Launch::kWait; });
+    if (launch_ == Launch::kAbandon || !code.empty()) return;
     init = init_;
   }
   RunResult result;
   try {
     vcpu_->SetEntry(init);
+    if (debug_) {
+      vcpu_->EnableDebug(debug_.get(), [this] {
+        stops_.BlockingCall([](Napi::Env, Napi::Function onStop) { onStop.Call({}); });
+      });
+    }
     result = vcpu_->Run();
   } catch (const Error& e) {
     result.kind = RunResult::kError;
@@ -339,11 +350,192 @@ void Machine::Body() {
     callback.Call({ResultToJs(env, *r, *guest)});
     delete r;
   });
+  if (debug_) stops_.Release();
   done_.Release();
 }
 
 Napi::Value Machine::Kill(const Napi::CallbackInfo& info) {
-  if (started_ && vcpu_ && thread_.joinable()) vcpu_->RequestStop(thread_.native_handle());
+  if (started_ && vcpu_ && thread_.joinable()) {
+    vcpu_->RequestStop(thread_.native_handle(), Guest::kKill);
+    GiveOrder(Order{OrderKind::kKill});  // in case it is parked
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value Machine::HypercallCounts(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  for (int nr = 0; nr < kMaxHypercall; nr++)
+    if (guest_->counts[nr]) out.Set(nr, static_cast<double>(guest_->counts[nr]));
+  return out;
+}
+
+// ---- debugging
+
+// debugAttach(onStop): before start(); the run then begins parked at the
+// entry point and onStop() is called at each stop.
+Napi::Value Machine::DebugAttach(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (started_) throw Napi::Error::New(env, "debugAttach: the machine has started");
+  if (!info[0].IsFunction()) throw Napi::TypeError::New(env, "Expected debugAttach(onStop)");
+  debug_ = std::make_unique<torov::DebugState>();
+  stops_ = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "torov-stops", 0, 1);
+  stops_.Unref(env);  // the run itself keeps the loop alive
+  return env.Undefined();
+}
+
+namespace {
+const char* StopName(StopWhy why) {
+  switch (why) {
+    case StopWhy::kInitial: return "initial";
+    case StopWhy::kTrap: return "trap";
+    case StopWhy::kStep: return "step";
+    case StopWhy::kSignal: return "signal";
+    case StopWhy::kSyscallEntry: return "syscall_entry";
+    case StopWhy::kSyscallReturn: return "syscall_return";
+    case StopWhy::kInterrupt: return "interrupt";
+    case StopWhy::kDenied: return "denied";
+    case StopWhy::kWatch: return "watch";
+  }
+  return "?";
+}
+}  // namespace
+
+// debugState(): the stop and the registers, while parked; null otherwise.
+Napi::Value Machine::DebugState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!debug_) return env.Null();
+  std::lock_guard<std::mutex> lock(debug_->mutex);
+  if (!debug_->parked) return env.Null();
+  const Stop& s = debug_->stop;
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("why", StopName(s.why));
+  o.Set("signal", s.signal);
+  if (s.vector >= 0) o.Set("vector", s.vector);
+  o.Set("errorCode", static_cast<double>(s.error_code));
+  o.Set("faultAddr", Big(env, s.fault_addr));
+  if (s.syscall >= 0) o.Set("syscall", static_cast<double>(s.syscall));
+  if (s.watch_kind) {
+    o.Set("watchAddr", Big(env, s.watch_addr));
+    o.Set("watchKind", std::string(1, s.watch_kind));
+  }
+  o.Set("regs", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(&debug_->regs), sizeof(DebugRegs)));
+  return o;
+}
+
+Napi::Value Machine::DebugSetRegisters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!debug_) throw Napi::Error::New(env, "not debugging");
+  if (!info[0].IsBuffer() || info[0].As<Napi::Buffer<uint8_t>>().Length() != sizeof(DebugRegs))
+    throw Napi::TypeError::New(env, "Expected a register buffer of " + std::to_string(sizeof(DebugRegs)) + " bytes");
+  std::lock_guard<std::mutex> lock(debug_->mutex);
+  if (!debug_->parked) return Napi::Boolean::New(env, false);
+  std::memcpy(&debug_->regs, info[0].As<Napi::Buffer<uint8_t>>().Data(), sizeof(DebugRegs));
+  debug_->regs_dirty = true;
+  return Napi::Boolean::New(env, true);
+}
+
+void Machine::GiveOrder(const Order& order) {
+  if (!debug_) return;
+  {
+    std::lock_guard<std::mutex> lock(debug_->mutex);
+    if (!debug_->parked) return;
+    debug_->order = order;
+  }
+  debug_->changed.notify_all();
+}
+
+// debugResume({ step, signal })
+Napi::Value Machine::DebugResume(const Napi::CallbackInfo& info) {
+  Order order{OrderKind::kResume};
+  if (info[0].IsObject()) {
+    Napi::Object o = info[0].As<Napi::Object>();
+    order.step = o.Get("step").ToBoolean().Value();
+    Napi::Value sig = o.Get("signal");
+    order.signal = sig.IsNumber() ? sig.As<Napi::Number>().Int32Value() : 0;
+  }
+  GiveOrder(order);
+  return info.Env().Undefined();
+}
+
+Napi::Value Machine::DebugDetach(const Napi::CallbackInfo& info) {
+  GiveOrder(Order{OrderKind::kDetach});
+  return info.Env().Undefined();
+}
+
+Napi::Value Machine::DebugInterrupt(const Napi::CallbackInfo& info) {
+  if (started_ && vcpu_ && thread_.joinable()) vcpu_->RequestStop(thread_.native_handle(), Guest::kInterrupt);
+  return info.Env().Undefined();
+}
+
+// debugRead(addr, len): the bytes a debugger may read there (any mapped
+// application memory, whatever its protection), possibly fewer; null if none.
+Napi::Value Machine::DebugRead(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint64_t addr = U64(info[0], "address");
+  const uint64_t len = std::min<uint64_t>(U64(info[1], "length"), 1 << 20);
+  const uint64_t n = guest_->mm.DebuggerExtent(addr, len);
+  if (len && !n) return env.Null();
+  return Napi::Buffer<uint8_t>::Copy(env, guest_->ram.Phys(addr, n), n);
+}
+
+// debugWrite(addr, bytes): writes into mapped application memory, read-only
+// code included (breakpoints); returns the bytes written.
+Napi::Value Machine::DebugWrite(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint64_t addr = U64(info[0], "address");
+  if (!info[1].IsTypedArray()) throw Napi::TypeError::New(env, "Expected debugWrite(address, Uint8Array)");
+  Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
+  const uint64_t n = guest_->mm.DebuggerExtent(addr, bytes.ByteLength());
+  if (n != bytes.ByteLength()) return Napi::Number::New(env, 0);
+  std::memcpy(guest_->ram.Phys(addr, n), bytes.Data(), n);
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
+// debugWatch(kind, addr, len, insert): a watchpoint by page protection.
+Napi::Value Machine::DebugWatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!debug_ || !vcpu_) throw Napi::Error::New(env, "not debugging");
+  const std::string kind = info[0].As<Napi::String>().Utf8Value();
+  const uint64_t addr = U64(info[1], "address"), len = U64(info[2], "length");
+  const bool insert = info[3].ToBoolean().Value();
+  if (kind.size() != 1 || std::string("wra").find(kind[0]) == std::string::npos || len == 0 || len > 1 << 20)
+    return Napi::Boolean::New(env, false);
+  std::lock_guard<std::mutex> lock(debug_->mutex);
+  if (!debug_->parked) return Napi::Boolean::New(env, false);
+  auto& ws = debug_->watches;
+  if (insert) {
+    if (guest_->mm.DebuggerExtent(addr, len) != len) return Napi::Boolean::New(env, false);
+    ws.push_back(Watch{addr, len, kind[0]});
+  } else {
+    auto it = std::find_if(ws.begin(), ws.end(), [&](const Watch& w) { return w.addr == addr && w.len == len && w.kind == kind[0]; });
+    if (it == ws.end()) return Napi::Boolean::New(env, false);
+    ws.erase(it);
+  }
+  vcpu_->UpdateWatches();
+  return Napi::Boolean::New(env, true);
+}
+
+// debugCatchSyscalls(true | false | Uint8Array bitmap)
+Napi::Value Machine::DebugCatchSyscalls(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!debug_) throw Napi::Error::New(env, "not debugging");
+  std::lock_guard<std::mutex> lock(debug_->mutex);
+  debug_->catch_syscalls.fill(0);
+  debug_->catch_all = false;
+  if (info[0].IsBoolean()) {
+    debug_->catch_all = info[0].As<Napi::Boolean>().Value();
+  } else if (info[0].IsTypedArray()) {
+    Napi::Uint8Array bits = info[0].As<Napi::Uint8Array>();
+    std::memcpy(debug_->catch_syscalls.data(), bits.Data(), std::min<size_t>(bits.ByteLength(), 64));
+  }
+  return env.Undefined();
+}
+
+Napi::Value Machine::DebugStopOnDenied(const Napi::CallbackInfo& info) {
+  if (!debug_) throw Napi::Error::New(info.Env(), "not debugging");
+  std::lock_guard<std::mutex> lock(debug_->mutex);
+  debug_->stop_on_denied = info[0].ToBoolean().Value();
   return info.Env().Undefined();
 }
 

@@ -20,6 +20,7 @@
 
 #include "fd.h"
 #include "guest.h"
+#include "debug.h"
 #include "vcpu.h"
 
 namespace torov {
@@ -43,6 +44,20 @@ class Machine : public Napi::ObjectWrap<Machine> {
   Napi::Value Mappings(const Napi::CallbackInfo& info);
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Kill(const Napi::CallbackInfo& info);
+  Napi::Value HypercallCounts(const Napi::CallbackInfo& info);
+  // The debugger's side (src/vmm/debug.ts).
+  Napi::Value DebugAttach(const Napi::CallbackInfo& info);
+  Napi::Value DebugState(const Napi::CallbackInfo& info);
+  Napi::Value DebugSetRegisters(const Napi::CallbackInfo& info);
+  Napi::Value DebugResume(const Napi::CallbackInfo& info);
+  Napi::Value DebugDetach(const Napi::CallbackInfo& info);
+  Napi::Value DebugInterrupt(const Napi::CallbackInfo& info);
+  Napi::Value DebugRead(const Napi::CallbackInfo& info);
+  Napi::Value DebugWrite(const Napi::CallbackInfo& info);
+  Napi::Value DebugWatch(const Napi::CallbackInfo& info);
+  Napi::Value DebugCatchSyscalls(const Napi::CallbackInfo& info);
+  Napi::Value DebugStopOnDenied(const Napi::CallbackInfo& info);
+  void GiveOrder(const Order& order);
 
   // The vCPU thread: set-up, then wait for start() (or the machine's end),
   // then the run.
@@ -55,13 +70,18 @@ class Machine : public Napi::ObjectWrap<Machine> {
   Napi::ThreadSafeFunction done_;
   bool started_ = false;
 
+  // Debugging: stops go to JavaScript through `stops_`; the state is shared
+  // with the vCPU thread under its own mutex.
+  std::unique_ptr<torov::DebugState> debug_;
+  Napi::ThreadSafeFunction stops_;
+
   // Between this thread and the vCPU thread, under mutex_:
-  enum class Order { kWait, kGo, kAbandon };
+  enum class Launch { kWait, kGo, kAbandon };
   std::mutex mutex_;
   std::condition_variable changed_;
   bool setup_done_ = false;
   std::string setup_code_, setup_message_;  // set-up failure, if any
-  Order order_ = Order::kWait;
+  Launch launch_ = Launch::kWait;
   InitialState init_;
   // Created on first use: V8 charges an external buffer of guest-RAM size to
   // its heap accounting, which costs garbage collections at start-up.

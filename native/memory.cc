@@ -144,15 +144,59 @@ uint64_t* AddressSpace::Pte(uint64_t addr) const {
   return reinterpret_cast<uint64_t*>(ram_.base() + pt_base_ + (addr >> 12) * 8);
 }
 
+namespace {
+uint64_t PteFlags(int prot, bool user) {
+  if (!(prot & kProtMask)) return 0;
+  uint64_t flags = kPteP | (user ? kPteUs : 0);
+  if (prot & PROT_WRITE) flags |= kPteRw;
+  if (!(prot & PROT_EXEC)) flags |= kPteNx;
+  return flags;
+}
+}  // namespace
+
 void AddressSpace::SetPtes(uint64_t start, uint64_t end, int prot, bool user) {
-  uint64_t flags = 0;
-  if (prot & kProtMask) {
-    flags = kPteP | (user ? kPteUs : 0);
-    if (prot & PROT_WRITE) flags |= kPteRw;
-    if (!(prot & PROT_EXEC)) flags |= kPteNx;
-  }
+  const uint64_t flags = PteFlags(prot, user);
   uint64_t* pte = Pte(start);
   for (uint64_t a = start; a < end; a += kPageSize) *pte++ = flags ? (a | flags) : 0;
+  // Pages a debugger guards keep their guard.
+  for (auto it = guards_.lower_bound(start); it != guards_.end() && it->first < end; ++it) {
+    const uint64_t f = PteFlags(prot & ~it->second, user);
+    *Pte(it->first) = f ? (it->first | f) : 0;
+  }
+}
+
+const Vma* AddressSpace::VmaAt(uint64_t addr) const {
+  auto it = vmas_.upper_bound(addr);
+  if (it == vmas_.begin()) return nullptr;
+  --it;
+  return addr < it->second.end ? &it->second : nullptr;
+}
+
+void AddressSpace::SetGuard(uint64_t page, int mask) {
+  page = PageDown(page);
+  if (mask) guards_[page] = mask;
+  else guards_.erase(page);
+  const Vma* v = VmaAt(page);
+  const uint64_t f = v ? PteFlags(v->prot & ~mask, true) : 0;
+  *Pte(page) = f ? (page | f) : 0;
+}
+
+int AddressSpace::Guard(uint64_t page) const {
+  auto it = guards_.find(PageDown(page));
+  return it == guards_.end() ? 0 : it->second;
+}
+
+uint64_t AddressSpace::DebuggerExtent(uint64_t addr, uint64_t len) const {
+  if (len == 0) return 0;
+  if (AddOverflows(addr, len)) len = ~addr;
+  const uint64_t end = addr + len;
+  uint64_t cur = addr;
+  while (cur < end) {
+    const Vma* v = VmaAt(cur);
+    if (!v) break;
+    cur = v->end;
+  }
+  return std::min(cur, end) - addr;
 }
 
 bool AddressSpace::InApp(uint64_t start, uint64_t end) const {

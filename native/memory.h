@@ -112,6 +112,20 @@ class AddressSpace {
   int64_t Mremap(uint64_t old_addr, uint64_t old_len, uint64_t new_len, int flags, uint64_t new_addr);
   int64_t Madvise(uint64_t addr, uint64_t len, int advice);
 
+  // Debugger page guards (watchpoints): permissions taken away from a page
+  // on top of its mapping's, kept through mprotect and mmap. `mask` 0
+  // removes the guard. The caller zaps pages whose access was reduced.
+  void SetGuard(uint64_t page, int mask);
+  int Guard(uint64_t page) const;
+  bool has_guards() const { return !guards_.empty(); }
+  const std::map<uint64_t, int>& guards() const { return guards_; }
+  // The mapping that holds `addr`, or nullptr.
+  const Vma* VmaAt(uint64_t addr) const;
+  // The debugger's access (ptrace's FOLL_FORCE): any mapped application
+  // byte, whatever its protection. Bytes accessible from `addr` (up to len).
+  uint64_t DebuggerExtent(uint64_t addr, uint64_t len) const;
+  GuestRam& ram() const { return ram_; }
+
   const std::map<uint64_t, Vma>& vmas() const { return vmas_; }
   uint64_t brk() const { return brk_cur_; }
   uint64_t brk_start() const { return brk_start_; }
@@ -137,6 +151,7 @@ class AddressSpace {
   uint64_t brk_start_ = 0;
   uint64_t brk_cur_ = 0;
   std::map<uint64_t, Vma> vmas_;  // keyed by start
+  std::map<uint64_t, int> guards_;  // page -> PROT_* bits taken away
 };
 
 }  // namespace torov

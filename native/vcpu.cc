@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <mutex>
+#include <set>
 #include <vector>
 
 #include "errors.h"
@@ -42,7 +43,15 @@ constexpr uint64_t kFmask = 0x47700;
 // XSAVE components a Linux process has without asking: x87, SSE, AVX,
 // AVX-512. Not MPX (gone), PKRU (needs CR4.PKE) or AMX (needs a prctl).
 constexpr uint64_t kXcr0Mask = 0x1 | 0x2 | 0x4 | 0x20 | 0x40 | 0x80;
-constexpr uint64_t kRflagsIf = 1u << 9, kRflagsFixed = 1u << 1;
+constexpr uint64_t kRflagsIf = 1u << 9, kRflagsFixed = 1u << 1, kTrapFlag = 1u << 8;
+// The flags a debugger may set for the application (Linux's ptrace FLAG_MASK):
+// CF PF AF ZF SF TF DF OF NT RF AC ID; IF stays on, IOPL at 0.
+constexpr uint64_t kUserFlags = 0x254dd5;
+
+// The XSAVE area KVM_GET_XSAVE returns (standard format): the legacy FXSAVE
+// region, the header, then the AVX component with the upper halves of YMM.
+constexpr size_t kXsaveBvOffset = 512;
+constexpr size_t kYmmhOffset = 576;
 
 void SetSegment(kvm_segment* s, uint16_t selector, bool code, int dpl) {
   std::memset(s, 0, sizeof *s);
@@ -114,6 +123,7 @@ Vcpu::Vcpu(int vm_fd, Guest& guest, int index) : guest_(guest) {
   if (p == MAP_FAILED) throw SystemError("EKVM", "mmap of kvm_run");
   run_ = static_cast<kvm_run*>(p);
   guest_.cpu = this;
+  has_xsave_ = ioctl(Kvm::Get().fd(), KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) > 0;
 }
 
 Vcpu::~Vcpu() {
@@ -189,6 +199,11 @@ void Vcpu::Setup() {
 
 }
 
+void Vcpu::EnableDebug(DebugState* state, std::function<void()> report) {
+  debug_ = state;
+  report_ = std::move(report);
+}
+
 void Vcpu::SetEntry(const InitialState& init) {
   kvm_regs regs{};
   regs.rip = init.rip;
@@ -213,33 +228,26 @@ bool Vcpu::RunOnce() {
   return ioctl(fd_.get(), KVM_RUN, 0) == 0 && run_->exit_reason == KVM_EXIT_IO && run_->io.port == HC_PORT;
 }
 
-void Vcpu::RequestStop(pthread_t thread) {
-  guest_.stop_requested.store(true);
+void Vcpu::RequestStop(pthread_t thread, Guest::StopRequest why) {
+  if (why == Guest::kKill) {
+    guest_.stop_request.store(Guest::kKill);
+  } else {
+    int none = Guest::kNoStop;
+    guest_.stop_request.compare_exchange_strong(none, why);
+  }
   run_->immediate_exit = 1;
   pthread_kill(thread, KickSignal());
 }
 
-void Vcpu::Dispatch(uint64_t nr, const uint64_t* args, int64_t* ret) {
-  if (nr >= kMaxHypercall) {
-    *ret = -ENOSYS;
-    return;
-  }
-  if (!guest_.Allowed(nr) && !IsSelfExeReadlink(guest_, nr, args)) {
-    // A denied hypercall never reaches its handler, so never the host.
-    *ret = -EPERM;
-    guest_.denied_count++;
-    if (guest_.config.on_denied == OnDenied::kKill) {
-      guest_.denied_nr = static_cast<int>(nr);
-      guest_.Kill(SIGSYS, "denied");
-    }
-    return;
-  }
+bool Vcpu::InRuntime(uint64_t rip) const { return rip >= RT_BASE && rip < RT_LIMIT; }
+
+int64_t Vcpu::Dispatch(uint64_t nr, const uint64_t* args) {
   const Handler handler = Hypercalls().handlers[nr];
-  *ret = handler ? handler(guest_, args) : -ENOSYS;
+  int64_t ret = handler ? handler(guest_, args) : -ENOSYS;
   // Writing to a broken pipe or socket kills a Linux process with SIGPIPE
   // unless it ignores the signal or asked for MSG_NOSIGNAL. The monitor
   // itself never gets SIGPIPE (Node ignores it).
-  if (*ret == -EPIPE && guest_.sigactions[SIGPIPE].handler == reinterpret_cast<uint64_t>(SIG_DFL)) {
+  if (ret == -EPIPE && guest_.sigactions[SIGPIPE].handler == reinterpret_cast<uint64_t>(SIG_DFL)) {
     bool nosignal = false;
     if (nr == SYS_sendto) nosignal = args[3] & MSG_NOSIGNAL;
     if (nr == SYS_sendmsg) nosignal = args[2] & MSG_NOSIGNAL;
@@ -247,13 +255,95 @@ void Vcpu::Dispatch(uint64_t nr, const uint64_t* args, int64_t* ret) {
                         nr == SYS_sendto || nr == SYS_sendmsg || nr == SYS_sendfile;
     if (writes && !nosignal) guest_.Kill(SIGPIPE, "broken pipe");
   }
+  return ret;
 }
 
-void Vcpu::Hypercall() {
+void Vcpu::Hypercall(RunResult* result, Next* next) {
+  *next = Next::kContinue;
   auto* page = reinterpret_cast<uint64_t*>(guest_.ram.Phys(RT_HCPAGE, kPageSize));
+  uint64_t nr = page[HC_NR / 8];
+  // A single step over `syscall`: the trap flag came in with the
+  // application's flags. The step ends when the hypercall has run, at the
+  // instruction after the syscall, so the return path must not trap.
+  bool stepped = debug_ && (page[HC_RFLAGS / 8] & kTrapFlag);
+  if (stepped) page[HC_RFLAGS / 8] &= ~kTrapFlag;
+
+  if (debug_ && debug_->Catches(nr)) {
+    page[HC_RET / 8] = static_cast<uint64_t>(-ENOSYS);  // rax at a syscall-entry stop, as on Linux
+    Stop stop{StopWhy::kSyscallEntry, SIGTRAP};
+    stop.syscall = static_cast<int64_t>(nr);
+    if (Park(stop, Context::kHypercall, result) == Next::kEnd) {
+      *next = Next::kEnd;
+      return;
+    }
+    nr = page[HC_NR / 8];  // the debugger may have changed orig_rax (-1 skips the call)
+    if (stepping_) {
+      stepped = true;
+      stepping_ = false;
+      page[HC_RFLAGS / 8] &= ~kTrapFlag;
+    }
+  }
+
   int64_t ret;
-  Dispatch(page[HC_NR / 8], page + HC_A0 / 8, &ret);
+  if (nr == ~uint64_t{0}) {
+    ret = static_cast<int64_t>(page[HC_RET / 8]);  // skipped: rax as the debugger left it
+  } else if (nr >= kMaxHypercall) {
+    ret = -ENOSYS;
+  } else if (!guest_.Allowed(nr) && !IsSelfExeReadlink(guest_, nr, page + HC_A0 / 8)) {
+    // A denied hypercall never reaches its handler, so never the host.
+    ret = -EPERM;
+    guest_.denied_count++;
+    guest_.counts[nr]++;
+    if (debug_ && debug_->stop_on_denied) {
+      page[HC_RET / 8] = static_cast<uint64_t>(ret);
+      Stop stop{StopWhy::kDenied, SIGSYS};
+      stop.syscall = static_cast<int64_t>(nr);
+      if (Park(stop, Context::kHypercall, result) == Next::kEnd) {
+        *next = Next::kEnd;
+        return;
+      }
+      ret = static_cast<int64_t>(page[HC_RET / 8]);
+    } else if (guest_.config.on_denied == OnDenied::kKill) {
+      guest_.denied_nr = static_cast<int>(nr);
+      guest_.Kill(SIGSYS, "denied");
+    }
+  } else {
+    guest_.counts[nr]++;
+    ret = Dispatch(nr, page + HC_A0 / 8);
+  }
   page[HC_RET / 8] = static_cast<uint64_t>(ret);
+  if (guest_.exited) return;
+
+  // Ctrl-C from the debugger during the hypercall: if it cut a blocking host
+  // call short, the call starts over when the program goes on (the pc is
+  // put back on the syscall instruction with rax = the number, as a
+  // restarted Linux syscall); otherwise the program stops right after it.
+  bool restarted = false;
+  int request = Guest::kInterrupt;
+  if (guest_.stop_request.compare_exchange_strong(request, Guest::kNoStop)) {
+    if (!debug_) return;
+    if (ret == -EINTR && nr < kMaxHypercall) {
+      page[HC_RET / 8] = nr;
+      page[HC_RIP / 8] -= 2;  // `syscall` is 0f 05
+      restarted = true;
+    }
+    interrupt_pending_ = true;
+  }
+  if (!debug_) return;
+  Stop stop;
+  if (debug_->Catches(nr) && !restarted) {
+    stop = Stop{StopWhy::kSyscallReturn, SIGTRAP};
+    stop.syscall = static_cast<int64_t>(nr);
+  } else if (interrupt_pending_) {
+    stop = Stop{StopWhy::kInterrupt, SIGINT};
+  } else if (stepped) {
+    stop = Stop{StopWhy::kStep, SIGTRAP};
+    stepping_ = false;
+  } else {
+    return;
+  }
+  interrupt_pending_ = false;
+  if (Park(stop, Context::kHypercall, result) == Next::kEnd) *next = Next::kEnd;
 }
 
 void Vcpu::FlatHypercall() {
@@ -262,101 +352,419 @@ void Vcpu::FlatHypercall() {
   kvm_regs regs;
   if (ioctl(fd_.get(), KVM_GET_REGS, &regs) < 0) throw SystemError("EKVM", "KVM_GET_REGS");
   const uint64_t args[6] = {regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9};
+  const uint64_t nr = regs.rax & 0xffffffff;
   int64_t ret;
-  Dispatch(regs.rax & 0xffffffff, args, &ret);
+  if (nr >= kMaxHypercall) {
+    ret = -ENOSYS;
+  } else if (!guest_.Allowed(nr)) {
+    ret = -EPERM;
+    guest_.denied_count++;
+    if (guest_.config.on_denied == OnDenied::kKill) {
+      guest_.denied_nr = static_cast<int>(nr);
+      guest_.Kill(SIGSYS, "denied");
+    }
+  } else {
+    guest_.counts[nr]++;
+    ret = Dispatch(nr, args);
+  }
   regs.rax = static_cast<uint64_t>(ret);
   if (ioctl(fd_.get(), KVM_SET_REGS, &regs) < 0) throw SystemError("EKVM", "KVM_SET_REGS");
 }
 
-bool Vcpu::ReadAppRegs(AppRegs* out, uint64_t* frame) {
-  kvm_regs regs;
-  kvm_sregs sregs;
-  if (ioctl(fd_.get(), KVM_GET_REGS, &regs) < 0 || ioctl(fd_.get(), KVM_GET_SREGS, &sregs) < 0) return false;
-  // The stub left [vector, error code, rip, cs, rflags, rsp, ss] on the IST stack.
-  if (regs.rsp < RT_IST_LOW || regs.rsp + 7 * 8 > RT_IST_TOP) return false;
-  std::memcpy(frame, guest_.ram.Phys(regs.rsp, 7 * 8), 7 * 8);
-  out->regs = regs;
-  out->regs.rip = frame[2];
-  out->regs.rflags = frame[4];
-  out->regs.rsp = frame[5];
-  out->cs = static_cast<uint16_t>(frame[3]);
-  out->ss = static_cast<uint16_t>(frame[6]);
-  out->ds = sregs.ds.selector;
-  out->es = sregs.es.selector;
-  out->fs = sregs.fs.selector;
-  out->gs = sregs.gs.selector;
-  out->fs_base = sregs.fs.base;
-  out->gs_base = sregs.gs.base;
-  frame[6] = sregs.cr2;  // reuse the slot: the caller wants cr2, not ss
-  return true;
+// ---- the application's registers at a stop
+
+void Vcpu::Capture(Context ctx, DebugRegs* out) {
+  const int fd = fd_.get();
+  kvm_regs r;
+  kvm_sregs sr;
+  if (ioctl(fd, KVM_GET_REGS, &r) < 0 || ioctl(fd, KVM_GET_SREGS, &sr) < 0) throw SystemError("EKVM", "KVM_GET_REGS");
+  std::memset(out, 0, sizeof *out);
+  const uint64_t gpr[16] = {r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.rsp,
+                            r.r8,  r.r9,  r.r10, r.r11, r.r12, r.r13, r.r14, r.r15};
+  std::memcpy(out->gpr, gpr, sizeof gpr);
+  out->rip = r.rip;
+  out->rflags = r.rflags;
+  out->seg[0] = sr.cs.selector;
+  out->seg[1] = sr.ss.selector;
+  out->seg[2] = sr.ds.selector;
+  out->seg[3] = sr.es.selector;
+  out->seg[4] = sr.fs.selector;
+  out->seg[5] = sr.gs.selector;
+  out->fs_base = sr.fs.base;
+  out->gs_base = sr.gs.base;
+  out->orig_rax = ~uint64_t{0};
+  if (ctx == Context::kException) {
+    const uint64_t* frame = reinterpret_cast<const uint64_t*>(guest_.ram.Phys(r.rsp, 7 * 8));
+    if (!frame || r.rsp < RT_IST_LOW) throw Error("EKVM", "the guest runtime's exception frame is unreadable");
+    out->rip = frame[2];
+    out->seg[0] = frame[3];
+    out->rflags = frame[4];
+    out->gpr[7] = frame[5];
+    out->seg[1] = frame[6];
+  } else if (ctx == Context::kHypercall) {
+    const auto* page = reinterpret_cast<const uint64_t*>(guest_.ram.Phys(RT_HCPAGE, kPageSize));
+    out->gpr[0] = page[HC_RET / 8];
+    out->gpr[2] = page[HC_RIP / 8];  // rcx and r11 after `syscall`, as on Linux
+    out->gpr[11] = page[HC_RFLAGS / 8];
+    out->rip = page[HC_RIP / 8];
+    out->rflags = page[HC_RFLAGS / 8];
+    out->seg[0] = USER_CS;  // the stub may run at CPL 0; the application does not
+    out->seg[1] = USER_DS;
+    if (debug_ && (debug_->stop.why == StopWhy::kSyscallEntry || debug_->stop.why == StopWhy::kSyscallReturn))
+      out->orig_rax = page[HC_NR / 8];
+  }
+  // x87, SSE and AVX state: the XSAVE area holds all three.
+  kvm_xsave xsave;
+  if (has_xsave_ && ioctl(fd, KVM_GET_XSAVE, &xsave) == 0) {
+    const auto* area = reinterpret_cast<const uint8_t*>(xsave.region);
+    std::memcpy(out->fxsave, area, sizeof out->fxsave);
+    uint64_t bv;
+    std::memcpy(&bv, area + kXsaveBvOffset, 8);
+    if (bv & 4) std::memcpy(out->ymmh, area + kYmmhOffset, sizeof out->ymmh);
+  } else {
+    kvm_fpu fpu;
+    if (ioctl(fd, KVM_GET_FPU, &fpu) == 0) {
+      uint8_t* x = out->fxsave;
+      std::memcpy(x + 0, &fpu.fcw, 2);
+      std::memcpy(x + 2, &fpu.fsw, 2);
+      x[4] = fpu.ftwx;
+      std::memcpy(x + 6, &fpu.last_opcode, 2);
+      std::memcpy(x + 8, &fpu.last_ip, 8);
+      std::memcpy(x + 16, &fpu.last_dp, 8);
+      std::memcpy(x + 24, &fpu.mxcsr, 4);
+      for (int i = 0; i < 8; i++) std::memcpy(x + 32 + 16 * i, fpu.fpr[i], 16);
+      for (int i = 0; i < 16; i++) std::memcpy(x + 160 + 16 * i, fpu.xmm[i], 16);
+    }
+  }
 }
 
-bool Vcpu::Exception(RunResult* out) {
-  uint64_t frame[7];
-  if (!ReadAppRegs(&out->regs, frame)) {
-    out->kind = RunResult::kError;
-    out->message = "the guest runtime's exception frame is unreadable";
-    return false;
+void Vcpu::Apply(Context ctx, const DebugRegs& in) {
+  const int fd = fd_.get();
+  kvm_regs r;
+  if (ioctl(fd, KVM_GET_REGS, &r) < 0) throw SystemError("EKVM", "KVM_GET_REGS");
+  const uint64_t keep_rsp = r.rsp, keep_rip = r.rip, keep_flags = r.rflags;
+  __u64* g[16] = {&r.rax, &r.rbx, &r.rcx, &r.rdx, &r.rsi, &r.rdi, &r.rbp, &r.rsp,
+                  &r.r8,  &r.r9,  &r.r10, &r.r11, &r.r12, &r.r13, &r.r14, &r.r15};
+  for (int i = 0; i < 16; i++) *g[i] = in.gpr[i];
+  const uint64_t flags = (in.rflags & kUserFlags) | kRflagsFixed | kRflagsIf;
+  if (ctx == Context::kException) {
+    auto* frame = reinterpret_cast<uint64_t*>(guest_.ram.Phys(keep_rsp, 7 * 8));
+    frame[2] = in.rip;
+    frame[4] = flags;
+    frame[5] = in.gpr[7];
+    r.rsp = keep_rsp;
+    r.rip = keep_rip;
+    r.rflags = keep_flags;
+  } else if (ctx == Context::kHypercall) {
+    auto* page = reinterpret_cast<uint64_t*>(guest_.ram.Phys(RT_HCPAGE, kPageSize));
+    page[HC_RET / 8] = in.gpr[0];
+    page[HC_RIP / 8] = in.rip;
+    page[HC_RFLAGS / 8] = flags;
+    page[HC_NR / 8] = in.orig_rax;
+    const uint64_t args[6] = {in.gpr[5], in.gpr[4], in.gpr[3], in.gpr[10], in.gpr[8], in.gpr[9]};
+    std::memcpy(page + HC_A0 / 8, args, sizeof args);
+    r.rip = keep_rip;
+    r.rflags = keep_flags;
+  } else {
+    r.rip = in.rip;
+    r.rflags = flags;
+  }
+  if (ioctl(fd, KVM_SET_REGS, &r) < 0) throw SystemError("EKVM", "KVM_SET_REGS");
+  uint64_t base;
+  if (GetSegmentBase(true, &base) && base != in.fs_base) SetSegmentBase(true, in.fs_base);
+  if (GetSegmentBase(false, &base) && base != in.gs_base) SetSegmentBase(false, in.gs_base);
+  kvm_xsave xsave;
+  if (has_xsave_ && ioctl(fd, KVM_GET_XSAVE, &xsave) == 0) {
+    auto* area = reinterpret_cast<uint8_t*>(xsave.region);
+    std::memcpy(area, in.fxsave, 160 + 256);  // control words, x87 and XMM; not the reserved tail
+    std::memcpy(area + kYmmhOffset, in.ymmh, sizeof in.ymmh);
+    uint64_t bv;
+    std::memcpy(&bv, area + kXsaveBvOffset, 8);
+    bv |= 7;
+    std::memcpy(area + kXsaveBvOffset, &bv, 8);
+    ioctl(fd, KVM_SET_XSAVE, &xsave);
+  } else {
+    kvm_fpu fpu{};
+    const uint8_t* x = in.fxsave;
+    std::memcpy(&fpu.fcw, x + 0, 2);
+    std::memcpy(&fpu.fsw, x + 2, 2);
+    fpu.ftwx = x[4];
+    std::memcpy(&fpu.last_opcode, x + 6, 2);
+    std::memcpy(&fpu.last_ip, x + 8, 8);
+    std::memcpy(&fpu.last_dp, x + 16, 8);
+    std::memcpy(&fpu.mxcsr, x + 24, 4);
+    for (int i = 0; i < 8; i++) std::memcpy(fpu.fpr[i], x + 32 + 16 * i, 16);
+    for (int i = 0; i < 16; i++) std::memcpy(fpu.xmm[i], x + 160 + 16 * i, 16);
+    ioctl(fd, KVM_SET_FPU, &fpu);
+  }
+}
+
+void Vcpu::SetTrapFlag(Context ctx, bool on) {
+  auto set = [on](auto* f) { *f = on ? (*f | kTrapFlag) : (*f & ~kTrapFlag); };
+  if (ctx == Context::kHypercall) {
+    set(reinterpret_cast<uint64_t*>(guest_.ram.Phys(RT_HCPAGE + HC_RFLAGS, 8)));
+    return;
+  }
+  kvm_regs r;
+  if (ioctl(fd_.get(), KVM_GET_REGS, &r) < 0) throw SystemError("EKVM", "KVM_GET_REGS");
+  if (ctx == Context::kException) {
+    set(reinterpret_cast<uint64_t*>(guest_.ram.Phys(r.rsp + 4 * 8, 8)));
+  } else {
+    set(&r.rflags);
+    if (ioctl(fd_.get(), KVM_SET_REGS, &r) < 0) throw SystemError("EKVM", "KVM_SET_REGS");
+  }
+}
+
+// ---- parking
+
+Vcpu::Next Vcpu::Park(const Stop& stop, Context ctx, RunResult* result) {
+  Order order;
+  {
+    std::unique_lock<std::mutex> lock(debug_->mutex);
+    debug_->stop = stop;
+    Capture(ctx, &debug_->regs);
+    debug_->regs_dirty = false;
+    debug_->order = Order{};
+    debug_->parked = true;
+  }
+  report_();
+  {
+    std::unique_lock<std::mutex> lock(debug_->mutex);
+    debug_->changed.wait(lock, [this] { return debug_->order.kind != OrderKind::kNone; });
+    order = debug_->order;
+    debug_->parked = false;
+    if (debug_->regs_dirty) Apply(ctx, debug_->regs);
+  }
+  switch (order.kind) {
+    case OrderKind::kKill:
+      result->kind = RunResult::kKilled;
+      return Next::kEnd;
+    case OrderKind::kDetach:
+      stepping_ = false;
+      debug_->watches.clear();
+      UpdateWatches();
+      SetTrapFlag(ctx, false);
+      debug_ = nullptr;
+      return Next::kContinue;
+    default:
+      break;
+  }
+  if (order.signal > 0 && order.signal <= 64) {
+    // No handler is ever called: a signal the program would not ignore ends
+    // it, as if it had no handler.
+    const int sig = order.signal;
+    const uint64_t handler = guest_.sigactions[sig].handler;
+    const bool ignored = sig != SIGKILL && (handler == reinterpret_cast<uint64_t>(SIG_IGN) ||
+                                            (handler == reinterpret_cast<uint64_t>(SIG_DFL) &&
+                                             (sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH || sig == SIGCONT)));
+    if (!ignored) {
+      guest_.Kill(sig, "signal from the debugger");
+      result->kind = RunResult::kSignaled;
+      result->signal = sig;
+      result->status = 128 + sig;
+      result->message = guest_.reason;
+      return Next::kEnd;
+    }
+  }
+  stepping_ = order.step;
+  trap_in_runtime_ = false;
+  SetTrapFlag(ctx, order.step);
+  return Next::kContinue;
+}
+
+// ---- watchpoints: page protection
+
+void Vcpu::GuardPage(uint64_t page, bool on) {
+  int mask = 0;
+  if (on && debug_)
+    for (const Watch& w : debug_->watches)
+      if (w.addr < page + kPageSize && page < w.addr + w.len)
+        mask |= w.kind == 'w' ? PROT_WRITE : (PROT_READ | PROT_WRITE | PROT_EXEC);
+  const int before = guest_.mm.Guard(page);
+  guest_.mm.SetGuard(page, mask);
+  if (mask & ~before) guest_.ram.Zap(page, kPageSize);
+}
+
+void Vcpu::UpdateWatches() {
+  std::set<uint64_t> pages;
+  for (const auto& [page, mask] : guest_.mm.guards()) pages.insert(page);
+  if (debug_)
+    for (const Watch& w : debug_->watches)
+      for (uint64_t p = PageDown(w.addr); p < w.addr + w.len; p += kPageSize) pages.insert(p);
+  for (uint64_t p : pages) GuardPage(p, true);
+}
+
+// ---- exceptions
+
+Vcpu::Next Vcpu::Exception(RunResult* result) {
+  kvm_regs r;
+  kvm_sregs sr;
+  if (ioctl(fd_.get(), KVM_GET_REGS, &r) < 0 || ioctl(fd_.get(), KVM_GET_SREGS, &sr) < 0)
+    throw SystemError("EKVM", "KVM_GET_REGS");
+  // The stub left [vector, error code, rip, cs, rflags, rsp, ss] on the IST stack.
+  const uint64_t* frame = r.rsp >= RT_IST_LOW && r.rsp + 7 * 8 <= RT_IST_TOP
+                              ? reinterpret_cast<const uint64_t*>(guest_.ram.Phys(r.rsp, 7 * 8))
+                              : nullptr;
+  if (!frame) {
+    result->kind = RunResult::kError;
+    result->message = "the guest runtime's exception frame is unreadable";
+    return Next::kEnd;
   }
   const int vector = static_cast<int>(frame[0]);
+  const uint64_t error_code = frame[1];
   const uint64_t rip = frame[2];
+  const uint64_t cr2 = sr.cr2;
+
   // ToroV's flat programs end with `hlt`, which faults at CPL 3.
   if (guest_.config.flat && vector == 13) {
     const uint8_t* insn = guest_.mm.User(rip, 1, Access::kRead);
     if (insn && *insn == 0xf4) {
       guest_.exited = true;
       guest_.exit_status = 0;
-      return false;
+      return Next::kContinue;
     }
   }
-  out->kind = RunResult::kFault;
-  out->vector = vector;
-  out->error_code = frame[1];
-  out->address = vector == 14 ? frame[6] : rip;
-  out->signal = SignalForVector(vector);
-  out->status = 128 + out->signal;
-  return false;
+
+  auto fault = [&]() {
+    Stop stop{StopWhy::kSignal, SignalForVector(vector)};
+    stop.vector = vector;
+    stop.error_code = error_code;
+    stop.fault_addr = vector == 14 ? cr2 : rip;
+    return stop;
+  };
+
+  if (!debug_) {
+    const Stop stop = fault();
+    result->kind = RunResult::kFault;
+    result->vector = vector;
+    result->error_code = error_code;
+    result->address = stop.fault_addr;
+    result->signal = stop.signal;
+    result->status = 128 + stop.signal;
+    Capture(Context::kException, &result->regs);
+    return Next::kEnd;
+  }
+
+  Stop stop;
+  if (vector == 1) {
+    if (!lifted_.pages.empty()) {
+      // The instruction that touched a watched page has run: guard it again.
+      std::vector<uint64_t> pages;
+      pages.swap(lifted_.pages);
+      for (uint64_t p : pages) GuardPage(p, true);
+      if (lifted_.hit) {
+        stop = Stop{StopWhy::kWatch, SIGTRAP};
+        stop.watch_addr = lifted_.addr;
+        stop.watch_kind = lifted_.kind;
+        stepping_ = false;
+      } else if (stepping_) {
+        stop = Stop{StopWhy::kStep, SIGTRAP};
+        stepping_ = false;
+      } else {
+        SetTrapFlag(Context::kException, lifted_.app_tf);
+        lifted_ = Lifted{};
+        return Next::kContinue;
+      }
+    } else if (InRuntime(rip)) {
+      // PVM returns from a hypercall in user mode (popfq; jmp rcx): with the
+      // trap flag on, it traps inside the stub. Not the program's business.
+      trap_in_runtime_ = true;
+      return Next::kContinue;
+    } else if (trap_in_runtime_) {
+      // ...and once more on the return address, before that instruction ran.
+      trap_in_runtime_ = false;
+      return Next::kContinue;
+    } else if (stepping_) {
+      stop = Stop{StopWhy::kStep, SIGTRAP};
+      stepping_ = false;
+    } else {
+      stop = Stop{StopWhy::kSignal, SIGTRAP};  // the program set TF itself
+    }
+  } else if (vector == 3) {
+    stop = Stop{StopWhy::kTrap, SIGTRAP};
+  } else if (vector == 14 && guest_.mm.Guard(cr2)) {
+    // A watched page. Let the access through for one instruction, then
+    // guard the page again; report it if it touched a watched range.
+    const Vma* vma = guest_.mm.VmaAt(cr2);
+    const bool write = error_code & 2;
+    const int need = write ? PROT_WRITE : (error_code & 16 ? PROT_EXEC : PROT_READ);
+    if (!vma || !(vma->prot & need)) {
+      stop = fault();  // a real fault, guard or not
+    } else {
+      const uint64_t page = PageDown(cr2);
+      for (const Watch& w : debug_->watches) {
+        const bool kind_matches = w.kind == 'a' || (w.kind == 'w') == write;
+        if (kind_matches && cr2 < w.addr + w.len && w.addr < cr2 + 8) {
+          lifted_.hit = true;
+          lifted_.kind = w.kind;
+          lifted_.addr = w.addr;
+        }
+      }
+      if (lifted_.pages.empty()) lifted_.app_tf = frame[4] & kTrapFlag;
+      lifted_.pages.push_back(page);
+      guest_.mm.SetGuard(page, 0);
+      SetTrapFlag(Context::kException, true);
+      return Next::kContinue;
+    }
+  } else {
+    stop = fault();
+  }
+  if (interrupt_pending_) interrupt_pending_ = false;
+  const Next next = Park(stop, Context::kException, result);
+  if (next == Next::kContinue && lifted_.pages.empty()) lifted_ = Lifted{};
+  return next;
 }
+
+// ---- the run loop
 
 RunResult Vcpu::Run() {
   RunResult result;
   const int fd = fd_.get();
   const bool flat = guest_.config.flat;
+  if (debug_ && Park(Stop{StopWhy::kInitial, SIGTRAP}, Context::kDirect, &result) == Next::kEnd) return result;
   for (;;) {
-    if (guest_.interrupted()) {
+    if (guest_.stop_request.load() == Guest::kKill) {
       result.kind = RunResult::kKilled;
       return result;
     }
     if (ioctl(fd, KVM_RUN, 0) < 0) {
-      if (errno == EINTR || errno == EAGAIN) {
-        run_->immediate_exit = 0;
-        continue;
+      if (errno != EINTR && errno != EAGAIN) {
+        result.kind = RunResult::kError;
+        result.message = std::string("KVM_RUN: ") + std::strerror(errno);
+        return result;
       }
-      result.kind = RunResult::kError;
-      result.message = std::string("KVM_RUN: ") + std::strerror(errno);
-      return result;
+      run_->immediate_exit = 0;
+      int request = Guest::kInterrupt;
+      if (guest_.stop_request.compare_exchange_strong(request, Guest::kNoStop) && debug_) {
+        kvm_regs r;
+        ioctl(fd, KVM_GET_REGS, &r);
+        if (InRuntime(r.rip)) {
+          interrupt_pending_ = true;  // inside the runtime: stop at the next exit
+        } else if (Park(Stop{StopWhy::kInterrupt, SIGINT}, Context::kDirect, &result) == Next::kEnd) {
+          return result;
+        }
+      }
+      continue;
     }
     switch (run_->exit_reason) {
       case KVM_EXIT_IO:
         if (run_->io.direction == KVM_EXIT_IO_OUT && run_->io.port == HC_PORT) {
-          Hypercall();
+          Next next;
+          Hypercall(&result, &next);
+          if (next == Next::kEnd) return result;
         } else if (run_->io.direction == KVM_EXIT_IO_OUT && run_->io.port == EXC_PORT) {
-          if (!Exception(&result)) {
-            if (result.kind == RunResult::kFault || result.kind == RunResult::kError) return result;
-          }
+          if (Exception(&result) == Next::kEnd) return result;
         } else if (flat && run_->io.direction == KVM_EXIT_IO_OUT) {
           FlatHypercall();
         } else {
           // An application `in`/`out`: #GP on a Linux host. (PVM lets it
           // exit instead of faulting.)
-          kvm_regs regs;
-          ioctl(fd, KVM_GET_REGS, &regs);
+          Capture(Context::kDirect, &result.regs);
           result.kind = RunResult::kFault;
           result.vector = 13;
           result.signal = SIGSEGV;
           result.status = 128 + SIGSEGV;
-          result.regs.regs = regs;
-          result.address = regs.rip;
+          result.address = result.regs.rip;
           return result;
         }
         break;

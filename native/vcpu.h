@@ -1,26 +1,25 @@
 // A vCPU: its KVM fd and kvm_run mapping, its initial state, and the run
-// loop that turns exits into hypercalls, faults and the guest's end.
+// loop that turns exits into hypercalls, faults, debugger stops and the
+// guest's end.
 //
-// States: Created -> Running (Run() on the vCPU thread) -> Exited. All
-// ioctls on the vCPU fd are made by the thread that runs it.
+// States: Created -> Running (Run() on the vCPU thread) -> Exited; with a
+// debugger, Running <-> Parked at each stop. All ioctls on the vCPU fd are
+// made by the thread that runs it.
 #pragma once
 
 #include <linux/kvm.h>
+#include <pthread.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <vector>
 
+#include "debug.h"
 #include "fd.h"
 #include "guest.h"
 
 namespace torov {
-
-// The application's registers at a stop, as a process would have them.
-struct AppRegs {
-  kvm_regs regs{};
-  uint64_t fs_base = 0, gs_base = 0;
-  uint16_t cs = 0, ss = 0, ds = 0, es = 0, fs = 0, gs = 0;
-};
 
 // How a run ended.
 struct RunResult {
@@ -28,11 +27,11 @@ struct RunResult {
   int status = 0;  // exit status (128 + signal when signaled)
   int signal = 0;
   std::string message;  // kError: what went wrong; kSignaled: why
-  // kFault: the CPU exception and the application's state at it.
+  // kFault: the CPU exception and the application's registers at it.
   int vector = -1;
   uint64_t error_code = 0;
   uint64_t address = 0;  // the faulting address (#PF), else rip
-  AppRegs regs;
+  DebugRegs regs{};
 };
 
 struct InitialState {
@@ -52,29 +51,64 @@ class Vcpu : public CpuControl {
   void Setup();
   // The program's entry point and initial stack.
   void SetEntry(const InitialState& init);
-  // Runs until the guest exits, faults, is killed or KVM fails.
+  // With a debugger: Run() parks at stops (the first before the entry point)
+  // and calls `report` for each, on this thread, before waiting for an order.
+  void EnableDebug(DebugState* state, std::function<void()> report);
+  // Runs until the guest exits, faults (without a debugger), is killed or
+  // KVM fails.
   RunResult Run();
   // One KVM_RUN that must end in an exit on HC_PORT (the raw-exit benchmark).
   bool RunOnce();
-  // From another thread: make Run() return kKilled soon.
-  void RequestStop(pthread_t thread);
+  // From another thread: end the run (kKilled), or stop it for the debugger.
+  void RequestStop(pthread_t thread, Guest::StopRequest why);
+  // Page guards for watchpoints changed (called while parked).
+  void UpdateWatches();
 
   // CpuControl
   bool SetSegmentBase(bool fs, uint64_t base) override;
   bool GetSegmentBase(bool fs, uint64_t* base) override;
 
  private:
-  void Hypercall();
+  // Where the application's registers are while it is stopped: in KVM's
+  // registers (direct), partly in the exception frame on the IST stack, or
+  // partly in the hypercall page.
+  enum class Context { kDirect, kException, kHypercall };
+  // What a Park() decided: go on, or end the run.
+  enum class Next { kContinue, kEnd };
+
+  void Hypercall(RunResult* result, Next* next);
   void FlatHypercall();
-  // Handles an exception exit; returns true when the guest goes on.
-  bool Exception(RunResult* out);
-  void Dispatch(uint64_t nr, const uint64_t* args, int64_t* ret);
-  bool ReadAppRegs(AppRegs* out, uint64_t* frame_out);
+  Next Exception(RunResult* result);
+  int64_t Dispatch(uint64_t nr, const uint64_t* args);
+  void Capture(Context ctx, DebugRegs* out);
+  void Apply(Context ctx, const DebugRegs& in);
+  // Parks at a stop and carries out the order. A resume with a signal the
+  // program does not ignore ends it (no handlers are delivered), in *result.
+  Next Park(const Stop& stop, Context ctx, RunResult* result);
+  void SetTrapFlag(Context ctx, bool on);
+  bool InRuntime(uint64_t rip) const;
+  void GuardPage(uint64_t page, bool on);
 
   Guest& guest_;
   Fd fd_;
   kvm_run* run_ = nullptr;
   size_t run_size_ = 0;
+  bool has_xsave_ = false;
+
+  // Debugging.
+  DebugState* debug_ = nullptr;
+  std::function<void()> report_;
+  bool stepping_ = false;          // the debugger asked for one instruction
+  bool trap_in_runtime_ = false;   // a step trap since the resume was inside the runtime
+  bool interrupt_pending_ = false; // Ctrl-C arrived inside the runtime: stop at the next exit
+  // A watched page lifted to let one instruction through (then re-guarded).
+  struct Lifted {
+    std::vector<uint64_t> pages;
+    bool hit = false;
+    char kind = 0;
+    uint64_t addr = 0;
+    bool app_tf = false;  // the trap flag as it was before the lift
+  } lifted_;
 };
 
 // The signal a Linux process gets for a CPU exception vector.

@@ -3,12 +3,6 @@
 import { join } from "node:path";
 import { TorovError } from "./errors.js";
 
-export interface NativeRegisters {
-  rax: bigint; rbx: bigint; rcx: bigint; rdx: bigint; rsi: bigint; rdi: bigint; rbp: bigint; rsp: bigint;
-  r8: bigint; r9: bigint; r10: bigint; r11: bigint; r12: bigint; r13: bigint; r14: bigint; r15: bigint;
-  rip: bigint; eflags: bigint; fs_base: bigint; gs_base: bigint;
-}
-
 /** How a run ended, as the vCPU thread reports it. */
 export interface NativeRunResult {
   kind: "exited" | "signaled" | "fault" | "killed" | "error";
@@ -20,7 +14,22 @@ export interface NativeRunResult {
   vector?: number;
   errorCode?: number;
   address?: bigint;
-  regs?: NativeRegisters;
+  /** The application's registers at the fault (src/vmm/regs.ts). */
+  regs?: Buffer;
+}
+
+/** Why the vCPU is parked (src/vmm/debug.ts). */
+export interface NativeStop {
+  why: "initial" | "trap" | "step" | "signal" | "syscall_entry" | "syscall_return" | "interrupt" | "denied" | "watch";
+  signal: number;
+  vector?: number;
+  errorCode: number;
+  faultAddr: bigint;
+  syscall?: number;
+  watchAddr?: bigint;
+  watchKind?: "w" | "r" | "a";
+  /** The application's registers (src/vmm/regs.ts). */
+  regs: Buffer;
 }
 
 export interface NativeMachineConfig {
@@ -60,6 +69,21 @@ export interface NativeMachine {
   mappings(): NativeMapping[];
   start(init: { rip: number | bigint; rsp: number | bigint }, done: (result: NativeRunResult) => void): void;
   kill(): void;
+  /** Hypercalls made so far, by number. */
+  hypercallCounts(): Record<number, number>;
+
+  // The debugger's side: see src/vmm/debug.ts.
+  debugAttach(onStop: () => void): void;
+  debugState(): NativeStop | null;
+  debugSetRegisters(regs: Buffer): boolean;
+  debugResume(order: { step?: boolean; signal?: number }): void;
+  debugDetach(): void;
+  debugInterrupt(): void;
+  debugRead(addr: number | bigint, length: number): Buffer | null;
+  debugWrite(addr: number | bigint, bytes: Uint8Array): number;
+  debugWatch(kind: "w" | "r" | "a", addr: number | bigint, length: number, insert: boolean): boolean;
+  debugCatchSyscalls(which: boolean | Uint8Array): void;
+  debugStopOnDenied(on: boolean): void;
 }
 
 export interface KvmInfo {

@@ -5,7 +5,8 @@ import { constants } from "node:os";
 import { elfSymbols, symbolize, type ElfSymbol } from "./elf.js";
 import { syscallName } from "./hypercalls.js";
 import type { LoadedImage } from "./image.js";
-import type { NativeRegisters, NativeRunResult } from "./native.js";
+import type { NativeRunResult } from "./native.js";
+import { getReg, type RegName } from "./regs.js";
 
 export interface RunOutcome {
   /** What the process exits with: the guest's status, or 128 + signal. */
@@ -39,14 +40,14 @@ function pageFaultText(code: number, addr: bigint): string {
   return `${what} ${why} address ${hex(addr)}`;
 }
 
-const REG_ORDER: Array<keyof NativeRegisters> = [
+const REG_ORDER: RegName[] = [
   "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
   "rip", "eflags", "fs_base", "gs_base",
 ];
 
 /** Register lines, three to a line, as `info registers` spacing. */
-export function formatRegisters(regs: NativeRegisters): string[] {
-  const cells = REG_ORDER.map((r) => `${r.padEnd(7)} ${hex(regs[r], 16)}`);
+export function formatRegisters(regs: Buffer): string[] {
+  const cells = REG_ORDER.map((r) => `${r.padEnd(7)} ${hex(getReg(regs, r), 16)}`);
   const lines: string[] = [];
   for (let i = 0; i < cells.length; i += 3) lines.push(`  ${cells.slice(i, i + 3).join("   ")}`);
   return lines;
@@ -93,10 +94,11 @@ export function outcome(r: NativeRunResult, image: LoadedImage): RunOutcome {
       const vector = r.vector ?? -1;
       const what =
         vector === 14 ? pageFaultText(r.errorCode ?? 0, r.address ?? 0n) : (VECTORS[vector] ?? `CPU exception ${vector}`);
-      const sym = symbolFor(image, regs.rip);
+      const rip = getReg(regs, "rip");
+      const sym = symbolFor(image, rip);
       const lines = [
         `torov: ${who} killed by ${sig}: ${what}`,
-        `  at rip ${hex(regs.rip)}${sym ? ` <${sym}>` : ""}`,
+        `  at rip ${hex(rip)}${sym ? ` <${sym}>` : ""}`,
         ...formatRegisters(regs),
       ];
       return { ...base, status: r.status, signal: sig, report: lines };

@@ -1,0 +1,101 @@
+// What a debugger needs from the vCPU: stops, the application's registers
+// while stopped, and orders to go on.
+//
+// The vCPU thread *parks* at a stop: it captures the application's state,
+// reports the stop to JavaScript, and waits. While it waits, JavaScript reads
+// and writes the captured registers and guest memory directly (nothing runs)
+// and finally gives one order: resume (maybe single-stepping, maybe with a
+// signal), detach, or kill. Every stop, however it arose, goes through this
+// one path; the mechanism that produced it (the guest's #BP/#DB/#PF handlers
+// here, debug registers where the host honours them) is the vCPU's business.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace torov {
+
+// The application's registers as the debugger sees them. A fixed layout that
+// src/vmm/debug.ts reads and writes (it maps it to GDB's 'g' packet):
+struct DebugRegs {
+  uint64_t gpr[16];  // rax rbx rcx rdx rsi rdi rbp rsp r8 r9 r10 r11 r12 r13 r14 r15
+  uint64_t rip;
+  uint64_t rflags;
+  uint64_t seg[6];  // cs ss ds es fs gs selectors
+  uint64_t fs_base;
+  uint64_t gs_base;
+  uint64_t orig_rax;  // the syscall number at a syscall stop, else -1
+  uint8_t fxsave[512];  // x87, MXCSR and XMM0-15 in the FXSAVE layout
+  uint8_t ymmh[256];    // upper halves of YMM0-15
+};
+static_assert(sizeof(DebugRegs) == 984, "DebugRegs is shared with src/vmm/debug.ts");
+
+enum class StopWhy : uint8_t {
+  kInitial,        // before the first instruction
+  kTrap,           // #BP from int3 (a breakpoint or the program's own)
+  kStep,           // a single step completed
+  kSignal,         // a fault: SIGSEGV, SIGILL...
+  kSyscallEntry,   // a caught hypercall, before it runs
+  kSyscallReturn,  // a caught hypercall, after it ran
+  kInterrupt,      // the debugger asked (Ctrl-C): SIGINT
+  kDenied,         // the manifest refused a hypercall: SIGSYS
+  kWatch,          // a watchpoint fired, after the access
+};
+
+struct Stop {
+  StopWhy why = StopWhy::kInitial;
+  int signal = 0;
+  int vector = -1;
+  uint64_t error_code = 0;
+  uint64_t fault_addr = 0;
+  int64_t syscall = -1;
+  uint64_t watch_addr = 0;
+  char watch_kind = 0;  // 'w' write, 'r' read, 'a' access
+};
+
+enum class OrderKind : uint8_t { kNone, kResume, kDetach, kKill };
+
+struct Order {
+  OrderKind kind = OrderKind::kNone;
+  bool step = false;
+  int signal = 0;  // deliver this signal: with no handlers, the guest dies of it
+};
+
+// A watched range.
+struct Watch {
+  uint64_t addr;
+  uint64_t len;
+  char kind;  // 'w', 'r', 'a'
+};
+
+// Shared between the vCPU thread and JavaScript; every field under mutex.
+class DebugState {
+ public:
+  std::mutex mutex;
+  std::condition_variable changed;
+
+  bool parked = false;
+  Stop stop;
+  DebugRegs regs{};
+  bool regs_dirty = false;
+  Order order;
+
+  // Set by JavaScript at any time, read by the vCPU thread.
+  std::array<uint8_t, 64> catch_syscalls{};  // bitmap by number
+  bool catch_all = false;
+  bool stop_on_denied = false;
+  std::vector<Watch> watches;
+
+  bool Catches(uint64_t nr) const {
+    return catch_all || (nr < 512 && (catch_syscalls[nr / 8] >> (nr % 8)) & 1);
+  }
+};
+
+}  // namespace torov
