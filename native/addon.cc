@@ -10,6 +10,9 @@
 #include "hypercalls/hypercalls.h"
 #include "kvm.h"
 #include "machine.h"
+#include "paths.h"
+
+#include <fcntl.h>
 
 namespace torov {
 
@@ -73,6 +76,22 @@ Napi::Value GetRandom(const Napi::CallbackInfo& info) {
   return info[0];
 }
 
+// openInRoot(root, path): a read-only host fd for `path` resolved inside
+// `root` exactly as the guest's own paths are (RESOLVE_IN_ROOT), or -errno.
+// The debugger reads the guest's files through it (vFile).
+Napi::Value OpenInRoot(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString() || !info[1].IsString()) throw Napi::TypeError::New(env, "Expected openInRoot(root, path)");
+  try {
+    Paths paths(info[0].As<Napi::String>().Utf8Value());
+    std::string path = info[1].As<Napi::String>().Utf8Value();
+    if (path.empty() || path[0] != '/') path = "/" + path;
+    return Napi::Number::New(env, paths.Open(path, O_RDONLY, 0));
+  } catch (const Error& e) {
+    return Napi::Number::New(env, -ENOENT);
+  }
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Machine", Machine::Define(env));
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass));
@@ -80,6 +99,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("implementedHypercalls", Napi::Function::New(env, ImplementedHypercalls));
   exports.Set("getRandom", Napi::Function::New(env, GetRandom));
   exports.Set("rawExitBenchmark", Napi::Function::New(env, RawExitBenchmark));
+  exports.Set("openInRoot", Napi::Function::New(env, OpenInRoot));
   return exports;
 }
 

@@ -6,6 +6,8 @@ import { Machine } from "../vmm/machine.js";
 
 export async function run(manifestPath: string, args: string[]): Promise<void> {
   const manifest = loadManifest(manifestPath);
+  // Debug.Allowed: wait for a debugger first, as ToroV did.
+  if (manifest.debug.allowed) return (await import("./debug.js")).debug(manifest, args, {});
   const machine = new Machine(manifest, { args });
   const result = await machine.start();
   if (result.report.length) (await import("./ui.js")).report(result.report);

@@ -104,6 +104,8 @@ export interface NativeAddon {
   getRandom(buf: Uint8Array): Uint8Array;
   /** µs per exit of a guest looping on `out` at CPL 3, nothing done per exit. */
   rawExitBenchmark(iterations: number): number;
+  /** A read-only fd for a guest path inside `root` (confined as the guest's paths), or -errno. */
+  openInRoot(root: string, path: string): number;
 }
 
 let addon: NativeAddon | undefined;

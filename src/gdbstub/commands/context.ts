@@ -1,0 +1,31 @@
+// What every command handler gets: the target, and the session's state.
+
+import type { DebugTarget, StopEvent } from "../target.js";
+
+export interface SessionState {
+  noAck: boolean;
+  /** Features GDB said it supports in qSupported (swbreak, hwbreak...). */
+  gdbFeatures: Set<string>;
+  /** A resume is under way: the reply is the next stop. */
+  waiting: boolean;
+  /** The session is over (detach or kill): close after this reply. */
+  ending: boolean;
+  /** Files opened through vFile: GDB's fd -> host fd. */
+  files: Map<number, number>;
+  nextFile: number;
+}
+
+export interface Context {
+  readonly target: DebugTarget;
+  readonly state: SessionState;
+  /** Sends an extra packet before the reply (monitor output: O packets). */
+  send(payload: string): void;
+  /** The stop reply for an event. */
+  stopReply(event: StopEvent): string;
+}
+
+/** A reply: the packet payload, or undefined for none now (resume, k). */
+export type Reply = string | Buffer | undefined;
+
+export const ERR_FAULT = "E0e"; // EFAULT
+export const ERR_INVALID = "E16"; // EINVAL

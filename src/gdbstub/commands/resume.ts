@@ -1,0 +1,60 @@
+// Resuming and ending: vCont, c/s/C/S, D, k/vKill; and the stop replies.
+
+import { gdbSignal, linuxSignal } from "../signals.js";
+import type { Command } from "../protocol/commands.js";
+import type { StopEvent } from "../target.js";
+import { readRegister, REGISTERS } from "../x86_64.js";
+import type { Context, Reply } from "./context.js";
+import { threadId } from "./general.js";
+
+// rax..eflags: enough for GDB to step and unwind without asking for 'g'.
+const EXPEDITED = REGISTERS.slice(0, 18);
+
+export function stopReply(event: StopEvent, ctx: Context): string {
+  if (event.kind === "exited") return `W${(event.status & 0xff).toString(16).padStart(2, "0")}`;
+  if (event.kind === "killed") return `X${gdbSignal(event.signal).toString(16).padStart(2, "0")}`;
+  let reply = `T${gdbSignal(event.signal).toString(16).padStart(2, "0")}thread:${threadId(ctx)};`;
+  const r = event.reason;
+  if (r) {
+    if (r.type === "swbreak" || r.type === "hwbreak") {
+      if (ctx.state.gdbFeatures.has(r.type)) reply += `${r.type}:;`;
+    } else if ("nr" in r) {
+      reply += `${r.type}:${r.nr.toString(16)};`;
+    } else if ("addr" in r) {
+      reply += `${r.type}:${r.addr.toString(16)};`;
+    }
+  }
+  const regs = ctx.target.readRegisters();
+  for (const reg of EXPEDITED) reply += `${reg.regnum.toString(16)}:${readRegister(regs, reg).toString("hex")};`;
+  return reply;
+}
+
+export function resume(cmd: Command, ctx: Context): Reply {
+  const t = ctx.target;
+  switch (cmd.kind) {
+    case "vContQuery":
+      return "vCont;c;C;s;S;t";
+    case "resume": {
+      // One thread: the first action for it (or for all threads) decides.
+      const pid = t.pid;
+      const action = cmd.actions.find((a) => !a.thread || a.thread === "-1" || parseInt(a.thread, 16) === pid);
+      if (!action || action.action === "t") return "OK";
+      if (t.lastStop().kind !== "stopped") return "E01";
+      const step = action.action === "s" || action.action === "S";
+      const signal = action.signal ? linuxSignal(action.signal) : 0;
+      ctx.state.waiting = true;
+      t.resume(step, signal);
+      return undefined;
+    }
+    case "detach":
+      ctx.state.ending = true;
+      t.detach();
+      return "OK";
+    case "kill":
+      ctx.state.ending = true;
+      t.kill();
+      return cmd.reply ? "OK" : undefined;
+    default:
+      return "";
+  }
+}

@@ -1,0 +1,36 @@
+// qXfer: the target description, the program's path, the auxiliary vector
+// and the thread list, each read in pieces.
+
+import type { Command } from "../protocol/commands.js";
+import { escapeBinary } from "../protocol/packet.js";
+import { TARGET_XML } from "../x86_64.js";
+import type { Context, Reply } from "./context.js";
+import { threadId } from "./general.js";
+
+function slice(data: Buffer, offset: number, length: number): Buffer {
+  const part = data.subarray(offset, offset + length);
+  const more = offset + length < data.length;
+  return Buffer.concat([Buffer.from(more ? "m" : "l"), escapeBinary(part)]);
+}
+
+const TARGET_XML_BYTES = Buffer.from(TARGET_XML);
+
+export function xfer(cmd: Command, ctx: Context): Reply {
+  if (cmd.kind !== "xfer") return "";
+  const t = ctx.target;
+  switch (cmd.object) {
+    case "features":
+      if (cmd.annex !== "target.xml") return "E00";
+      return slice(TARGET_XML_BYTES, cmd.offset, cmd.length);
+    case "exec-file":
+      return slice(Buffer.from(t.execFile), cmd.offset, cmd.length);
+    case "auxv":
+      return slice(t.auxv(), cmd.offset, cmd.length);
+    case "threads": {
+      const xml = `<?xml version="1.0"?>\n<threads>\n<thread id="${threadId(ctx)}" core="0" name="${t.name.replace(/[<>&"]/g, "_")}"/>\n</threads>\n`;
+      return slice(Buffer.from(xml), cmd.offset, cmd.length);
+    }
+    default:
+      return "";
+  }
+}

@@ -1,0 +1,183 @@
+// GDB remote serial protocol framing.
+//
+//   $<payload>#<two hex digits: sum of payload bytes mod 256>
+//
+// Acknowledgements are '+' and '-' (until QStartNoAckMode), and a lone 0x03
+// byte outside a packet is an interrupt (Ctrl-C). In a payload, '}' escapes
+// the next byte (XOR 0x20) and '*' after a byte repeats it (run-length
+// encoding: the count is the next byte minus 29).
+
+export const INTERRUPT = 0x03;
+/** The largest payload torov accepts, and the PacketSize it advertises. */
+export const MAX_PACKET = 0x4000;
+
+export type ReaderEvent =
+  | { type: "packet"; data: Buffer }
+  | { type: "ack" }
+  | { type: "nack" }
+  | { type: "interrupt" }
+  | { type: "bad-checksum"; expected: number; actual: number }
+  | { type: "too-long" };
+
+export function checksum(data: Uint8Array): number {
+  let sum = 0;
+  for (const b of data) sum = (sum + b) & 0xff;
+  return sum;
+}
+
+/** $payload#cs */
+export function frame(payload: Buffer | string): Buffer {
+  const body = typeof payload === "string" ? Buffer.from(payload, "latin1") : payload;
+  const out = Buffer.allocUnsafe(body.length + 4);
+  out[0] = 0x24; // $
+  body.copy(out, 1);
+  out[body.length + 1] = 0x23; // #
+  out.write(checksum(body).toString(16).padStart(2, "0"), body.length + 2, "latin1");
+  return out;
+}
+
+const needsEscape = (b: number) => b === 0x23 || b === 0x24 || b === 0x7d || b === 0x2a; // # $ } *
+
+/** Binary data for a packet: '#', '$', '}' and '*' escaped. */
+export function escapeBinary(data: Uint8Array): Buffer {
+  let extra = 0;
+  for (const b of data) if (needsEscape(b)) extra++;
+  const out = Buffer.allocUnsafe(data.length + extra);
+  let o = 0;
+  for (const b of data) {
+    if (needsEscape(b)) {
+      out[o++] = 0x7d;
+      out[o++] = b ^ 0x20;
+    } else {
+      out[o++] = b;
+    }
+  }
+  return out;
+}
+
+/** The inverse of escapeBinary (for X and vFile:pwrite payloads). */
+export function unescapeBinary(data: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(data.length);
+  let o = 0;
+  for (let i = 0; i < data.length; i++) out[o++] = data[i] === 0x7d && i + 1 < data.length ? data[++i] ^ 0x20 : data[i];
+  return out.subarray(0, o);
+}
+
+/**
+ * Expands run-length encoding in a received payload. Only a stub may send
+ * it, but a robust reader accepts it. Returns undefined when malformed.
+ */
+export function decodeRle(data: Buffer): Buffer | undefined {
+  if (!data.includes(0x2a)) return data;
+  const out: number[] = [];
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] === 0x2a) {
+      if (out.length === 0 || i + 1 >= data.length) return undefined;
+      const count = data[++i] - 29;
+      if (count < 3 || count > 97) return undefined;
+      const prev = out[out.length - 1];
+      for (let k = 0; k < count; k++) out.push(prev);
+    } else {
+      out.push(data[i]);
+    }
+  }
+  return Buffer.from(out);
+}
+
+/**
+ * Run-length encodes a reply payload of printable text (hex register
+ * dumps compress well). Repeat counts that would produce '#' or '$' are
+ * avoided, as the protocol requires.
+ */
+export function encodeRle(text: string): string {
+  let out = "";
+  for (let i = 0; i < text.length; ) {
+    const c = text[i];
+    let run = 1;
+    while (i + run < text.length && text[i + run] === c && run < 98) run++;
+    let extra = run - 1;
+    if (extra >= 3) {
+      // 29 + n must not be '#' (35) or '$' (36): use 5 instead of 6 or 7.
+      if (extra === 6 || extra === 7) extra = 5;
+      out += `${c}*${String.fromCharCode(29 + extra)}`;
+      i += extra + 1;
+    } else {
+      out += c;
+      i += 1;
+    }
+  }
+  return out;
+}
+
+export function toHex(data: Uint8Array): string {
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("hex");
+}
+
+/** Hex digits to bytes; undefined when not an even run of hex digits. */
+export function fromHex(text: string): Buffer | undefined {
+  if (text.length % 2 || !/^[0-9a-fA-F]*$/.test(text)) return undefined;
+  return Buffer.from(text, "hex");
+}
+
+/**
+ * Turns a byte stream into protocol events. Bytes between packets other
+ * than acknowledgements and interrupts are noise and are dropped; a packet
+ * that never ends is cut off at MAX_PACKET and reported, and the reader
+ * resynchronises on the next '$'.
+ */
+export class PacketReader {
+  private state: "idle" | "body" | "sum1" | "sum2" = "idle";
+  private body: number[] = [];
+  private sum = 0;
+
+  feed(chunk: Uint8Array): ReaderEvent[] {
+    const events: ReaderEvent[] = [];
+    for (const b of chunk) {
+      switch (this.state) {
+        case "idle":
+          if (b === 0x24) this.start();
+          else if (b === 0x2b) events.push({ type: "ack" });
+          else if (b === 0x2d) events.push({ type: "nack" });
+          else if (b === INTERRUPT) events.push({ type: "interrupt" });
+          break;
+        case "body":
+          if (b === 0x23) this.state = "sum1";
+          else if (b === 0x24) this.start(); // a new packet inside one: the old one was cut off
+          else if (this.body.length >= MAX_PACKET) {
+            events.push({ type: "too-long" });
+            this.state = "idle";
+            this.body = [];
+          } else this.body.push(b);
+          break;
+        case "sum1":
+          this.sum = hexDigit(b) * 16;
+          this.state = hexDigit(b) < 0 ? "idle" : "sum2";
+          if (this.state === "idle") events.push({ type: "bad-checksum", expected: -1, actual: checksum(Uint8Array.from(this.body)) });
+          break;
+        case "sum2": {
+          this.state = "idle";
+          const d = hexDigit(b);
+          const data = Buffer.from(this.body);
+          this.body = [];
+          const actual = checksum(data);
+          if (d < 0 || this.sum + d !== actual) events.push({ type: "bad-checksum", expected: d < 0 ? -1 : this.sum + d, actual });
+          else events.push({ type: "packet", data });
+          break;
+        }
+      }
+    }
+    return events;
+  }
+
+  private start(): void {
+    this.state = "body";
+    this.body = [];
+  }
+}
+
+function hexDigit(b: number): number {
+  if (b >= 0x30 && b <= 0x39) return b - 0x30;
+  if (b >= 0x61 && b <= 0x66) return b - 0x57;
+  if (b >= 0x41 && b <= 0x46) return b - 0x37;
+  return -1;
+}

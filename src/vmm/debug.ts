@@ -1,0 +1,296 @@
+// The VM as a debug target (src/gdbstub/target.ts): turns the vCPU's stops
+// into what GDB expects of a Linux process under gdbserver.
+//
+// Software breakpoints are int3 bytes the target writes and hides again
+// from every memory read. On hosts whose KVM ignores debug registers (PVM),
+// "hardware" breakpoints are the same int3s, reported as hwbreak, and
+// watchpoints come from page protection in the vCPU.
+
+import { constants } from "node:os";
+import { openSync, realpathSync } from "node:fs";
+import { isAbsolute } from "node:path";
+import type { BreakpointKind, DebugTarget, StopEvent, StopReason, WatchKind } from "../gdbstub/target.js";
+import { HYPERCALLS, syscallName } from "./hypercalls.js";
+import type { Machine } from "./machine.js";
+import { native, type NativeStop } from "./native.js";
+import { getReg, setReg } from "./regs.js";
+import type { RunOutcome } from "./report.js";
+
+const { SIGTRAP, SIGINT, SIGSYS, SIGKILL } = constants.signals;
+const INT3 = 0xcc;
+const PROT = ["---", "r--", "-w-", "rw-", "--x", "r-x", "-wx", "rwx"];
+
+export class VmDebugTarget implements DebugTarget {
+  readonly pid: number;
+  readonly execFile: string;
+  readonly name: string;
+  /** Resolves with the run's outcome when the program ends. */
+  readonly outcome: Promise<RunOutcome>;
+
+  private running = true;
+  private last: StopEvent = { kind: "stopped", signal: SIGTRAP };
+  private regs: Buffer | undefined;
+  private readonly listeners: Array<(e: StopEvent) => void> = [];
+  private readonly breakpoints = new Map<bigint, { original: number; kinds: Set<BreakpointKind> }>();
+  private firstStop: Promise<void>;
+  private resolveFirst!: () => void;
+
+  constructor(private readonly machine: Machine) {
+    this.pid = machine.manifest.newpid ? 1 : process.pid;
+    this.execFile = machine.manifest.binary;
+    this.name = machine.image.name;
+    this.firstStop = new Promise((r) => (this.resolveFirst = r));
+    machine.native.debugAttach(() => this.onNativeStop());
+    this.outcome = machine.start().then((outcome) => {
+      this.onEnd(outcome);
+      return outcome;
+    });
+  }
+
+  /** Resolves once the program is stopped before its first instruction. */
+  ready(): Promise<void> {
+    return this.firstStop;
+  }
+
+  private onNativeStop(): void {
+    const st = this.machine.native.debugState();
+    if (!st) return;
+    this.regs = st.regs;
+    this.running = false;
+    this.last = this.translate(st);
+    this.resolveFirst();
+    for (const l of this.listeners) l(this.last);
+  }
+
+  private translate(st: NativeStop): StopEvent {
+    let reason: StopReason | undefined;
+    switch (st.why) {
+      case "trap": {
+        // int3 traps after itself: at one of our breakpoints, report it at
+        // the breakpoint's address, as Linux does for gdbserver.
+        const at = getReg(st.regs, "rip") - 1n;
+        const bp = this.breakpoints.get(at);
+        if (bp) {
+          setReg(st.regs, "rip", at);
+          this.machine.native.debugSetRegisters(st.regs);
+          reason = { type: bp.kinds.has("sw") ? "swbreak" : "hwbreak" };
+        }
+        return { kind: "stopped", signal: SIGTRAP, reason };
+      }
+      case "syscall_entry":
+      case "syscall_return":
+        return { kind: "stopped", signal: SIGTRAP, reason: { type: st.why, nr: st.syscall ?? 0 } };
+      case "watch": {
+        const type = st.watchKind === "w" ? "watch" : st.watchKind === "r" ? "rwatch" : "awatch";
+        return { kind: "stopped", signal: SIGTRAP, reason: { type, addr: st.watchAddr ?? 0n } };
+      }
+      case "interrupt":
+        return { kind: "stopped", signal: SIGINT };
+      case "denied":
+        return { kind: "stopped", signal: SIGSYS };
+      case "signal":
+        return { kind: "stopped", signal: st.signal };
+      default:
+        return { kind: "stopped", signal: SIGTRAP };
+    }
+  }
+
+  private onEnd(outcome: RunOutcome): void {
+    this.running = false;
+    this.regs = undefined;
+    const r = outcome.native;
+    if (r.kind === "exited") this.last = { kind: "exited", status: r.status };
+    else if (r.kind === "killed") this.last = { kind: "killed", signal: SIGKILL };
+    else if (r.kind === "error") this.last = { kind: "exited", status: 2 };
+    else this.last = { kind: "killed", signal: r.signal };
+    this.resolveFirst();
+    for (const l of this.listeners) l(this.last);
+  }
+
+  lastStop(): StopEvent {
+    return this.last;
+  }
+
+  onStop(listener: (event: StopEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  isRunning(): boolean {
+    return this.running;
+  }
+
+  private stopped(): Buffer {
+    if (this.running || !this.regs) throw new Error("the program is not stopped");
+    return this.regs;
+  }
+
+  readRegisters(): Buffer {
+    return Buffer.from(this.stopped());
+  }
+
+  writeRegisters(regs: Buffer): boolean {
+    this.stopped();
+    if (!this.machine.native.debugSetRegisters(regs)) return false;
+    this.regs = Buffer.from(regs);
+    return true;
+  }
+
+  readMemory(addr: bigint, length: number): Buffer | undefined {
+    const bytes = this.machine.native.debugRead(addr, length);
+    if (!bytes) return undefined;
+    for (const [at, bp] of this.breakpoints) {
+      const off = at - addr;
+      if (off >= 0n && off < BigInt(bytes.length)) bytes[Number(off)] = bp.original;
+    }
+    return bytes;
+  }
+
+  writeMemory(addr: bigint, data: Buffer): boolean {
+    const out = Buffer.from(data);
+    for (const [at, bp] of this.breakpoints) {
+      const off = at - addr;
+      if (off >= 0n && off < BigInt(out.length)) {
+        bp.original = out[Number(off)];
+        out[Number(off)] = INT3;
+      }
+    }
+    return this.machine.native.debugWrite(addr, out) === out.length;
+  }
+
+  resume(step: boolean, signal: number): void {
+    this.stopped();
+    this.running = true;
+    this.regs = undefined;
+    this.machine.native.debugResume({ step, signal });
+  }
+
+  interrupt(): void {
+    if (this.running) this.machine.native.debugInterrupt();
+  }
+
+  kill(): void {
+    this.machine.kill();
+  }
+
+  detach(): void {
+    for (const at of [...this.breakpoints.keys()]) this.restore(at);
+    this.breakpoints.clear();
+    this.machine.native.debugCatchSyscalls(false);
+    this.running = true;
+    this.regs = undefined;
+    this.machine.native.debugDetach();
+  }
+
+  private restore(at: bigint): void {
+    const bp = this.breakpoints.get(at);
+    if (bp) this.machine.native.debugWrite(at, Uint8Array.of(bp.original));
+  }
+
+  insertBreakpoint(kind: BreakpointKind, addr: bigint): boolean {
+    const bp = this.breakpoints.get(addr);
+    if (bp) {
+      bp.kinds.add(kind);
+      return true;
+    }
+    const original = this.machine.native.debugRead(addr, 1);
+    if (!original || original.length !== 1) return false;
+    if (this.machine.native.debugWrite(addr, Uint8Array.of(INT3)) !== 1) return false;
+    this.breakpoints.set(addr, { original: original[0], kinds: new Set([kind]) });
+    return true;
+  }
+
+  removeBreakpoint(kind: BreakpointKind, addr: bigint): boolean {
+    const bp = this.breakpoints.get(addr);
+    if (!bp || !bp.kinds.delete(kind)) return false;
+    if (bp.kinds.size === 0) {
+      this.restore(addr);
+      this.breakpoints.delete(addr);
+    }
+    return true;
+  }
+
+  insertWatchpoint(kind: WatchKind, addr: bigint, length: number): boolean {
+    return this.machine.native.debugWatch(kind, addr, length, true);
+  }
+
+  removeWatchpoint(kind: WatchKind, addr: bigint, length: number): boolean {
+    return this.machine.native.debugWatch(kind, addr, length, false);
+  }
+
+  catchSyscalls(which: "all" | number[]): void {
+    if (which === "all") {
+      this.machine.native.debugCatchSyscalls(true);
+      return;
+    }
+    const bits = new Uint8Array(64);
+    for (const nr of which) if (nr < 512) bits[nr >> 3] |= 1 << (nr & 7);
+    this.machine.native.debugCatchSyscalls(which.length ? bits : false);
+  }
+
+  stopOnDenied(on: boolean): void {
+    this.machine.native.debugStopOnDenied(on);
+  }
+
+  auxv(): Buffer {
+    const { auxv } = this.machine.stack;
+    const b = Buffer.alloc(auxv.length * 16);
+    auxv.forEach(([k, v], i) => {
+      b.writeBigUInt64LE(BigInt(k), i * 16);
+      b.writeBigUInt64LE(BigInt(v), i * 16 + 8);
+    });
+    return b;
+  }
+
+  openFile(path: string): number {
+    // The program itself, by its host path (what exec-file reports)...
+    try {
+      if (isAbsolute(path) && realpathSync(path) === realpathSync(this.machine.manifest.binary)) return openSync(path, "r");
+    } catch {
+      // not the program
+    }
+    // ...or a file of the guest, resolved inside its MountPoint like the
+    // guest's own paths. Nothing else of the host.
+    const root = this.machine.manifest.mountPoint;
+    if (!root) return -2;
+    return native().openInRoot(root, path);
+  }
+
+  monitor(command: string): string {
+    const [verb, ...args] = command.split(/\s+/).filter(Boolean);
+    switch (verb) {
+      case undefined:
+      case "help":
+        return [
+          "torov monitor commands:",
+          "  hypercalls      hypercalls the program made so far, by count",
+          "  policy          what the manifest lets reach the host",
+          "  memory          the program's memory map",
+          "  help            this list",
+        ].join("\n");
+      case "hypercalls": {
+        const counts = Object.entries(this.machine.native.hypercallCounts())
+          .map(([nr, n]) => [syscallName(Number(nr)), n] as const)
+          .sort((a, b) => b[1] - a[1]);
+        if (!counts.length) return "no hypercalls yet";
+        return counts.map(([name, n]) => `${String(n).padStart(8)}  ${name}`).join("\n");
+      }
+      case "policy": {
+        const p = this.machine.policy;
+        const forwarded = p.forwarded().map((h) => h.name);
+        const emulated = HYPERCALLS.filter((h) => h.kind === "emulated").length;
+        return [
+          `forwarded to the host (${forwarded.length}): ${forwarded.join(" ") || "none"}`,
+          `emulated by torov, always allowed: ${emulated} hypercalls`,
+          `anything else: ${this.machine.manifest.onDenied === "kill" ? "SIGSYS" : "EPERM"}`,
+        ].join("\n");
+      }
+      case "memory":
+        return this.machine.native
+          .mappings()
+          .map((m) => `${m.start.toString(16).padStart(12, "0")}-${m.end.toString(16).padStart(12, "0")} ${PROT[m.prot & 7]} ${m.kind.padEnd(5)} ${m.name}`)
+          .join("\n");
+      default:
+        return `unknown monitor command "${[verb, ...args].join(" ")}": try "monitor help"`;
+    }
+  }
+}
