@@ -11,7 +11,7 @@
 
 namespace torov {
 
-// kvm_cpuid2 and kvm_msrs end in __DECLARE_FLEX_ARRAY, which some uapi
+// kvm_cpuid2, kvm_msrs and kvm_xsave end in __DECLARE_FLEX_ARRAY, which some uapi
 // headers (Linux 6.1) give a size of 12 bytes under C++ instead of 8: the
 // ioctl numbers built from them are then wrong (EINVAL). These headers have
 // the C layout, and every use of those ioctls goes through them.
@@ -23,7 +23,12 @@ struct KvmMsrsHeader {
   uint32_t nmsrs;
   uint32_t pad;
 };
-static_assert(sizeof(KvmCpuidHeader) == 8 && sizeof(KvmMsrsHeader) == 8);
+struct KvmXsave {
+  uint32_t region[1024];
+};
+static_assert(sizeof(KvmCpuidHeader) == 8 && sizeof(KvmMsrsHeader) == 8 && sizeof(KvmXsave) == 4096);
+constexpr unsigned long kKvmGetXsave = _IOR(KVMIO, 0xa4, KvmXsave);
+constexpr unsigned long kKvmSetXsave = _IOW(KVMIO, 0xa5, KvmXsave);
 constexpr unsigned long kKvmGetSupportedCpuid = _IOWR(KVMIO, 0x05, KvmCpuidHeader);
 constexpr unsigned long kKvmSetCpuid2 = _IOW(KVMIO, 0x90, KvmCpuidHeader);
 constexpr unsigned long kKvmGetMsrs = _IOWR(KVMIO, 0x88, KvmMsrsHeader);

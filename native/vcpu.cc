@@ -410,12 +410,13 @@ void Vcpu::Capture(Context ctx, DebugRegs* out) {
     out->rflags = page[HC_RFLAGS / 8];
     out->seg[0] = USER_CS;  // the stub may run at CPL 0; the application does not
     out->seg[1] = USER_DS;
-    if (debug_ && (debug_->stop.why == StopWhy::kSyscallEntry || debug_->stop.why == StopWhy::kSyscallReturn))
+    const StopWhy why = debug_ ? debug_->stop.why : StopWhy::kInitial;
+    if (why == StopWhy::kSyscallEntry || why == StopWhy::kSyscallReturn || why == StopWhy::kDenied)
       out->orig_rax = page[HC_NR / 8];
   }
   // x87, SSE and AVX state: the XSAVE area holds all three.
-  kvm_xsave xsave;
-  if (has_xsave_ && ioctl(fd, KVM_GET_XSAVE, &xsave) == 0) {
+  KvmXsave xsave;
+  if (has_xsave_ && ioctl(fd, kKvmGetXsave, &xsave) == 0) {
     const auto* area = reinterpret_cast<const uint8_t*>(xsave.region);
     std::memcpy(out->fxsave, area, sizeof out->fxsave);
     uint64_t bv;
@@ -473,8 +474,8 @@ void Vcpu::Apply(Context ctx, const DebugRegs& in) {
   uint64_t base;
   if (GetSegmentBase(true, &base) && base != in.fs_base) SetSegmentBase(true, in.fs_base);
   if (GetSegmentBase(false, &base) && base != in.gs_base) SetSegmentBase(false, in.gs_base);
-  kvm_xsave xsave;
-  if (has_xsave_ && ioctl(fd, KVM_GET_XSAVE, &xsave) == 0) {
+  KvmXsave xsave;
+  if (has_xsave_ && ioctl(fd, kKvmGetXsave, &xsave) == 0) {
     auto* area = reinterpret_cast<uint8_t*>(xsave.region);
     std::memcpy(area, in.fxsave, 160 + 256);  // control words, x87 and XMM; not the reserved tail
     std::memcpy(area + kYmmhOffset, in.ymmh, sizeof in.ymmh);
@@ -482,7 +483,7 @@ void Vcpu::Apply(Context ctx, const DebugRegs& in) {
     std::memcpy(&bv, area + kXsaveBvOffset, 8);
     bv |= 7;
     std::memcpy(area + kXsaveBvOffset, &bv, 8);
-    ioctl(fd, KVM_SET_XSAVE, &xsave);
+    ioctl(fd, kKvmSetXsave, &xsave);
   } else {
     kvm_fpu fpu{};
     const uint8_t* x = in.fxsave;
@@ -523,6 +524,9 @@ Vcpu::Next Vcpu::Park(const Stop& stop, Context ctx, RunResult* result) {
     std::unique_lock<std::mutex> lock(debug_->mutex);
     debug_->stop = stop;
     Capture(ctx, &debug_->regs);
+    // The trap flag torov set to step is not the program's: ptrace hides it
+    // too.
+    if (tf_ours_) debug_->regs.rflags &= ~kTrapFlag;
     debug_->regs_dirty = false;
     debug_->order = Order{};
     debug_->parked = true;
@@ -568,6 +572,7 @@ Vcpu::Next Vcpu::Park(const Stop& stop, Context ctx, RunResult* result) {
   }
   stepping_ = order.step;
   trap_in_runtime_ = false;
+  tf_ours_ = order.step;
   SetTrapFlag(ctx, order.step);
   return Next::kContinue;
 }
@@ -703,6 +708,7 @@ Vcpu::Next Vcpu::Exception(RunResult* result) {
       if (lifted_.pages.empty()) lifted_.app_tf = frame[4] & kTrapFlag;
       lifted_.pages.push_back(page);
       guest_.mm.SetGuard(page, 0);
+      tf_ours_ = true;
       SetTrapFlag(Context::kException, true);
       return Next::kContinue;
     }

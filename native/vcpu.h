@@ -101,6 +101,7 @@ class Vcpu : public CpuControl {
   bool stepping_ = false;          // the debugger asked for one instruction
   bool trap_in_runtime_ = false;   // a step trap since the resume was inside the runtime
   bool interrupt_pending_ = false; // Ctrl-C arrived inside the runtime: stop at the next exit
+  bool tf_ours_ = false;           // the trap flag is set by torov, not by the program
   // A watched page lifted to let one instruction through (then re-guarded).
   struct Lifted {
     std::vector<uint64_t> pages;

@@ -35,13 +35,12 @@ async function main(argv: string[]): Promise<void> {
     .command("debug")
     .description("run the application stopped before its first instruction, with a GDB stub")
     .argument("<manifest>", "the app's JSON manifest")
-    .argument("[args...]", "arguments for the program")
+    .argument("[args...]", "arguments for the program (after --)")
     .option("--port <port>", "TCP port to listen on (default: the manifest's Debug.Port, or 1234)")
     .option("--host <address>", "address to listen on", "127.0.0.1")
     .option("--stdio", "speak the protocol on stdin/stdout: target remote | torov debug --stdio app.json")
     .option("--gdb", "start GDB in this terminal, attached, with the program's symbols")
     .option("--stop-on-denied", "stop with SIGSYS when the manifest refuses a hypercall")
-    .passThroughOptions()
     .action(async (manifest: string, args: string[], opts) => (await import("./debug.js")).run(manifest, args, opts));
 
   try {

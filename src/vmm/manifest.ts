@@ -175,7 +175,8 @@ export function parseManifest(json: unknown, name: string, baseDir: string): Man
     c.keys(d, DEBUG_KEYS, "Debug");
     debug = {
       allowed: d.Allowed === undefined ? false : c.boolean(d.Allowed, "Debug.Allowed"),
-      port: d.Port === undefined ? DEFAULT_DEBUG_PORT : c.integer(d.Port, "Debug.Port", 1, 65535),
+      // 0: any free port (torov says which).
+      port: d.Port === undefined ? DEFAULT_DEBUG_PORT : c.integer(d.Port, "Debug.Port", 0, 65535),
     };
   }
 

@@ -102,7 +102,7 @@ test("bad values name the key and what was found", () => {
   rejects({ Binary: "prog", Newpid: "maybe" }, /Newpid: expected true or false .*found "maybe"/);
   rejects({ Binary: "prog", Memory: 4 }, /Memory: 4 is out of range \(16 to 65536\)/);
   rejects({ Binary: "prog", Memory: "lots" }, /Memory: expected an integer, found "lots"/);
-  rejects({ Binary: "prog", Debug: { Port: 70000 } }, /Debug\.Port: 70000 is out of range/);
+  rejects({ Binary: "prog", Debug: { Port: 70000 } }, /Debug\.Port: 70000 is out of range \(0 to 65535\)/);
   rejects({ Binary: "prog", OnDenied: "kil" }, /OnDenied: expected "errno" or "kill", found "kil" \(did you mean "kill"\?\)/);
   rejects({ Binary: "prog", Args: "x" }, /Args: expected an array of strings/);
   rejects({ Binary: "prog", Env: { A: 1 } }, /Env\.A: expected a string, found number 1/);
