@@ -78,10 +78,13 @@ export class Mi {
     // gdb-js passes { binary: true } to write(), which Node rejects.
     const proc = { stdin: { write: (s: string) => child.stdin!.write(s) }, stdout: child.stdout, stderr: child.stderr, on: child.on.bind(child), kill: () => child.kill() };
     this.gdb = new GDB(proc);
-    this.gdb.on("stopped", (e: MiEvent) => {
+    // The raw *stopped record (gdb-js's own "stopped" event drops fields
+    // such as signal-name).
+    this.gdb.on("exec", (rec: { state: string; data: MiEvent }) => {
+      if (rec.state !== "stopped") return;
       const w = this.waiters.shift();
-      if (w) w(e);
-      else this.stops.push(e);
+      if (w) w(rec.data);
+      else this.stops.push(rec.data);
     });
   }
 

@@ -10,7 +10,7 @@ export function registers(cmd: Command, ctx: Context): Reply {
     case "readRegisters":
       return toGPacket(t.readRegisters()).toString("hex");
     case "writeRegisters":
-      if (cmd.data.length > G_SIZE) return ERR_INVALID;
+      if (cmd.data.length !== G_SIZE) return ERR_INVALID; // all registers, as target.xml lists them
       return t.writeRegisters(fromGPacket(t.readRegisters(), cmd.data)) ? "OK" : "E01";
     case "readRegister": {
       const r = REGISTERS[cmd.reg];

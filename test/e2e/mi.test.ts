@@ -1,0 +1,110 @@
+// GDB over MI, driven the way VS Code's cppdbg drives it (gdb-js), against
+// `torov debug`: the set-up commands, breakpoints by file:line, next,
+// frames, variables, expressions, and Ctrl-C (-exec-interrupt).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { debugManifest, hasGdb, Mi, startDebug } from "./debugger.js";
+import { guest } from "../helpers.js";
+
+const skip = !hasGdb() && "gdb is not installed";
+
+/** The commands cppdbg sends before attaching to a gdbserver-like target. */
+async function attach(mi: Mi, port: number): Promise<void> {
+  await mi.cmd("-gdb-set mi-async on");
+  await mi.cmd("-gdb-set pagination off");
+  await mi.cmd("-enable-pretty-printing");
+  await mi.cmd(`-file-exec-and-symbols ${guest("debugme")}`);
+  await mi.cmd(`-target-select remote 127.0.0.1:${port}`);
+  await mi.stopped();
+}
+
+test("a VS Code session: break at file:line, continue, next, frames, variables, expressions", { skip }, async () => {
+  const d = await startDebug(debugManifest("debugme"));
+  const mi = new Mi();
+  try {
+    await attach(mi, d.port);
+    const bp = await mi.cmd("-break-insert debugme.c:19");
+    assert.equal((bp.bkpt as { line: string }).line, "19");
+    await mi.cmd("-exec-continue");
+    const hit = await mi.stopped();
+    assert.equal(hit.reason, "breakpoint-hit");
+    const frames = await mi.cmd("-stack-list-frames");
+    const stack = frames.stack as Array<{ value: { func: string; line: string } }>;
+    assert.deepEqual(
+      stack.map((f) => f.value.func),
+      ["area", "main"],
+    );
+    await mi.cmd("-exec-next");
+    const next = await mi.stopped();
+    assert.equal(next.reason, "end-stepping-range");
+    const vars = await mi.cmd("-stack-list-variables --simple-values");
+    const byName = Object.fromEntries((vars.variables as Array<{ name: string; value?: string }>).map((v) => [v.name, v.value]));
+    assert.equal(byName.w, "3");
+    const v = await mi.cmd("-var-create - * b");
+    assert.equal(v.numchild, "3");
+    const children = await mi.cmd(`-var-list-children --all-values ${v.name as string}`);
+    const kids = (children.children as Array<{ value: { exp: string; value: string } }>).map((c) => [c.value.exp, c.value.value]);
+    assert.deepEqual(kids.slice(0, 2), [["x", "4"], ["y", "7"]]);
+    assert.deepEqual(await mi.cmd("-data-evaluate-expression (b.x-a.x)*(b.y-a.y)"), { value: "15" });
+    assert.deepEqual(await mi.cmd("-data-evaluate-expression counter"), { value: "0" });
+    await mi.cmd("-break-delete");
+    await mi.cmd("-exec-continue");
+    const end = await mi.stopped();
+    assert.equal(end.reason, "exited");
+  } finally {
+    mi.close();
+  }
+  const end = await d.done;
+  assert.equal(end.stdout, "checkpoint\ntotal=15 counter=6 scale=2.5\n");
+});
+
+test("Ctrl-C (-exec-interrupt) stops a spinning program with SIGINT, and it goes on", { skip }, async () => {
+  const d = await startDebug(debugManifest("debugme"), [], ["spin"]);
+  const mi = new Mi();
+  try {
+    await attach(mi, d.port);
+    await mi.cmd("-exec-continue");
+    await new Promise((r) => setTimeout(r, 300));
+    await mi.cmd("-exec-interrupt");
+    const stop = await mi.stopped();
+    assert.equal(stop.reason, "signal-received");
+    assert.equal(stop["signal-name"], "SIGINT");
+    const before = Number((await mi.cmd("-data-evaluate-expression counter")).value);
+    assert.ok(before > 6, "it was spinning");
+    await mi.cmd("-exec-continue");
+    await new Promise((r) => setTimeout(r, 200));
+    await mi.cmd("-exec-interrupt");
+    await mi.stopped();
+    const after = Number((await mi.cmd("-data-evaluate-expression counter")).value);
+    assert.ok(after > before, "and it went on spinning");
+    await mi.cmd("kill");
+  } finally {
+    mi.close();
+  }
+  await d.done;
+});
+
+test("Ctrl-C while the program is blocked in a host call; the call resumes on continue", { skip }, async () => {
+  const d = await startDebug(debugManifest("debugme"), [], ["read"]);
+  const mi = new Mi();
+  try {
+    await attach(mi, d.port);
+    await mi.cmd("-exec-continue");
+    await new Promise((r) => setTimeout(r, 500)); // blocked in read(0): stdin is an open pipe
+    await mi.cmd("-exec-interrupt");
+    const stop = await mi.stopped();
+    assert.equal(stop["signal-name"], "SIGINT");
+    const frames = (await mi.cmd("-stack-list-frames")).stack as Array<{ value: { func: string } }>;
+    assert.ok(frames.some((f) => f.value.func === "main"), "stopped inside read, called from main");
+    const pc = (await mi.cmd(`-data-evaluate-expression "*(unsigned short*)$pc"`)).value;
+    assert.equal(pc, String(0x050f), "at the syscall instruction, to run it again");
+    await mi.cmd("-exec-continue");
+    d.proc.stdin!.end("typed later\n");
+    const end = await mi.stopped();
+    assert.equal(end.reason, "exited");
+  } finally {
+    mi.close();
+  }
+  const end = await d.done;
+  assert.match(end.stdout, /read 12: typed later\n/);
+});
