@@ -1,7 +1,9 @@
 // Real GDB against `torov debug`, scripted (gdb -batch) as a user would type
 // it. Nothing is given to GDB locally: it reads the program from the target.
 import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
 import { test } from "node:test";
+import { guest } from "../helpers.js";
 import { debugManifest, gdbBatch, hasGdb, startDebug } from "./debugger.js";
 
 const skip = !hasGdb() && "gdb is not installed";
@@ -205,4 +207,68 @@ test("Debug.Allowed in the manifest makes `torov run` wait for a debugger", { sk
   assert.match(r.output, /exited with code 01/);
   const status = await new Promise((resolve) => proc.on("exit", resolve));
   assert.equal(status, 1);
+});
+
+test("the same session against gdbserver and torov debug gives the same answers", { skip: (skip || spawnSync("gdbserver", ["--version"]).status !== 0) && "gdb or gdbserver is not installed" }, async () => {
+  const script = [
+    "break area",
+    "continue",
+    "bt",
+    "info args",
+    "finish",
+    "next",
+    "print total",
+    "print origin",
+    "break bump",
+    "continue",
+    "delete",
+    "watch counter",
+    "continue",
+    "continue",
+    "delete",
+    "catch syscall write",
+    "continue",
+    "continue",
+    "delete",
+    "stepi",
+    "stepi",
+    "info symbol $pc",
+    "print $orig_rax",
+    "print/x $cs",
+    "print $fctrl",
+    "print $mxcsr",
+    "continue",
+  ];
+  // Stack addresses and pids differ between a native process and the VM;
+  // everything else must not.
+  const normalize = (out: string) =>
+    out
+      .split("\n")
+      .filter((l) => !/Reading|warning|File transfers|^Remote debugging|^Listening|^Process .* created|^Detaching/.test(l))
+      .map((l) =>
+        l
+          .replace(/argv=0x[0-9a-f]+/g, "argv=ADDR")
+          .replace(/\(process \d+\)|\(Remote target\)/g, "(PROCESS)")
+          // A native process has a vDSO, a second objfile, so GDB names the program's.
+          .replace(/ of target:\S+$/, ""),
+      )
+      .join("\n");
+
+  const server = spawn("gdbserver", ["--once", "127.0.0.1:0", guest("debugme")], { stdio: ["ignore", "pipe", "pipe"] });
+  let banner = "";
+  const gsPort = await new Promise<number>((resolve, reject) => {
+    server.stderr!.on("data", (d) => {
+      banner += d;
+      const m = /Listening on port (\d+)/.exec(banner);
+      if (m) resolve(Number(m[1]));
+    });
+    server.on("exit", () => reject(new Error(banner)));
+  });
+  const native = gdbBatch(gsPort, script);
+  const d = await startDebug(debugManifest("debugme"));
+  const vm = gdbBatch(d.port, script);
+  await d.done;
+  assert.equal(normalize(vm.output), normalize(native.output));
+  assert.match(vm.output, /Old value = 0\nNew value = 1/);
+  assert.match(vm.output, /returned from syscall write/);
 });
