@@ -11,6 +11,7 @@
         "native/machine.cc",
         "native/memory.cc",
         "native/paths.cc",
+        "native/scratch.cc",
         "native/vcpu.cc",
         "native/hypercalls/events.cc",
         "native/hypercalls/files.cc",

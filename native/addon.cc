@@ -17,6 +17,7 @@
 namespace torov {
 
 Napi::Value RawExitBenchmark(const Napi::CallbackInfo& info);  // bench.cc
+Napi::Value ProbeDebug(const Napi::CallbackInfo& info);        // bench.cc
 
 namespace {
 
@@ -100,6 +101,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getRandom", Napi::Function::New(env, GetRandom));
   exports.Set("rawExitBenchmark", Napi::Function::New(env, RawExitBenchmark));
   exports.Set("openInRoot", Napi::Function::New(env, OpenInRoot));
+  exports.Set("probeDebug", Napi::Function::New(env, ProbeDebug));
   return exports;
 }
 

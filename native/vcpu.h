@@ -59,6 +59,9 @@ class Vcpu : public CpuControl {
   RunResult Run();
   // One KVM_RUN that must end in an exit on HC_PORT (the raw-exit benchmark).
   bool RunOnce();
+  // For diagnostics on scratch VMs (native/bench.cc).
+  int fd() const { return fd_.get(); }
+  const kvm_run* run() const { return run_; }
   // From another thread: end the run (kKilled), or stop it for the debugger.
   void RequestStop(pthread_t thread, Guest::StopRequest why);
   // Page guards for watchpoints changed (called while parked).

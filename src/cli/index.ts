@@ -43,6 +43,19 @@ async function main(argv: string[]): Promise<void> {
     .option("--stop-on-denied", "stop with SIGSYS when the manifest refuses a hypercall")
     .action(async (manifest: string, args: string[], opts) => (await import("./debug.js")).run(manifest, args, opts));
 
+  program
+    .command("vscode")
+    .description("write .vscode/launch.json and tasks.json to debug the application from VS Code")
+    .argument("<manifest>", "the app's JSON manifest")
+    .option("--dir <folder>", "the workspace folder", ".")
+    .option("--port <port>", "the port torov debug listens on (default: Debug.Port, or 1234)")
+    .action(async (manifest: string, opts) => (await import("./vscode.js")).run(manifest, opts));
+
+  program
+    .command("doctor")
+    .description("what this host offers torov: KVM, debugging, containment, tools (for bug reports)")
+    .action(async () => (await import("./doctor.js")).run());
+
   try {
     await program.parseAsync(argv);
   } catch (e) {

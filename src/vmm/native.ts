@@ -106,6 +106,8 @@ export interface NativeAddon {
   rawExitBenchmark(iterations: number): number;
   /** A read-only fd for a guest path inside `root` (confined as the guest's paths), or -errno. */
   openInRoot(root: string, path: string): number;
+  /** Which debug mechanisms this host's KVM honours for user-mode code (boots two scratch VMs). */
+  probeDebug(): { guestDebugStep: boolean; debugRegisters: boolean };
 }
 
 let addon: NativeAddon | undefined;

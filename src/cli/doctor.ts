@@ -1,0 +1,68 @@
+// torov doctor: what this host offers torov, on one screen a user can paste
+// into a bug report. Exit status 0 when torov can run VMs here, 1 otherwise.
+
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { arch, cpus, platform, release } from "node:os";
+import { native } from "../vmm/native.js";
+import { style } from "./ui.js";
+
+const FLAVOURS: Record<string, string> = {
+  pvm: "PVM (kvm_pvm: nested, page-table based; guest kernel mode is emulated)",
+  vmx: "Intel VT-x (kvm_intel)",
+  svm: "AMD-V (kvm_amd)",
+  unknown: "unknown (no kvm_intel, kvm_amd or kvm_pvm module found)",
+};
+
+function firstLine(cmd: string, args: string[]): string | undefined {
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 5000 });
+  if (r.error || r.status !== 0) return undefined;
+  return `${r.stdout}${r.stderr}`.split("\n").find((l) => l.trim())?.trim();
+}
+
+export async function run(): Promise<void> {
+  const rows: Array<[string, string]> = [];
+  const add = (k: string, v: string) => rows.push([k, v]);
+  const version = JSON.parse(readFileSync(`${__dirname}/../../../package.json`, "utf8")).version as string;
+  add("torov", `${version} (Node ${process.version}, ${platform()} ${arch()})`);
+  add("host", `Linux ${release()}, ${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} CPUs`);
+
+  let usable = false;
+  try {
+    const kvm = native().kvmInfo();
+    add("KVM", `/dev/kvm usable; ${FLAVOURS[kvm.flavour] ?? kvm.flavour}`);
+    add("capabilities", `sync regs ${yes(kvm.syncRegs)}, immediate exit ${yes(kvm.immediateExit)}, guest debug ioctl ${yes(kvm.guestDebug)}, debug regs ioctl ${yes(kvm.debugRegs)}, hw breakpoints ${kvm.hwBreakpoints}`);
+    const exit = native().rawExitBenchmark(2000);
+    add("test VM", `booted and ran; a user-mode exit costs ${exit.toFixed(1)} µs`);
+    usable = true;
+    const probe = native().probeDebug();
+    add("debugging", [
+      `single step: ${probe.guestDebugStep ? "KVM guest debug" : "trap flag through the guest's #DB handler (KVM_SET_GUEST_DEBUG is ignored for user mode here)"}`,
+      `breakpoints: int3 through the guest's #BP handler`,
+      `watchpoints: ${probe.debugRegisters ? "debug registers fire, but torov uses page protection" : "page protection (the guest's debug registers are ignored here)"}`,
+    ].join("\n"));
+  } catch (e) {
+    add("KVM", style.red((e as Error).message));
+  }
+
+  const seccomp = /^Seccomp:\s*(\d)/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1];
+  add("containment", [
+    `paths: openat2 RESOLVE_IN_ROOT ${native().openInRoot("/", "/") >= 0 ? "works" : style.red("is not available (Linux >= 5.6 needed)")}`,
+    `privilege: ${process.getuid?.() === 0 ? "root" : "unprivileged"}; seccomp ${seccomp === undefined ? "unknown" : seccomp === "0" ? "available" : `already filtering this process (mode ${seccomp})`}`,
+  ].join("\n"));
+
+  const tools: Array<[string, string[]]> = [["gdb", ["--version"]], ["gdbserver", ["--version"]], ["lldb", ["--version"]], ["strace", ["-V"]], ["gcc", ["--version"]], ["musl-gcc", ["--version"]], ["busybox", ["--help"]]];
+  add("tools", tools.map(([t, a]) => `${t}: ${firstLine(t, a) ?? style.dim("not found")}`).join("\n"));
+
+  const width = Math.max(...rows.map(([k]) => k.length));
+  for (const [k, v] of rows) {
+    const [first, ...more] = v.split("\n");
+    process.stdout.write(`${style.bold(k.padEnd(width))}  ${first}\n`);
+    for (const m of more) process.stdout.write(`${" ".repeat(width)}  ${m}\n`);
+  }
+  process.exitCode = usable ? 0 : 1;
+}
+
+function yes(b: boolean): string {
+  return b ? "yes" : "no";
+}
