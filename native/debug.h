@@ -66,6 +66,9 @@ struct Order {
   OrderKind kind = OrderKind::kNone;
   bool step = false;
   int signal = 0;  // deliver this signal: with no handlers, the guest dies of it
+  // With step: go on stepping while rip stays in [range_start, range_end).
+  uint64_t range_start = 0;
+  uint64_t range_end = 0;
 };
 
 // A watched range.
@@ -86,6 +89,12 @@ class DebugState {
   DebugRegs regs{};
   bool regs_dirty = false;
   Order order;
+  // Set with `order`, read without the mutex by a vCPU thread spinning for it.
+  std::atomic<bool> ordered{false};
+  // JavaScript waits for the next stop itself, spinning on `parks`: the
+  // vCPU thread then does not report that stop through the event loop.
+  bool waiter = false;
+  std::atomic<uint64_t> parks{0};
 
   // Set by JavaScript at any time, read by the vCPU thread.
   std::array<uint8_t, 64> catch_syscalls{};  // bitmap by number

@@ -57,7 +57,9 @@ class Machine : public Napi::ObjectWrap<Machine> {
   Napi::Value DebugWatch(const Napi::CallbackInfo& info);
   Napi::Value DebugCatchSyscalls(const Napi::CallbackInfo& info);
   Napi::Value DebugStopOnDenied(const Napi::CallbackInfo& info);
-  void GiveOrder(const Order& order);
+  // Hands a parked vCPU its order; with wait_micros, waits that long for
+  // the next stop and says whether it came (then it is not reported).
+  bool GiveOrder(const Order& order, int wait_micros = 0);
 
   // The vCPU thread: set-up, then wait for start() (or the machine's end),
   // then the run.

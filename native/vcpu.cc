@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
+#include <chrono>
 #include <cstring>
 #include <mutex>
 #include <set>
@@ -52,6 +53,9 @@ constexpr uint64_t kUserFlags = 0x254dd5;
 // region, the header, then the AVX component with the upper halves of YMM.
 constexpr size_t kXsaveBvOffset = 512;
 constexpr size_t kYmmhOffset = 576;
+
+// How long a parked vCPU spins for the debugger's next order before it sleeps.
+constexpr int kSpinMicros = 1000;
 
 void SetSegment(kvm_segment* s, uint16_t selector, bool code, int dpl) {
   std::memset(s, 0, sizeof *s);
@@ -124,6 +128,8 @@ Vcpu::Vcpu(int vm_fd, Guest& guest, int index) : guest_(guest) {
   run_ = static_cast<kvm_run*>(p);
   guest_.cpu = this;
   has_xsave_ = ioctl(Kvm::Get().fd(), KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) > 0;
+  constexpr int kSyncRegs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+  has_sync_regs_ = (ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) & kSyncRegs) == kSyncRegs;
 }
 
 Vcpu::~Vcpu() {
@@ -226,6 +232,40 @@ bool Vcpu::GetSegmentBase(bool fs, uint64_t* base) {
 
 bool Vcpu::RunOnce() {
   return ioctl(fd_.get(), KVM_RUN, 0) == 0 && run_->exit_reason == KVM_EXIT_IO && run_->io.port == HC_PORT;
+}
+
+bool Vcpu::Enter() {
+  // Syncing costs KVM a copy at every exit: only worth it when stops read
+  // the registers, that is with a debugger.
+  const bool sync = has_sync_regs_ && debug_;
+  run_->kvm_valid_regs = sync ? KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS : 0;
+  const bool ok = ioctl(fd_.get(), KVM_RUN, 0) == 0;
+  regs_ok_ = sregs_ok_ = sync;  // KVM stores them on every way out of KVM_RUN
+  return ok;
+}
+
+kvm_regs& Vcpu::Regs() {
+  if (!regs_ok_) {
+    if (ioctl(fd_.get(), KVM_GET_REGS, &run_->s.regs.regs) < 0) throw SystemError("EKVM", "KVM_GET_REGS");
+    regs_ok_ = true;
+  }
+  return run_->s.regs.regs;
+}
+
+const kvm_sregs& Vcpu::Sregs() {
+  if (!sregs_ok_) {
+    if (ioctl(fd_.get(), KVM_GET_SREGS, &run_->s.regs.sregs) < 0) throw SystemError("EKVM", "KVM_GET_SREGS");
+    sregs_ok_ = true;
+  }
+  return run_->s.regs.sregs;
+}
+
+void Vcpu::RegsChanged() {
+  if (run_->kvm_valid_regs & KVM_SYNC_X86_REGS) {
+    run_->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+  } else if (ioctl(fd_.get(), KVM_SET_REGS, &run_->s.regs.regs) < 0) {
+    throw SystemError("EKVM", "KVM_SET_REGS");
+  }
 }
 
 void Vcpu::RequestStop(pthread_t thread, Guest::StopRequest why) {
@@ -336,6 +376,10 @@ void Vcpu::Hypercall(RunResult* result, Next* next) {
     stop.syscall = static_cast<int64_t>(nr);
   } else if (interrupt_pending_) {
     stop = Stop{StopWhy::kInterrupt, SIGINT};
+  } else if (stepped && InStepRange(page[HC_RIP / 8])) {
+    SetTrapFlag(Context::kHypercall, true);  // range stepping goes on
+    trap_in_runtime_ = false;
+    return;
   } else if (stepped) {
     stop = Stop{StopWhy::kStep, SIGTRAP};
     stepping_ = false;
@@ -349,8 +393,7 @@ void Vcpu::Hypercall(RunResult* result, Next* next) {
 void Vcpu::FlatHypercall() {
   // ToroV's ABI: `out` with the number in eax and the Linux arguments in
   // registers. Not the hot path: it costs two register ioctls.
-  kvm_regs regs;
-  if (ioctl(fd_.get(), KVM_GET_REGS, &regs) < 0) throw SystemError("EKVM", "KVM_GET_REGS");
+  kvm_regs& regs = Regs();
   const uint64_t args[6] = {regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9};
   const uint64_t nr = regs.rax & 0xffffffff;
   int64_t ret;
@@ -368,16 +411,15 @@ void Vcpu::FlatHypercall() {
     ret = Dispatch(nr, args);
   }
   regs.rax = static_cast<uint64_t>(ret);
-  if (ioctl(fd_.get(), KVM_SET_REGS, &regs) < 0) throw SystemError("EKVM", "KVM_SET_REGS");
+  RegsChanged();
 }
 
 // ---- the application's registers at a stop
 
 void Vcpu::Capture(Context ctx, DebugRegs* out) {
   const int fd = fd_.get();
-  kvm_regs r;
-  kvm_sregs sr;
-  if (ioctl(fd, KVM_GET_REGS, &r) < 0 || ioctl(fd, KVM_GET_SREGS, &sr) < 0) throw SystemError("EKVM", "KVM_GET_REGS");
+  const kvm_regs& r = Regs();
+  const kvm_sregs& sr = Sregs();
   std::memset(out, 0, sizeof *out);
   const uint64_t gpr[16] = {r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.rsp,
                             r.r8,  r.r9,  r.r10, r.r11, r.r12, r.r13, r.r14, r.r15};
@@ -441,8 +483,7 @@ void Vcpu::Capture(Context ctx, DebugRegs* out) {
 
 void Vcpu::Apply(Context ctx, const DebugRegs& in) {
   const int fd = fd_.get();
-  kvm_regs r;
-  if (ioctl(fd, KVM_GET_REGS, &r) < 0) throw SystemError("EKVM", "KVM_GET_REGS");
+  kvm_regs& r = Regs();
   const uint64_t keep_rsp = r.rsp, keep_rip = r.rip, keep_flags = r.rflags;
   __u64* g[16] = {&r.rax, &r.rbx, &r.rcx, &r.rdx, &r.rsi, &r.rdi, &r.rbp, &r.rsp,
                   &r.r8,  &r.r9,  &r.r10, &r.r11, &r.r12, &r.r13, &r.r14, &r.r15};
@@ -470,10 +511,10 @@ void Vcpu::Apply(Context ctx, const DebugRegs& in) {
     r.rip = in.rip;
     r.rflags = flags;
   }
-  if (ioctl(fd, KVM_SET_REGS, &r) < 0) throw SystemError("EKVM", "KVM_SET_REGS");
-  uint64_t base;
-  if (GetSegmentBase(true, &base) && base != in.fs_base) SetSegmentBase(true, in.fs_base);
-  if (GetSegmentBase(false, &base) && base != in.gs_base) SetSegmentBase(false, in.gs_base);
+  RegsChanged();
+  const kvm_sregs& sr = Sregs();
+  if (sr.fs.base != in.fs_base) SetSegmentBase(true, in.fs_base);
+  if (sr.gs.base != in.gs_base) SetSegmentBase(false, in.gs_base);
   KvmXsave xsave;
   if (has_xsave_ && ioctl(fd, kKvmGetXsave, &xsave) == 0) {
     auto* area = reinterpret_cast<uint8_t*>(xsave.region);
@@ -506,20 +547,33 @@ void Vcpu::SetTrapFlag(Context ctx, bool on) {
     set(reinterpret_cast<uint64_t*>(guest_.ram.Phys(RT_HCPAGE + HC_RFLAGS, 8)));
     return;
   }
-  kvm_regs r;
-  if (ioctl(fd_.get(), KVM_GET_REGS, &r) < 0) throw SystemError("EKVM", "KVM_GET_REGS");
+  kvm_regs& r = Regs();
   if (ctx == Context::kException) {
     set(reinterpret_cast<uint64_t*>(guest_.ram.Phys(r.rsp + 4 * 8, 8)));
   } else {
     set(&r.rflags);
-    if (ioctl(fd_.get(), KVM_SET_REGS, &r) < 0) throw SystemError("EKVM", "KVM_SET_REGS");
+    RegsChanged();
   }
 }
 
 // ---- parking
 
+void Vcpu::AwaitOrder() {
+  // A debugger that steps or continues from breakpoint to breakpoint sends
+  // the next order within a few hundred microseconds. Waking a sleeping
+  // thread costs ~20 µs on a nested host, so spin for a while before
+  // sleeping on the condition variable.
+  using Clock = std::chrono::steady_clock;
+  const auto until = Clock::now() + std::chrono::microseconds(kSpinMicros);
+  for (unsigned i = 1; !debug_->ordered.load(std::memory_order_acquire); i++) {
+    __builtin_ia32_pause();
+    if (i % 256 == 0 && Clock::now() > until) return;
+  }
+}
+
 Vcpu::Next Vcpu::Park(const Stop& stop, Context ctx, RunResult* result) {
   Order order;
+  bool report;
   {
     std::unique_lock<std::mutex> lock(debug_->mutex);
     debug_->stop = stop;
@@ -529,9 +583,13 @@ Vcpu::Next Vcpu::Park(const Stop& stop, Context ctx, RunResult* result) {
     if (tf_ours_) debug_->regs.rflags &= ~kTrapFlag;
     debug_->regs_dirty = false;
     debug_->order = Order{};
+    debug_->ordered.store(false, std::memory_order_relaxed);
     debug_->parked = true;
+    debug_->parks.fetch_add(1, std::memory_order_release);
+    report = !debug_->waiter;
   }
-  report_();
+  if (report) report_();
+  AwaitOrder();
   {
     std::unique_lock<std::mutex> lock(debug_->mutex);
     debug_->changed.wait(lock, [this] { return debug_->order.kind != OrderKind::kNone; });
@@ -571,6 +629,8 @@ Vcpu::Next Vcpu::Park(const Stop& stop, Context ctx, RunResult* result) {
     }
   }
   stepping_ = order.step;
+  range_start_ = order.range_start;
+  range_end_ = order.range_end;
   trap_in_runtime_ = false;
   tf_ours_ = order.step;
   SetTrapFlag(ctx, order.step);
@@ -602,10 +662,7 @@ void Vcpu::UpdateWatches() {
 // ---- exceptions
 
 Vcpu::Next Vcpu::Exception(RunResult* result) {
-  kvm_regs r;
-  kvm_sregs sr;
-  if (ioctl(fd_.get(), KVM_GET_REGS, &r) < 0 || ioctl(fd_.get(), KVM_GET_SREGS, &sr) < 0)
-    throw SystemError("EKVM", "KVM_GET_REGS");
+  const kvm_regs& r = Regs();
   // The stub left [vector, error code, rip, cs, rflags, rsp, ss] on the IST stack.
   const uint64_t* frame = r.rsp >= RT_IST_LOW && r.rsp + 7 * 8 <= RT_IST_TOP
                               ? reinterpret_cast<const uint64_t*>(guest_.ram.Phys(r.rsp, 7 * 8))
@@ -618,7 +675,7 @@ Vcpu::Next Vcpu::Exception(RunResult* result) {
   const int vector = static_cast<int>(frame[0]);
   const uint64_t error_code = frame[1];
   const uint64_t rip = frame[2];
-  const uint64_t cr2 = sr.cr2;
+  const uint64_t cr2 = vector == 14 ? Sregs().cr2 : 0;
 
   // ToroV's flat programs end with `hlt`, which faults at CPL 3.
   if (guest_.config.flat && vector == 13) {
@@ -662,6 +719,9 @@ Vcpu::Next Vcpu::Exception(RunResult* result) {
         stop.watch_addr = lifted_.addr;
         stop.watch_kind = lifted_.kind;
         stepping_ = false;
+      } else if (stepping_ && !interrupt_pending_ && InStepRange(rip)) {
+        lifted_ = Lifted{};  // range stepping goes on, the trap flag still set
+        return Next::kContinue;
       } else if (stepping_) {
         stop = Stop{StopWhy::kStep, SIGTRAP};
         stepping_ = false;
@@ -679,6 +739,8 @@ Vcpu::Next Vcpu::Exception(RunResult* result) {
       // ...and once more on the return address, before that instruction ran.
       trap_in_runtime_ = false;
       return Next::kContinue;
+    } else if (stepping_ && !interrupt_pending_ && InStepRange(rip)) {
+      return Next::kContinue;  // range stepping: iretq keeps the trap flag
     } else if (stepping_) {
       stop = Stop{StopWhy::kStep, SIGTRAP};
       stepping_ = false;
@@ -715,7 +777,12 @@ Vcpu::Next Vcpu::Exception(RunResult* result) {
   } else {
     stop = fault();
   }
-  if (interrupt_pending_) interrupt_pending_ = false;
+  if (interrupt_pending_) {
+    // Ctrl-C during range stepping ends it as an interrupt, or GDB would
+    // go on stepping the line.
+    if (stop.why == StopWhy::kStep && range_end_ > range_start_) stop = Stop{StopWhy::kInterrupt, SIGINT};
+    interrupt_pending_ = false;
+  }
   const Next next = Park(stop, Context::kException, result);
   if (next == Next::kContinue && lifted_.pages.empty()) lifted_ = Lifted{};
   return next;
@@ -725,7 +792,6 @@ Vcpu::Next Vcpu::Exception(RunResult* result) {
 
 RunResult Vcpu::Run() {
   RunResult result;
-  const int fd = fd_.get();
   const bool flat = guest_.config.flat;
   if (debug_ && Park(Stop{StopWhy::kInitial, SIGTRAP}, Context::kDirect, &result) == Next::kEnd) return result;
   for (;;) {
@@ -733,7 +799,7 @@ RunResult Vcpu::Run() {
       result.kind = RunResult::kKilled;
       return result;
     }
-    if (ioctl(fd, KVM_RUN, 0) < 0) {
+    if (!Enter()) {
       if (errno != EINTR && errno != EAGAIN) {
         result.kind = RunResult::kError;
         result.message = std::string("KVM_RUN: ") + std::strerror(errno);
@@ -742,9 +808,7 @@ RunResult Vcpu::Run() {
       run_->immediate_exit = 0;
       int request = Guest::kInterrupt;
       if (guest_.stop_request.compare_exchange_strong(request, Guest::kNoStop) && debug_) {
-        kvm_regs r;
-        ioctl(fd, KVM_GET_REGS, &r);
-        if (InRuntime(r.rip)) {
+        if (InRuntime(Regs().rip)) {
           interrupt_pending_ = true;  // inside the runtime: stop at the next exit
         } else if (Park(Stop{StopWhy::kInterrupt, SIGINT}, Context::kDirect, &result) == Next::kEnd) {
           return result;

@@ -88,8 +88,20 @@ class Vcpu : public CpuControl {
   // Parks at a stop and carries out the order. A resume with a signal the
   // program does not ignore ends it (no handlers are delivered), in *result.
   Next Park(const Stop& stop, Context ctx, RunResult* result);
+  void AwaitOrder();
   void SetTrapFlag(Context ctx, bool on);
+  // The application's KVM registers as of the last exit. While a debugger
+  // is attached and the host has KVM_CAP_SYNC_REGS, KVM copies them into
+  // kvm_run at each exit and takes changes back at the next entry, which
+  // saves the two or three register ioctls of every stop; otherwise they
+  // are read, and written back by RegsChanged(), with ioctls.
+  kvm_regs& Regs();
+  const kvm_sregs& Sregs();
+  void RegsChanged();
+  // KVM_RUN; false with errno set when it failed or was interrupted.
+  bool Enter();
   bool InRuntime(uint64_t rip) const;
+  bool InStepRange(uint64_t rip) const { return rip >= range_start_ && rip < range_end_; }
   void GuardPage(uint64_t page, bool on);
 
   Guest& guest_;
@@ -97,11 +109,16 @@ class Vcpu : public CpuControl {
   kvm_run* run_ = nullptr;
   size_t run_size_ = 0;
   bool has_xsave_ = false;
+  bool has_sync_regs_ = false;
+  bool regs_ok_ = false;   // Regs() holds this exit's registers
+  bool sregs_ok_ = false;  // Sregs() too
 
   // Debugging.
   DebugState* debug_ = nullptr;
   std::function<void()> report_;
   bool stepping_ = false;          // the debugger asked for one instruction
+  uint64_t range_start_ = 0;       // ...or for steps while rip is in [range_start_, range_end_)
+  uint64_t range_end_ = 0;
   bool trap_in_runtime_ = false;   // a step trap since the resume was inside the runtime
   bool interrupt_pending_ = false; // Ctrl-C arrived inside the runtime: stop at the next exit
   bool tf_ours_ = false;           // the trap flag is set by torov, not by the program

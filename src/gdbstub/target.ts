@@ -15,6 +15,11 @@ export type StopReason =
 export type BreakpointKind = "sw" | "hw";
 export type WatchKind = "w" | "r" | "a";
 
+export interface StepRange {
+  start: bigint;
+  end: bigint;
+}
+
 export interface DebugTarget {
   /** The process id GDB is shown, and its one thread's id. */
   readonly pid: number;
@@ -36,7 +41,11 @@ export interface DebugTarget {
   readMemory(addr: bigint, length: number): Buffer | undefined;
   writeMemory(addr: bigint, data: Buffer): boolean;
 
-  resume(step: boolean, signal: number): void;
+  /**
+   * Runs on, one instruction when `step`; with `range` (vCont;r), goes on
+   * stepping while the pc stays in [range.start, range.end).
+   */
+  resume(step: boolean, signal: number, range?: StepRange): void;
   interrupt(): void;
   kill(): void;
   detach(): void;

@@ -126,6 +126,13 @@ export function readRegister(regs: Buffer, r: RegisterInfo): Buffer {
   return out;
 }
 
+/** One register in hex, as 'p' and stop replies carry it. */
+export function registerHex(regs: Buffer, r: RegisterInfo): string {
+  if (r.source.at !== "reg") return readRegister(regs, r).toString("hex");
+  const off = REG_OFFSET[r.source.name];
+  return regs.toString("hex", off, off + r.bits / 8);
+}
+
 /** Writes one register given in GDB's layout into the native buffer. */
 export function writeRegister(regs: Buffer, r: RegisterInfo, value: Buffer): void {
   const fx = regs.subarray(FXSAVE_OFFSET, FXSAVE_OFFSET + 512);

@@ -9,7 +9,7 @@
 import { constants } from "node:os";
 import { openSync, realpathSync } from "node:fs";
 import { isAbsolute } from "node:path";
-import type { BreakpointKind, DebugTarget, StopEvent, StopReason, WatchKind } from "../gdbstub/target.js";
+import type { BreakpointKind, DebugTarget, StepRange, StopEvent, StopReason, WatchKind } from "../gdbstub/target.js";
 import { HYPERCALLS, syscallName } from "./hypercalls.js";
 import type { Machine } from "./machine.js";
 import { native, type NativeStop } from "./native.js";
@@ -18,6 +18,8 @@ import type { RunOutcome } from "./report.js";
 
 const { SIGTRAP, SIGINT, SIGSYS, SIGKILL } = constants.signals;
 const INT3 = 0xcc;
+/** How long resume() waits for the next stop before leaving it to the event loop. */
+const RESUME_WAIT_MICROS = 300;
 const PROT = ["---", "r--", "-w-", "rw-", "--x", "r-x", "-wx", "rwx"];
 
 export class VmDebugTarget implements DebugTarget {
@@ -157,11 +159,15 @@ export class VmDebugTarget implements DebugTarget {
     return this.machine.native.debugWrite(addr, out) === out.length;
   }
 
-  resume(step: boolean, signal: number): void {
+  resume(step: boolean, signal: number, range?: StepRange): void {
     this.stopped();
     this.running = true;
     this.regs = undefined;
-    this.machine.native.debugResume({ step, signal });
+    // A step, or a breakpoint close by, stops again within microseconds:
+    // the native side waits for that here, briefly, which spares the trip
+    // from the vCPU thread through the event loop.
+    const order = { step, signal, wait: RESUME_WAIT_MICROS, rangeStart: range?.start, rangeEnd: range?.end };
+    if (this.machine.native.debugResume(order)) this.onNativeStop();
   }
 
   interrupt(): void {

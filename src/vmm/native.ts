@@ -76,7 +76,8 @@ export interface NativeMachine {
   debugAttach(onStop: () => void): void;
   debugState(): NativeStop | null;
   debugSetRegisters(regs: Buffer): boolean;
-  debugResume(order: { step?: boolean; signal?: number }): void;
+  /** Resumes; true when it stopped again within `wait` µs (onStop is then not called for that stop). */
+  debugResume(order: { step?: boolean; signal?: number; wait?: number; rangeStart?: bigint; rangeEnd?: bigint }): boolean;
   debugDetach(): void;
   debugInterrupt(): void;
   debugRead(addr: number | bigint, length: number): Buffer | null;

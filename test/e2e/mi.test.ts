@@ -76,7 +76,33 @@ test("Ctrl-C (-exec-interrupt) stops a spinning program with SIGINT, and it goes
     await mi.cmd("-exec-interrupt");
     await mi.stopped();
     const after = Number((await mi.cmd("-data-evaluate-expression counter")).value);
-    assert.ok(after > before, "and it went on spinning");
+    assert.notEqual(after, before, "and it went on spinning (the int counter may wrap around)");
+    await mi.cmd("kill");
+  } finally {
+    mi.close();
+  }
+  await d.done;
+});
+
+test("Ctrl-C ends a `next` that never leaves its line (range stepping) with SIGINT", { skip }, async () => {
+  const d = await startDebug(debugManifest("debugme"), [], ["spin"]);
+  const mi = new Mi();
+  try {
+    await attach(mi, d.port);
+    await mi.cmd("-break-insert debugme.c:44");
+    await mi.cmd("-exec-continue");
+    assert.equal((await mi.stopped()).reason, "breakpoint-hit");
+    await mi.cmd("-break-delete"); // or each turn of the loop hits it
+    const before = Number((await mi.cmd("-data-evaluate-expression counter")).value);
+    // `for (;;) counter++;` is one line: GDB range-steps it until stopped.
+    await mi.cmd("-exec-next");
+    await new Promise((r) => setTimeout(r, 400));
+    await mi.cmd("-exec-interrupt");
+    const stop = await mi.stopped();
+    assert.equal(stop["signal-name"], "SIGINT");
+    assert.equal((stop.frame as { line: string }).line, "44");
+    const after = Number((await mi.cmd("-data-evaluate-expression counter")).value);
+    assert.ok(after > before + 10, `it stepped the loop many times (counter ${before} -> ${after})`);
     await mi.cmd("kill");
   } finally {
     mi.close();

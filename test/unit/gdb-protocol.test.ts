@@ -46,6 +46,21 @@ test("the reader: acks, interrupts, noise, packets split anywhere", () => {
   );
 });
 
+test("the reader: packets split anywhere across chunks, and never aliasing them", () => {
+  const payloads = ["vCont;s:1;c", "m7fffffffe540,40", "X401000,4:}\x03\x04}]", "a".repeat(3000)];
+  const stream = Buffer.concat(payloads.map((p) => frame(Buffer.from(p, "latin1"))));
+  for (const size of [1, 2, 3, 7, 64, 1000, stream.length]) {
+    const r = new PacketReader();
+    const got: string[] = [];
+    for (let at = 0; at < stream.length; at += size) {
+      const chunk = Buffer.from(stream.subarray(at, at + size));
+      for (const e of r.feed(chunk)) if (e.type === "packet") got.push(e.data.toString("latin1"));
+      chunk.fill(0x21); // the caller reuses its buffer: packets must not change
+    }
+    assert.deepEqual(got, payloads, `chunks of ${size} bytes`);
+  }
+});
+
 test("the reader: bad checksums, bad digits, endless packets, resync on $", () => {
   const r = new PacketReader();
   assert.deepEqual(r.feed(Buffer.from("$OK#00")), [{ type: "bad-checksum", expected: 0, actual: 0x9a }]);
@@ -79,6 +94,7 @@ const cases: Array<[string, Command]> = [
   ["vCont;s:1;c", { kind: "resume", actions: [{ action: "s", thread: "1" }, { action: "c", thread: undefined }] }],
   ["vCont;C0b:p1.1", { kind: "resume", actions: [{ action: "C", signal: 11, thread: "p1.1" }] }],
   ["vCont;t", { kind: "resume", actions: [{ action: "t", thread: undefined }] }],
+  ["vCont;r401000,40100a:p1.1;c", { kind: "resume", actions: [{ action: "r", start: 0x401000n, end: 0x40100an, thread: "p1.1" }, { action: "c", thread: undefined }] }],
   ["c", { kind: "resume", actions: [{ action: "c" }] }],
   ["s", { kind: "resume", actions: [{ action: "s" }] }],
   ["C05", { kind: "resume", actions: [{ action: "C", signal: 5 }] }],
@@ -127,7 +143,7 @@ test("X carries binary data, escaped", () => {
   assert.deepEqual(parseCommand(payload), { kind: "writeMemory", addr: 0x4000n, data: Buffer.from([0x23, 0x00, 0xff]) });
 });
 
-const malformed = ["m", "m10", "m10,", "mzz,4", "m10,4,5", "m1,ffffffff", "M10,2:abc", "M10,2:ab", "X10,4:ab", "X10", "p", "pxyz", "P10", "P10=zz", "Z0,zz,1", "vCont;x", "vCont;Czz", "qXfer:features:read:target.xml:zz", "vFile:pread:3", "vFile:open:zz,0,0", "QCatchSyscalls:2", "qRcmd,zzz", "G0"];
+const malformed = ["m", "m10", "m10,", "mzz,4", "m10,4,5", "m1,ffffffff", "M10,2:abc", "M10,2:ab", "X10,4:ab", "X10", "p", "pxyz", "P10", "P10=zz", "Z0,zz,1", "vCont;x", "vCont;Czz", "vCont;r401000", "vCont;rzz,1", "vCont;r1,2,3", "qXfer:features:read:target.xml:zz", "vFile:pread:3", "vFile:open:zz,0,0", "QCatchSyscalls:2", "qRcmd,zzz", "G0"];
 for (const body of malformed) {
   test(`malformed ${JSON.stringify(body)} is a ParseError`, () => assert.throws(() => parse(body), ParseError));
 }

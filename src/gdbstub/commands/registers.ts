@@ -1,6 +1,6 @@
 // g, G, p, P: registers in the layout target.xml describes.
 
-import { fromGPacket, G_SIZE, readRegister, REGISTERS, toGPacket, writeRegister } from "../x86_64.js";
+import { fromGPacket, G_SIZE, registerHex, REGISTERS, toGPacket, writeRegister } from "../x86_64.js";
 import type { Command } from "../protocol/commands.js";
 import { ERR_INVALID, type Context, type Reply } from "./context.js";
 
@@ -14,7 +14,7 @@ export function registers(cmd: Command, ctx: Context): Reply {
       return t.writeRegisters(fromGPacket(t.readRegisters(), cmd.data)) ? "OK" : "E01";
     case "readRegister": {
       const r = REGISTERS[cmd.reg];
-      return r ? readRegister(t.readRegisters(), r).toString("hex") : "E45"; // unknown register
+      return r ? registerHex(t.readRegisters(), r) : "E45"; // unknown register
     }
     case "writeRegister": {
       const r = REGISTERS[cmd.reg];

@@ -3,7 +3,7 @@
 import { gdbSignal, linuxSignal } from "../signals.js";
 import type { Command } from "../protocol/commands.js";
 import type { StopEvent } from "../target.js";
-import { readRegister, REGISTERS } from "../x86_64.js";
+import { registerHex, REGISTERS } from "../x86_64.js";
 import type { Context, Reply } from "./context.js";
 import { threadId } from "./general.js";
 
@@ -25,7 +25,7 @@ export function stopReply(event: StopEvent, ctx: Context): string {
     }
   }
   const regs = ctx.target.readRegisters();
-  for (const reg of EXPEDITED) reply += `${reg.regnum.toString(16)}:${readRegister(regs, reg).toString("hex")};`;
+  for (const reg of EXPEDITED) reply += `${reg.regnum.toString(16)}:${registerHex(regs, reg)};`;
   return reply;
 }
 
@@ -33,17 +33,18 @@ export function resume(cmd: Command, ctx: Context): Reply {
   const t = ctx.target;
   switch (cmd.kind) {
     case "vContQuery":
-      return "vCont;c;C;s;S;t";
+      return "vCont;c;C;s;S;t;r";
     case "resume": {
       // One thread: the first action for it (or for all threads) decides.
       const pid = t.pid;
       const action = cmd.actions.find((a) => !a.thread || a.thread === "-1" || parseInt(a.thread, 16) === pid);
       if (!action || action.action === "t") return "OK";
       if (t.lastStop().kind !== "stopped") return "E01";
-      const step = action.action === "s" || action.action === "S";
+      const step = action.action === "s" || action.action === "S" || action.action === "r";
       const signal = action.signal ? linuxSignal(action.signal) : 0;
+      const range = action.action === "r" && action.start !== undefined && action.end !== undefined ? { start: action.start, end: action.end } : undefined;
       ctx.state.waiting = true;
-      t.resume(step, signal);
+      t.resume(step, signal, range);
       return undefined;
     }
     case "detach":

@@ -5,7 +5,7 @@
 
 import { fromHex, unescapeBinary } from "./packet.js";
 
-export type VContAction = { action: "c" | "s" | "t" | "C" | "S"; signal?: number; thread?: string };
+export type VContAction = { action: "c" | "s" | "t" | "C" | "S" | "r"; signal?: number; thread?: string; start?: bigint; end?: bigint };
 export type BreakpointType = 0 | 1 | 2 | 3 | 4; // sw, hw, write, read, access
 
 export type Command =
@@ -87,6 +87,11 @@ function parseVCont(body: string): Command {
       actions.push({ action: letter, thread });
     } else if (letter === "C" || letter === "S") {
       actions.push({ action: letter, signal: hexInt(act.slice(1), "vCont", "signal", 255), thread });
+    } else if (letter === "r") {
+      // Range stepping: step while the pc stays in [start, end).
+      const [start, end, ...rest] = act.slice(1).split(",");
+      if (rest.length || start === undefined || end === undefined) throw new ParseError("vCont", `bad range "${part}"`);
+      actions.push({ action: "r", start: hexU64(start, "vCont", "range start"), end: hexU64(end, "vCont", "range end"), thread });
     } else {
       throw new ParseError("vCont", `unsupported action "${part}"`);
     }

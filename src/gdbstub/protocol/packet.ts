@@ -127,51 +127,92 @@ export function fromHex(text: string): Buffer | undefined {
  */
 export class PacketReader {
   private state: "idle" | "body" | "sum1" | "sum2" = "idle";
-  private body: number[] = [];
+  /** The body so far, as pieces of the chunks it came in. */
+  private parts: Uint8Array[] = [];
+  private length = 0;
   private sum = 0;
 
   feed(chunk: Uint8Array): ReaderEvent[] {
     const events: ReaderEvent[] = [];
-    for (const b of chunk) {
+    for (let i = 0; i < chunk.length; ) {
+      const b = chunk[i];
       switch (this.state) {
         case "idle":
           if (b === 0x24) this.start();
           else if (b === 0x2b) events.push({ type: "ack" });
           else if (b === 0x2d) events.push({ type: "nack" });
           else if (b === INTERRUPT) events.push({ type: "interrupt" });
+          i++;
           break;
-        case "body":
-          if (b === 0x23) this.state = "sum1";
-          else if (b === 0x24) this.start(); // a new packet inside one: the old one was cut off
-          else if (this.body.length >= MAX_PACKET) {
+        case "body": {
+          // The run of body bytes up to '#' or '$' in one piece.
+          let end = i;
+          while (end < chunk.length && chunk[end] !== 0x23 && chunk[end] !== 0x24) end++;
+          const take = Math.min(end - i, MAX_PACKET - this.length);
+          if (take > 0) {
+            this.parts.push(chunk.subarray(i, i + take));
+            this.length += take;
+          }
+          if (take < end - i) {
+            // A packet that never ends: drop it and wait for the next '$'.
             events.push({ type: "too-long" });
             this.state = "idle";
-            this.body = [];
-          } else this.body.push(b);
+            this.parts = [];
+            this.length = 0;
+            i += take;
+            break;
+          }
+          i = end;
+          if (i < chunk.length) {
+            if (chunk[i] === 0x23) this.state = "sum1";
+            else this.start(); // a new packet inside one: the old one was cut off
+            i++;
+          }
           break;
+        }
         case "sum1":
           this.sum = hexDigit(b) * 16;
-          this.state = hexDigit(b) < 0 ? "idle" : "sum2";
-          if (this.state === "idle") events.push({ type: "bad-checksum", expected: -1, actual: checksum(Uint8Array.from(this.body)) });
+          if (hexDigit(b) < 0) {
+            this.state = "idle";
+            events.push({ type: "bad-checksum", expected: -1, actual: checksum(this.take()) });
+          } else {
+            this.state = "sum2";
+          }
+          i++;
           break;
         case "sum2": {
           this.state = "idle";
           const d = hexDigit(b);
-          const data = Buffer.from(this.body);
-          this.body = [];
+          const data = this.take();
           const actual = checksum(data);
           if (d < 0 || this.sum + d !== actual) events.push({ type: "bad-checksum", expected: d < 0 ? -1 : this.sum + d, actual });
           else events.push({ type: "packet", data });
+          i++;
           break;
         }
       }
+    }
+    // The pieces point into the caller's chunk: keep copies across calls.
+    if (this.state !== "idle" && this.parts.length) {
+      const kept = this.take();
+      this.parts = [kept];
+      this.length = kept.length;
     }
     return events;
   }
 
   private start(): void {
     this.state = "body";
-    this.body = [];
+    this.parts = [];
+    this.length = 0;
+  }
+
+  /** The body gathered so far, as one buffer of its own. */
+  private take(): Buffer {
+    const data = Buffer.concat(this.parts, this.length);
+    this.parts = [];
+    this.length = 0;
+    return data;
   }
 }
 
