@@ -85,6 +85,9 @@ class Guest {
   bool interrupted() const { return stop_request.load(std::memory_order_relaxed) != kNoStop; }
   // Hypercalls made so far, by number (the debugger's `monitor hypercalls`).
   std::array<uint64_t, kMaxHypercall> counts{};
+  // Those the policy let through because it allows them: what `torov
+  // profile` must allow (not readlink("/proc/self/exe"), always answered).
+  std::array<bool, kMaxHypercall> needed{};
 
   // Hypercalls the policy refused so far, and the one that killed the guest
   // (OnDenied "kill"), for the report.

@@ -105,6 +105,11 @@ Napi::Function Machine::Define(Napi::Env env) {
                          InstanceMethod<&Machine::DebugWatch>("debugWatch"),
                          InstanceMethod<&Machine::DebugCatchSyscalls>("debugCatchSyscalls"),
                          InstanceMethod<&Machine::DebugStopOnDenied>("debugStopOnDenied"),
+                         InstanceMethod<&Machine::NeededHypercalls>("neededHypercalls"),
+                         InstanceMethod<&Machine::TraceConfigure>("traceConfigure"),
+                         InstanceMethod<&Machine::TraceEnable>("traceEnable"),
+                         InstanceMethod<&Machine::TraceTake>("traceTake"),
+                         InstanceMethod<&Machine::TraceCounts>("traceCounts"),
                      });
 }
 
@@ -164,6 +169,7 @@ Machine::Machine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Machine>(inf
   } catch (const Error& e) {
     throw ToJsError(env, e.code(), e.what());
   }
+  tracer_ = std::make_unique<Tracer>(*guest_);
   KickSignal();
   thread_ = std::thread([this] { Body(); });
 }
@@ -177,6 +183,7 @@ Machine::~Machine() {
   changed_.notify_all();
   if (started_ && vcpu_) vcpu_->RequestStop(thread_.native_handle(), Guest::kKill);
   GiveOrder(Order{OrderKind::kKill});
+  tracer_->Close();
   thread_.join();
 }
 
@@ -335,6 +342,7 @@ void Machine::Body() {
   RunResult result;
   try {
     vcpu_->SetEntry(init);
+    vcpu_->SetTracer(tracer_.get());
     if (debug_) {
       vcpu_->EnableDebug(debug_.get(), [this] {
         stops_.BlockingCall([](Napi::Env, Napi::Function onStop) { onStop.Call({}); });
@@ -352,6 +360,7 @@ void Machine::Body() {
     delete r;
   });
   if (debug_) stops_.Release();
+  if (trace_ready_) trace_ready_.Release();
   done_.Release();
 }
 
@@ -359,6 +368,7 @@ Napi::Value Machine::Kill(const Napi::CallbackInfo& info) {
   if (started_ && vcpu_ && thread_.joinable()) {
     vcpu_->RequestStop(thread_.native_handle(), Guest::kKill);
     GiveOrder(Order{OrderKind::kKill});  // in case it is parked
+    tracer_->Close();                    // ...or waiting for JavaScript to take records
   }
   return info.Env().Undefined();
 }
@@ -368,6 +378,15 @@ Napi::Value Machine::HypercallCounts(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(env);
   for (int nr = 0; nr < kMaxHypercall; nr++)
     if (guest_->counts[nr]) out.Set(nr, static_cast<double>(guest_->counts[nr]));
+  return out;
+}
+
+// neededHypercalls(): the numbers the policy had to allow so far.
+Napi::Value Machine::NeededHypercalls(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env);
+  for (int nr = 0; nr < kMaxHypercall; nr++)
+    if (guest_->needed[nr]) out.Set(out.Length(), nr);
   return out;
 }
 
@@ -565,6 +584,81 @@ Napi::Value Machine::DebugStopOnDenied(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(debug_->mutex);
   debug_->stop_on_denied = info[0].ToBoolean().Value();
   return info.Env().Undefined();
+}
+
+}  // namespace torov
+
+namespace torov {
+
+// ---- tracing
+
+// traceConfigure({ plan: Int32Array, filter: Uint8Array, records, bufferBytes,
+// onReady }): what to capture for each hypercall (native/trace.h), which
+// numbers to record, and whom to tell when records pile up. Before start()
+// or while stopped in the debugger.
+Napi::Value Machine::TraceConfigure(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "Expected traceConfigure(options)");
+  Napi::Object o = info[0].As<Napi::Object>();
+  Napi::Value plan_js = o.Get("plan"), filter_js = o.Get("filter"), ready = o.Get("onReady");
+  if (!plan_js.IsTypedArray() || plan_js.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+      plan_js.As<Napi::Int32Array>().ElementLength() != size_t{kMaxHypercall} * kTraceMaxOps * kTraceOpInts)
+    throw Napi::TypeError::New(env, "Expected options.plan to be the Int32Array of a trace plan");
+  if (!filter_js.IsTypedArray() || filter_js.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      filter_js.As<Napi::Uint8Array>().ElementLength() != kMaxHypercall / 8)
+    throw Napi::TypeError::New(env, "Expected options.filter to be a Uint8Array bitmap of " +
+                                        std::to_string(kMaxHypercall / 8) + " bytes");
+  if (!ready.IsFunction()) throw Napi::TypeError::New(env, "Expected options.onReady to be a function");
+  if (debug_) {
+    std::lock_guard<std::mutex> lock(debug_->mutex);
+    if (started_ && !debug_->parked) throw Napi::Error::New(env, "traceConfigure: the program is running");
+  } else if (started_) {
+    throw Napi::Error::New(env, "traceConfigure: the machine has started");
+  }
+  const int32_t* ints = plan_js.As<Napi::Int32Array>().Data();
+  std::vector<TraceOp> plan(size_t{kMaxHypercall} * kTraceMaxOps);
+  for (size_t i = 0; i < plan.size(); i++) {
+    const int32_t* f = ints + i * kTraceOpInts;
+    plan[i] = TraceOp{f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]};
+  }
+  std::array<uint8_t, kMaxHypercall / 8> filter;
+  std::memcpy(filter.data(), filter_js.As<Napi::Uint8Array>().Data(), filter.size());
+  const Napi::Value bytes = o.Get("bufferBytes");
+  tracer_->Configure(std::move(plan), filter, o.Get("records").ToBoolean().Value(),
+                     bytes.IsNumber() ? static_cast<size_t>(bytes.As<Napi::Number>().Int64Value()) : 4 << 20);
+  if (trace_ready_) trace_ready_.Release();
+  trace_ready_ = Napi::ThreadSafeFunction::New(env, ready.As<Napi::Function>(), "torov-trace", 0, 1);
+  trace_ready_.Unref(env);
+  tracer_->SetNotify([this] { trace_ready_.NonBlockingCall(); });
+  return env.Undefined();
+}
+
+Napi::Value Machine::TraceEnable(const Napi::CallbackInfo& info) {
+  tracer_->Enable(info[0].ToBoolean().Value());
+  return info.Env().Undefined();
+}
+
+// traceTake(): the records written since the last call, or null.
+Napi::Value Machine::TraceTake(const Napi::CallbackInfo& info) {
+  auto* records = new std::vector<uint8_t>(tracer_->Take());
+  if (records->empty()) {
+    delete records;
+    return info.Env().Null();
+  }
+  return Napi::Buffer<uint8_t>::New(info.Env(), records->data(), records->size(),
+                                    [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, records);
+}
+
+// traceCounts(): calls, errors and nanoseconds per number, 3 x 512 doubles.
+Napi::Value Machine::TraceCounts(const Napi::CallbackInfo& info) {
+  const auto counts = tracer_->counts();
+  Napi::Float64Array out = Napi::Float64Array::New(info.Env(), counts.size() * 3);
+  for (size_t i = 0; i < counts.size(); i++) {
+    out[i * 3] = static_cast<double>(counts[i].calls);
+    out[i * 3 + 1] = static_cast<double>(counts[i].errors);
+    out[i * 3 + 2] = static_cast<double>(counts[i].nanos);
+  }
+  return out;
 }
 
 }  // namespace torov

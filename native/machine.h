@@ -45,6 +45,7 @@ class Machine : public Napi::ObjectWrap<Machine> {
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Kill(const Napi::CallbackInfo& info);
   Napi::Value HypercallCounts(const Napi::CallbackInfo& info);
+  Napi::Value NeededHypercalls(const Napi::CallbackInfo& info);
   // The debugger's side (src/vmm/debug.ts).
   Napi::Value DebugAttach(const Napi::CallbackInfo& info);
   Napi::Value DebugState(const Napi::CallbackInfo& info);
@@ -57,6 +58,11 @@ class Machine : public Napi::ObjectWrap<Machine> {
   Napi::Value DebugWatch(const Napi::CallbackInfo& info);
   Napi::Value DebugCatchSyscalls(const Napi::CallbackInfo& info);
   Napi::Value DebugStopOnDenied(const Napi::CallbackInfo& info);
+  // Tracing (src/trace/).
+  Napi::Value TraceConfigure(const Napi::CallbackInfo& info);
+  Napi::Value TraceEnable(const Napi::CallbackInfo& info);
+  Napi::Value TraceTake(const Napi::CallbackInfo& info);
+  Napi::Value TraceCounts(const Napi::CallbackInfo& info);
   // Hands a parked vCPU its order; with wait_micros, waits that long for
   // the next stop and says whether it came (then it is not reported).
   bool GiveOrder(const Order& order, int wait_micros = 0);
@@ -76,6 +82,11 @@ class Machine : public Napi::ObjectWrap<Machine> {
   // with the vCPU thread under its own mutex.
   std::unique_ptr<torov::DebugState> debug_;
   Napi::ThreadSafeFunction stops_;
+
+  // Tracing: the records' buffer, and a wake-up for JavaScript when it
+  // fills (JavaScript also takes records on its own timer).
+  std::unique_ptr<Tracer> tracer_;
+  Napi::ThreadSafeFunction trace_ready_;
 
   // Between this thread and the vCPU thread, under mutex_:
   enum class Launch { kWait, kGo, kAbandon };

@@ -324,6 +324,8 @@ void Vcpu::Hypercall(RunResult* result, Next* next) {
     }
   }
 
+  const bool traced = Traced(nr, page + HC_A0 / 8);
+  bool denied = false;
   int64_t ret;
   if (nr == ~uint64_t{0}) {
     ret = static_cast<int64_t>(page[HC_RET / 8]);  // skipped: rax as the debugger left it
@@ -332,6 +334,7 @@ void Vcpu::Hypercall(RunResult* result, Next* next) {
   } else if (!guest_.Allowed(nr) && !IsSelfExeReadlink(guest_, nr, page + HC_A0 / 8)) {
     // A denied hypercall never reaches its handler, so never the host.
     ret = -EPERM;
+    denied = true;
     guest_.denied_count++;
     guest_.counts[nr]++;
     if (debug_ && debug_->stop_on_denied) {
@@ -339,6 +342,7 @@ void Vcpu::Hypercall(RunResult* result, Next* next) {
       Stop stop{StopWhy::kDenied, SIGSYS};
       stop.syscall = static_cast<int64_t>(nr);
       if (Park(stop, Context::kHypercall, result) == Next::kEnd) {
+        if (traced) EndTrace(nr, ret, true);
         *next = Next::kEnd;
         return;
       }
@@ -349,8 +353,10 @@ void Vcpu::Hypercall(RunResult* result, Next* next) {
     }
   } else {
     guest_.counts[nr]++;
+    if (!guest_.needed[nr] && !IsSelfExeReadlink(guest_, nr, page + HC_A0 / 8)) guest_.needed[nr] = true;
     ret = Dispatch(nr, page + HC_A0 / 8);
   }
+  if (traced) EndTrace(nr, ret, denied);
   page[HC_RET / 8] = static_cast<uint64_t>(ret);
   if (guest_.exited) return;
 
@@ -396,11 +402,14 @@ void Vcpu::FlatHypercall() {
   kvm_regs& regs = Regs();
   const uint64_t args[6] = {regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9};
   const uint64_t nr = regs.rax & 0xffffffff;
+  const bool traced = Traced(nr, args);
+  bool denied = false;
   int64_t ret;
   if (nr >= kMaxHypercall) {
     ret = -ENOSYS;
   } else if (!guest_.Allowed(nr)) {
     ret = -EPERM;
+    denied = true;
     guest_.denied_count++;
     if (guest_.config.on_denied == OnDenied::kKill) {
       guest_.denied_nr = static_cast<int>(nr);
@@ -408,10 +417,22 @@ void Vcpu::FlatHypercall() {
     }
   } else {
     guest_.counts[nr]++;
+    guest_.needed[nr] = true;
     ret = Dispatch(nr, args);
   }
+  if (traced) EndTrace(nr, ret, denied);
   regs.rax = static_cast<uint64_t>(ret);
   RegsChanged();
+}
+
+bool Vcpu::Traced(uint64_t nr, const uint64_t* args) {
+  return tracer_ && tracer_->enabled() && tracer_->Begin(nr, args);
+}
+
+void Vcpu::EndTrace(uint64_t nr, int64_t ret, bool denied) {
+  uint8_t flags = denied ? kTraceDenied : 0;
+  if (guest_.exited && (nr == SYS_exit || nr == SYS_exit_group)) flags |= kTraceNoReturn;
+  tracer_->End(ret, flags);
 }
 
 // ---- the application's registers at a stop

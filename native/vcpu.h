@@ -18,6 +18,7 @@
 #include "debug.h"
 #include "fd.h"
 #include "guest.h"
+#include "trace.h"
 
 namespace torov {
 
@@ -54,6 +55,8 @@ class Vcpu : public CpuControl {
   // With a debugger: Run() parks at stops (the first before the entry point)
   // and calls `report` for each, on this thread, before waiting for an order.
   void EnableDebug(DebugState* state, std::function<void()> report);
+  // Hypercalls are traced when `tracer` is enabled (set before Run()).
+  void SetTracer(Tracer* tracer) { tracer_ = tracer; }
   // Runs until the guest exits, faults (without a debugger), is killed or
   // KVM fails.
   RunResult Run();
@@ -101,6 +104,8 @@ class Vcpu : public CpuControl {
   // KVM_RUN; false with errno set when it failed or was interrupted.
   bool Enter();
   bool InRuntime(uint64_t rip) const;
+  bool Traced(uint64_t nr, const uint64_t* args);
+  void EndTrace(uint64_t nr, int64_t ret, bool denied);
   bool InStepRange(uint64_t rip) const { return rip >= range_start_ && rip < range_end_; }
   void GuardPage(uint64_t page, bool on);
 
@@ -112,6 +117,8 @@ class Vcpu : public CpuControl {
   bool has_sync_regs_ = false;
   bool regs_ok_ = false;   // Regs() holds this exit's registers
   bool sregs_ok_ = false;  // Sregs() too
+
+  Tracer* tracer_ = nullptr;
 
   // Debugging.
   DebugState* debug_ = nullptr;

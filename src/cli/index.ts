@@ -44,6 +44,30 @@ async function main(argv: string[]): Promise<void> {
     .action(async (manifest: string, args: string[], opts) => (await import("./debug.js")).run(manifest, args, opts));
 
   program
+    .command("trace")
+    .description("run the application and show its hypercalls as strace shows system calls")
+    .argument("<manifest>", "the app's JSON manifest")
+    .argument("[args...]", "arguments for the program (after --)")
+    .option("-o, --output <file>", "write the trace to a file (default: stderr)")
+    .option("-e, --expr <expr>", "which calls: -e read,write, -e trace=@file, -e '!mmap' (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
+    .option("-s, --string-limit <n>", "the longest string shown (default 32; paths are shown in full)")
+    .option("-c, --summary-only", "count time, calls and errors per call; print the table at the end, no lines")
+    .option("-C, --summary", "like -c, and the lines too")
+    .option("-T, --syscall-times", "show the time spent in each call")
+    .option("-t, --absolute-timestamps", "prefix each line with the time of day (-tt: with microseconds, -ttt: since the epoch)", (_v: string, prev: number = 0) => prev + 1)
+    .option("--json", "one JSON object per call (seq, ts, name, nr, args, ret, errno, dur_ns, denied)")
+    .action(async (manifest: string, args: string[], opts) => (await import("./trace.js")).run(manifest, args, opts));
+
+  program
+    .command("profile")
+    .description("run the application with every hypercall allowed; write the manifest that allows just those it used")
+    .argument("<manifest>", "the app's JSON manifest")
+    .argument("[args...]", "arguments for the program (after --)")
+    .option("-o, --output <file>", "where the profiled manifest goes (required)")
+    .option("--merge <profile>", "also allow what an earlier profile allows (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
+    .action(async (manifest: string, args: string[], opts) => (await import("./profile.js")).run(manifest, args, opts));
+
+  program
     .command("vscode")
     .description("write .vscode/launch.json and tasks.json to debug the application from VS Code")
     .argument("<manifest>", "the app's JSON manifest")

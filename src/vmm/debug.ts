@@ -15,6 +15,9 @@ import type { Machine } from "./machine.js";
 import { native, type NativeStop } from "./native.js";
 import { getReg, setReg } from "./regs.js";
 import type { RunOutcome } from "./report.js";
+import { parseTraceFilter } from "../trace/filter.js";
+import { Tracer } from "../trace/tracer.js";
+import { isTorovError } from "./errors.js";
 
 const { SIGTRAP, SIGINT, SIGSYS, SIGKILL } = constants.signals;
 const INT3 = 0xcc;
@@ -35,6 +38,7 @@ export class VmDebugTarget implements DebugTarget {
   private readonly listeners: Array<(e: StopEvent) => void> = [];
   private readonly breakpoints = new Map<bigint, { original: number; kinds: Set<BreakpointKind> }>();
   private firstStop: Promise<void>;
+  private tracer: Tracer | undefined;
   private resolveFirst!: () => void;
 
   constructor(private readonly machine: Machine) {
@@ -57,6 +61,8 @@ export class VmDebugTarget implements DebugTarget {
   private onNativeStop(): void {
     const st = this.machine.native.debugState();
     if (!st) return;
+    // The calls made up to this stop show before GDB does.
+    if (this.tracer?.isEnabled) this.tracer.take();
     this.regs = st.regs;
     this.running = false;
     this.last = this.translate(st);
@@ -98,6 +104,7 @@ export class VmDebugTarget implements DebugTarget {
   }
 
   private onEnd(outcome: RunOutcome): void {
+    if (this.tracer?.isEnabled) this.tracer.finish(outcome);
     this.running = false;
     this.regs = undefined;
     const r = outcome.native;
@@ -271,6 +278,8 @@ export class VmDebugTarget implements DebugTarget {
           "  hypercalls      hypercalls the program made so far, by count",
           "  policy          what the manifest lets reach the host",
           "  memory          the program's memory map",
+          "  trace on|off    hypercall trace lines (strace's format) on torov's stderr;",
+          "                  trace on -e NAMES -s N: which calls, how long strings",
           "  help            this list",
         ].join("\n");
       case "hypercalls": {
@@ -295,8 +304,37 @@ export class VmDebugTarget implements DebugTarget {
           .mappings()
           .map((m) => `${m.start.toString(16).padStart(12, "0")}-${m.end.toString(16).padStart(12, "0")} ${PROT[m.prot & 7]} ${m.kind.padEnd(5)} ${m.name}`)
           .join("\n");
+      case "trace":
+        return this.traceCommand(args);
       default:
         return `unknown monitor command "${[verb, ...args].join(" ")}": try "monitor help"`;
     }
+  }
+
+  /** monitor trace on [-e NAMES] [-s N] | off */
+  private traceCommand(args: string[]): string {
+    const [what, ...rest] = args;
+    if (what === undefined) return `hypercall trace is ${this.tracer?.isEnabled ? "on" : "off"}`;
+    if (what === "off") {
+      this.tracer?.disable();
+      return "hypercall trace off";
+    }
+    if (what !== "on") return `monitor trace: expected "on" or "off", not "${what}"`;
+    const exprs: string[] = [];
+    let strsize = 32;
+    for (let i = 0; i < rest.length; i++) {
+      if (rest[i] === "-e" && rest[i + 1]) exprs.push(rest[++i]);
+      else if (rest[i] === "-s" && /^\d+$/.test(rest[i + 1] ?? "")) strsize = Number(rest[++i]);
+      else return `monitor trace on: unexpected "${rest[i]}" (try: trace on -e read,write -s 64)`;
+    }
+    try {
+      this.tracer?.disable();
+      this.tracer = new Tracer(this.machine, { filter: parseTraceFilter(exprs), strsize });
+      this.tracer.enable();
+    } catch (e) {
+      if (isTorovError(e)) return `monitor trace on: ${e.message}`;
+      throw e;
+    }
+    return "hypercall trace on: lines go to torov's stderr";
   }
 }

@@ -11,18 +11,25 @@ import { LINUX_SYSCALLS } from "./syscalls.js";
 export type HypercallKind = "emulated" | "forwarded";
 
 /**
- * How a trace shows an argument.
- *  fd/dirfd: a descriptor (dirfd knows AT_FDCWD); path/str: a guest string;
- *  ibuf: bytes the guest passes, length in the next argument; obuf: bytes
- *  returned, length in the result; size/int/uint/off: numbers; hex: an
- *  address; the rest name the flag sets and structures the tracer decodes.
+ * How a trace shows an argument (src/trace/ decodes each kind).
+ *  fd/dirfd: a descriptor (dirfd knows AT_FDCWD); path: a file name, shown
+ *  in full; str: a guest string, cut at -s; ibuf: bytes the guest passes,
+ *  length in the next argument; obuf: bytes returned, as many as the
+ *  result; size/int/uint/off: numbers; hex: an address (NULL for 0). Kinds
+ *  with a leading "o" are written by the call (shown after it returns),
+ *  the others are read from the guest when the call is made; the rest name
+ *  flag sets and structures.
  */
 export type ArgKind =
   | "fd" | "dirfd" | "path" | "str" | "ibuf" | "obuf" | "size" | "int" | "uint" | "off" | "hex"
-  | "mode" | "oflags" | "atflags" | "prot" | "mflags" | "whence" | "signal" | "sigset" | "iov" | "iovcnt"
-  | "sockaddr" | "socklen" | "stat" | "statx" | "timespec" | "timeval" | "clock" | "pollfds" | "ioctl"
-  | "fcntl" | "domain" | "socktype" | "msghdr" | "fds2" | "rlimit" | "sigaction" | "utsname" | "fdset"
-  | "futexop" | "arch" | "prctl" | "resource";
+  | "mode" | "oflags" | "fdflags" | "atflags" | "accessmode" | "prot" | "mflags" | "mremapflags" | "madvise"
+  | "whence" | "signal" | "sigset" | "osigset" | "sighow" | "sigaction" | "osigaction" | "iov" | "oiov" | "iovcnt"
+  | "sockaddr" | "socklen" | "osockaddr" | "osocklen" | "msgflags" | "sockflags" | "shut" | "stat" | "statx"
+  | "timespec" | "otimespec" | "timeval" | "otimeval" | "clock" | "timerflags" | "tfdflags" | "tfdsettime"
+  | "pollfds" | "ioctl" | "fcntl" | "domain" | "socktype" | "protocol" | "msghdr" | "omsghdr" | "fds2"
+  | "rlimit" | "orlimit" | "resource" | "utsname" | "fdset" | "futexop" | "arch" | "prctl" | "flock"
+  | "efdflags" | "epflags" | "epollop" | "epollevent" | "mfdflags" | "grnd" | "renameflags" | "waitflags"
+  | "sockopt";
 
 export interface Hypercall {
   readonly nr: number;
@@ -60,9 +67,9 @@ const ROWS: Row[] = [
   ["write", "f", "basic-io", "fd ibuf size"],
   ["pread64", "f", "basic-io", "fd obuf size off"],
   ["pwrite64", "f", "basic-io", "fd ibuf size off"],
-  ["readv", "f", "basic-io", "fd iov iovcnt"],
+  ["readv", "f", "basic-io", "fd oiov iovcnt"],
   ["writev", "f", "basic-io", "fd iov iovcnt"],
-  ["preadv", "f", "basic-io", "fd iov iovcnt off"],
+  ["preadv", "f", "basic-io", "fd oiov iovcnt off"],
   ["pwritev", "f", "basic-io", "fd iov iovcnt off"],
   ["lseek", "f", "basic-io", "fd off whence"],
   ["sendfile", "f", "basic-io", "fd fd hex size"],
@@ -70,7 +77,7 @@ const ROWS: Row[] = [
   ["close_range", "f", "basic-io", "fd fd uint"],
   ["dup", "f", "basic-io", "fd"],
   ["dup2", "f", "basic-io", "fd fd"],
-  ["dup3", "f", "basic-io", "fd fd oflags"],
+  ["dup3", "f", "basic-io", "fd fd fdflags"],
   ["ioctl", "f", "basic-io", "fd ioctl hex"],
   // @file
   ["open", "f", "file", "path oflags mode"],
@@ -81,9 +88,9 @@ const ROWS: Row[] = [
   ["fstat", "f", "file", "fd stat"],
   ["newfstatat", "f", "file", "dirfd path stat atflags"],
   ["statx", "f", "file", "dirfd path atflags hex statx"],
-  ["access", "f", "file", "path mode"],
-  ["faccessat", "f", "file", "dirfd path mode"],
-  ["faccessat2", "f", "file", "dirfd path mode atflags"],
+  ["access", "f", "file", "path accessmode"],
+  ["faccessat", "f", "file", "dirfd path accessmode"],
+  ["faccessat2", "f", "file", "dirfd path accessmode atflags"],
   ["getdents64", "f", "file", "fd hex size"],
   ["statfs", "f", "file", "path hex"],
   ["fstatfs", "f", "file", "fd hex"],
@@ -96,7 +103,7 @@ const ROWS: Row[] = [
   ["rmdir", "f", "file", "path"],
   ["rename", "f", "file", "path path"],
   ["renameat", "f", "file", "dirfd path dirfd path"],
-  ["renameat2", "f", "file", "dirfd path dirfd path uint"],
+  ["renameat2", "f", "file", "dirfd path dirfd path renameflags"],
   ["link", "f", "file", "path path"],
   ["linkat", "f", "file", "dirfd path dirfd path atflags"],
   ["symlink", "f", "file", "str path"],
@@ -114,7 +121,7 @@ const ROWS: Row[] = [
   ["truncate", "f", "file", "path off"],
   ["ftruncate", "f", "file", "fd off"],
   ["fallocate", "f", "file", "fd int off off"],
-  ["flock", "f", "file", "fd int"],
+  ["flock", "f", "file", "fd flock"],
   ["fsync", "f", "file", "fd"],
   ["fdatasync", "f", "file", "fd"],
   ["fadvise64", "f", "file", "fd off off int"],
@@ -127,7 +134,7 @@ const ROWS: Row[] = [
   ["syncfs", "f", "file", "fd"],
   ["sync_file_range", "f", "file", "fd off off uint"],
   ["readahead", "f", "file", "fd off size"],
-  ["memfd_create", "f", "file", "str uint"],
+  ["memfd_create", "f", "file", "str mfdflags"],
   ["getcwd", "f", "file", "obuf size"],
   ["chdir", "f", "file", "path"],
   ["fchdir", "f", "file", "fd"],
@@ -137,56 +144,56 @@ const ROWS: Row[] = [
   ["copy_file_range", "f", "basic-io", "fd hex fd hex size uint"],
   // @ipc
   ["pipe", "f", "ipc", "fds2"],
-  ["pipe2", "f", "ipc", "fds2 oflags"],
+  ["pipe2", "f", "ipc", "fds2 fdflags"],
   ["eventfd", "f", "ipc", "uint"],
-  ["eventfd2", "f", "ipc", "uint oflags"],
+  ["eventfd2", "f", "ipc", "uint efdflags"],
   // @network
-  ["socket", "f", "network", "domain socktype int"],
-  ["socketpair", "f", "network", "domain socktype int fds2"],
+  ["socket", "f", "network", "domain socktype protocol"],
+  ["socketpair", "f", "network", "domain socktype protocol fds2"],
   ["bind", "f", "network", "fd sockaddr socklen"],
   ["connect", "f", "network", "fd sockaddr socklen"],
   ["listen", "f", "network", "fd int"],
-  ["accept", "f", "network", "fd hex hex"],
-  ["accept4", "f", "network", "fd hex hex socktype"],
-  ["shutdown", "f", "network", "fd int"],
-  ["sendto", "f", "network", "fd ibuf size int sockaddr socklen"],
-  ["recvfrom", "f", "network", "fd obuf size int hex hex"],
-  ["sendmsg", "f", "network", "fd msghdr int"],
-  ["recvmsg", "f", "network", "fd msghdr int"],
-  ["sendmmsg", "f", "network", "fd hex uint int"],
-  ["recvmmsg", "f", "network", "fd hex uint int timespec"],
-  ["setsockopt", "f", "network", "fd int int hex socklen"],
-  ["getsockopt", "f", "network", "fd int int hex hex"],
-  ["getsockname", "f", "network", "fd hex hex"],
-  ["getpeername", "f", "network", "fd hex hex"],
+  ["accept", "f", "network", "fd osockaddr osocklen"],
+  ["accept4", "f", "network", "fd osockaddr osocklen sockflags"],
+  ["shutdown", "f", "network", "fd shut"],
+  ["sendto", "f", "network", "fd ibuf size msgflags sockaddr socklen"],
+  ["recvfrom", "f", "network", "fd obuf size msgflags osockaddr osocklen"],
+  ["sendmsg", "f", "network", "fd msghdr msgflags"],
+  ["recvmsg", "f", "network", "fd omsghdr msgflags"],
+  ["sendmmsg", "f", "network", "fd hex uint msgflags"],
+  ["recvmmsg", "f", "network", "fd hex uint msgflags timespec"],
+  ["setsockopt", "f", "network", "fd sockopt sockopt hex socklen"],
+  ["getsockopt", "f", "network", "fd sockopt sockopt hex hex"],
+  ["getsockname", "f", "network", "fd osockaddr osocklen"],
+  ["getpeername", "f", "network", "fd osockaddr osocklen"],
   // @io-event
   ["poll", "f", "io-event", "pollfds uint int"],
   ["ppoll", "f", "io-event", "pollfds uint timespec sigset size"],
   ["select", "f", "io-event", "int fdset fdset fdset timeval"],
   ["pselect6", "f", "io-event", "int fdset fdset fdset timespec hex"],
   ["epoll_create", "f", "io-event", "int"],
-  ["epoll_create1", "f", "io-event", "oflags"],
-  ["epoll_ctl", "f", "io-event", "fd int fd hex"],
+  ["epoll_create1", "f", "io-event", "epflags"],
+  ["epoll_ctl", "f", "io-event", "fd epollop fd epollevent"],
   ["epoll_wait", "f", "io-event", "fd hex int int"],
   ["epoll_pwait", "f", "io-event", "fd hex int int sigset size"],
   ["epoll_pwait2", "f", "io-event", "fd hex int timespec sigset size"],
   // @time
-  ["clock_gettime", "f", "time", "clock timespec"],
-  ["clock_getres", "f", "time", "clock timespec"],
-  ["gettimeofday", "f", "time", "timeval hex"],
+  ["clock_gettime", "f", "time", "clock otimespec"],
+  ["clock_getres", "f", "time", "clock otimespec"],
+  ["gettimeofday", "f", "time", "otimeval hex"],
   ["time", "f", "time", "hex"],
-  ["nanosleep", "f", "time", "timespec timespec"],
-  ["clock_nanosleep", "f", "time", "clock int timespec timespec"],
-  ["timerfd_create", "f", "time", "clock oflags"],
-  ["timerfd_settime", "f", "time", "fd int hex hex"],
+  ["nanosleep", "f", "time", "timespec otimespec"],
+  ["clock_nanosleep", "f", "time", "clock timerflags timespec otimespec"],
+  ["timerfd_create", "f", "time", "clock tfdflags"],
+  ["timerfd_settime", "f", "time", "fd tfdsettime hex hex"],
   ["timerfd_gettime", "f", "time", "fd hex"],
   // @memory (emulated over guest RAM)
   ["brk", "e", "memory", "hex"],
   ["mmap", "e", "memory", "hex size prot mflags fd off"],
   ["munmap", "e", "memory", "hex size"],
   ["mprotect", "e", "memory", "hex size prot"],
-  ["mremap", "e", "memory", "hex size size int hex"],
-  ["madvise", "e", "memory", "hex size int"],
+  ["mremap", "e", "memory", "hex size size mremapflags hex"],
+  ["madvise", "e", "memory", "hex size madvise"],
   ["msync", "e", "memory", "hex size int"],
   ["mlock", "e", "memory", "hex size"],
   ["munlock", "e", "memory", "hex size"],
@@ -224,8 +231,8 @@ const ROWS: Row[] = [
   ["rseq", "e", "process", "hex size int hex"],
   ["arch_prctl", "e", "process", "arch hex"],
   ["uname", "e", "process", "utsname"],
-  ["prlimit64", "e", "process", "int resource rlimit rlimit"],
-  ["getrlimit", "e", "process", "resource rlimit"],
+  ["prlimit64", "e", "process", "int resource rlimit orlimit"],
+  ["getrlimit", "e", "process", "resource orlimit"],
   ["setrlimit", "e", "process", "resource rlimit"],
   ["getrusage", "e", "process", "int hex"],
   ["times", "e", "process", "hex"],
@@ -238,14 +245,14 @@ const ROWS: Row[] = [
   ["getcpu", "e", "process", "hex hex hex"],
   ["getpriority", "e", "process", "int int"],
   ["prctl", "e", "process", "prctl hex hex hex hex"],
-  ["getrandom", "e", "process", "obuf size uint"],
-  ["wait4", "e", "process", "int hex int hex"],
-  ["waitid", "e", "process", "int int hex int hex"],
+  ["getrandom", "e", "process", "obuf size grnd"],
+  ["wait4", "e", "process", "int hex waitflags hex"],
+  ["waitid", "e", "process", "int int hex waitflags hex"],
   ["futex", "e", "process", "hex futexop int hex hex int"],
   // @signal (emulated bookkeeping)
-  ["rt_sigaction", "e", "signal", "signal sigaction sigaction size"],
-  ["rt_sigprocmask", "e", "signal", "int sigset sigset size"],
-  ["rt_sigpending", "e", "signal", "sigset size"],
+  ["rt_sigaction", "e", "signal", "signal sigaction osigaction size"],
+  ["rt_sigprocmask", "e", "signal", "sighow sigset osigset size"],
+  ["rt_sigpending", "e", "signal", "osigset size"],
   ["sigaltstack", "e", "signal", "hex hex"],
   ["kill", "e", "signal process", "int signal"],
   ["tkill", "e", "signal process", "int signal"],

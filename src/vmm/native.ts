@@ -71,6 +71,8 @@ export interface NativeMachine {
   kill(): void;
   /** Hypercalls made so far, by number. */
   hypercallCounts(): Record<number, number>;
+  /** The numbers the policy had to allow so far (what a profile lists). */
+  neededHypercalls(): number[];
 
   // The debugger's side: see src/vmm/debug.ts.
   debugAttach(onStop: () => void): void;
@@ -85,6 +87,14 @@ export interface NativeMachine {
   debugWatch(kind: "w" | "r" | "a", addr: number | bigint, length: number, insert: boolean): boolean;
   debugCatchSyscalls(which: boolean | Uint8Array): void;
   debugStopOnDenied(on: boolean): void;
+
+  // Tracing: see src/trace/tracer.ts and native/trace.h.
+  traceConfigure(options: { plan: Int32Array; filter: Uint8Array; records: boolean; bufferBytes?: number; onReady: () => void }): void;
+  traceEnable(on: boolean): void;
+  /** The records written since the last call, or null. */
+  traceTake(): Buffer | null;
+  /** Calls, errors and nanoseconds per hypercall number (3 per number). */
+  traceCounts(): Float64Array;
 }
 
 export interface KvmInfo {

@@ -1,0 +1,161 @@
+// Traces a Machine's hypercalls: configures the native tracer, takes its
+// records as they pile up (on a timer, or at once when its buffer is half
+// full) and writes them as strace lines or JSON lines; at the end, the
+// "+++ exited with N +++" line and, with -c, the summary table.
+
+import { closeSync, openSync, writeSync } from "node:fs";
+import { constants } from "node:os";
+import { TorovError } from "../vmm/errors.js";
+import { syscallName } from "../vmm/hypercalls.js";
+import type { Machine } from "../vmm/machine.js";
+import { MAX_NR, buildPlan, type TracePlan } from "./plan.js";
+import { errnoName, formatArgs, formatLine, isError, timeOfDay } from "./format.js";
+import { parseRecords, type TraceRecord } from "./records.js";
+import { countsFrom, summaryTable } from "./summary.js";
+import type { RunOutcome } from "../vmm/report.js";
+import { signalName } from "./constants.js";
+
+export interface TraceOptions {
+  /** -o: a file for the trace (default: stderr). */
+  readonly output?: string;
+  /** -e: the numbers to show (default: all). */
+  readonly filter?: ReadonlySet<number>;
+  /** -s: the longest string shown (default 32). */
+  readonly strsize?: number;
+  /** -c: the summary table at the end, and (without `lines`) nothing else. */
+  readonly summary?: boolean;
+  /** Lines as well as the summary (-C). */
+  readonly lines?: boolean;
+  /** -t (1), -tt (2), -ttt (3) */
+  readonly timestamps?: number;
+  /** -T */
+  readonly durations?: boolean;
+  /** --json: one JSON object per call instead of strace lines. */
+  readonly json?: boolean;
+  /** Each record as it is read (torov profile). */
+  readonly onRecord?: (rec: TraceRecord) => void;
+}
+
+/** How often records are taken while the guest runs (ms). */
+const TAKE_EVERY = 20;
+
+/** One call as a JSON object (--json). */
+export function jsonRecord(rec: TraceRecord, strsize: number): string {
+  const err = isError(rec);
+  return JSON.stringify({
+    seq: rec.seq,
+    ts: new Date(Number(rec.start / 1000000n)).toISOString().replace(/\.\d+Z$/, `.${String((rec.start / 1000n) % 1000000n).padStart(6, "0")}Z`),
+    name: syscallName(rec.nr),
+    nr: rec.nr,
+    args: formatArgs(rec, { strsize }),
+    ret: rec.noReturn ? null : err ? -1 : rec.result.toString().length > 15 ? rec.result.toString() : Number(rec.result),
+    errno: err ? errnoName(Number(-rec.result)) : null,
+    dur_ns: Number(rec.durationNs),
+    denied: rec.denied,
+  });
+}
+
+export class Tracer {
+  private readonly plan: TracePlan;
+  private readonly fd: number;
+  private readonly ownsFd: boolean;
+  private timer: NodeJS.Timeout | undefined;
+  private enabled = false;
+
+  constructor(
+    private readonly machine: Machine,
+    private readonly options: TraceOptions = {},
+  ) {
+    this.plan = buildPlan(options.strsize ?? 32);
+    if (options.output) {
+      try {
+        this.fd = openSync(options.output, "w");
+      } catch (e) {
+        throw new TorovError(`-o ${options.output}: ${(e as Error).message.replace(/^\w+: /, "")}`, "EUSAGE");
+      }
+      this.ownsFd = true;
+    } else {
+      this.fd = 2;
+      this.ownsFd = false;
+    }
+    const filter = new Uint8Array(MAX_NR / 8);
+    for (let nr = 0; nr < MAX_NR; nr++) if (!options.filter || options.filter.has(nr)) filter[nr >> 3] |= 1 << (nr & 7);
+    machine.native.traceConfigure({
+      plan: this.plan.ints,
+      filter,
+      records: this.wantsRecords,
+      onReady: () => this.take(),
+    });
+  }
+
+  private get wantsRecords(): boolean {
+    return !this.options.summary || !!this.options.lines || !!this.options.onRecord;
+  }
+
+  /** Starts (or resumes) tracing. Before the machine starts, or while it is stopped. */
+  enable(): void {
+    this.machine.native.traceEnable(true);
+    this.enabled = true;
+    if (this.wantsRecords && !this.timer) {
+      this.timer = setInterval(() => this.take(), TAKE_EVERY);
+      this.timer.unref();
+    }
+  }
+
+  /** Stops tracing (what was recorded is written first). */
+  disable(): void {
+    this.take();
+    this.machine.native.traceEnable(false);
+    this.enabled = false;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  get isEnabled(): boolean {
+    return this.enabled;
+  }
+
+  /** Writes the records the native side has so far. */
+  take(): void {
+    const buf = this.machine.native.traceTake();
+    if (!buf) return;
+    const o = this.options;
+    const lines: string[] = [];
+    for (const rec of parseRecords(buf, this.plan)) {
+      o.onRecord?.(rec);
+      if (o.summary && !o.lines) continue;
+      lines.push(o.json ? jsonRecord(rec, this.plan.strsize) : formatLine(rec, { strsize: this.plan.strsize, timestamps: o.timestamps, durations: o.durations }));
+    }
+    if (lines.length) this.write(lines.join("\n") + "\n");
+  }
+
+  private write(text: string): void {
+    const b = Buffer.from(text);
+    for (let off = 0; off < b.length; ) off += writeSync(this.fd, b, off);
+  }
+
+  /** The end of the run: the last records, strace's closing line, the summary. */
+  finish(outcome: RunOutcome): void {
+    this.disable();
+    const o = this.options;
+    if (!o.json && (!o.summary || o.lines)) {
+      const r = outcome.native;
+      const t = o.timestamps;
+      const now = t ? `${timeOfDay(BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6)), t > 1, t > 2)} ` : "";
+      if (r.kind === "fault") {
+        const sig = signalName(r.signal);
+        const code = r.vector === 14 ? ((r.errorCode ?? 0) & 1 ? "SEGV_ACCERR" : "SEGV_MAPERR") : "SI_KERNEL";
+        const where = r.vector === 14 ? `, si_addr=${r.address ? `0x${r.address.toString(16)}` : "NULL"}` : "";
+        this.write(`${now}--- ${sig} {si_signo=${sig}, si_code=${code}${where}} ---\n`);
+      }
+      if (r.kind === "exited") this.write(`${now}+++ exited with ${r.status} +++\n`);
+      else if (r.kind === "signaled" || r.kind === "fault") this.write(`${now}+++ killed by ${signalName(r.signal)} +++\n`);
+      else if (r.kind === "killed") this.write(`${now}+++ killed by ${signalName(constants.signals.SIGKILL)} +++\n`);
+    }
+    if (o.summary) {
+      const counts = countsFrom(this.machine.native.traceCounts(), (nr) => !o.filter || o.filter.has(nr));
+      this.write(summaryTable(counts));
+    }
+    if (this.ownsFd) closeSync(this.fd);
+  }
+}
