@@ -11,13 +11,12 @@
 // Usage: npm run bench:debug [-- --rounds N]
 
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { arg, build, median, TOROV } from "./bench-common.js";
 
-const ROOT = resolve(__dirname, "../..");
-const OUT = join(ROOT, "build", "bench");
-const rounds = Number(process.argv[process.argv.indexOf("--rounds") + 1]) || 3;
+const rounds = Number(arg("--rounds", "3"));
 const COLD = 1000;
 const WARM = 3000;
 
@@ -28,20 +27,12 @@ interface Phases {
   warm: number;
 }
 
-function build(): string {
-  mkdirSync(OUT, { recursive: true });
-  const src = join(ROOT, "scripts", "bench", "loop.c");
-  const out = join(OUT, "loop");
-  if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) execFileSync("gcc", ["-O1", "-g", "-static", "-o", out, src]);
-  return out;
-}
-
 /** Starts a server for `program` and returns its port and a stopper. */
 async function server(backend: Exclude<Backend, "local">, program: string, manifest: string): Promise<{ port: number; stop: () => void }> {
   const proc =
     backend === "gdbserver"
       ? spawn("gdbserver", ["--once", "127.0.0.1:0", program], { stdio: ["ignore", "ignore", "pipe"] })
-      : spawn(process.execPath, [join(ROOT, "bin", "torov.js"), "debug", manifest, "--port", "0"], { stdio: ["ignore", "ignore", "pipe"] });
+      : spawn(process.execPath, [TOROV, "debug", manifest, "--port", "0"], { stdio: ["ignore", "ignore", "pipe"] });
   let text = "";
   const port = await new Promise<number>((resolvePort, reject) => {
     proc.stderr!.on("data", (d) => {
@@ -84,11 +75,6 @@ async function session(backend: Backend, program: string, manifest: string, op: 
   return { cold: (cold * 1e6) / COLD, warm: (warm * 1e6) / WARM };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
 async function measure(backend: Backend, program: string, manifest: string, op: Op): Promise<Phases> {
   const samples: Phases[] = [];
   for (let i = 0; i < rounds; i++) samples.push(await session(backend, program, manifest, op));
@@ -96,7 +82,7 @@ async function measure(backend: Backend, program: string, manifest: string, op: 
 }
 
 async function main(): Promise<void> {
-  const program = build();
+  const program = build("loop.c", "loop", ["-O1", "-g", "-static"]);
   const dir = mkdtempSync(join(tmpdir(), "torov-bench-debug-"));
   mkdirSync(join(dir, "root"));
   const manifest = join(dir, "loop.json");

@@ -12,36 +12,15 @@
 // Usage: npm run bench [-- --runs N] [--json FILE]
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { arg, build, machineDescription, median, ROOT } from "./bench-common.js";
 import { Machine } from "../src/vmm/machine.js";
 import { loadManifest } from "../src/vmm/manifest.js";
 import { native } from "../src/vmm/native.js";
 
-const ROOT = resolve(__dirname, "../..");
-const OUT = join(ROOT, "build", "bench");
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(name);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
 const RUNS = Number(arg("--runs", "30"));
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
-/** Builds a helper from scripts/bench/ unless it is up to date. */
-function build(source: string, output: string, flags: string[]): string {
-  mkdirSync(OUT, { recursive: true });
-  const src = join(ROOT, "scripts", "bench", source);
-  const out = join(OUT, output);
-  if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs)
-    execFileSync("gcc", ["-O2", ...flags, "-o", out, src], { stdio: "inherit" });
-  return out;
-}
 
 /** (b): hypercall latency inside the guest, ns per call. */
 function guestLatency(program: string, iterations: number): { write: number; getppid: number } {
@@ -110,11 +89,6 @@ async function inProcess(manifestPath: string): Promise<number> {
   return median(times);
 }
 
-function machineDescription(): string {
-  const cpu = cpus()[0]?.model ?? "unknown CPU";
-  const kernel = readFileSync("/proc/sys/kernel/osrelease", "utf8").trim();
-  return `${cpu}, ${cpus().length} vCPUs, Linux ${kernel}, KVM ${native().kvmInfo().flavour}, Node ${process.version}`;
-}
 
 async function main(): Promise<void> {
   const loop = build("hypercall-loop.c", "hypercall-loop", ["-static"]);

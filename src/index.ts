@@ -9,3 +9,5 @@ export { Policy, type PolicyEntry } from "./vmm/policy.js";
 export { HYPERCALLS, GROUPS, type Hypercall } from "./vmm/hypercalls.js";
 export { TorovError, type TorovErrorCode } from "./vmm/errors.js";
 export type { RunOutcome } from "./vmm/report.js";
+export { Tracer, type TraceOptions } from "./trace/tracer.js";
+export type { TraceRecord } from "./trace/records.js";

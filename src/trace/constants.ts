@@ -47,7 +47,7 @@ export const O_FLAGS: Table = [
 /** open(2)'s flags: the access mode, then the other flags. */
 export function openFlags(value: number | bigint): string {
   const v = Number(BigInt.asUintN(32, BigInt(value)));
-  const rest = v & ~3;
+  const rest = (v & ~3) >>> 0;
   const mode = xlat(v & 3, O_ACCMODE);
   return rest ? `${mode}|${flags(rest, O_FLAGS)}` : mode;
 }
@@ -74,7 +74,7 @@ export const MAP_FLAGS: Table = [
 export function mmapFlags(value: number | bigint): string {
   const v = Number(BigInt.asUintN(32, BigInt(value)));
   const type = xlat(v & 0xf, MAP_TYPE, true);
-  const rest = v & ~0xf;
+  const rest = (v & ~0xf) >>> 0;
   return rest ? `${type}|${flags(rest, MAP_FLAGS)}` : type;
 }
 
@@ -98,7 +98,7 @@ export const SOCK_FLAGS: Table = [["SOCK_NONBLOCK", 0o4000], ["SOCK_CLOEXEC", 0o
 export function sockType(value: number | bigint): string {
   const v = Number(BigInt.asUintN(32, BigInt(value)));
   const type = xlat(v & 0xf, SOCK_TYPE, true);
-  const rest = v & ~0xf;
+  const rest = (v & ~0xf) >>> 0;
   return rest ? `${type}|${flags(rest, SOCK_FLAGS)}` : type;
 }
 

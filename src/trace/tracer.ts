@@ -32,8 +32,10 @@ export interface TraceOptions {
   readonly durations?: boolean;
   /** --json: one JSON object per call instead of strace lines. */
   readonly json?: boolean;
-  /** Each record as it is read (torov profile). */
+  /** Each record as it is read. */
   readonly onRecord?: (rec: TraceRecord) => void;
+  /** The native buffer's size: records wait there for JavaScript (default 4 MiB; at least 64 KiB). */
+  readonly bufferBytes?: number;
 }
 
 /** How often records are taken while the guest runs (ms). */
@@ -84,6 +86,7 @@ export class Tracer {
       plan: this.plan.ints,
       filter,
       records: this.wantsRecords,
+      bufferBytes: options.bufferBytes,
       onReady: () => this.take(),
     });
   }

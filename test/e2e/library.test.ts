@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { Machine, loadManifest, run } from "../../src/index.js";
+import { Machine, Tracer, loadManifest, run } from "../../src/index.js";
 import { blockingPipe, guest, tempDir, writeManifest } from "../helpers.js";
 
 test("run() resolves with the exit status; VMs run side by side", async () => {
@@ -34,4 +34,28 @@ test("a Machine can be killed while its guest blocks in a host call", async () =
   assert.equal(result.status, 137);
   closeSync(readFd);
   closeSync(writeFd);
+});
+
+test("tracing never drops a record: a full buffer makes the guest wait for JavaScript", async () => {
+  const dir = tempDir();
+  mkdirSync(join(dir, "root"));
+  const n = 20000;
+  const m = new Machine(loadManifest(writeManifest(dir, { binary: guest("calls"), args: [String(n)] })));
+  const seqs: number[] = [];
+  let writes = 0;
+  // The smallest buffer (64 KiB, some 700 records), no lines: JavaScript only counts.
+  const out = join(dir, "summary.txt");
+  const tracer = new Tracer(m, { summary: true, output: out, bufferBytes: 1, onRecord: (r) => (seqs.push(r.seq), (writes += r.nr === 1 ? 1 : 0)) });
+  tracer.enable();
+  const done = m.start();
+  // Keep JavaScript busy for a while: the vCPU must wait, not drop.
+  const until = Date.now() + 300;
+  while (Date.now() < until);
+  const outcome = await done;
+  tracer.finish(outcome);
+  assert.equal(outcome.status, 0);
+  assert.equal(writes, n);
+  assert.ok(seqs.length >= 2 * n);
+  seqs.forEach((s, i) => assert.equal(s, i + 1, "records in order, none missing"));
+  assert.match(readFileSync(out, "utf8"), new RegExp(`^ *[\\d.]+ +[\\d.]+ +\\d+ +${n} +write$`, "m"));
 });

@@ -34,6 +34,7 @@ test("the groups the issue asks for exist", () => {
 
 test("suggestions find typos, not unrelated names", () => {
   assert.equal(editDistance("wrte", "write"), 1);
+  assert.equal(editDistance("wrtie", "write"), 1, "a swap of neighbours is one edit");
   assert.equal(closest("Wrte", LINUX_SYSCALLS.keys()), "write");
   assert.equal(closest("opnat", LINUX_SYSCALLS.keys()), "openat");
   assert.equal(closest("zzzzzzzz", LINUX_SYSCALLS.keys()), undefined);

@@ -1,0 +1,213 @@
+// torov trace against strace, the oracle: the same static program, run
+// natively under strace and as a VM under torov trace, must give the same
+// lines for the calls strace users read most, and the same -c counts.
+// Then --json, denied calls, the flags, torov profile and the debugger's
+// monitor trace.
+
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { guest, tempDir, torov, variants, writeManifest } from "../helpers.js";
+import { debugManifest, gdbBatch, startDebug } from "./debugger.js";
+
+const hasStrace = spawnSync("strace", ["-V"]).status === 0;
+const LISTED = "open,openat,read,write,readv,writev,lseek,close,dup,pipe,pipe2,mkdir,rmdir,unlink,rename,ftruncate,exit_group";
+// static-pie programs show addresses that differ between a native run and
+// the VM (a failed read shows its buffer's address): compare fixed-address builds.
+const programs = variants("tracee").filter((v) => !v.endsWith(".pie"));
+
+/** strace's lines, or torov's, with runs of spaces as one (the column padding). */
+const lines = (text: string) =>
+  text
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => l.replace(/ +/g, " "));
+
+/** A fresh folder for a native run and one for the VM, with nothing in them. */
+function setUp(program: string, hypercalls = [{ Name: "*", Allowed: true }]) {
+  const dir = tempDir();
+  const nativeDir = join(dir, "native");
+  mkdirSync(nativeDir);
+  mkdirSync(join(dir, "root"));
+  const manifest = writeManifest(dir, { binary: guest(program), hypercalls });
+  return { dir, nativeDir, manifest };
+}
+
+function straceRun(program: string, cwd: string, args: string[]): string {
+  const out = join(cwd, "..", "strace.txt");
+  const r = spawnSync("strace", ["-o", out, ...args, guest(program)], { cwd, encoding: "utf8" });
+  assert.equal(r.status, 3, r.stderr);
+  return readFileSync(out, "utf8");
+}
+
+for (const program of programs) {
+  test(`${program}: torov trace prints the lines strace prints for ${LISTED.split(",").length} calls`, { skip: !hasStrace && "strace is not installed" }, () => {
+    const { dir, nativeDir, manifest } = setUp(program);
+    const expected = straceRun(program, nativeDir, ["-e", `trace=${LISTED}`]);
+    const r = torov(["trace", "-e", `trace=${LISTED}`, "-o", join(dir, "torov.txt"), manifest]);
+    assert.equal(r.status, 3, r.stderr);
+    const got = readFileSync(join(dir, "torov.txt"), "utf8");
+    assert.deepEqual(lines(got), lines(expected));
+    // Not a vacuous comparison: failures, truncation, binary data, iovecs.
+    assert.match(got, /unlink\("nope"\) += -1 ENOENT \(No such file or directory\)/);
+    assert.match(got, /"\.\.\., 68\) += 68/);
+    assert.match(got, /readv\(3, \[\{iov_base="llo", iov_len=3\}/);
+    assert.match(got, /^\+\+\+ exited with 3 \+\+\+$/m);
+  });
+
+  test(`${program}: -c counts the same calls and errors as strace -c`, { skip: !hasStrace && "strace is not installed" }, () => {
+    const { dir, nativeDir, manifest } = setUp(program);
+    const expected = table(straceRun(program, nativeDir, ["-c"]));
+    const r = torov(["trace", "-c", "-o", join(dir, "torov.txt"), manifest]);
+    assert.equal(r.status, 3, r.stderr);
+    const got = table(readFileSync(join(dir, "torov.txt"), "utf8"));
+    expected.delete("execve"); // the VM starts without one
+    got.delete("total");
+    expected.delete("total");
+    assert.deepEqual(Object.fromEntries(got), Object.fromEntries(expected));
+    // The program's own calls are in it, failures counted.
+    assert.deepEqual(got.get("close"), [4, 0]);
+    assert.deepEqual(got.get("unlink"), [2, 1]);
+  });
+}
+
+/** strace -c's table: syscall -> [calls, errors]. */
+function table(text: string): Map<string, [number, number]> {
+  const rows = new Map<string, [number, number]>();
+  const body = text.split("\n").filter((l) => /^\s*\d+\.\d+\s/.test(l));
+  for (const l of body) {
+    const f = l.trim().split(/\s+/);
+    // % time, seconds, usecs/call, calls, [errors], syscall
+    rows.set(f[f.length - 1], [Number(f[3]), f.length === 6 ? Number(f[4]) : 0]);
+  }
+  assert.ok(rows.size > 3, `a -c table:\n${text}`);
+  return rows;
+}
+
+test("--json: one object per call with its decoded arguments, result and errno", () => {
+  const { dir, manifest } = setUp("tracee");
+  const r = torov(["trace", "--json", "-e", "openat,unlink,exit_group", "-o", join(dir, "t.json"), manifest]);
+  assert.equal(r.status, 3, r.stderr);
+  const calls = readFileSync(join(dir, "t.json"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(calls.map((c) => c.name), ["openat", "unlink", "unlink", "exit_group"]);
+  const [openat, moved, nope, exit] = calls;
+  assert.deepEqual(openat.args, ["AT_FDCWD", '"data.txt"', "O_RDONLY|O_CLOEXEC"]);
+  assert.equal(openat.ret, 3);
+  assert.equal(openat.errno, null);
+  assert.equal(moved.ret, 0);
+  assert.deepEqual([nope.ret, nope.errno], [-1, "ENOENT"]);
+  assert.equal(exit.ret, null);
+  for (const c of calls) {
+    assert.equal(typeof c.seq, "number");
+    assert.equal(typeof c.dur_ns, "number");
+    assert.equal(c.denied, false);
+    assert.ok(!Number.isNaN(Date.parse(c.ts)), c.ts);
+  }
+  assert.ok(calls[0].seq < calls[1].seq);
+});
+
+test("a hypercall the manifest denies is traced with <denied>, and never reached the host", () => {
+  const { dir, manifest } = setUp("tracee", [{ Name: "@basic-io", Allowed: true }, { Name: "@ipc", Allowed: true }, { Name: "open", Allowed: true }, { Name: "openat", Allowed: true }]);
+  const r = torov(["trace", "-e", "mkdir,open", manifest]);
+  assert.equal(r.status, 3, r.stderr);
+  assert.match(r.stderr, /^mkdir\("dir", 0750\) += -1 EPERM \(Operation not permitted\) <denied>$/m);
+  assert.match(r.stderr, /^open\("data\.txt", O_WRONLY\|O_CREAT\|O_TRUNC, 0644\) += 3$/m);
+  assert.doesNotMatch(r.stderr, /^open.*<denied>/m);
+  assert.equal(spawnSync("test", ["-e", join(dir, "root", "dir")]).status, 1, "the directory was not made");
+});
+
+test("-s, -T, -tt and -ttt change the lines as in strace", () => {
+  const { manifest } = setUp("tracee");
+  const short = torov(["trace", "-s", "5", "-e", "write", manifest]);
+  assert.match(short.stderr, /^write\(3, "hello"\.\.\., 68\) += 68$/m);
+  const timed = torov(["trace", "-tt", "-T", "-e", "close", manifest]);
+  assert.match(timed.stderr, /^\d\d:\d\d:\d\d\.\d{6} close\(3\) += 0 <\d+\.\d{6}>$/m);
+  assert.match(timed.stderr, /^\d\d:\d\d:\d\d\.\d{6} \+\+\+ exited with 3 \+\+\+$/m);
+  const epoch = torov(["trace", "-ttt", "-e", "dup", manifest]);
+  assert.match(epoch.stderr, /^\d{10}\.\d{6} dup\(1\) += 4$/m);
+  const both = torov(["trace", "-C", "-e", "rmdir", manifest]);
+  assert.match(both.stderr, /^rmdir\("dir"\) += 0$/m);
+  assert.match(both.stderr, /^100\.00 +[\d.]+ +\d+ +1 +rmdir$/m);
+  assert.match(both.stderr, / total$/m);
+});
+
+test("bad trace options are one line naming the option", () => {
+  const { manifest } = setUp("tracee");
+  for (const [args, message] of [
+    [["-e", "wrtie"], /-e: "wrtie" is not a Linux system call \(did you mean "write"\?\)/],
+    [["-e", "trace=@flie"], /-e: unknown group "@flie"/],
+    [["-e", "signal=all"], /only "trace=" expressions/],
+    [["-s", "many"], /-s: "many" is not a string length/],
+    [["-o", "/nonexistent/dir/t.txt"], /-o \/nonexistent\/dir\/t\.txt: no such file or directory/],
+  ] as const) {
+    const r = torov(["trace", ...args, manifest]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, message);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  }
+});
+
+test("torov profile writes a manifest that allows exactly what the run used, and it reruns the same", () => {
+  // The input denies write: a profile runs with everything allowed anyway.
+  const { dir, manifest } = setUp("tracee", [{ Name: "write", Allowed: false }]);
+  const input = JSON.parse(readFileSync(manifest, "utf8"));
+  input.Env = { LANG: "C" }; // the output keeps everything but Hypercalls
+  writeFileSync(manifest, JSON.stringify(input));
+  mkdirSync(join(dir, "profiles"));
+  const out = join(dir, "profiles", "tracee.json");
+  const p = torov(["profile", manifest, "-o", out]);
+  assert.equal(p.status, 3, p.stderr);
+  const profiled = JSON.parse(readFileSync(out, "utf8"));
+  for (const h of profiled.Hypercalls) assert.equal(h.Allowed, true);
+  const names = profiled.Hypercalls.map((h: { Name: string }) => h.Name);
+  // Exactly the forwarded calls tracee makes: not readlink, which glibc
+  // uses only on /proc/self/exe (always answered), nor the emulated brk,
+  // mprotect, getrandom...
+  assert.deepEqual(names, ["close", "dup", "ftruncate", "lseek", "mkdir", "open", "openat", "pipe", "pipe2", "read", "readv", "rename", "rmdir", "unlink", "write", "writev"]);
+  assert.match(p.stderr, /16 forwarded hypercalls allowed: close dup/);
+  assert.deepEqual(profiled.Env, { LANG: "C" });
+  assert.equal(profiled.Binary, guest("tracee"));
+  assert.equal(profiled.MountPoint, join("..", "root"), "rewritten to name the same folder from profiles/");
+  // The profiled manifest reproduces the profiled run: the same calls with
+  // the same results as with everything allowed, nothing denied.
+  const open = setUp("tracee");
+  const expected = torov(["trace", open.manifest]);
+  const rerun = torov(["trace", out]);
+  assert.equal(rerun.status, 3);
+  assert.equal(rerun.stdout, expected.stdout);
+  const calls = (text: string) => lines(text).filter((l) => !/^(set_tid_address|getrandom|brk|arch_prctl|set_robust_list|rseq|mprotect)\(/.test(l));
+  assert.deepEqual(calls(rerun.stderr), calls(expected.stderr));
+  assert.doesNotMatch(rerun.stderr, /<denied>/);
+});
+
+test("torov profile --merge unions earlier profiles; a manifest with groups is not a profile", () => {
+  const { dir, manifest } = setUp("tracee");
+  const earlier = join(dir, "earlier.json");
+  writeFileSync(earlier, JSON.stringify({ Binary: guest("tracee"), MountPoint: "root", Hypercalls: [{ Name: "socket", Allowed: "True" }] }));
+  const out = join(dir, "merged.json");
+  const r = torov(["profile", manifest, "-o", out, "--merge", earlier]);
+  assert.equal(r.status, 3, r.stderr);
+  const names = JSON.parse(readFileSync(out, "utf8")).Hypercalls.map((h: { Name: string }) => h.Name);
+  assert.ok(names.includes("socket") && names.includes("openat"));
+  assert.deepEqual(names, [...names].sort());
+  const bad = torov(["profile", manifest, "-o", out, "--merge", manifest]);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--merge .*: not a profile \(Hypercalls has "\*"/);
+  const missing = torov(["profile", manifest]);
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /-o FILE is required/);
+});
+
+test("monitor trace on|off: hypercall lines while debugging", { skip: spawnSync("gdb", ["--version"]).status !== 0 && "gdb is not installed" }, async () => {
+  const d = await startDebug(debugManifest("tracee"));
+  // The first lseek comes after both writes and before any close.
+  const r = gdbBatch(d.port, ["monitor trace on -e write,close -s 8", "catch syscall lseek", "continue", "monitor trace off", "delete", "continue"]);
+  assert.match(r.output, /hypercall trace on/);
+  assert.match(r.output, /hypercall trace off/);
+  const end = await d.done;
+  assert.match(end.stderr, /^write\(3, "hello, w"\.\.\., 68\) += 68$/m);
+  assert.match(end.stderr, /^write\(3, "\\0\\1\\2\\377bin", 7\) += 7$/m);
+  assert.doesNotMatch(end.stderr, /close\(/, "off before the first close");
+});
