@@ -93,6 +93,9 @@ function cstring(c: Capture | undefined, pointer: bigint, o: FormatOptions | und
   return quote(c.data, c.truncated);
 }
 
+const UTIME_NOW = (1n << 30n) - 1n;
+const UTIME_OMIT = (1n << 30n) - 2n;
+
 const le64 = (b: Buffer, at: number) => (b.length >= at + 8 ? b.readBigUInt64LE(at) : 0n);
 const le32 = (b: Buffer, at: number) => (b.length >= at + 4 ? b.readUInt32LE(at) : 0);
 const lei64 = (b: Buffer, at: number) => (b.length >= at + 8 ? b.readBigInt64LE(at) : 0n);
@@ -418,6 +421,28 @@ function arg(kind: ArgKind, i: number, ctx: Ctx): string {
       return C.xlat(i32(v), C.FCNTL);
     case "sockopt":
       return String(i32(v));
+    case "utimens": {
+      if (v === 0n) return "NULL";
+      if (!entry || entry.fault || entry.data.length < 32) return addr(v);
+      const one = (b: Buffer) => {
+        const ns = lei64(b, 8);
+        return ns === UTIME_NOW ? "UTIME_NOW" : ns === UTIME_OMIT ? "UTIME_OMIT" : timespec(b);
+      };
+      return `[${one(entry.data.subarray(0, 16))}, ${one(entry.data.subarray(16, 32))}]`;
+    }
+    case "remaining":
+      return v === 0n ? "NULL" : rec.result === -4n && exit && !exit.fault ? timespec(exit.data) : addr(v);
+    case "dirents": {
+      // strace's "0x... /* 3 entries */": walk the records by their length.
+      if (!ok || !exit || exit.fault) return addr(v);
+      let n = 0;
+      for (let at = 0; at + 18 <= exit.data.length; n++) {
+        const reclen = exit.data.readUInt16LE(at + 16);
+        if (reclen === 0) break;
+        at += reclen;
+      }
+      return `${addr(v)} /* ${n} entries */`;
+    }
     default:
       return addr(v);
   }
@@ -501,6 +526,14 @@ const SPECIAL: Readonly<Record<string, Special>> = {
     if (op === 0 || op === 9) return [...head, addr(args[3]), ...(op === 9 ? [addr(args[4]), `0x${u32(args[5]).toString(16)}`] : [])];
     return [...head, addr(args[3]), addr(args[4]), String(i32(args[5]))];
   },
+  prctl: (ctx) => {
+    const { args } = ctx.rec;
+    const option = i32(args[0]);
+    const head = C.xlat(option, C.PRCTL);
+    if (option === 15) return [head, cstring(ctx.rec.entry.get(1), args[1], undefined)];
+    if (option === 16) return [head, ctx.ok ? cstring(ctx.rec.exit.get(1), args[1], undefined) : addr(args[1])];
+    return [head, ...args.slice(1, 5).map((a) => String(u64(a)))];
+  },
   arch_prctl: (ctx) => [C.xlat(i32(ctx.rec.args[0]), C.ARCH_PRCTL, true), addr(ctx.rec.args[1])],
   brk: (ctx) => [addr(ctx.rec.args[0])],
   exit: (ctx) => [String(i32(ctx.rec.args[0]))],
@@ -575,6 +608,7 @@ export function formatResult(rec: TraceRecord): string {
   }
   const name = syscallName(rec.nr);
   if (HEX_RESULT.has(name)) return `0x${u64(rec.result).toString(16)}`;
+  if (name === "umask") return C.octalMode(rec.result);
   if (name === "fcntl") {
     const cmd = i32(rec.args[1]);
     if (cmd === 3) return `0x${rec.result.toString(16)} (flags ${C.openFlags(rec.result)})`;

@@ -91,6 +91,12 @@ function opsFor(kind: ArgKind, i: number, strsize: number): CaptureOp[] {
       return [fixed(i, "entry", 56)];
     case "epollevent":
       return [fixed(i, "entry", 12)];
+    case "utimens":
+      return [fixed(i, "entry", 32)];
+    case "remaining": // what a sleep cut short had left (shown on EINTR)
+      return [fixed(i, "exit", 16)];
+    case "dirents": // to count the entries
+      return [{ arg: i, kind: "bytes", when: "exitOk", size: { from: "result" }, max: 65536 }];
     default:
       return [];
   }
@@ -101,6 +107,11 @@ function extraOps(name: string, strsize: number): CaptureOp[] {
   switch (name) {
     case "setsockopt": // the option's value, optlen bytes
       return [{ arg: 3, kind: "bytes", when: "entry", size: { from: "arg", arg: 4 }, max: Math.max(strsize, 16) }];
+    case "prctl": // PR_SET_NAME's and PR_GET_NAME's name
+      return [
+        { arg: 1, kind: "string", when: "entry", size: { from: "const", bytes: 0 }, max: 16 },
+        { arg: 1, kind: "string", when: "exitOk", size: { from: "const", bytes: 0 }, max: 16 },
+      ];
     case "getsockopt":
       return [{ arg: 3, kind: "bytes", when: "exitOk", size: { from: "argPointer", arg: 4 }, max: Math.max(strsize, 16) }, fixed(4, "exitOk", 4)];
     default:

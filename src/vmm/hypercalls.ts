@@ -29,7 +29,7 @@ export type ArgKind =
   | "pollfds" | "ioctl" | "fcntl" | "domain" | "socktype" | "protocol" | "msghdr" | "omsghdr" | "fds2"
   | "rlimit" | "orlimit" | "resource" | "utsname" | "fdset" | "futexop" | "arch" | "prctl" | "flock"
   | "efdflags" | "epflags" | "epollop" | "epollevent" | "mfdflags" | "grnd" | "renameflags" | "waitflags"
-  | "sockopt";
+  | "sockopt" | "dirents" | "utimens" | "remaining";
 
 export interface Hypercall {
   readonly nr: number;
@@ -91,7 +91,7 @@ const ROWS: Row[] = [
   ["access", "f", "file", "path accessmode"],
   ["faccessat", "f", "file", "dirfd path accessmode"],
   ["faccessat2", "f", "file", "dirfd path accessmode atflags"],
-  ["getdents64", "f", "file", "fd hex size"],
+  ["getdents64", "f", "file", "fd dirents size"],
   ["statfs", "f", "file", "path hex"],
   ["fstatfs", "f", "file", "fd hex"],
   ["mkdir", "f", "file", "path mode"],
@@ -117,7 +117,7 @@ const ROWS: Row[] = [
   ["lchown", "f", "file", "path int int"],
   ["fchown", "f", "file", "fd int int"],
   ["fchownat", "f", "file", "dirfd path int int atflags"],
-  ["utimensat", "f", "file", "dirfd path hex atflags"],
+  ["utimensat", "f", "file", "dirfd path utimens atflags"],
   ["truncate", "f", "file", "path off"],
   ["ftruncate", "f", "file", "fd off"],
   ["fallocate", "f", "file", "fd int off off"],
@@ -126,7 +126,7 @@ const ROWS: Row[] = [
   ["fdatasync", "f", "file", "fd"],
   ["fadvise64", "f", "file", "fd off off int"],
   ["fcntl", "f", "file basic-io", "fd fcntl hex"],
-  ["getdents", "f", "file", "fd hex size"],
+  ["getdents", "f", "file", "fd dirents size"],
   ["utime", "f", "file", "path hex"],
   ["utimes", "f", "file", "path hex"],
   ["futimesat", "f", "file", "dirfd path hex"],
@@ -182,8 +182,8 @@ const ROWS: Row[] = [
   ["clock_getres", "f", "time", "clock otimespec"],
   ["gettimeofday", "f", "time", "otimeval hex"],
   ["time", "f", "time", "hex"],
-  ["nanosleep", "f", "time", "timespec otimespec"],
-  ["clock_nanosleep", "f", "time", "clock timerflags timespec otimespec"],
+  ["nanosleep", "f", "time", "timespec remaining"],
+  ["clock_nanosleep", "f", "time", "clock timerflags timespec remaining"],
   ["timerfd_create", "f", "time", "clock tfdflags"],
   ["timerfd_settime", "f", "time", "fd tfdsettime hex hex"],
   ["timerfd_gettime", "f", "time", "fd hex"],
@@ -228,7 +228,7 @@ const ROWS: Row[] = [
   ["set_tid_address", "e", "process", "hex"],
   ["set_robust_list", "e", "process", "hex size"],
   ["get_robust_list", "e", "process", "int hex hex"],
-  ["rseq", "e", "process", "hex size int hex"],
+  ["rseq", "e", "process", "hex hex int hex"],
   ["arch_prctl", "e", "process", "arch hex"],
   ["uname", "e", "process", "utsname"],
   ["prlimit64", "e", "process", "int resource rlimit orlimit"],

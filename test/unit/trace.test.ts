@@ -215,6 +215,24 @@ test("structures: stat, timespec, rlimit, sigaction, poll results, mmap's offset
   assert.equal(line(record("brk", [0], 0x4ac000)), col("brk(NULL)", "0x4ac000"));
 });
 
+test("more decoders checked against strace on busybox: getdents64, umask, utimensat, prctl, sleeps", () => {
+  const dirents = Buffer.alloc(48);
+  dirents.writeUInt16LE(24, 16);
+  dirents.writeUInt16LE(24, 24 + 16);
+  assert.equal(line(record("getdents64", [3, 0x1000, 32768], 48, [{ op: 0, data: dirents }])), "getdents64(3, 0x1000 /* 2 entries */, 32768) = 48");
+  assert.equal(line(record("umask", [0], 0o22)), col("umask(000)", "022"));
+  const times = Buffer.alloc(32);
+  times.writeBigInt64LE((1n << 30n) - 1n, 8);
+  times.writeBigInt64LE((1n << 30n) - 2n, 24);
+  assert.equal(line(record("utimensat", [-100n, 0x1000, 0x2000, 0], 0, [{ op: 0, data: str("t") }, { op: 1, data: times }])), col('utimensat(AT_FDCWD, "t", [UTIME_NOW, UTIME_OMIT], 0)', "0"));
+  assert.equal(line(record("prctl", [16, 0x1000, 0, 0, 0], 0, [{ op: 1, data: str("busybox") }])), col('prctl(PR_GET_NAME, "busybox")', "0"));
+  const ts = Buffer.alloc(16);
+  ts.writeBigInt64LE(1n, 0);
+  // The time left is shown only when the sleep was cut short.
+  assert.equal(line(record("nanosleep", [0x1000, 0x2000], 0, [{ op: 0, data: ts }, { op: 1, data: ts }])), "nanosleep({tv_sec=1, tv_nsec=0}, 0x2000) = 0");
+  assert.equal(line(record("nanosleep", [0x1000, 0x2000], -4, [{ op: 0, data: ts }, { op: 1, data: ts }])), "nanosleep({tv_sec=1, tv_nsec=0}, {tv_sec=1, tv_nsec=0}) = -1 EINTR (Interrupted system call)");
+});
+
 test("results: errno names and glibc's messages, unknown errnos", () => {
   const rec = (result: bigint) => one(record("close", [3], result));
   assert.equal(formatResult(rec(-2n)), "-1 ENOENT (No such file or directory)");
