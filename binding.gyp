@@ -12,6 +12,7 @@
         "native/memory.cc",
         "native/paths.cc",
         "native/scratch.cc",
+        "native/seccomp.cc",
         "native/trace.cc",
         "native/vcpu.cc",
         "native/hypercalls/events.cc",

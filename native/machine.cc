@@ -11,6 +11,7 @@
 #include "errors.h"
 #include "guest/runtime.h"
 #include "kvm.h"
+#include "seccomp.h"
 
 extern "C" const uint8_t torov_runtime_image[];
 extern "C" const uint8_t torov_runtime_image_end[];
@@ -106,6 +107,7 @@ Napi::Function Machine::Define(Napi::Env env) {
                          InstanceMethod<&Machine::DebugCatchSyscalls>("debugCatchSyscalls"),
                          InstanceMethod<&Machine::DebugStopOnDenied>("debugStopOnDenied"),
                          InstanceMethod<&Machine::NeededHypercalls>("neededHypercalls"),
+                         InstanceMethod<&Machine::Containment>("containment"),
                          InstanceMethod<&Machine::TraceConfigure>("traceConfigure"),
                          InstanceMethod<&Machine::TraceEnable>("traceEnable"),
                          InstanceMethod<&Machine::TraceTake>("traceTake"),
@@ -137,6 +139,17 @@ Machine::Machine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Machine>(inf
       if (!fd.IsNumber()) throw Napi::TypeError::New(env, "Expected config.stdio to hold fd numbers");
       config.stdio[i] = fd.As<Napi::Number>().Int32Value();
     }
+  }
+  Napi::Value host = cfg.Get("hostSyscalls");
+  if (!host.IsUndefined()) {
+    if (!host.IsArray()) throw Napi::TypeError::New(env, "Expected config.hostSyscalls to be an array of numbers");
+    Napi::Array list = host.As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); i++) {
+      Napi::Value nr = list.Get(i);
+      if (!nr.IsNumber()) throw Napi::TypeError::New(env, "Expected config.hostSyscalls to be an array of numbers");
+      host_syscalls_.push_back(nr.As<Napi::Number>().Int32Value());
+    }
+    use_seccomp_ = true;
   }
   Napi::Value allowed = cfg.Get("allowed");
   if (!allowed.IsTypedArray() || allowed.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
@@ -343,6 +356,17 @@ void Machine::Body() {
   try {
     vcpu_->SetEntry(init);
     vcpu_->SetTracer(tracer_.get());
+    // Last before the guest runs: this thread leaves the host's view of
+    // the file system (when it may) and limits its own host syscalls.
+    std::string chroot_status = guest_->paths.Confine();
+    std::string seccomp_status =
+        use_seccomp_ ? InstallSeccomp(host_syscalls_, {vm_.get(), vcpu_->fd()}) : "not asked for";
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      chroot_status_ = std::move(chroot_status);
+      seccomp_status_ = std::move(seccomp_status);
+      contained_ = true;
+    }
     if (debug_) {
       vcpu_->EnableDebug(debug_.get(), [this] {
         stops_.BlockingCall([](Napi::Env, Napi::Function onStop) { onStop.Call({}); });
@@ -379,6 +403,19 @@ Napi::Value Machine::HypercallCounts(const Napi::CallbackInfo& info) {
   for (int nr = 0; nr < kMaxHypercall; nr++)
     if (guest_->counts[nr]) out.Set(nr, static_cast<double>(guest_->counts[nr]));
   return out;
+}
+
+// containment(): the layers the vCPU thread put itself in (null before it
+// has): { chroot: "" or why not, seccomp: "" or why not, hostSyscalls }.
+Napi::Value Machine::Containment(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!contained_) return env.Null();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("chroot", chroot_status_);
+  o.Set("seccomp", seccomp_status_);
+  o.Set("hostSyscalls", static_cast<double>(host_syscalls_.size()));
+  return o;
 }
 
 // neededHypercalls(): the numbers the policy had to allow so far.

@@ -46,6 +46,7 @@ class Machine : public Napi::ObjectWrap<Machine> {
   Napi::Value Kill(const Napi::CallbackInfo& info);
   Napi::Value HypercallCounts(const Napi::CallbackInfo& info);
   Napi::Value NeededHypercalls(const Napi::CallbackInfo& info);
+  Napi::Value Containment(const Napi::CallbackInfo& info);
   // The debugger's side (src/vmm/debug.ts).
   Napi::Value DebugAttach(const Napi::CallbackInfo& info);
   Napi::Value DebugState(const Napi::CallbackInfo& info);
@@ -87,6 +88,14 @@ class Machine : public Napi::ObjectWrap<Machine> {
   // fills (JavaScript also takes records on its own timer).
   std::unique_ptr<Tracer> tracer_;
   Napi::ThreadSafeFunction trace_ready_;
+
+  // Containment the vCPU thread puts itself in before the guest runs: the
+  // host syscalls its seccomp filter admits (none given: no filter), and
+  // what came of each layer ("" when active, else why not), under mutex_.
+  std::vector<int> host_syscalls_;
+  bool use_seccomp_ = false;
+  bool contained_ = false;
+  std::string chroot_status_, seccomp_status_;
 
   // Between this thread and the vCPU thread, under mutex_:
   enum class Launch { kWait, kGo, kAbandon };

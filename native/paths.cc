@@ -2,12 +2,15 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "errors.h"
@@ -107,13 +110,15 @@ int Paths::Open(const std::string& abs, int flags, mode_t mode) const {
   const std::string n = Normalize(abs);
   for (const char* dev : kDevices) {
     if (n == dev) {
-      int fd = open(dev, (flags & (O_ACCMODE | O_NONBLOCK | O_PATH | O_NOFOLLOW | O_DIRECTORY)) | O_CLOEXEC);
+      const int how = (flags & (O_ACCMODE | O_NONBLOCK | O_PATH | O_NOFOLLOW | O_DIRECTORY)) | O_CLOEXEC;
+      int fd = dev_dir_ ? openat(dev_dir_.get(), dev + 5, how) : open(dev, how);
       return fd < 0 ? -errno : fd;
     }
   }
   if (n == "/proc/self/exe" && !exe_.empty()) {
     if ((flags & O_ACCMODE) != O_RDONLY) return -EACCES;
-    int fd = open(exe_.c_str(), O_RDONLY | O_CLOEXEC | (flags & O_PATH));
+    const int how = O_RDONLY | O_CLOEXEC | (flags & O_PATH);
+    int fd = exe_dir_ ? openat(exe_dir_.get(), exe_name_.c_str(), how) : open(exe_.c_str(), how);
     return fd < 0 ? -errno : fd;
   }
   if (!root_) return -ENOENT;
@@ -136,12 +141,23 @@ int Paths::Parent(const std::string& abs, Fd* dir, std::string* name) const {
 
 int Paths::GuestPathOf(int host_fd, std::string* out) const {
   if (!root_) return -ENOENT;
-  char link[64];
-  std::snprintf(link, sizeof link, "/proc/self/fd/%d", host_fd);
   char buf[PATH_MAX + 1];
-  ssize_t n = readlink(link, buf, PATH_MAX);
+  ssize_t n;
+  if (proc_fds_) {
+    n = readlinkat(proc_fds_.get(), FdName(host_fd).c_str(), buf, PATH_MAX);
+  } else {
+    char link[64];
+    std::snprintf(link, sizeof link, "/proc/self/fd/%d", host_fd);
+    n = readlink(link, buf, PATH_MAX);
+  }
   if (n < 0) return -errno;
   const std::string host(buf, static_cast<size_t>(n));
+  if (chrooted_) {
+    // Chrooted, the kernel names files from the root already.
+    if (host.empty() || host[0] != '/' || host.find(" (deleted)") != std::string::npos) return -ENOENT;
+    *out = host;
+    return 0;
+  }
   if (host == root_real_) {
     *out = "/";
     return 0;
@@ -163,6 +179,58 @@ int Paths::Chdir(const std::string& abs) {
   int r = GuestPathOf(dir.get(), &path);
   if (r < 0) return r;
   cwd_ = path;
+  return 0;
+}
+
+std::string Paths::Confine() {
+  dev_dir_.Reset(open("/dev", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  proc_fds_.Reset(open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!exe_.empty()) {
+    const size_t slash = exe_.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : exe_.substr(0, slash);
+    exe_dir_.Reset(open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    exe_name_ = exe_.substr(slash + 1);
+  }
+  if (!proc_fds_) return "/proc is not mounted";
+  if (!root_) return "there is no MountPoint";
+  // The thread's own mount namespace (its fs context is its own already),
+  // private so that nothing propagates, then the root as "/".
+  if (unshare(CLONE_NEWNS) < 0) return std::string("unshare(CLONE_NEWNS): ") + std::strerror(errno);
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0)
+    return std::string("making mounts private: ") + std::strerror(errno);
+  if (chroot(root_real_.c_str()) < 0) return std::string("chroot: ") + std::strerror(errno);
+  if (chdir("/") < 0) return std::string("chdir: ") + std::strerror(errno);
+  // The root fd opened before names the old namespace's mount: lookups
+  // from it would name files the kernel cannot place under the new root.
+  int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) return std::string("reopening the root: ") + std::strerror(errno);
+  root_.Reset(root);
+  chrooted_ = true;
+  return "";
+}
+
+int Paths::SocketPath(const std::string& abs, bool bind, Fd* hold, std::string* out) const {
+  if (!root_) return -ENOENT;
+  if (chrooted_) {
+    // The kernel resolves the name from the root, and cannot leave it.
+    *out = abs;
+    return 0;
+  }
+  if (bind) {
+    // A new name in a confined directory: bind never follows a last symlink.
+    std::string name;
+    if (int r = Parent(abs, hold, &name); r < 0) return r;
+    if (IsDots(name)) return -EINVAL;
+    *out = "/proc/self/fd/" + FdName(hold->get()) + "/" + name;
+    return 0;
+  }
+  // An existing socket, found confined (symlinks followed inside the root
+  // only), named through its own magic link: connect follows a final
+  // symlink, so the guest's name must never reach the host.
+  int fd = OpenInRoot(root_.get(), abs, O_PATH, 0);
+  if (fd < 0) return fd;
+  hold->Reset(fd);
+  *out = "/proc/self/fd/" + FdName(fd);
   return 0;
 }
 

@@ -10,8 +10,14 @@
 // Operations on a name in a directory (mkdir, unlink, rename, symlink...)
 // open the parent confined the same way and act on the last component, which
 // is never "." or ".." (callers refuse those) and never contains '/'.
+//
+// When privileged, Confine() also puts the vCPU thread in its own mount
+// namespace, chrooted to the root: after it, the thread reaches the few
+// things outside (the shared devices, the program, its own fds' magic
+// links) only through directory fds opened before.
 #pragma once
 
+#include <fcntl.h>
 #include <sys/types.h>
 
 #include <string>
@@ -48,6 +54,27 @@ class Paths {
   // The guest path of a host fd for a file inside the root; 0 or -ENOENT.
   int GuestPathOf(int host_fd, std::string* out) const;
 
+  // On the vCPU thread, after set-up: opens the handles above, then (when
+  // the thread may) unshares its mount namespace and chroots to the root.
+  // Returns why it could not chroot, or "" when it did.
+  std::string Confine();
+  bool chrooted() const { return chrooted_; }
+  // Our own fds' magic links (/proc/self/fd) as a directory fd and a name:
+  // for calls that must act on exactly the file a confined lookup found.
+  struct MagicLink {
+    int dir;
+    std::string name;
+  };
+  MagicLink Magic(int host_fd) const {
+    if (proc_fds_) return {proc_fds_.get(), FdName(host_fd)};
+    return {AT_FDCWD, "/proc/self/fd/" + FdName(host_fd)};
+  }
+  static std::string FdName(int host_fd) { return std::to_string(host_fd); }
+  // The host path a socket call should name for the guest path `abs`:
+  // bind creates `name` in the confined parent `dir`; connect names the
+  // socket a confined lookup found (`target`).
+  int SocketPath(const std::string& abs, bool bind, Fd* hold, std::string* out) const;
+
   static bool IsDots(const std::string& name) { return name.empty() || name == "." || name == ".."; }
   // Lexical normalisation ("//", ".", ".."): used only to recognise the
   // virtual paths below, never to resolve real ones.
@@ -60,6 +87,11 @@ class Paths {
   std::string root_real_;
   std::string cwd_ = "/";
   std::string exe_;
+  Fd dev_dir_;    // /dev, for the shared devices
+  Fd exe_dir_;    // the program's folder, for /proc/self/exe
+  std::string exe_name_;
+  Fd proc_fds_;   // /proc/self/fd
+  bool chrooted_ = false;
 };
 
 }  // namespace torov

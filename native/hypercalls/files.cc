@@ -7,8 +7,8 @@
 // the call acts on that fd, or the call acts on one component in a confined
 // parent directory and never follows a final symlink (Paths::Parent). Calls
 // that must follow a final symlink and take no fd (chmod, utimensat) go
-// through /proc/self/fd/N of a confined O_PATH fd: that magic link names
-// exactly the file that was opened.
+// through /proc/self/fd/N of a confined O_PATH fd (Paths::Magic): that magic
+// link names exactly the file that was opened.
 #include <fcntl.h>
 #include <linux/stat.h>
 #include <sys/file.h>
@@ -244,7 +244,8 @@ int64_t LinkAt(Guest& g, int64_t olddir, uint64_t oldpath, int64_t newdir, uint6
     // lookup found, through its magic link.
     Fd src;
     if (int r = ResolvePath(g, olddir, oldpath, false, flags & AT_EMPTY_PATH, &src); r < 0) return r;
-    return HostResult(linkat(AT_FDCWD, ProcFdPath(src.get()).c_str(), ndir.get(), nname.c_str(), AT_SYMLINK_FOLLOW));
+    const auto link = g.paths.Magic(src.get());
+    return HostResult(linkat(link.dir, link.name.c_str(), ndir.get(), nname.c_str(), AT_SYMLINK_FOLLOW));
   }
   Fd odir;
   std::string oname;
@@ -302,7 +303,8 @@ int64_t ChmodAt(Guest& g, int64_t dirfd, uint64_t path, mode_t mode, int flags) 
   struct stat st;
   if (fstatat(fd.get(), "", &st, AT_EMPTY_PATH) < 0) return -errno;
   if (S_ISLNK(st.st_mode)) return -EOPNOTSUPP;
-  return HostResult(fchmodat(AT_FDCWD, ProcFdPath(fd.get()).c_str(), mode, 0));
+  const auto link = g.paths.Magic(fd.get());
+  return HostResult(fchmodat(link.dir, link.name.c_str(), mode, 0));
 }
 int64_t Chmod(Guest& g, const uint64_t* a) { return ChmodAt(g, kFdCwd, a[0], static_cast<mode_t>(a[1]), 0); }
 int64_t Fchmodat(Guest& g, const uint64_t* a) {
@@ -346,7 +348,8 @@ int64_t UtimesAt(Guest& g, int64_t dirfd, uint64_t path, const timespec* tp, int
   }
   Fd fd;
   if (int r = ResolvePath(g, dirfd, path, false, flags & AT_EMPTY_PATH, &fd); r < 0) return r;
-  return HostResult(utimensat(AT_FDCWD, ProcFdPath(fd.get()).c_str(), tp, 0));
+  const auto link = g.paths.Magic(fd.get());
+  return HostResult(utimensat(link.dir, link.name.c_str(), tp, 0));
 }
 
 int64_t Utimensat(Guest& g, const uint64_t* a) {

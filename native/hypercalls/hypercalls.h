@@ -89,9 +89,6 @@ int ResolvePath(Guest& g, int64_t dirfd, uint64_t path_addr, bool nofollow, bool
 // what later calls need (O_NONBLOCK view, directory path). Takes ownership.
 int64_t InstallHostFd(Guest& g, int host_fd, int open_flags);
 
-// The magic link naming a host fd, for host calls that only take a path.
-std::string ProcFdPath(int host_fd);
-
 }  // namespace torov
 
 #include "hypercalls-inl.h"

@@ -30,10 +30,10 @@ bool AllowedFamily(int family) { return family == AF_UNIX || family == AF_INET |
 struct HostAddr {
   sockaddr_storage storage{};
   socklen_t len = 0;
-  Fd dir;
+  Fd dir;  // what the host path of a unix socket goes through, held until the call is made
 };
 
-int AddrIn(Guest& g, uint64_t addr, uint64_t len, HostAddr* out) {
+int AddrIn(Guest& g, uint64_t addr, uint64_t len, HostAddr* out, bool bind = false) {
   if (len > sizeof(sockaddr_storage)) return -EINVAL;
   if (!CopyInBytes(g, addr, &out->storage, len)) return -EFAULT;
   out->len = static_cast<socklen_t>(len);
@@ -44,11 +44,9 @@ int AddrIn(Guest& g, uint64_t addr, uint64_t len, HostAddr* out) {
   if (path_len == 0) return 0;                 // unnamed
   if (un->sun_path[0] == '\0') return -EACCES;  // abstract: outside the sandbox
   std::string path(un->sun_path, strnlen(un->sun_path, path_len));
-  std::string abs, name;
+  std::string abs, host;
   if (int r = g.paths.Join(g.fds, AT_FDCWD, path, &abs); r < 0) return r;
-  if (int r = g.paths.Parent(abs, &out->dir, &name); r < 0) return r;
-  if (Paths::IsDots(name)) return -EINVAL;
-  const std::string host = ProcFdPath(out->dir.get()) + "/" + name;
+  if (int r = g.paths.SocketPath(abs, bind, &out->dir, &host); r < 0) return r;
   if (host.size() >= sizeof(un->sun_path)) return -ENAMETOOLONG;
   std::memset(un->sun_path, 0, sizeof un->sun_path);
   std::memcpy(un->sun_path, host.c_str(), host.size());
@@ -107,7 +105,7 @@ int64_t Bind(Guest& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   HostAddr addr;
-  if (int r = AddrIn(g, a[1], a[2], &addr); r < 0) return r;
+  if (int r = AddrIn(g, a[1], a[2], &addr, true); r < 0) return r;
   return HostResult(bind(f->host.get(), reinterpret_cast<sockaddr*>(&addr.storage), addr.len));
 }
 

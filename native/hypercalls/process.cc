@@ -354,10 +354,17 @@ int64_t SignalSelf(Guest& g, uint64_t sig) {
   return 0;
 }
 
-bool IsSelf(Guest& g, int64_t pid) { return pid == 0 || pid == g.pid || pid == -1 || pid == -g.pid; }
+// The guest is a process alone: it, its process group and its session are
+// itself. Nothing else on the host can be named (-1, "every process but
+// me", names nobody).
+bool IsSelf(Guest& g, int64_t pid) { return pid == 0 || pid == g.pid || pid == -g.pid; }
 
 int64_t Kill(Guest& g, const uint64_t* a) {
-  if (!IsSelf(g, static_cast<int64_t>(a[0]))) return -EPERM;
+  const int64_t pid = static_cast<int32_t>(a[0]);
+  if (a[1] > 64) return -EINVAL;
+  if (pid == -1) return -ESRCH;
+  // Newpid: the guest's pid namespace holds only itself.
+  if (!IsSelf(g, pid)) return g.config.newpid ? -ESRCH : -EPERM;
   return SignalSelf(g, a[1]);
 }
 int64_t Tkill(Guest& g, const uint64_t* a) {

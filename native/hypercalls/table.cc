@@ -32,12 +32,6 @@ int GuestPath(const Guest& g, uint64_t addr, std::string* out) {
   return 0;
 }
 
-std::string ProcFdPath(int host_fd) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "/proc/self/fd/%d", host_fd);
-  return buf;
-}
-
 int ResolvePath(Guest& g, int64_t dirfd, uint64_t path_addr, bool nofollow, bool empty_path, Fd* out) {
   std::string path;
   int r = GuestPath(g, path_addr, &path);

@@ -2,8 +2,11 @@
 // into a bug report. Exit status 0 when torov can run VMs here, 1 otherwise.
 
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { arch, cpus, platform, release } from "node:os";
+import { join } from "node:path";
+import { Machine } from "../vmm/machine.js";
+import { loadManifest } from "../vmm/manifest.js";
 import { native } from "../vmm/native.js";
 import { style } from "./ui.js";
 
@@ -45,11 +48,7 @@ export async function run(): Promise<void> {
     add("KVM", style.red((e as Error).message));
   }
 
-  const seccomp = /^Seccomp:\s*(\d)/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1];
-  add("containment", [
-    `paths: openat2 RESOLVE_IN_ROOT ${native().openInRoot("/", "/") >= 0 ? "works" : style.red("is not available (Linux >= 5.6 needed)")}`,
-    `privilege: ${process.getuid?.() === 0 ? "root" : "unprivileged"}; seccomp ${seccomp === undefined ? "unknown" : seccomp === "0" ? "available" : `already filtering this process (mode ${seccomp})`}`,
-  ].join("\n"));
+  add("containment", await containment(usable));
 
   const tools: Array<[string, string[]]> = [["gdb", ["--version"]], ["gdbserver", ["--version"]], ["lldb", ["--version"]], ["strace", ["-V"]], ["gcc", ["--version"]], ["musl-gcc", ["--version"]], ["busybox", ["--help"]]];
   add("tools", tools.map(([t, a]) => `${t}: ${firstLine(t, a) ?? style.dim("not found")}`).join("\n"));
@@ -61,6 +60,26 @@ export async function run(): Promise<void> {
     for (const m of more) process.stdout.write(`${" ".repeat(width)}  ${m}\n`);
   }
   process.exitCode = usable ? 0 : 1;
+}
+
+/** Runs the hello example and reports the layers its vCPU thread got into. */
+async function containment(usable: boolean): Promise<string> {
+  const lines = [`paths: openat2 RESOLVE_IN_ROOT ${native().openInRoot("/", "/") >= 0 ? "works (always on)" : style.red("is not available (Linux >= 5.6 needed)")}`];
+  const hello = join(__dirname, "..", "..", "..", "examples", "hello", "hello.json");
+  if (!usable || !existsSync(hello)) return [...lines, "(no test VM: the other layers are not known)"].join("\n");
+  try {
+    const machine = new Machine(loadManifest(hello), { stdio: [-1, -1, -1] });
+    await machine.start();
+    const c = machine.native.containment();
+    if (c) {
+      const privileged = process.getuid?.() === 0 ? "" : " (needs root)";
+      lines.push(`mount namespace + chroot to MountPoint: ${c.chroot === "" ? "active" : `off: ${c.chroot}${privileged}`}`);
+      lines.push(`seccomp on the vCPU thread: ${c.seccomp === "" ? `active (${c.hostSyscalls} host syscalls admitted for the hello example)` : style.red(`off: ${c.seccomp}`)}`);
+    }
+  } catch (e) {
+    lines.push(style.red(`test VM failed: ${(e as Error).message}`));
+  }
+  return lines.join("\n");
 }
 
 function yes(b: boolean): string {

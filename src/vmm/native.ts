@@ -43,6 +43,8 @@ export interface NativeMachineConfig {
   allowed: Uint8Array;
   /** Host fds for the guest's 0, 1, 2 (duplicated); -1: closed. Default: the process's own. */
   stdio?: [number, number, number];
+  /** The host syscalls the vCPU thread's seccomp filter admits (src/vmm/seccomp.ts); absent: no filter. */
+  hostSyscalls?: number[];
 }
 
 export interface NativeMapping {
@@ -73,6 +75,8 @@ export interface NativeMachine {
   hypercallCounts(): Record<number, number>;
   /** The numbers the policy had to allow so far (what a profile lists). */
   neededHypercalls(): number[];
+  /** The containment layers the vCPU thread is in ("" = active, else why not); null before the run starts. */
+  containment(): { chroot: string; seccomp: string; hostSyscalls: number } | null;
 
   // The debugger's side: see src/vmm/debug.ts.
   debugAttach(onStop: () => void): void;
