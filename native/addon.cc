@@ -11,6 +11,7 @@
 #include "kvm.h"
 #include "machine.h"
 #include "paths.h"
+#include "seccomp.h"
 
 #include <fcntl.h>
 
@@ -18,6 +19,25 @@ namespace torov {
 
 Napi::Value RawExitBenchmark(const Napi::CallbackInfo& info);  // bench.cc
 Napi::Value ProbeDebug(const Napi::CallbackInfo& info);        // bench.cc
+
+// probeSeccomp(admitted: number[]): what a thread filtered to `admitted`
+// gets for calls it may and may not make (errno values, 0 for success).
+Napi::Value ProbeSeccompJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray()) throw Napi::TypeError::New(env, "Expected probeSeccomp(syscalls)");
+  Napi::Array list = info[0].As<Napi::Array>();
+  std::vector<int> syscalls;
+  for (uint32_t i = 0; i < list.Length(); i++) syscalls.push_back(list.Get(i).As<Napi::Number>().Int32Value());
+  const SeccompProbe p = ProbeSeccomp(syscalls);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("installed", p.installed);
+  o.Set("socket", p.socket_errno);
+  o.Set("open", p.open_errno);
+  o.Set("ioctl", p.ioctl_errno);
+  o.Set("getpid", p.getpid_errno);
+  o.Set("tcgets", p.tcgets_errno);
+  return o;
+}
 
 namespace {
 
@@ -102,6 +122,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("rawExitBenchmark", Napi::Function::New(env, RawExitBenchmark));
   exports.Set("openInRoot", Napi::Function::New(env, OpenInRoot));
   exports.Set("probeDebug", Napi::Function::New(env, ProbeDebug));
+  exports.Set("probeSeccomp", Napi::Function::New(env, ProbeSeccompJs));
   return exports;
 }
 

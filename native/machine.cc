@@ -1,5 +1,6 @@
 #include "machine.h"
 
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -356,6 +357,8 @@ void Machine::Body() {
   try {
     vcpu_->SetEntry(init);
     vcpu_->SetTracer(tracer_.get());
+    // Named so that top -H, /proc and gdb on the monitor tell it apart.
+    pthread_setname_np(pthread_self(), "torov-vcpu");
     // Last before the guest runs: this thread leaves the host's view of
     // the file system (when it may) and limits its own host syscalls.
     std::string chroot_status = guest_->paths.Confine();

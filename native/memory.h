@@ -24,6 +24,14 @@ constexpr uint64_t kPageSize = 4096;
 constexpr uint64_t PageDown(uint64_t a) { return a & ~(kPageSize - 1); }
 // Round up; callers check for overflow where the value is guest-controlled.
 constexpr uint64_t PageUp(uint64_t a) { return (a + kPageSize - 1) & ~(kPageSize - 1); }
+// Linux's TASK_SIZE_MAX: no user range reaches past it.
+constexpr uint64_t kTaskSizeMax = (uint64_t{1} << 47) - kPageSize;
+// Linux's access_ok(): [addr, addr+len) neither wraps nor leaves user space.
+// Checked on the whole length a caller names, before any clamping, so that
+// read(fd, buf, (size_t)-1) is EFAULT here as it is there.
+constexpr bool AccessOk(uint64_t addr, uint64_t len) {
+  return len <= kTaskSizeMax && addr <= kTaskSizeMax - len;
+}
 
 // The host mapping that backs guest RAM: private, anonymous, MAP_NORESERVE,
 // so only pages the guest touches cost resident memory.

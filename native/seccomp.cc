@@ -11,7 +11,11 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <sys/socket.h>
+
 #include <cstring>
+#include <thread>
 
 namespace torov {
 
@@ -74,6 +78,26 @@ std::string InstallSeccomp(const std::vector<int>& syscalls, const std::vector<i
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return std::string("no_new_privs: ") + std::strerror(errno);
   if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) return std::string("seccomp: ") + std::strerror(errno);
   return "";
+}
+
+SeccompProbe ProbeSeccomp(const std::vector<int>& syscalls) {
+  SeccompProbe p;
+  // The filter stays with the thread: a thread of its own, gone after.
+  std::thread t([&] {
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    p.installed = InstallSeccomp(syscalls, {});
+    auto err = [](long r) { return r < 0 ? errno : 0; };
+    p.socket_errno = err(syscall(SYS_socket, AF_INET, SOCK_STREAM, 0));
+    p.open_errno = err(syscall(SYS_open, "/", O_RDONLY | O_DIRECTORY));
+    char c = 0;
+    p.ioctl_errno = err(syscall(SYS_ioctl, devnull, TIOCSTI, &c));
+    p.getpid_errno = err(syscall(SYS_getpid));
+    termios tio;
+    p.tcgets_errno = err(syscall(SYS_ioctl, devnull, TCGETS, &tio));
+    if (devnull >= 0) close(devnull);
+  });
+  t.join();
+  return p;
 }
 
 }  // namespace torov

@@ -19,4 +19,16 @@ std::string InstallSeccomp(const std::vector<int>& syscalls, const std::vector<i
 // The ioctl requests the filter admits on other fds: those native/hypercalls/io.cc forwards.
 const std::vector<unsigned long>& ForwardedIoctls();
 
+// Installs a filter admitting `syscalls` on a scratch thread and tries what
+// it must refuse and what it must let through (torov doctor, the tests).
+struct SeccompProbe {
+  std::string installed;  // "" or why not
+  int socket_errno = 0;   // socket(2), not admitted
+  int open_errno = 0;     // open(2), a path form never admitted
+  int ioctl_errno = 0;    // ioctl(stdin, TIOCSTI), a request not forwarded
+  int getpid_errno = 0;   // getpid(2), admitted
+  int tcgets_errno = 0;   // ioctl(fd, TCGETS), a forwarded request (ENOTTY on a non-tty)
+};
+SeccompProbe ProbeSeccomp(const std::vector<int>& syscalls);
+
 }  // namespace torov

@@ -28,6 +28,7 @@ constexpr uint64_t kMaxRw = 0x7ffff000;  // Linux's MAX_RW_COUNT
 // A guest buffer as a host pointer and a length clamped to the mapping.
 // Returns false (EFAULT) when a non-empty buffer has no accessible byte.
 bool Buffer(const Guest& g, uint64_t addr, uint64_t len, Access access, uint8_t** p, size_t* n) {
+  if (!AccessOk(addr, len)) return false;
   if (len > kMaxRw) len = kMaxRw;
   *n = g.mm.UserExtent(addr, len, access);
   if (len && !*n) return false;
@@ -259,20 +260,26 @@ int GuestIovecs(const Guest& g, uint64_t addr, uint64_t count, Access access, st
   const uint8_t* raw = g.mm.User(addr, count * sizeof(iovec), Access::kRead);
   if (!raw) return -EFAULT;
   uint64_t total = 0;
+  bool stopped = false;  // a segment ran into a fault: later ones only checked
   for (uint64_t i = 0; i < count; i++) {
     uint64_t base, len;
     std::memcpy(&base, raw + i * 16, 8);
     std::memcpy(&len, raw + i * 16 + 8, 8);
-    if (len > static_cast<uint64_t>(SSIZE_MAX) || total + len > static_cast<uint64_t>(SSIZE_MAX)) return -EINVAL;
+    // As Linux's import_iovec: negative lengths are EINVAL, each segment
+    // must pass access_ok, and the total is clamped to MAX_RW_COUNT.
+    if (len > static_cast<uint64_t>(SSIZE_MAX)) return -EINVAL;
+    if (!AccessOk(base, len)) return -EFAULT;
+    len = std::min(len, kMaxRw - total);
     total += len;
-    if (len == 0) continue;
+    if (len == 0 || stopped) continue;
     const uint64_t n = g.mm.UserExtent(base, len, access);
     if (n == 0) {
       if (out->empty()) return -EFAULT;
-      break;  // the transfer stops at the first fault, as on Linux
+      stopped = true;  // the transfer stops at the first fault, as on Linux
+      continue;
     }
     out->push_back(iovec{g.mm.User(base, n, access), n});
-    if (n < len) break;
+    if (n < len) stopped = true;
   }
   return 0;
 }

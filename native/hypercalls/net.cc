@@ -165,6 +165,7 @@ int64_t Shutdown(Guest& g, const uint64_t* a) {
 int64_t Sendto(Guest& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
+  if (!AccessOk(a[1], a[2])) return -EFAULT;
   const uint64_t len = std::min<uint64_t>(a[2], 0x7ffff000);
   const uint64_t n = g.mm.UserExtent(a[1], len, Access::kRead);
   if (len && !n) return -EFAULT;
@@ -183,6 +184,7 @@ int64_t Sendto(Guest& g, const uint64_t* a) {
 int64_t Recvfrom(Guest& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
+  if (!AccessOk(a[1], a[2])) return -EFAULT;
   const uint64_t len = std::min<uint64_t>(a[2], 0x7ffff000);
   const uint64_t n = g.mm.UserExtent(a[1], len, Access::kWrite);
   if (len && !n) return -EFAULT;

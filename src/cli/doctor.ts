@@ -8,6 +8,9 @@ import { join } from "node:path";
 import { Machine } from "../vmm/machine.js";
 import { loadManifest } from "../vmm/manifest.js";
 import { native } from "../vmm/native.js";
+import type { Policy } from "../vmm/policy.js";
+import { hostSyscalls } from "../vmm/seccomp.js";
+import { ERRNO } from "../trace/errno.js";
 import { style } from "./ui.js";
 
 const FLAVOURS: Record<string, string> = {
@@ -75,11 +78,25 @@ async function containment(usable: boolean): Promise<string> {
       const privileged = process.getuid?.() === 0 ? "" : " (needs root)";
       lines.push(`mount namespace + chroot to MountPoint: ${c.chroot === "" ? "active" : `off: ${c.chroot}${privileged}`}`);
       lines.push(`seccomp on the vCPU thread: ${c.seccomp === "" ? `active (${c.hostSyscalls} host syscalls admitted for the hello example)` : style.red(`off: ${c.seccomp}`)}`);
+      if (c.seccomp === "") lines.push(`  ${refusal(machine.policy)}`);
     }
   } catch (e) {
     lines.push(style.red(`test VM failed: ${(e as Error).message}`));
   }
   return lines.join("\n");
+}
+
+/** Proof on a scratch thread under the same filter: a call outside it is refused. */
+function refusal(policy: Policy): string {
+  const p = native().probeSeccomp(hostSyscalls(policy));
+  if (p.installed) return style.red(`a scratch thread could not be filtered: ${p.installed}`);
+  const refused = p.socket === 1 && p.open === 1 && p.ioctl === 1 && p.getpid === 0;
+  const said = `socket ${errnoName(p.socket)}, open ${errnoName(p.open)}, ioctl TIOCSTI ${errnoName(p.ioctl)}, getpid ${errnoName(p.getpid)}`;
+  return refused ? `checked: ${said}` : style.red(`NOT refusing as it should: ${said}`);
+}
+
+function errnoName(e: number): string {
+  return e === 0 ? "ok" : (ERRNO.get(e)?.[0] ?? `errno ${e}`);
 }
 
 function yes(b: boolean): string {

@@ -123,6 +123,8 @@ export interface NativeAddon {
   openInRoot(root: string, path: string): number;
   /** Which debug mechanisms this host's KVM honours for user-mode code (boots two scratch VMs). */
   probeDebug(): { guestDebugStep: boolean; debugRegisters: boolean };
+  /** What a scratch thread filtered to `syscalls` gets (errno values; 0 = allowed), and whether the filter went in ("" = yes). */
+  probeSeccomp(syscalls: number[]): { installed: string; socket: number; open: number; ioctl: number; getpid: number; tcgets: number };
 }
 
 let addon: NativeAddon | undefined;
