@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// `npm install` runs this: build the native addon, compile the TypeScript,
-// build the examples. Each step is incremental, because npm runs install
-// scripts twice here (the package depends on itself, "file:.", so that
-// `npx torov` finds its own bin) and the second run should cost nothing.
+// `npm install` runs this: build the native addon, compile the TypeScript
+// and the manifest schema's validator, build the examples. Each step is
+// incremental, because npm runs install scripts twice here (the package
+// depends on itself, "file:.", so that `npx torov` finds its own bin) and the
+// second run should cost nothing.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -32,5 +33,7 @@ else if (!existsSync("dist/src/cli/index.js")) {
   console.error("torov install: TypeScript is not installed and dist/ is missing: run npm install without --omit=dev");
   process.exit(1);
 }
+
+step("compiling the manifest schema", process.execPath, ["scripts/gen-manifest-validator.mjs"]);
 
 if (existsSync("examples/Makefile")) step("building the examples", "make", ["-s", "-C", "examples"]);

@@ -43,9 +43,102 @@ export const MIN_MEMORY_MIB = 16;
 export const MAX_MEMORY_MIB = 65536;
 export const DEFAULT_DEBUG_PORT = 1234;
 
-const KEYS = ["$schema", "Binary", "MountPoint", "Newpid", "Debug", "Hypercalls", "Startaddr", "Args", "Env", "Memory", "OnDenied"];
-const DEBUG_KEYS = ["Allowed", "Port"];
-const HYPERCALL_KEYS = ["Name", "Allowed"];
+/** The failure ajv reports (verbose: with the value and the schema that refused it). */
+interface SchemaError {
+  instancePath: string;
+  keyword: string;
+  params: Record<string, unknown>;
+  parentSchema?: Record<string, unknown>;
+  data?: unknown;
+}
+type Validate = ((data: unknown) => boolean) & { errors?: SchemaError[] | null };
+
+// schema/manifest.schema.json compiled by scripts/gen-manifest-validator.mjs
+// at build time: the schema editors check manifests with is the one torov
+// checks them with.
+let validator: Validate | undefined;
+function validateSchema(json: unknown): SchemaError | undefined {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  validator ??= require("./manifest-validate.js") as Validate;
+  if (validator(json)) return undefined;
+  const errors = validator.errors ?? [];
+  // A number out of range says so even when a string form was allowed too;
+  // otherwise an anyOf refused as a whole says more than any one branch,
+  // and a bad key name more than the pattern it failed.
+  return errors.find((e) => e.keyword === "minimum" || e.keyword === "maximum") ?? errors.find((e) => e.keyword === "anyOf" || e.keyword === "propertyNames") ?? errors[0];
+}
+
+/** A JSON pointer as the key path a user reads: Hypercalls[0].Name. */
+function keyPath(pointer: string, key?: string): string {
+  const parts = pointer.split("/").slice(1).map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
+  if (key !== undefined) parts.push(key);
+  return parts.map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i === 0 ? p : `.${p}`)).join("");
+}
+
+/** What a schema accepts, in words. */
+function expected(schema: Record<string, unknown>): string {
+  if (Array.isArray(schema.anyOf)) {
+    const alternatives = (schema.anyOf as Array<Record<string, unknown>>).map(expected);
+    // ToroV's booleans: true/false, or the strings "True"/"False".
+    if (alternatives[0] === "true or false" && alternatives.length === 2) return `true or false (or "True"/"False")`;
+    return alternatives.join(", or ");
+  }
+  if (Array.isArray(schema.enum)) {
+    const values = schema.enum.map((v) => JSON.stringify(v));
+    return values.length === 2 ? values.join(" or ") : `one of ${values.join(", ")}`;
+  }
+  switch (schema.type) {
+    case "boolean":
+      return "true or false";
+    case "integer": {
+      const range = schema.minimum !== undefined && schema.maximum !== undefined ? ` from ${schema.minimum} to ${schema.maximum}` : "";
+      return `an integer${range}`;
+    }
+    case "string":
+      // A pattern is for machines: its description says it in words.
+      if (schema.pattern) return typeof schema.description === "string" ? schema.description : `a string matching /${schema.pattern}/`;
+      return "a string";
+    case "array":
+      return (schema.items as Record<string, unknown> | undefined)?.type === "string" ? "an array of strings" : "an array";
+    case "object":
+      return "an object";
+    default:
+      return "a valid value";
+  }
+}
+
+/** ajv's error as the one line torov prints: where, and what is wrong. */
+function schemaProblem(e: SchemaError): [where: string, problem: string] {
+  const schema = e.parentSchema ?? {};
+  const found = `found ${describe(e.data)}`;
+  switch (e.keyword) {
+    case "additionalProperties": {
+      const key = String(e.params.additionalProperty);
+      const allowed = Object.keys((schema.properties as object | undefined) ?? {});
+      const ci = allowed.find((a) => a.toLowerCase() === key.toLowerCase());
+      return [keyPath(e.instancePath, key), `unknown key${ci ? ` (did you mean "${ci}"?)` : didYouMean(key, allowed)}`];
+    }
+    case "required": {
+      const key = String(e.params.missingProperty);
+      return [keyPath(e.instancePath, key), key === "Binary" ? "missing: the program to run" : "missing"];
+    }
+    case "propertyNames": {
+      const names = schema.propertyNames as Record<string, unknown>;
+      return [keyPath(e.instancePath, String(e.params.propertyName)), String(names.description ?? "not a valid name here")];
+    }
+    case "minimum":
+    case "maximum":
+      return [keyPath(e.instancePath), `${String(e.data)} is out of range (${schema.minimum ?? "-"} to ${schema.maximum ?? "-"})`];
+    case "minLength":
+      return [keyPath(e.instancePath), "must not be empty"];
+    case "enum": {
+      const hint = typeof e.data === "string" ? didYouMean(e.data, (schema.enum as unknown[]).map(String)) : "";
+      return [keyPath(e.instancePath), `expected ${expected(schema)}, ${found}${hint}`];
+    }
+    default:
+      return [keyPath(e.instancePath), `expected ${expected(schema)}, ${found}`];
+  }
+}
 
 class Checker {
   constructor(readonly file: string) {}
@@ -54,42 +147,20 @@ class Checker {
     throw new TorovError(`${this.file}: ${where ? `${where}: ` : ""}${problem}`, "EMANIFEST");
   }
 
-  object(v: unknown, where: string): Record<string, unknown> {
-    if (typeof v !== "object" || v === null || Array.isArray(v)) this.fail(where, `expected an object, found ${describe(v)}`);
-    return v as Record<string, unknown>;
-  }
-
-  keys(o: Record<string, unknown>, allowed: string[], where: string): void {
-    for (const k of Object.keys(o)) {
-      if (allowed.includes(k)) continue;
-      const ci = allowed.find((a) => a.toLowerCase() === k.toLowerCase());
-      const hint = ci ? ` (did you mean "${ci}"?)` : didYouMean(k, allowed);
-      this.fail(where ? `${where}.${k}` : k, `unknown key${hint}`);
-    }
-  }
-
-  string(v: unknown, where: string): string {
-    if (typeof v !== "string") this.fail(where, `expected a string, found ${describe(v)}`);
+  /** A host path or a string the guest gets: C strings end at NUL. */
+  string(v: string, where: string): string {
     if (v.includes("\0")) this.fail(where, "contains a NUL character");
     return v;
   }
 
-  /** ToroV wrote booleans as "True"/"False"; JSON booleans are accepted too. */
-  boolean(v: unknown, where: string): boolean {
-    if (typeof v === "boolean") return v;
-    if (typeof v === "string") {
-      const l = v.toLowerCase();
-      if (l === "true") return true;
-      if (l === "false") return false;
-    }
-    this.fail(where, `expected true or false (or "True"/"False"), found ${describe(v)}`);
+  /** ToroV wrote booleans as "True"/"False"; the schema admits both forms. */
+  boolean(v: unknown): boolean {
+    return typeof v === "boolean" ? v : String(v).toLowerCase() === "true";
   }
 
+  /** An integer, or a string of digits (ToroV's "Port": "1234"); the schema checked the form. */
   integer(v: unknown, where: string, min: number, max: number): number {
-    let n: number = NaN;
-    if (typeof v === "number") n = v;
-    else if (typeof v === "string" && /^\s*\d+\s*$/.test(v)) n = Number(v);
-    if (!Number.isInteger(n)) this.fail(where, `expected an integer, found ${describe(v)}`);
+    const n = Number(v);
     if (n < min || n > max) this.fail(where, `${n} is out of range (${min} to ${max})`);
     return n;
   }
@@ -141,11 +212,13 @@ export function loadManifest(path: string): Manifest {
  */
 export function parseManifest(json: unknown, name: string, baseDir: string): Manifest {
   const c: Checker = new Checker(name);
-  const o = c.object(json, "");
-  c.keys(o, KEYS, "");
+  const refused = validateSchema(json);
+  if (refused) c.fail(...schemaProblem(refused));
+  // From here on the shape is the schema's: what is left is what a schema
+  // cannot know (files, hypercall names, ranges of string-typed numbers).
+  const o = json as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   const at = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
 
-  if (o.Binary === undefined) c.fail("Binary", "missing: the program to run");
   const binary = at(c.string(o.Binary, "Binary"));
   let st;
   try {
@@ -167,74 +240,49 @@ export function parseManifest(json: unknown, name: string, baseDir: string): Man
     if (!mst.isDirectory()) c.fail("MountPoint", `${mountPoint} is not a directory`);
   }
 
-  const newpid = o.Newpid === undefined ? false : c.boolean(o.Newpid, "Newpid");
+  const newpid = o.Newpid === undefined ? false : c.boolean(o.Newpid);
 
   let debug = { allowed: false, port: DEFAULT_DEBUG_PORT };
   if (o.Debug !== undefined) {
-    const d = c.object(o.Debug, "Debug");
-    c.keys(d, DEBUG_KEYS, "Debug");
     debug = {
-      allowed: d.Allowed === undefined ? false : c.boolean(d.Allowed, "Debug.Allowed"),
+      allowed: o.Debug.Allowed === undefined ? false : c.boolean(o.Debug.Allowed),
       // 0: any free port (torov says which).
-      port: d.Port === undefined ? DEFAULT_DEBUG_PORT : c.integer(d.Port, "Debug.Port", 0, 65535),
+      port: o.Debug.Port === undefined ? DEFAULT_DEBUG_PORT : c.integer(o.Debug.Port, "Debug.Port", 0, 65535),
     };
   }
 
   const hypercalls: PolicyEntry[] = [];
-  if (o.Hypercalls !== undefined) {
-    if (!Array.isArray(o.Hypercalls)) c.fail("Hypercalls", `expected an array, found ${describe(o.Hypercalls)}`);
-    o.Hypercalls.forEach((entry, i) => {
-      const where = `Hypercalls[${i}]`;
-      const e = c.object(entry, where);
-      c.keys(e, HYPERCALL_KEYS, where);
-      if (e.Name === undefined) c.fail(`${where}.Name`, "missing");
-      const raw = c.string(e.Name, `${where}.Name`).trim();
-      const name = raw.toLowerCase();
-      if (!isKnownName(name)) {
-        const kind = name.startsWith("@") ? "group" : "hypercall";
-        c.fail(`${where}.Name`, `unknown ${kind} "${raw}"${didYouMean(name, policyNames())}`);
-      }
-      const allowed = e.Allowed === undefined ? true : c.boolean(e.Allowed, `${where}.Allowed`);
-      if (!allowed && !name.startsWith("@") && name !== "*") {
-        const h = HYPERCALLS.find((x) => x.name === name);
-        if (h?.kind === "emulated")
-          c.fail(`${where}.Name`, `"${raw}" is emulated by torov (it never reaches the host) and cannot be denied`);
-      }
-      hypercalls.push({ name, allowed });
-    });
+  for (const [i, e] of ((o.Hypercalls ?? []) as Array<Record<string, unknown>>).entries()) {
+    const where = `Hypercalls[${i}]`;
+    const raw = (e.Name as string).trim();
+    const name = raw.toLowerCase();
+    if (!isKnownName(name)) {
+      const kind = name.startsWith("@") ? "group" : "hypercall";
+      c.fail(`${where}.Name`, `unknown ${kind} "${raw}"${didYouMean(name, policyNames())}`);
+    }
+    const allowed = e.Allowed === undefined ? true : c.boolean(e.Allowed);
+    if (!allowed && !name.startsWith("@") && name !== "*") {
+      const h = HYPERCALLS.find((x) => x.name === name);
+      if (h?.kind === "emulated")
+        c.fail(`${where}.Name`, `"${raw}" is emulated by torov (it never reaches the host) and cannot be denied`);
+    }
+    hypercalls.push({ name, allowed });
   }
 
   let startaddr: number | undefined;
   if (o.Startaddr !== undefined) {
     const v = o.Startaddr;
-    if (typeof v === "number" && Number.isInteger(v) && v >= 0) startaddr = v;
-    else if (typeof v === "string" && /^\s*(0x|\$)?[0-9a-fA-F]+\s*$/.test(v)) startaddr = parseInt(v.trim().replace(/^(0x|\$)/, ""), 16);
-    else c.fail("Startaddr", `expected a hexadecimal address such as "400200", found ${describe(v)}`);
+    startaddr = typeof v === "number" ? v : parseInt(String(v).trim().replace(/^(0x|\$)/, ""), 16);
+    if (!Number.isSafeInteger(startaddr)) c.fail("Startaddr", `${String(v)} is too large for an address`);
   }
 
-  let args: string[] = [];
-  if (o.Args !== undefined) {
-    if (!Array.isArray(o.Args)) c.fail("Args", `expected an array of strings, found ${describe(o.Args)}`);
-    args = o.Args.map((a, i) => c.string(a, `Args[${i}]`));
-  }
+  const args = ((o.Args ?? []) as string[]).map((a, i) => c.string(a, `Args[${i}]`));
 
   const env: Record<string, string> = {};
-  if (o.Env !== undefined) {
-    const e = c.object(o.Env, "Env");
-    for (const [k, v] of Object.entries(e)) {
-      if (k === "" || k.includes("=")) c.fail(`Env.${k}`, "a variable name cannot be empty or contain '='");
-      env[k] = c.string(v, `Env.${k}`);
-    }
-  }
+  for (const [k, v] of Object.entries((o.Env ?? {}) as Record<string, string>)) env[k] = c.string(v, `Env.${k}`);
 
-  const memoryMiB = o.Memory === undefined ? DEFAULT_MEMORY_MIB : c.integer(o.Memory, "Memory", MIN_MEMORY_MIB, MAX_MEMORY_MIB);
-
-  let onDenied: "errno" | "kill" = "errno";
-  if (o.OnDenied !== undefined) {
-    const v = c.string(o.OnDenied, "OnDenied");
-    if (v !== "errno" && v !== "kill") c.fail("OnDenied", `expected "errno" or "kill", found ${describe(v)}${didYouMean(v, ["errno", "kill"])}`);
-    onDenied = v;
-  }
+  const memoryMiB = o.Memory === undefined ? DEFAULT_MEMORY_MIB : (o.Memory as number);
+  const onDenied: "errno" | "kill" = o.OnDenied ?? "errno";
 
   return { path: resolve(name), binary, mountPoint, newpid, debug, hypercalls, startaddr, args, env, memoryMiB, onDenied, raw: o };
 }

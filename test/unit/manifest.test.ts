@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { TorovError } from "../../src/vmm/errors.js";
 import { loadManifest, parseManifest } from "../../src/vmm/manifest.js";
+import { policyNames } from "../../src/vmm/policy.js";
 import { tempDir } from "../helpers.js";
 
 function fixture(): string {
@@ -101,12 +103,19 @@ test("an emulated hypercall cannot be denied", () => {
 test("bad values name the key and what was found", () => {
   rejects({ Binary: "prog", Newpid: "maybe" }, /Newpid: expected true or false .*found "maybe"/);
   rejects({ Binary: "prog", Memory: 4 }, /Memory: 4 is out of range \(16 to 65536\)/);
-  rejects({ Binary: "prog", Memory: "lots" }, /Memory: expected an integer, found "lots"/);
+  rejects({ Binary: "prog", Memory: "lots" }, /Memory: expected an integer from 16 to 65536, found "lots"/);
   rejects({ Binary: "prog", Debug: { Port: 70000 } }, /Debug\.Port: 70000 is out of range \(0 to 65535\)/);
   rejects({ Binary: "prog", OnDenied: "kil" }, /OnDenied: expected "errno" or "kill", found "kil" \(did you mean "kill"\?\)/);
   rejects({ Binary: "prog", Args: "x" }, /Args: expected an array of strings/);
   rejects({ Binary: "prog", Env: { A: 1 } }, /Env\.A: expected a string, found number 1/);
-  rejects({ Binary: "prog", Startaddr: "zz" }, /Startaddr: expected a hexadecimal address/);
+  rejects({ Binary: "prog", Startaddr: "zz" }, /Startaddr: expected an integer, or a hexadecimal address such as "400200", found "zz"/);
+  rejects({ Binary: "prog", Debug: { Port: "http" } }, /Debug\.Port: expected an integer from 0 to 65535, or digits, such as "1234", found "http"/);
+  rejects({ Binary: "prog", Debug: { Port: "99999" } }, /Debug\.Port: 99999 is out of range \(0 to 65535\)/);
+  rejects({ Binary: "prog", Hypercalls: [{ Name: "" }] }, /Hypercalls\[0\]\.Name: must not be empty/);
+  rejects({ Binary: "prog", Hypercalls: [{ Allowed: true }] }, /Hypercalls\[0\]\.Name: missing$/);
+  rejects({ Binary: "prog", Hypercalls: { Name: "write" } }, /Hypercalls: expected an array, found an object/);
+  rejects({ Binary: "prog", Env: { "A=B": "x" } }, /Env\.A=B: a variable name cannot be empty or contain '='/);
+  rejects({ Binary: "prog", Args: ["a\0b"] }, /Args\[0\]: contains a NUL character/);
   rejects({ Binary: 42 }, /Binary: expected a string, found number 42/);
   rejects([], /app\.json: expected an object, found an array/);
 });
@@ -131,9 +140,38 @@ test("invalid JSON reports where", () => {
   assert.throws(() => loadManifest(join(dir, "absent.json")), /absent\.json: no such file/);
 });
 
+test("the shipped JSON Schema offers editors every hypercall name and group", () => {
+  const schema = JSON.parse(readFileSync(join(__dirname, "../../../schema/manifest.schema.json"), "utf8"));
+  assert.deepEqual(schema.properties.Hypercalls.items.properties.Name.examples, policyNames());
+});
+
 test("the shipped JSON Schema knows exactly the keys the parser accepts", () => {
   const schema = JSON.parse(readFileSync(join(__dirname, "../../../schema/manifest.schema.json"), "utf8"));
   assert.deepEqual(Object.keys(schema.properties).sort(), ["$schema", "Args", "Binary", "Debug", "Env", "Hypercalls", "Memory", "MountPoint", "Newpid", "OnDenied", "Startaddr"]);
   assert.deepEqual(Object.keys(schema.properties.Debug.properties).sort(), ["Allowed", "Port"]);
   assert.equal(schema.additionalProperties, false);
+});
+
+test("any JSON at all is a manifest or one line naming what is wrong (fuzzed)", () => {
+  const dir = fixture();
+  const value = fc.oneof(fc.boolean(), fc.integer(), fc.double(), fc.string(), fc.constant(null), fc.constantFrom("True", "False", "prog", "root", "write", "@file", "*", "0x400200", "1234"));
+  const keys = fc.constantFrom("Binary", "MountPoint", "Newpid", "Debug", "Hypercalls", "Startaddr", "Args", "Env", "Memory", "OnDenied", "$schema", "Name", "Allowed", "Port", "binary", "x");
+  const json = fc.letrec((tie) => ({
+    node: fc.oneof({ depthSize: "small" }, value, fc.array(tie("node"), { maxLength: 3 }), fc.dictionary(keys, tie("node"), { maxKeys: 4 })),
+  })).node;
+  // Manifests that start valid and get one part replaced by anything.
+  const near = fc.record({ key: keys, v: json }).map(({ key, v }) => ({ Binary: "prog", MountPoint: "root", Hypercalls: [{ Name: "write" }], [key]: v }));
+  fc.assert(
+    fc.property(fc.oneof(json, near), (m) => {
+      try {
+        const ok = parse(m, dir);
+        assert.equal(ok.binary, join(dir, "prog"));
+      } catch (e) {
+        assert.ok(e instanceof TorovError, `not a TorovError: ${String(e)}`);
+        assert.equal(e.code, "EMANIFEST");
+        assert.ok(e.message.startsWith("app.json: ") && !e.message.includes("\n") && !/undefined|NaN|\[object/.test(e.message), e.message);
+      }
+    }),
+    { numRuns: 3000, seed: Number(process.env.FUZZ_SEED ?? 42) },
+  );
 });
