@@ -21,6 +21,12 @@ async function main(argv: string[]): Promise<void> {
     .description("Run a static Linux program as its own KVM virtual machine, every system call checked against its manifest.")
     .enablePositionalOptions()
     .showHelpAfterError("(run torov help for usage)")
+    .addHelpText(
+      "after",
+      "\nExit status: the guest's own; 128 + n when signal n ended it; 2 for bad input (a manifest,\n" +
+        "a binary, the command line), said in one line; 70 for a bug in torov. doctor: 1 when this\n" +
+        "host cannot run torov VMs. See SECURITY.md.",
+    )
     .exitOverride();
 
   program

@@ -184,6 +184,8 @@ test("a hostile guest is refused everything, reaches nothing, and stays within i
       assert.ok(grew > 96 && grew < 160, `${binary}: the monitor's peak RSS grew ${grew.toFixed(0)} MiB for 128 MiB more Memory`);
     }
     assert.equal(connections, 0, "a denied connect reached the host");
+    // The vCPU thread's mount namespace went with it: nothing left mounted.
+    assert.doesNotMatch(readFileSync("/proc/self/mountinfo", "utf8"), /torov-test-/);
   } finally {
     server.close();
   }
