@@ -20,6 +20,8 @@ export class GdbServer {
   private server: Server | undefined;
   private socket: Socket | undefined;
   private session: Session | undefined;
+  /** A session whose client left while the program ran: it cleans up at the stop. */
+  private leaving: Session | undefined;
   private done = false;
   private finished: Promise<void>;
   private finish!: () => void;
@@ -125,11 +127,17 @@ export class GdbServer {
         this.session = undefined;
       }
       // The program stays stopped for the next debugger.
-      if (!this.done && this.target.isRunning()) this.target.interrupt();
+      if (!this.done && this.target.isRunning()) {
+        this.leaving = session;
+        this.target.interrupt();
+      }
     });
   }
 
   private onStop(event: StopEvent): void {
+    const leaving = this.leaving;
+    this.leaving = undefined;
+    leaving?.onStop(event);
     this.session?.onStop(event);
     if (event.kind !== "stopped") {
       // The program is over; let the client read the W/X reply, then close.

@@ -3,7 +3,7 @@
 // answers or drops it; it never throws into the server.
 
 import { closeSync } from "node:fs";
-import { breakpoints } from "./commands/breakpoints.js";
+import { breakpoints, removeAll } from "./commands/breakpoints.js";
 import type { Context, Reply, SessionState } from "./commands/context.js";
 import { general } from "./commands/general.js";
 import { memory } from "./commands/memory.js";
@@ -42,10 +42,12 @@ export interface SessionEvents {
 
 export class Session {
   private readonly reader = new PacketReader();
-  private readonly state: SessionState = { noAck: false, gdbFeatures: new Set(), waiting: false, ending: false, files: new Map(), nextFile: 3 };
+  private readonly state: SessionState = { noAck: false, gdbFeatures: new Set(), waiting: false, ending: false, files: new Map(), nextFile: 3, inserted: [], catching: false };
   private readonly ctx: Context;
   private lastPacket: Buffer | undefined;
   private closed = false;
+  /** The client went away while the program ran: clean up at the next stop. */
+  private cleanUpOnStop = false;
   /** A valid packet has arrived (a silent client can be dropped). */
   spoken = false;
 
@@ -63,7 +65,12 @@ export class Session {
 
   /** The target stopped or ended: answer the resume that is waiting. */
   onStop(event: StopEvent): void {
-    if (this.closed || !this.state.waiting) return;
+    if (this.closed) {
+      if (this.cleanUpOnStop && event.kind === "stopped") this.cleanUp();
+      this.cleanUpOnStop = false;
+      return;
+    }
+    if (!this.state.waiting) return;
     this.state.waiting = false;
     this.send(stopReply(event, this.ctx));
   }
@@ -97,7 +104,11 @@ export class Session {
     }
   }
 
-  /** The client went away. */
+  /**
+   * The client went away. Breakpoints, watchpoints and syscall catching it
+   * left behind are removed (now, or when the program next stops): the
+   * next debugger knows nothing of them.
+   */
   onClose(): void {
     this.closed = true;
     for (const host of this.state.files.values()) {
@@ -108,6 +119,19 @@ export class Session {
       }
     }
     this.state.files.clear();
+    if (this.state.ending) return; // detached or killed: nothing stays behind
+    if (this.target.isRunning()) this.cleanUpOnStop = true;
+    else if (this.target.lastStop().kind === "stopped") this.cleanUp();
+  }
+
+  private cleanUp(): void {
+    try {
+      removeAll(this.ctx);
+      if (this.state.catching) this.target.catchSyscalls([]);
+      this.state.catching = false;
+    } catch (e) {
+      this.events.log?.(`removing what the debugger left behind: ${(e as Error).message}`);
+    }
   }
 
   private handle(raw: Buffer): void {

@@ -77,3 +77,32 @@ test("a second debugger is refused while one is connected", { skip }, async () =
   assert.equal(end.status, 137);
   assert.match(end.stderr, /a second debugger connected .* refused/);
 });
+
+test("what a client leaves behind is removed when it goes away, even mid-run", { skip }, async () => {
+  const d = await startDebug(debugManifest("debugme"), [], ["spin"]);
+  try {
+    // Breakpoints in bytes the program never runs (the ELF header's
+    // padding), a watchpoint, catching a syscall it never makes (kill); then
+    // it resumes and the client leaves while the program spins.
+    const first = await rawClient(d.port);
+    for (const p of ["Z0,400008,1", "Z1,400009,1", "Z2,40000a,2", "QCatchSyscalls:1;3e", "c"]) first.send(packet(p));
+    await sleep(300);
+    assert.equal(first.received(), "+$OK#9a+$OK#9a+$OK#9a+$OK#9a+", "set, then running");
+    first.socket.destroy();
+    await sleep(300);
+
+    // The program was stopped for the next client, and nothing of the first
+    // one's is left to remove.
+    const next = await rawClient(d.port);
+    for (const p of ["?", "z0,400008,1", "z1,400009,1", "z2,40000a,2"]) next.send(packet(p));
+    await sleep(300);
+    const replies = [...next.received().matchAll(/\$([^#]*)#/g)].map((m) => m[1]);
+    assert.match(replies[0], /^T02/);
+    assert.deepEqual(replies.slice(1), ["E0e", "E0e", "E0e"]);
+    next.send(packet("vKill;1"));
+    const end = await d.done;
+    assert.equal(end.status, 137);
+  } finally {
+    d.proc.kill("SIGKILL"); // the program spins forever
+  }
+});

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parseCommand, ParseError, type Command } from "../../src/gdbstub/protocol/commands.js";
+import { Session } from "../../src/gdbstub/session.js";
+import type { DebugTarget, StopEvent } from "../../src/gdbstub/target.js";
 import { checksum, decodeRle, encodeRle, escapeBinary, frame, fromHex, MAX_PACKET, PacketReader, unescapeBinary } from "../../src/gdbstub/protocol/packet.js";
 import { gdbSignal, linuxSignal } from "../../src/gdbstub/signals.js";
 import { fromGPacket, G_SIZE, REGISTERS, REGNUM, TARGET_XML, toGPacket } from "../../src/gdbstub/x86_64.js";
@@ -70,6 +72,76 @@ test("the reader: bad checksums, bad digits, endless packets, resync on $", () =
   assert.deepEqual(r.feed(Buffer.from("$qC#b4")), [{ type: "packet", data: Buffer.from("qC") }]);
   // A '$' in the middle of a packet starts a new one.
   assert.deepEqual(r.feed(Buffer.from("$m0,$qC#b4")), [{ type: "packet", data: Buffer.from("qC") }]);
+});
+
+test("the reader: the rest of an endless packet is skipped, never read as acks, nacks or Ctrl-C", () => {
+  // Before: after the cut, each '-' made the stub send its last reply again
+  // and each 0x03 interrupted the program.
+  const r = new PacketReader();
+  const body = Buffer.alloc(MAX_PACKET + 300);
+  for (let i = 0; i < body.length; i++) body[i] = [0x2d, 0x2b, 0x03][i % 3];
+  const events = [...r.feed(Buffer.from("$")), ...r.feed(body.subarray(0, MAX_PACKET + 100)), ...r.feed(body.subarray(MAX_PACKET + 100)), ...r.feed(Buffer.from("#00+$qC#b4"))];
+  assert.deepEqual(events, [{ type: "too-long" }, { type: "ack" }, { type: "packet", data: Buffer.from("qC") }]);
+});
+
+test("the reader: a '$' where a checksum digit should be starts the next packet", () => {
+  // Before: the '$' was eaten as a bad checksum digit and the packet after it lost.
+  for (const cut of ["$m0,1#", "$m0,1#6"]) {
+    const r = new PacketReader();
+    const events = r.feed(Buffer.from(`${cut}$qC#b4`));
+    assert.deepEqual(events.map((e) => e.type), ["bad-checksum", "packet"], cut);
+    assert.deepEqual(events[1], { type: "packet", data: Buffer.from("qC") });
+  }
+});
+
+/** A target that only keeps track of breakpoints, watchpoints and syscall catching. */
+function bookkeepingTarget() {
+  const listeners: Array<(e: StopEvent) => void> = [];
+  const t = {
+    running: false,
+    set: new Set<string>(),
+    caught: [] as "all" | number[],
+    pid: 1,
+    execFile: "/prog",
+    name: "prog",
+    lastStop: (): StopEvent => ({ kind: "stopped", signal: 5 }),
+    onStop: (l: (e: StopEvent) => void) => listeners.push(l),
+    isRunning: () => t.running,
+    readRegisters: () => Buffer.alloc(REGS_SIZE),
+    resume: () => (t.running = true),
+    interrupt: () => {
+      t.running = false;
+      for (const l of listeners) l({ kind: "stopped", signal: 2 });
+    },
+    insertBreakpoint: (k: string, a: bigint) => (t.set.add(`${k}@${a}`), true),
+    removeBreakpoint: (k: string, a: bigint) => t.set.delete(`${k}@${a}`),
+    insertWatchpoint: (k: string, a: bigint, n: number) => (t.set.add(`${k}@${a}/${n}`), true),
+    removeWatchpoint: (k: string, a: bigint, n: number) => t.set.delete(`${k}@${a}/${n}`),
+    catchSyscalls: (which: "all" | number[]) => (t.caught = which),
+  };
+  return t;
+}
+
+test("a client that goes away leaves no breakpoints, watchpoints or syscall catching behind", () => {
+  // Before: the next debugger, knowing nothing of them, stopped on them
+  // (GDB took the stray int3 for a breakpoint of its own already removed
+  // and resumed onto it again, forever).
+  for (const runningAtClose of [false, true]) {
+    const t = bookkeepingTarget();
+    const session = new Session(t as unknown as DebugTarget, { write: () => {}, end: () => {} });
+    t.onStop((e) => session.onStop(e));
+    for (const p of ["Z0,401000,1", "Z1,401010,1", "Z0,401020,1", "z0,401020,1", "Z2,4a0000,4", "Z4,4a0010,8", "QCatchSyscalls:1"]) session.onData(frame(p));
+    assert.deepEqual([...t.set], ["sw@4198400", "hw@4198416", "w@4849664/4", "a@4849680/8"]);
+    assert.equal(t.caught, "all");
+    if (runningAtClose) session.onData(frame("c"));
+    session.onClose();
+    if (runningAtClose) {
+      assert.equal(t.set.size, 4, "nothing is removed while the program runs");
+      t.interrupt(); // the server stops the program when its client leaves
+    }
+    assert.deepEqual([...t.set], [], runningAtClose ? "removed at the stop" : "removed at once");
+    assert.deepEqual(t.caught, []);
+  }
 });
 
 test("hex", () => {

@@ -1,5 +1,6 @@
 // What every command handler gets: the target, and the session's state.
 
+import type { BreakpointType } from "../protocol/commands.js";
 import type { DebugTarget, StopEvent } from "../target.js";
 
 export interface SessionState {
@@ -13,6 +14,13 @@ export interface SessionState {
   /** Files opened through vFile: GDB's fd -> host fd. */
   files: Map<number, number>;
   nextFile: number;
+  /**
+   * Breakpoints and watchpoints this client has in the target, and whether
+   * it catches syscalls: undone when it goes away without removing them,
+   * or they would stop the program under the next debugger.
+   */
+  inserted: Array<{ type: BreakpointType; addr: bigint; length: number }>;
+  catching: boolean;
 }
 
 export interface Context {

@@ -7,6 +7,7 @@ export function syscalls(cmd: Command, ctx: Context): Reply {
   switch (cmd.kind) {
     case "catchSyscalls":
       ctx.target.catchSyscalls(!cmd.enable ? [] : cmd.numbers.length ? cmd.numbers : "all");
+      ctx.state.catching = cmd.enable;
       return "OK";
     case "signals":
       // No signal is ever delivered to a handler: which ones GDB would pass

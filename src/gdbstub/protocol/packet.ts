@@ -122,8 +122,9 @@ export function fromHex(text: string): Buffer | undefined {
 /**
  * Turns a byte stream into protocol events. Bytes between packets other
  * than acknowledgements and interrupts are noise and are dropped; a packet
- * that never ends is cut off at MAX_PACKET and reported, and the reader
- * resynchronises on the next '$'.
+ * that never ends is cut off at MAX_PACKET and reported, and the rest of it
+ * is skipped (never read as acknowledgements or interrupts) up to its end.
+ * A '$' always starts a new packet, even where a checksum digit should be.
  */
 export class PacketReader {
   private state: "idle" | "body" | "sum1" | "sum2" = "idle";
@@ -131,6 +132,8 @@ export class PacketReader {
   private parts: Uint8Array[] = [];
   private length = 0;
   private sum = 0;
+  /** The packet under way was too long: its bytes are skipped, not kept. */
+  private dropping = false;
 
   feed(chunk: Uint8Array): ReaderEvent[] {
     const events: ReaderEvent[] = [];
@@ -148,19 +151,17 @@ export class PacketReader {
           // The run of body bytes up to '#' or '$' in one piece.
           let end = i;
           while (end < chunk.length && chunk[end] !== 0x23 && chunk[end] !== 0x24) end++;
-          const take = Math.min(end - i, MAX_PACKET - this.length);
+          const take = this.dropping ? 0 : Math.min(end - i, MAX_PACKET - this.length);
           if (take > 0) {
             this.parts.push(chunk.subarray(i, i + take));
             this.length += take;
           }
-          if (take < end - i) {
-            // A packet that never ends: drop it and wait for the next '$'.
+          if (take < end - i && !this.dropping) {
+            // A packet that never ends: report it once, skip the rest of it.
             events.push({ type: "too-long" });
-            this.state = "idle";
+            this.dropping = true;
             this.parts = [];
             this.length = 0;
-            i += take;
-            break;
           }
           i = end;
           if (i < chunk.length) {
@@ -171,22 +172,22 @@ export class PacketReader {
           break;
         }
         case "sum1":
-          this.sum = hexDigit(b) * 16;
-          if (hexDigit(b) < 0) {
-            this.state = "idle";
-            events.push({ type: "bad-checksum", expected: -1, actual: checksum(this.take()) });
-          } else {
-            this.state = "sum2";
-          }
-          i++;
-          break;
         case "sum2": {
-          this.state = "idle";
           const d = hexDigit(b);
-          const data = this.take();
-          const actual = checksum(data);
-          if (d < 0 || this.sum + d !== actual) events.push({ type: "bad-checksum", expected: d < 0 ? -1 : this.sum + d, actual });
-          else events.push({ type: "packet", data });
+          if (b === 0x24) {
+            // No checksum, a new packet: the old one was cut off.
+            this.end(events, -1);
+            this.start();
+          } else if (d < 0) {
+            this.state = "idle";
+            this.end(events, -1);
+          } else if (this.state === "sum1") {
+            this.sum = d * 16;
+            this.state = "sum2";
+          } else {
+            this.state = "idle";
+            this.end(events, this.sum + d);
+          }
           i++;
           break;
         }
@@ -205,6 +206,19 @@ export class PacketReader {
     this.state = "body";
     this.parts = [];
     this.length = 0;
+    this.dropping = false;
+  }
+
+  /** The packet's end, with the checksum it gave (-1: none or not hex). */
+  private end(events: ReaderEvent[], expected: number): void {
+    const data = this.take();
+    if (this.dropping) {
+      this.dropping = false; // reported as too-long already
+      return;
+    }
+    const actual = checksum(data);
+    if (expected === actual) events.push({ type: "packet", data });
+    else events.push({ type: "bad-checksum", expected, actual });
   }
 
   /** The body gathered so far, as one buffer of its own. */
