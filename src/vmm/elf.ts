@@ -58,12 +58,18 @@ export function isElf(buf: Uint8Array): boolean {
   return buf.length >= 4 && buf[0] === 0x7f && buf[1] === 0x45 && buf[2] === 0x4c && buf[3] === 0x46;
 }
 
+/** The end of a process's address space on x86-64 (47 bits, as Linux's TASK_SIZE). */
+export const USER_TOP = 2 ** 47;
+/** Linux reads at most 64 KiB of program headers (fs/binfmt_elf.c); so do we. */
+export const MAX_PHDR_BYTES = 65536;
+
 /**
  * Parses and checks an x86-64 executable; `name` is how errors name it.
  * `buf` holds the start of the file, at least up to the end of the program
- * headers when the file has them; `fileSize` is the whole file's size.
+ * headers when the file has them, unless `table` holds those (the bytes at
+ * e_phoff, for headers far into a file); `fileSize` is the whole file's size.
  */
-export function parseElf(buf: Buffer, name: string, fileSize = buf.length): ElfImage {
+export function parseElf(buf: Buffer, name: string, fileSize = buf.length, table?: Buffer): ElfImage {
   const fail = (problem: string): never => {
     throw new TorovError(`${name}: ${problem}`, "EBINARY");
   };
@@ -79,31 +85,35 @@ export function parseElf(buf: Buffer, name: string, fileSize = buf.length): ElfI
   if (type === ET_CORE) fail("is a core dump, not a program");
   if (type !== ET_EXEC && type !== ET_DYN) fail(`has an unknown ELF type ${type}`);
 
-  const u64 = (off: number, what: string): number => {
-    const hi = buf.readUInt32LE(off + 4);
-    if (hi >= 0x200000) fail(`${what} 0x${buf.readBigUInt64LE(off).toString(16)} is out of range`);
-    return hi * 0x100000000 + buf.readUInt32LE(off);
+  // Sizes and offsets fit a JavaScript number; addresses, user space.
+  const u64 = (b: Buffer, off: number, what: string, limit = 2 ** 53): number => {
+    const v = b.readBigUInt64LE(off);
+    if (v >= BigInt(limit)) fail(`${what} 0x${v.toString(16)} is out of range`);
+    return Number(v);
   };
-  const entry = u64(0x18, "entry point");
-  const phoff = u64(0x20, "program header offset");
+  const entry = u64(buf, 0x18, "entry point", USER_TOP);
+  const phoff = u64(buf, 0x20, "program header offset");
   const phentsize = buf.readUInt16LE(0x36);
   const phnum = buf.readUInt16LE(0x38);
   if (phnum === 0) fail("has no program headers: not an executable");
   if (phentsize !== PHDR_SIZE) fail(`has program headers of ${phentsize} bytes (expected ${PHDR_SIZE})`);
+  if (phnum * PHDR_SIZE > MAX_PHDR_BYTES)
+    fail(`has ${phnum} program headers, more than the ${Math.floor(MAX_PHDR_BYTES / PHDR_SIZE)} (64 KiB) that Linux loads`);
   if (phoff > fileSize || phnum * PHDR_SIZE > fileSize - phoff)
     fail(`truncated: its program headers run past the end of the file (${fileSize} bytes)`);
-  if (phoff + phnum * PHDR_SIZE > buf.length) throw new RangeError("parseElf: program headers not read");
+  const ph = table ?? buf.subarray(phoff, phoff + phnum * PHDR_SIZE);
+  if (ph.length < phnum * PHDR_SIZE) throw new RangeError("parseElf: program headers not read");
 
   const segments: ElfSegment[] = [];
   for (let i = 0; i < phnum; i++) {
-    const o = phoff + i * PHDR_SIZE;
+    const o = i * PHDR_SIZE;
     segments.push({
-      type: buf.readUInt32LE(o),
-      flags: buf.readUInt32LE(o + 4),
-      offset: u64(o + 8, `segment ${i} offset`),
-      vaddr: u64(o + 16, `segment ${i} address`),
-      filesz: u64(o + 32, `segment ${i} file size`),
-      memsz: u64(o + 40, `segment ${i} memory size`),
+      type: ph.readUInt32LE(o),
+      flags: ph.readUInt32LE(o + 4),
+      offset: u64(ph, o + 8, `segment ${i} offset`),
+      vaddr: u64(ph, o + 16, `segment ${i} address`, USER_TOP),
+      filesz: u64(ph, o + 32, `segment ${i} file size`),
+      memsz: u64(ph, o + 40, `segment ${i} memory size`),
     });
   }
 
@@ -112,7 +122,12 @@ export function parseElf(buf: Buffer, name: string, fileSize = buf.length): ElfI
     let path = "";
     if (interp.offset < buf.length) {
       const end = Math.min(buf.length, interp.offset + Math.min(interp.filesz, 256));
-      path = buf.subarray(interp.offset, end).toString("latin1").replace(/\0.*$/s, "");
+      // The file's bytes go into a one-line message: escape all but printable ASCII.
+      path = buf
+        .subarray(interp.offset, end)
+        .toString("latin1")
+        .replace(/\0.*$/s, "")
+        .replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
     }
     fail(`is dynamically linked${path ? ` (it needs ${path})` : ""}; torov runs static programs for now: rebuild it with -static (or -static-pie)`);
   }
@@ -120,11 +135,12 @@ export function parseElf(buf: Buffer, name: string, fileSize = buf.length): ElfI
 
   const loads = segments.filter((s) => s.type === PT_LOAD && s.memsz > 0);
   if (loads.length === 0) fail("has no loadable segments");
-  loads.forEach((s, i) => {
+  loads.forEach((s) => {
+    const i = segments.indexOf(s); // numbered as the other messages and readelf -l number them
     if (s.filesz > s.memsz) fail(`segment ${i} is larger in the file (${s.filesz} bytes) than in memory (${s.memsz})`);
     if (s.offset > fileSize || s.filesz > fileSize - s.offset)
       fail(`truncated: segment ${i} needs bytes ${s.offset}..${s.offset + s.filesz} but the file has ${fileSize}`);
-    if (s.vaddr + s.memsz > Number.MAX_SAFE_INTEGER) fail(`segment ${i} extends past the address space`);
+    if (s.vaddr + s.memsz > USER_TOP) fail(`segment ${i} extends past the address space`);
   });
   return { type: type === ET_EXEC ? "exec" : "dyn", entry, phoff, phnum, segments, loads };
 }

@@ -5,7 +5,7 @@
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
 import { basename, extname } from "node:path";
 import { TorovError } from "./errors.js";
-import { isElf, parseElf, PF_R, PF_W, PF_X, PT_LOAD, PT_PHDR, type ElfImage } from "./elf.js";
+import { isElf, MAX_PHDR_BYTES, parseElf, PF_R, PF_W, PF_X, PT_LOAD, PT_PHDR, type ElfImage } from "./elf.js";
 import { FLAT_DEFAULT_START, PAGE, pageDown, pageUp, PIE_BASE, planLayout, type Layout } from "./layout.js";
 import type { NativeMachine } from "./native.js";
 
@@ -34,7 +34,7 @@ export interface ProgramFile {
   readonly path: string;
   readonly fd: number;
   readonly size: number;
-  /** The start of the file, through the program headers (all of a flat binary). */
+  /** The start of the file: its first 64 KiB (all of a flat binary). */
   readonly head: Buffer;
   /** Absent for a flat binary. */
   readonly elf?: ElfImage;
@@ -66,14 +66,17 @@ export function readImage(path: string, startaddr: number | undefined): ProgramF
   }
   try {
     const size = fstatSync(fd).size;
-    let head = readAt(fd, 0, Math.min(size, HEAD));
+    const head = readAt(fd, 0, Math.min(size, HEAD));
     if (isElf(head)) {
-      if (head.length >= 64 && head[4] === 2 && head.length < size) {
-        // Program headers past the first 64 KiB: unusual, but legal.
-        const end = Number(head.readBigUInt64LE(0x20)) + head.readUInt16LE(0x38) * 56;
-        if (end > head.length && end <= size) head = readAt(fd, 0, end);
+      let table: Buffer | undefined;
+      if (head.length >= 64 && head[4] === 2) {
+        // Program headers past the first 64 KiB: unusual, but legal. Read
+        // just them (parseElf refuses more than MAX_PHDR_BYTES).
+        const phoff = Number(head.readBigUInt64LE(0x20));
+        const bytes = head.readUInt16LE(0x38) * 56;
+        if (phoff + bytes > head.length && phoff + bytes <= size && bytes <= MAX_PHDR_BYTES) table = readAt(fd, phoff, bytes);
       }
-      return { path, fd, size, head, elf: parseElf(head, path, size) };
+      return { path, fd, size, head, elf: parseElf(head, path, size, table) };
     }
     if (startaddr !== undefined || extname(path) === ".bin") {
       if (size === 0) throw new TorovError(`${path}: is empty`, "EBINARY");
@@ -145,7 +148,6 @@ export function loadImage(m: NativeMachine, program: ProgramFile, memoryMiB: num
   const sorted = [...elf.loads].sort((a, b) => a.vaddr - b.vaddr);
   const sharesPage = sorted.some((s, i) => i > 0 && pageUp(sorted[i - 1].vaddr + sorted[i - 1].memsz) > pageDown(s.vaddr));
   const mappable = !sharesPage && elf.loads.every((s) => (s.vaddr - s.offset) % PAGE === 0);
-  let bytes: Buffer | undefined;
   for (const s of elf.loads) {
     const at = bias + s.vaddr;
     const fileEnd = at + s.filesz;
@@ -153,8 +155,7 @@ export function loadImage(m: NativeMachine, program: ProgramFile, memoryMiB: num
       // The rest of the last file page is the start of .bss.
       if (fileEnd % PAGE) m.fill(fileEnd, pageUp(fileEnd) - fileEnd, 0);
     } else {
-      bytes ??= contents();
-      m.write(at, bytes.subarray(s.offset, s.offset + s.filesz));
+      m.write(at, readAt(program.fd, s.offset, s.filesz));
     }
     if (s.memsz > s.filesz) m.fill(fileEnd, Math.min(pageUp(fileEnd), at + s.memsz) - fileEnd, 0);
   }

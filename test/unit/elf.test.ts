@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
 import { TorovError } from "../../src/vmm/errors.js";
-import { elfSymbols, parseElf, PT_LOAD, symbolize } from "../../src/vmm/elf.js";
-import { guest } from "../helpers.js";
+import { elfSymbols, parseElf, PT_INTERP, PT_LOAD, symbolize } from "../../src/vmm/elf.js";
+import { closeProgram, loadImage, readImage } from "../../src/vmm/image.js";
+import { guest, tempDir } from "../helpers.js";
+import { FakeMachine } from "./fake-machine.js";
 
 /** A minimal valid x86-64 ET_EXEC: header, one PT_LOAD covering the file. */
 function minimal(): Buffer {
@@ -113,4 +116,87 @@ test("symbols from .symtab name addresses", () => {
   assert.equal(symbolize(syms, 1), undefined);
   assert.deepEqual(elfSymbols(Buffer.from("garbage")), []);
   assert.deepEqual(elfSymbols(minimal()), []);
+});
+
+// Regressions found by elf-fuzz.test.ts.
+
+test("the interpreter's name is shown on one line, its odd bytes escaped", () => {
+  const b = Buffer.concat([minimal(), Buffer.from("/lib/ld\n\x1b[2J\x9b\0", "latin1")]);
+  b.writeUInt32LE(PT_INTERP, 64);
+  b.writeBigUInt64LE(136n, 64 + 8);
+  b.writeBigUInt64LE(14n, 64 + 32);
+  rejects(b, /^prog: is dynamically linked \(it needs \/lib\/ld\\x0a\\x1b\[2J\\x9b\); torov runs static programs/);
+});
+
+test("entry points and segments beyond the 47-bit user address space are refused", () => {
+  // A static-pie's entry is relocated: 2^53 - 1 would pass 2^53 and reach KVM as garbage.
+  const pie = minimal();
+  pie.writeUInt16LE(3, 0x10);
+  pie.writeBigUInt64LE(2n ** 53n - 1n, 0x18);
+  rejects(pie, /^prog: entry point 0x1fffffffffffff is out of range$/);
+  const exec = minimal();
+  exec.writeBigUInt64LE(2n ** 47n, 0x18);
+  rejects(exec, /^prog: entry point 0x800000000000 is out of range$/);
+  exec.writeBigUInt64LE(2n ** 47n - 1n, 0x18); // runs, and faults as it would on Linux
+  assert.equal(parseElf(exec, "prog").entry, 2 ** 47 - 1);
+  const seg = minimal();
+  seg.writeBigUInt64LE(2n ** 47n - 0x1000n, 64 + 16);
+  seg.writeBigUInt64LE(0x2000n, 64 + 40);
+  rejects(seg, /^prog: segment 0 extends past the address space$/);
+});
+
+test("more program headers than Linux loads are refused before they are read", () => {
+  const b = Buffer.concat([minimal(), Buffer.alloc(1200 * 56)]);
+  b.writeUInt16LE(1171, 0x38);
+  const t0 = performance.now();
+  rejects(b, /^prog: has 1171 program headers, more than the 1170 \(64 KiB\) that Linux loads$/);
+  b.writeUInt16LE(0xffff, 0x38);
+  rejects(b, /has 65535 program headers/);
+  assert.ok(performance.now() - t0 < 100);
+});
+
+test("errors about a segment number it as readelf does, among all program headers", () => {
+  const b = Buffer.concat([minimal(), Buffer.alloc(56)]);
+  b.copy(b, 64 + 56, 64, 64 + 56); // header 1: the PT_LOAD
+  b.writeUInt32LE(4, 64); // header 0: a PT_NOTE
+  b.writeUInt16LE(2, 0x38);
+  b.writeBigUInt64LE(10n, 64 + 56 + 40); // memsz < filesz
+  rejects(b, /^prog: segment 1 is larger in the file/);
+});
+
+/** A sparse copy of `bytes`, `size` bytes long, with `tail` written at `at`. */
+function sparse(bytes: Buffer, size: number, tail?: { at: number; bytes: Buffer }): string {
+  const path = join(tempDir(), "big");
+  writeFileSync(path, bytes);
+  const fd = openSync(path, "r+");
+  try {
+    writeSync(fd, tail?.bytes ?? Buffer.alloc(1), 0, tail?.bytes.length ?? 1, tail?.at ?? size - 1);
+  } finally {
+    closeSync(fd);
+  }
+  return path;
+}
+
+test("program headers past 4 GiB into the file: read alone, not with all before them", () => {
+  const orig = minimal();
+  const at = 5 * 2 ** 30;
+  const b = Buffer.from(orig);
+  b.writeBigUInt64LE(BigInt(at), 0x20);
+  const program = readImage(sparse(b, at + 56, { at, bytes: orig.subarray(64, 64 + 56) }), undefined);
+  closeProgram(program);
+  assert.equal(program.elf?.phoff, at);
+  assert.deepEqual(program.elf?.loads, parseElf(orig, "prog").loads);
+});
+
+test("a segment that must be copied from a file over 2 GiB is read alone", () => {
+  const b = minimal();
+  b.writeBigUInt64LE(0x400010n, 64 + 16); // not page-congruent with its offset: copied
+  const program = readImage(sparse(b, 3 * 2 ** 30), undefined);
+  const m = new FakeMachine(256);
+  try {
+    loadImage(m.native, program, 256);
+  } finally {
+    closeProgram(program);
+  }
+  assert.ok(m.read(0x400010, b.length).equals(b));
 });

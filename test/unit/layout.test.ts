@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { TorovError } from "../../src/vmm/errors.js";
-import { pageDown, pageUp, planLayout, STACK_GUARD, STACK_SIZE } from "../../src/vmm/layout.js";
+import { appHighFor, pageDown, pageUp, planLayout, STACK_GUARD, STACK_SIZE } from "../../src/vmm/layout.js";
+import { MAX_MEMORY_MIB } from "../../src/vmm/manifest.js";
 import { AT_ENTRY, AT_EXECFN, AT_NULL, AT_PAGESZ, AT_PLATFORM, AT_RANDOM, buildStack } from "../../src/vmm/stack.js";
 
 const MiB = 1 << 20;
@@ -20,6 +21,34 @@ test("an image that does not fit asks for more Memory", () => {
     () => planLayout(0x10000, 14 * MiB, 0x400000, 0x800000, 16, "big"),
     (e: unknown) => e instanceof TorovError && e.code === "EMEMORY" && /big: does not fit in Memory \(16 MiB\).*set "Memory" to at least \d+/.test(e.message),
   );
+});
+
+test("the Memory it asks for is the least that holds the image, page tables and all", () => {
+  const advice = (memoryMiB: number, imageHigh: number) => {
+    try {
+      planLayout(0x10000, appHighFor(memoryMiB), 0x400000, imageHigh, memoryMiB, "big");
+      return undefined;
+    } catch (e) {
+      const m = /set "Memory" to at least (\d+)$/.exec((e as Error).message);
+      assert.ok(m, (e as Error).message);
+      return Number(m[1]);
+    }
+  };
+  // A GiB image in 16 MiB: its page tables alone take 2 MiB more than the image.
+  for (const [memoryMiB, imageHigh] of [[16, 0x40000000], [16, 0x1000000], [2048, 0x100000000], [4096, 0x200000000]]) {
+    const need = advice(memoryMiB, imageHigh);
+    assert.ok(need !== undefined && need > memoryMiB && need <= MAX_MEMORY_MIB);
+    assert.equal(advice(need, imageHigh), undefined, `${need} MiB holds it`);
+    assert.notEqual(advice(need - 1, imageHigh), undefined, `${need - 1} MiB does not`);
+  }
+});
+
+test("an image beyond the most Memory there is: no advice to follow", () => {
+  for (const imageHigh of [MAX_MEMORY_MIB * MiB, 2 ** 47, 2 ** 53 - 1])
+    assert.throws(
+      () => planLayout(0x10000, appHighFor(16), 0x400000, imageHigh, 16, "far"),
+      (e: unknown) => e instanceof TorovError && e.code === "EBINARY" && /^far: needs addresses up to 0x[0-9a-f]+, beyond the most Memory a guest can have \(65536 MiB\)$/.test(e.message),
+    );
 });
 
 test("an image below the runtime's area is refused", () => {
