@@ -6,19 +6,13 @@
 import * as fc from "fast-check";
 import { PT_DYNAMIC, PT_GNU_STACK, PT_INTERP, PT_LOAD, PT_PHDR, PT_TLS } from "../src/vmm/elf.js";
 import { PAGE } from "../src/vmm/layout.js";
+import { fuzzOptions, REPLAY, SEED_OVERRIDE } from "./fuzz-settings.js";
 
 // ------------------------------------------------------------ the settings
 
-// A fixed seed, so that runs repeat. TOROV_FUZZ_SEED=<n> picks another (and
-// TOROV_FUZZ_PATH=<path> replays the failure fast-check printed with it),
-// TOROV_FUZZ_SEED=random draws one, TOROV_FUZZ_RUNS=<k> runs k times as many.
-const SEED_ENV = process.env.TOROV_FUZZ_SEED;
-export const SEED = SEED_ENV === "random" ? (Date.now() ^ (Math.random() * 0x7fffffff)) | 0 : SEED_ENV ? Number(SEED_ENV) : 0x70e0f;
-const SCALE = Math.max(1, Number(process.env.TOROV_FUZZ_RUNS ?? 1));
-const PATH = process.env.TOROV_FUZZ_PATH;
-/** Replaying one case: the checks that cases cover enough ground do not apply. */
-export const REPLAY = PATH !== undefined;
-export const runs = (n: number) => ({ seed: SEED, numRuns: Math.round(n * SCALE), ...(PATH ? { path: PATH } : {}) });
+export const SEED = SEED_OVERRIDE ?? 0x70e0f;
+export { REPLAY };
+export const runs = (n: number) => fuzzOptions(n, SEED);
 
 // --------------------------------------------------------- ELF field access
 

@@ -6,12 +6,11 @@ import fc from "fast-check";
 import { parseCommand, ParseError, type Command } from "../src/gdbstub/protocol/commands.js";
 import { decodeRle, escapeBinary, MAX_PACKET } from "../src/gdbstub/protocol/packet.js";
 import { G_SIZE, REGISTERS } from "../src/gdbstub/x86_64.js";
+import { fuzzOptions, SEED_OVERRIDE } from "./fuzz-settings.js";
 
-/** The seed every property runs with unless TOROV_FUZZ_SEED says otherwise. */
-export const SEED = Number(process.env.TOROV_FUZZ_SEED ?? 0x70207);
-/** Scales the number of cases (TOROV_FUZZ_SCALE=10 for a long run). */
-export const SCALE = Number(process.env.TOROV_FUZZ_SCALE ?? 1);
-export const runs = (n: number) => Math.max(1, Math.round(n * SCALE));
+/** The seed every property runs with unless TOROV_FUZZ_SEED says otherwise (test/fuzz-settings.ts). */
+export const SEED = SEED_OVERRIDE ?? 0x70207;
+export const runs = (n: number) => fuzzOptions(n, SEED).numRuns;
 
 const hexOf = (n: number | bigint) => n.toString(16);
 const TWO64 = 1n << 64n;

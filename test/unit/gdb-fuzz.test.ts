@@ -1,7 +1,7 @@
 // Property tests (fast-check) of the GDB remote protocol side: the packet
 // reader over arbitrary byte streams cut anywhere, the codecs, the command
 // parser over real and mangled packets, and a whole Session driven with a
-// fake target. Fixed seed (TOROV_FUZZ_SEED to change it, TOROV_FUZZ_SCALE
+// fake target. Fixed seed (TOROV_FUZZ_SEED to change it, TOROV_FUZZ_RUNS
 // for more cases).
 
 import assert from "node:assert/strict";

@@ -6,6 +6,7 @@ import { test } from "node:test";
 import { TorovError } from "../../src/vmm/errors.js";
 import { loadManifest, parseManifest } from "../../src/vmm/manifest.js";
 import { policyNames } from "../../src/vmm/policy.js";
+import { fuzzOptions } from "../fuzz-settings.js";
 import { tempDir } from "../helpers.js";
 
 function fixture(): string {
@@ -172,6 +173,6 @@ test("any JSON at all is a manifest or one line naming what is wrong (fuzzed)", 
         assert.ok(e.message.startsWith("app.json: ") && !e.message.includes("\n") && !/undefined|NaN|\[object/.test(e.message), e.message);
       }
     }),
-    { numRuns: 3000, seed: Number(process.env.FUZZ_SEED ?? 42) },
+    fuzzOptions(3000, 42),
   );
 });
