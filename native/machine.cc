@@ -342,9 +342,21 @@ void Machine::Body() {
     code = e.code();
     message = e.what();
   }
+  // Named so that top -H, /proc and gdb on the monitor tell it apart.
+  pthread_setname_np(pthread_self(), "torov-vcpu");
+  // Before the guest can run (and while JavaScript loads the program): this
+  // thread leaves the host's view of the file system (when it may) and
+  // limits its own host syscalls. All it does from here on is KVM ioctls on
+  // its own fds, waiting, and the hypercalls.
+  std::string chroot_status = guest_->paths.Confine();
+  std::string seccomp_status =
+      !use_seccomp_ ? "not asked for" : vcpu_ ? InstallSeccomp(host_syscalls_, {vm_.get(), vcpu_->fd()}) : "no vCPU";
   InitialState init;
   {
     std::unique_lock<std::mutex> lock(mutex_);
+    chroot_status_ = std::move(chroot_status);
+    seccomp_status_ = std::move(seccomp_status);
+    contained_ = true;
     setup_done_ = true;
     setup_code_ = code;
     setup_message_ = message;
@@ -357,19 +369,6 @@ void Machine::Body() {
   try {
     vcpu_->SetEntry(init);
     vcpu_->SetTracer(tracer_.get());
-    // Named so that top -H, /proc and gdb on the monitor tell it apart.
-    pthread_setname_np(pthread_self(), "torov-vcpu");
-    // Last before the guest runs: this thread leaves the host's view of
-    // the file system (when it may) and limits its own host syscalls.
-    std::string chroot_status = guest_->paths.Confine();
-    std::string seccomp_status =
-        use_seccomp_ ? InstallSeccomp(host_syscalls_, {vm_.get(), vcpu_->fd()}) : "not asked for";
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      chroot_status_ = std::move(chroot_status);
-      seccomp_status_ = std::move(seccomp_status);
-      contained_ = true;
-    }
     if (debug_) {
       vcpu_->EnableDebug(debug_.get(), [this] {
         stops_.BlockingCall([](Napi::Env, Napi::Function onStop) { onStop.Call({}); });
