@@ -269,7 +269,9 @@ export function commandOf(payload: Buffer): Command | undefined {
 
 const ERROR = /^E[0-9a-fA-F]{2}$/;
 const HEX = /^([0-9a-f]{2})*$/;
-const STOP = /^(T[0-9a-f]{2}([0-9a-z_]+:[0-9a-f]*;)*|[SWX][0-9a-f]{2})$/;
+/** A thread id: TID, or pPID.TID once GDB and the stub agreed on multiprocess. */
+const THREAD = "(p[0-9a-f]+\\.)?[0-9a-f]+";
+const STOP = new RegExp(`^(T[0-9a-f]{2}(thread:${THREAD};)?([0-9a-z_]+:[0-9a-f]*;)*|[SWX][0-9a-f]{2}(;process:[0-9a-f]+)?)$`);
 const FILEIO = /^F(-1,[0-9a-f]+|[0-9a-f]+)$/;
 const REG_BYTES = new Map(REGISTERS.map((r) => [r.regnum, r.bits / 8]));
 
@@ -324,9 +326,9 @@ export function replyProblem(request: Buffer, reply: Buffer, running = false): s
     case "vContQuery":
       return ok(/^vCont(;[a-zA-Z])+$/.test(text), "vCont;actions");
     case "currentThread":
-      return ok(/^QC[0-9a-f]+$/.test(text), "QC<thread>");
+      return ok(new RegExp(`^QC${THREAD}$`).test(text), "QC<thread>");
     case "threadInfo":
-      return ok(/^(m[0-9a-f]+(,[0-9a-f]+)*|l)$/.test(text), "m<threads> or l");
+      return ok(new RegExp(`^(m${THREAD}(,${THREAD})*|l)$`).test(text), "m<threads> or l");
     case "attached":
       return ok(text === "0" || text === "1", "0 or 1");
     case "xfer":

@@ -112,6 +112,7 @@ export class Session {
   onClose(): void {
     this.closed = true;
     for (const host of this.state.files.values()) {
+      if (typeof host !== "number") continue;
       try {
         closeSync(host);
       } catch {

@@ -61,6 +61,8 @@ export interface DebugTarget {
   auxv(): Buffer;
   /** Opens a file of the target for vFile (read-only): a host fd, or -errno. */
   openFile(path: string): number;
+  /** The program's /proc/PID/maps or cmdline, as Linux would write them (GDB's info proc). */
+  procFile?(file: "maps" | "cmdline"): Buffer;
   /** Answers a `monitor` command: the text to print. */
   monitor(command: string): string;
 }

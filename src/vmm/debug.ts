@@ -268,6 +268,20 @@ export class VmDebugTarget implements DebugTarget {
     return native().openInRoot(root, path);
   }
 
+  procFile(file: "maps" | "cmdline"): Buffer {
+    if (file === "cmdline") return Buffer.from(this.machine.argv.map((a) => `${a}\0`).join(""));
+    // As Linux writes them: start-end perms offset dev inode name. The
+    // program's segments are named by its host path, as exec-file names it.
+    const hex = (n: number | bigint) => n.toString(16).padStart(8, "0");
+    const lines = this.machine.native.mappings().map((m) => {
+      const perms = `${m.prot & 1 ? "r" : "-"}${m.prot & 2 ? "w" : "-"}${m.prot & 4 ? "x" : "-"}p`;
+      const name = m.kind === "stack" ? "[stack]" : m.kind === "heap" ? "[heap]" : m.kind === "image" ? this.execFile : m.name;
+      const head = `${hex(m.start)}-${hex(m.end)} ${perms} 00000000 00:00 0`;
+      return name ? `${head.padEnd(73)}${name}\n` : `${head}\n`;
+    });
+    return Buffer.from(lines.join(""));
+  }
+
   monitor(command: string): string {
     const [verb, ...args] = command.split(/\s+/).filter(Boolean);
     switch (verb) {

@@ -43,7 +43,7 @@ test("breakpoints, backtrace, finish, info args, structs, locals", { skip }, asy
   assert.match(r.output, /in main \(argc=1, argv=0x[0-9a-f]+\) at .*debugme\.c:\d+\n\d+\s+int total = area\(origin, corner\);\nValue returned is \$3 = 15/);
   assert.match(r.output, /\$4 = 15/);
   assert.match(r.output, /\$5 = 5/);
-  assert.match(r.output, /\[Inferior 1 \(Remote target\) exited with code 01\]/);
+  assert.match(r.output, /\[Inferior 1 \(process \d+\) exited with code 01\]/);
   const end = await d.done;
   assert.equal(end.status, 1);
   assert.equal(end.stdout, "checkpoint\ntotal=15 counter=6 scale=2.5\n");
@@ -130,10 +130,26 @@ test("a fault stops with the signal at the faulting line; continuing delivers it
   assert.match(end.stderr, /torov: debugme killed by SIGSEGV/);
 });
 
+test("info proc and info proc mappings: the pid, argv, the program and its memory map", { skip }, async () => {
+  const d = await startDebug(debugManifest("debugme"));
+  const r = gdbBatch(d.port, ["break area", "continue", "info proc", "info proc mappings", "info threads", "continue"]);
+  const pid = /^process (\d+)$/m.exec(r.output)?.[1];
+  assert.ok(pid, r.output);
+  assert.match(r.output, /^cmdline = 'debugme'$/m);
+  assert.match(r.output, new RegExp(`^exe = '${guest("debugme").replace(/[.]/g, "\\.")}'$`, "m"));
+  // The program's segments by its path, the heap and the stack, as Linux lists them.
+  assert.match(r.output, /^\s+0x401000\s+0x[0-9a-f]+\s+0x[0-9a-f]+\s+0x0\s+r-xp\s+\S*debugme$/m);
+  assert.match(r.output, /^\s+0x[0-9a-f]+\s+0x[0-9a-f]+\s+0x[0-9a-f]+\s+0x0\s+rw-p\s+\[heap\]$/m);
+  assert.match(r.output, /^\s+0x[0-9a-f]+\s+0x[0-9a-f]+\s+0x800000\s+0x0\s+rw-p\s+\[stack\]$/m);
+  assert.match(r.output, new RegExp(`Thread ${pid}\\.${pid} "debugme" area`));
+  assert.match(r.output, new RegExp(`\\[Inferior 1 \\(process ${pid}\\) exited with code 01\\]`));
+  await d.done;
+});
+
 test("detach lets the program run on; kill ends it", { skip }, async () => {
   const d = await startDebug(debugManifest("debugme"));
   const r = gdbBatch(d.port, ["break bump", "continue", "detach"]);
-  assert.match(r.output, /\[Inferior 1 \(Remote target\) detached\]/);
+  assert.match(r.output, /\[Inferior 1 \(process \d+\) detached\]/);
   const end = await d.done;
   assert.equal(end.status, 1, end.stderr);
   assert.equal(end.stdout, "checkpoint\ntotal=15 counter=6 scale=2.5\n");

@@ -11,8 +11,8 @@ export interface SessionState {
   waiting: boolean;
   /** The session is over (detach or kill): close after this reply. */
   ending: boolean;
-  /** Files opened through vFile: GDB's fd -> host fd. */
-  files: Map<number, number>;
+  /** Files opened through vFile: GDB's fd -> a host fd, or the contents of a /proc file the target made. */
+  files: Map<number, number | Buffer>;
   nextFile: number;
   /**
    * Breakpoints and watchpoints this client has in the target, and whether

@@ -18,14 +18,26 @@ export const SUPPORTED = [
   "QCatchSyscalls+",
   "QPassSignals+",
   "QProgramSignals+",
+  "multiprocess+",
 ];
 
-export function threadId(ctx: Context): string {
-  return ctx.target.pid.toString(16);
+/** GDB offered the multiprocess extensions: thread ids are pPID.TID, and GDB knows the pid. */
+export function multiprocess(ctx: Context): boolean {
+  return ctx.state.gdbFeatures.has("multiprocess");
 }
 
-function isOurThread(ctx: Context, thread: string): boolean {
-  return thread === "0" || thread === "-1" || thread === "" || parseInt(thread, 16) === ctx.target.pid;
+/** The one thread's id, as this client writes them. */
+export function threadId(ctx: Context): string {
+  const id = ctx.target.pid.toString(16);
+  return multiprocess(ctx) ? `p${id}.${id}` : id;
+}
+
+/** Whether a thread id GDB sent (TID, pPID, pPID.TID; 0 any, -1 all) names ours. */
+export function isOurThread(ctx: Context, thread: string): boolean {
+  const ours = (part: string | undefined) => part === undefined || part === "" || part === "0" || part === "-1" || parseInt(part, 16) === ctx.target.pid;
+  if (!thread.startsWith("p")) return ours(thread);
+  const [pid, tid, ...rest] = thread.slice(1).split(".");
+  return rest.length === 0 && pid !== "" && ours(pid) && ours(tid);
 }
 
 export function general(cmd: Command, ctx: Context): Reply {

@@ -5,14 +5,15 @@ import type { Command } from "../protocol/commands.js";
 import type { StopEvent } from "../target.js";
 import { registerHex, REGISTERS } from "../x86_64.js";
 import type { Context, Reply } from "./context.js";
-import { threadId } from "./general.js";
+import { isOurThread, multiprocess, threadId } from "./general.js";
 
 // rax..eflags: enough for GDB to step and unwind without asking for 'g'.
 const EXPEDITED = REGISTERS.slice(0, 18);
 
 export function stopReply(event: StopEvent, ctx: Context): string {
-  if (event.kind === "exited") return `W${(event.status & 0xff).toString(16).padStart(2, "0")}`;
-  if (event.kind === "killed") return `X${gdbSignal(event.signal).toString(16).padStart(2, "0")}`;
+  const process = multiprocess(ctx) ? `;process:${ctx.target.pid.toString(16)}` : "";
+  if (event.kind === "exited") return `W${(event.status & 0xff).toString(16).padStart(2, "0")}${process}`;
+  if (event.kind === "killed") return `X${gdbSignal(event.signal).toString(16).padStart(2, "0")}${process}`;
   let reply = `T${gdbSignal(event.signal).toString(16).padStart(2, "0")}thread:${threadId(ctx)};`;
   const r = event.reason;
   if (r) {
@@ -36,8 +37,7 @@ export function resume(cmd: Command, ctx: Context): Reply {
       return "vCont;c;C;s;S;t;r";
     case "resume": {
       // One thread: the first action for it (or for all threads) decides.
-      const pid = t.pid;
-      const action = cmd.actions.find((a) => !a.thread || a.thread === "-1" || parseInt(a.thread, 16) === pid);
+      const action = cmd.actions.find((a) => !a.thread || isOurThread(ctx, a.thread));
       if (!action || action.action === "t") return "OK";
       if (t.lastStop().kind !== "stopped") return "E01";
       const step = action.action === "s" || action.action === "S" || action.action === "r";

@@ -12,6 +12,23 @@ const FILEIO_ERRNO: Record<number, number> = { 1: 1, 2: 2, 4: 4, 9: 9, 13: 13, 1
 const errno = (e: number) => `F-1,${(FILEIO_ERRNO[e] ?? 9999).toString(16)}`;
 const O_ACCMODE = 3;
 
+/** The /proc files of the program that the target makes itself: /proc/PID/maps, cmdline. */
+function procFile(ctx: Context, path: string): "maps" | "cmdline" | undefined {
+  const m = /^\/proc\/(\d+|self)\/(maps|cmdline)$/.exec(path);
+  if (!m || !ctx.target.procFile || (m[1] !== "self" && Number(m[1]) !== ctx.target.pid)) return undefined;
+  return m[2] as "maps" | "cmdline";
+}
+
+/** A file the target made, as read-only regular file of its size. */
+function fileioStatOf(contents: Buffer): Buffer {
+  const b = Buffer.alloc(64);
+  b.writeUInt32BE(0o100444, 8);
+  b.writeUInt32BE(1, 12);
+  b.writeBigUInt64BE(BigInt(contents.length), 28);
+  b.writeBigUInt64BE(4096n, 36);
+  return b;
+}
+
 /** struct stat in GDB's File-I/O format: big-endian, 64 bytes. */
 function fileioStat(fd: number): Buffer {
   const st = fstatSync(fd, { bigint: true });
@@ -39,6 +56,12 @@ export function vfile(cmd: Command, ctx: Context): Reply {
       return "F0";
     case "vFileOpen": {
       if ((cmd.flags & O_ACCMODE) !== 0) return errno(30); // EROFS: the stub only reads
+      const proc = procFile(ctx, cmd.path);
+      if (proc) {
+        const fd = ctx.state.nextFile++;
+        files.set(fd, ctx.target.procFile!(proc));
+        return `F${fd.toString(16)}`;
+      }
       const host = ctx.target.openFile(cmd.path);
       if (host < 0) return errno(-host);
       const fd = ctx.state.nextFile++;
@@ -49,12 +72,16 @@ export function vfile(cmd: Command, ctx: Context): Reply {
       const host = files.get(cmd.fd);
       if (host === undefined) return errno(9);
       files.delete(cmd.fd);
-      closeSync(host);
+      if (typeof host === "number") closeSync(host);
       return "F0";
     }
     case "vFilePread": {
       const host = files.get(cmd.fd);
       if (host === undefined) return errno(9);
+      if (typeof host !== "number") {
+        const data = host.subarray(Math.min(cmd.offset, host.length), Math.min(cmd.offset + cmd.count, host.length));
+        return Buffer.concat([Buffer.from(`F${data.length.toString(16)};`), escapeBinary(data)]);
+      }
       const buf = Buffer.alloc(cmd.count);
       let n: number;
       try {
@@ -67,11 +94,18 @@ export function vfile(cmd: Command, ctx: Context): Reply {
     case "vFileFstat": {
       const host = files.get(cmd.fd);
       if (host === undefined) return errno(9);
-      const st = fileioStat(host);
+      const st = typeof host === "number" ? fileioStat(host) : fileioStatOf(host);
       return Buffer.concat([Buffer.from(`F${st.length.toString(16)};`), escapeBinary(st)]);
     }
-    case "vFileReadlink":
+    case "vFileReadlink": {
+      // /proc/PID/exe, for info proc: the program, as exec-file names it.
+      const m = /^\/proc\/(\d+|self)\/exe$/.exec(cmd.path);
+      if (m && (m[1] === "self" || Number(m[1]) === ctx.target.pid)) {
+        const path = Buffer.from(ctx.target.execFile);
+        return Buffer.concat([Buffer.from(`F${path.length.toString(16)};`), escapeBinary(path)]);
+      }
       return errno(22); // the guest's file system has no symlink GDB needs
+    }
     default:
       return "";
   }
