@@ -9,12 +9,17 @@ import { isTorovError } from "../vmm/errors.js";
 const EXIT_USAGE = 2;
 const EXIT_BUG = 70;
 
+/** The program's arguments: what follows the manifest, less one leading "--". */
+function programArgs(args: string[]): string[] {
+  return args[0] === "--" ? args.slice(1) : args;
+}
+
 async function main(argv: string[]): Promise<void> {
   // `torov run app.json [--] [args...]` is the command that runs most often
   // and whose start-up is measured: it does not need commander (8 ms to load).
   const [command, manifest, ...rest] = argv.slice(2);
   if (command === "run" && manifest && !manifest.startsWith("-")) {
-    return (await import("./run.js")).run(manifest, rest[0] === "--" ? rest.slice(1) : rest);
+    return (await import("./run.js")).run(manifest, programArgs(rest));
   }
   const { Command, CommanderError } = await import("commander");
   const program = new Command("torov")
@@ -35,7 +40,7 @@ async function main(argv: string[]): Promise<void> {
     .argument("<manifest>", "the app's JSON manifest")
     .argument("[args...]", "arguments for the program (after the manifest's Args)")
     .passThroughOptions()
-    .action(async (manifest: string, args: string[]) => (await import("./run.js")).run(manifest, args));
+    .action(async (manifest: string, args: string[]) => (await import("./run.js")).run(manifest, programArgs(args)));
 
   program
     .command("debug")
@@ -53,7 +58,7 @@ async function main(argv: string[]): Promise<void> {
     .command("trace")
     .description("run the application and show its hypercalls as strace shows system calls")
     .argument("<manifest>", "the app's JSON manifest")
-    .argument("[args...]", "arguments for the program (after --)")
+    .argument("[args...]", "arguments for the program: everything after the manifest, as with strace")
     .option("-o, --output <file>", "write the trace to a file (default: stderr)")
     .option("-e, --expr <expr>", "which calls: -e read,write, -e trace=@file, -e '!mmap' (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
     .option("-s, --string-limit <n>", "the longest string shown (default 32; paths are shown in full)")
@@ -62,16 +67,18 @@ async function main(argv: string[]): Promise<void> {
     .option("-T, --syscall-times", "show the time spent in each call")
     .option("-t, --absolute-timestamps", "prefix each line with the time of day (-tt: with microseconds, -ttt: since the epoch)", (_v: string, prev: number = 0) => prev + 1)
     .option("--json", "one JSON object per call (seq, ts, name, nr, args, ret, errno, dur_ns, denied)")
-    .action(async (manifest: string, args: string[], opts) => (await import("./trace.js")).run(manifest, args, opts));
+    .passThroughOptions() // as strace: what follows the manifest is the program's
+    .action(async (manifest: string, args: string[], opts) => (await import("./trace.js")).run(manifest, programArgs(args), opts));
 
   program
     .command("profile")
     .description("run the application with every hypercall allowed; write the manifest that allows just those it used")
     .argument("<manifest>", "the app's JSON manifest")
-    .argument("[args...]", "arguments for the program (after --)")
+    .argument("[args...]", "arguments for the program: everything after the manifest")
     .option("-o, --output <file>", "where the profiled manifest goes (required)")
     .option("--merge <profile>", "also allow what an earlier profile allows (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
-    .action(async (manifest: string, args: string[], opts) => (await import("./profile.js")).run(manifest, args, opts));
+    .passThroughOptions()
+    .action(async (manifest: string, args: string[], opts) => (await import("./profile.js")).run(manifest, programArgs(args), opts));
 
   program
     .command("vscode")

@@ -118,6 +118,17 @@ test("a hypercall the manifest denies is traced with <denied>, and never reached
   assert.equal(spawnSync("test", ["-e", join(dir, "root", "dir")]).status, 1, "the directory was not made");
 });
 
+test("as with strace, everything after the manifest is the program's, options included", () => {
+  const { manifest } = setUp("args");
+  const r = torov(["trace", "-e", "exit_group", manifest, "3", "-c", "-o", "x"]);
+  assert.equal(r.status, 3, r.stderr);
+  assert.match(r.stdout, /^argv\[1\]=3\nargv\[2\]=-c\nargv\[3\]=-o\nargv\[4\]=x$/m);
+  assert.match(r.stderr, /^exit_group\(3\) += \?$/m, "the trace went to stderr: -o was not torov's");
+  const dashes = torov(["trace", "-e", "exit_group", manifest, "--", "4", "--"]);
+  assert.equal(dashes.status, 4, dashes.stderr);
+  assert.match(dashes.stdout, /^argc=3\nargv\[0\]=args\nargv\[1\]=4\nargv\[2\]=--$/m, "one leading -- is torov's, the rest the program's");
+});
+
 test("-s, -T, -tt and -ttt change the lines as in strace", () => {
   const { manifest } = setUp("tracee");
   const short = torov(["trace", "-s", "5", "-e", "write", manifest]);
