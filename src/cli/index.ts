@@ -74,10 +74,9 @@ async function main(argv: string[]): Promise<void> {
     .command("profile")
     .description("run the application with every hypercall allowed; write the manifest that allows just those it used")
     .argument("<manifest>", "the app's JSON manifest")
-    .argument("[args...]", "arguments for the program: everything after the manifest")
+    .argument("[args...]", "arguments for the program (after --)")
     .option("-o, --output <file>", "where the profiled manifest goes (required)")
     .option("--merge <profile>", "also allow what an earlier profile allows (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
-    .passThroughOptions()
     .action(async (manifest: string, args: string[], opts) => (await import("./profile.js")).run(manifest, programArgs(args), opts));
 
   program
