@@ -350,7 +350,10 @@ int64_t SignalSelf(Guest& g, uint64_t sig) {
   const uint64_t handler = g.sigactions[sig].handler;
   if (handler == reinterpret_cast<uint64_t>(SIG_IGN) && sig != SIGKILL) return 0;
   if (handler == reinterpret_cast<uint64_t>(SIG_DFL) && DefaultIsIgnore(static_cast<int>(sig))) return 0;
-  g.Kill(static_cast<int>(sig), "sent itself the signal");
+  // A handler the program installed is not run: torov delivers no signal
+  // to a handler yet, and says so rather than end the program silently.
+  g.Kill(static_cast<int>(sig), handler == reinterpret_cast<uint64_t>(SIG_DFL) ? "sent itself the signal"
+                                                                             : "sent itself a signal it handles");
   return 0;
 }
 

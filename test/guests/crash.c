@@ -13,6 +13,8 @@ static int recurse(int n) {
   return recurse(n + 1) + pad[0];
 }
 
+static void on_usr1(int sig) { printf("handler ran for %d\n", sig); }
+
 int main(int argc, char **argv) {
   const char *how = argc > 1 ? argv[1] : "null";
   printf("crashing: %s\n", how);
@@ -46,6 +48,12 @@ int main(int argc, char **argv) {
   if (!strcmp(how, "exec-stack")) {
     unsigned char code[] = {0xc3};  // ret, on the non-executable stack
     ((void (*)(void))code)();
+    return 0;
+  }
+  if (!strcmp(how, "handled")) {
+    signal(SIGUSR1, on_usr1);
+    raise(SIGUSR1);
+    puts("after the handler");
     return 0;
   }
   if (!strcmp(how, "kill")) {
