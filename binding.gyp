@@ -13,6 +13,7 @@
         "native/paths.cc",
         "native/scratch.cc",
         "native/seccomp.cc",
+        "native/signals.cc",
         "native/trace.cc",
         "native/vcpu.cc",
         "native/hypercalls/events.cc",

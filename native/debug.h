@@ -100,6 +100,11 @@ class DebugState {
   std::array<uint8_t, 64> catch_syscalls{};  // bitmap by number
   bool catch_all = false;
   bool stop_on_denied = false;
+  // Signals the debugger lets through without a stop (QPassSignals; bit
+  // sig-1). Until it says, GDB's own defaults: SIGALRM, SIGURG, SIGCHLD,
+  // SIGWINCH, SIGIO, SIGVTALRM, SIGPROF.
+  std::atomic<uint64_t> pass_signals{(1ull << 13) | (1ull << 22) | (1ull << 16) | (1ull << 27) | (1ull << 28) |
+                                     (1ull << 25) | (1ull << 26)};
   std::vector<Watch> watches;
 
   bool Catches(uint64_t nr) const {

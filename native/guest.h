@@ -71,6 +71,11 @@ class Guest {
   std::array<rlimit, RLIM_NLIMITS> rlimits{};
   std::array<kernel_sigaction_t, 65> sigactions{};
   uint64_t sigmask = 0;
+  // Signals sent and not yet delivered (bit sig-1), and each one's si_code.
+  // The vCPU delivers them when the hypercall that made them deliverable
+  // returns (native/signals.cc).
+  uint64_t sig_pending = 0;
+  std::array<int32_t, 65> sig_code{};
   uint64_t altstack[3] = {0, 2 /* SS_DISABLE */, 0};
   uint64_t clear_child_tid = 0;
   uint64_t robust_list = 0;
@@ -100,7 +105,7 @@ class Guest {
   int signal = 0;
   std::string reason;  // why the monitor ended it, for the report
 
-  // Ends the guest as if killed by `sig` (no handlers are delivered yet).
+  // Ends the guest as if killed by `sig`, whatever its handlers.
   void Kill(int sig, std::string why) {
     exited = true;
     signal = sig;

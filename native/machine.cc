@@ -107,6 +107,7 @@ Napi::Function Machine::Define(Napi::Env env) {
                          InstanceMethod<&Machine::DebugWatch>("debugWatch"),
                          InstanceMethod<&Machine::DebugCatchSyscalls>("debugCatchSyscalls"),
                          InstanceMethod<&Machine::DebugStopOnDenied>("debugStopOnDenied"),
+                         InstanceMethod<&Machine::DebugPassSignals>("debugPassSignals"),
                          InstanceMethod<&Machine::NeededHypercalls>("neededHypercalls"),
                          InstanceMethod<&Machine::Containment>("containment"),
                          InstanceMethod<&Machine::TraceConfigure>("traceConfigure"),
@@ -623,6 +624,22 @@ Napi::Value Machine::DebugStopOnDenied(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(debug_->mutex);
   debug_->stop_on_denied = info[0].ToBoolean().Value();
   return info.Env().Undefined();
+}
+
+// debugPassSignals(signals: number[]): Linux signal numbers delivered
+// without stopping for the debugger first.
+Napi::Value Machine::DebugPassSignals(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!debug_) throw Napi::Error::New(env, "not debugging");
+  if (!info[0].IsArray()) throw Napi::TypeError::New(env, "Expected debugPassSignals(signals)");
+  Napi::Array list = info[0].As<Napi::Array>();
+  uint64_t mask = 0;
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    const int sig = list.Get(i).ToNumber().Int32Value();
+    if (sig >= 1 && sig <= 64) mask |= uint64_t{1} << (sig - 1);
+  }
+  debug_->pass_signals.store(mask);
+  return env.Undefined();
 }
 
 }  // namespace torov

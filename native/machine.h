@@ -59,6 +59,7 @@ class Machine : public Napi::ObjectWrap<Machine> {
   Napi::Value DebugWatch(const Napi::CallbackInfo& info);
   Napi::Value DebugCatchSyscalls(const Napi::CallbackInfo& info);
   Napi::Value DebugStopOnDenied(const Napi::CallbackInfo& info);
+  Napi::Value DebugPassSignals(const Napi::CallbackInfo& info);
   // Tracing (src/trace/).
   Napi::Value TraceConfigure(const Napi::CallbackInfo& info);
   Napi::Value TraceEnable(const Napi::CallbackInfo& info);

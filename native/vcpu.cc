@@ -282,18 +282,19 @@ void Vcpu::RequestStop(pthread_t thread, Guest::StopRequest why) {
 bool Vcpu::InRuntime(uint64_t rip) const { return rip >= RT_BASE && rip < RT_LIMIT; }
 
 int64_t Vcpu::Dispatch(uint64_t nr, const uint64_t* args) {
+  if (nr == SYS_rt_sigreturn) return SigReturn();
   const Handler handler = Hypercalls().handlers[nr];
   int64_t ret = handler ? handler(guest_, args) : -ENOSYS;
-  // Writing to a broken pipe or socket kills a Linux process with SIGPIPE
-  // unless it ignores the signal or asked for MSG_NOSIGNAL. The monitor
-  // itself never gets SIGPIPE (Node ignores it).
-  if (ret == -EPIPE && guest_.sigactions[SIGPIPE].handler == reinterpret_cast<uint64_t>(SIG_DFL)) {
+  // Writing to a broken pipe or socket sends a Linux process SIGPIPE
+  // unless it asked for MSG_NOSIGNAL. The monitor itself never gets
+  // SIGPIPE (Node ignores it).
+  if (ret == -EPIPE) {
     bool nosignal = false;
     if (nr == SYS_sendto) nosignal = args[3] & MSG_NOSIGNAL;
     if (nr == SYS_sendmsg) nosignal = args[2] & MSG_NOSIGNAL;
     const bool writes = nr == SYS_write || nr == SYS_writev || nr == SYS_pwrite64 || nr == SYS_pwritev ||
                         nr == SYS_sendto || nr == SYS_sendmsg || nr == SYS_sendfile;
-    if (writes && !nosignal) guest_.Kill(SIGPIPE, "broken pipe");
+    if (writes && !nosignal) SignalSelf(guest_, SIGPIPE, SI_USER);
   }
   return ret;
 }
@@ -358,6 +359,10 @@ void Vcpu::Hypercall(RunResult* result, Next* next) {
   }
   if (traced) EndTrace(nr, ret, denied);
   page[HC_RET / 8] = static_cast<uint64_t>(ret);
+  if (guest_.sig_pending && DeliverSignals(result) == Next::kEnd) {
+    *next = Next::kEnd;
+    return;
+  }
   if (guest_.exited) return;
 
   // Ctrl-C from the debugger during the hypercall: if it cut a blocking host
@@ -633,14 +638,22 @@ Vcpu::Next Vcpu::Park(const Stop& stop, Context ctx, RunResult* result) {
       break;
   }
   if (order.signal > 0 && order.signal <= 64) {
-    // No handler is ever called: a signal the program would not ignore ends
-    // it, as if it had no handler.
+    // The program goes on with a signal. With a handler, it is delivered as
+    // the stopped hypercall returns (or at the next one); a fault cannot
+    // run a handler yet, so a fault's signal still ends the program, as
+    // does any signal whose default action is not to ignore it.
     const int sig = order.signal;
     const uint64_t handler = guest_.sigactions[sig].handler;
+    const bool handled = handler != reinterpret_cast<uint64_t>(SIG_IGN) && handler != reinterpret_cast<uint64_t>(SIG_DFL);
     const bool ignored = sig != SIGKILL && (handler == reinterpret_cast<uint64_t>(SIG_IGN) ||
-                                            (handler == reinterpret_cast<uint64_t>(SIG_DFL) &&
-                                             (sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH || sig == SIGCONT)));
-    if (!ignored) {
+                                            (handler == reinterpret_cast<uint64_t>(SIG_DFL) && DefaultIsIgnore(sig)));
+    const bool fault = stop.why == StopWhy::kSignal && ctx == Context::kException;
+    if (sig != SIGKILL && handled && !fault) {
+      guest_.sig_pending |= uint64_t{1} << (sig - 1);
+      // The signal it stopped for keeps its siginfo, as under ptrace; one
+      // the debugger adds comes from "a user".
+      if (stop.why != StopWhy::kSignal || stop.signal != sig) guest_.sig_code[sig] = SI_USER;
+    } else if (!ignored) {
       guest_.Kill(sig, "signal from the debugger");
       result->kind = RunResult::kSignaled;
       result->signal = sig;

@@ -86,6 +86,13 @@ class Vcpu : public CpuControl {
   void FlatHypercall();
   Next Exception(RunResult* result);
   int64_t Dispatch(uint64_t nr, const uint64_t* args);
+  // Signals (signals.cc): delivers the first pending, unblocked signal as
+  // the hypercall returns (a handler's frame, or its default action), after
+  // a debugger has seen it unless it passes it; and rt_sigreturn's return
+  // from a handler.
+  Next DeliverSignals(RunResult* result);
+  bool PushSignalFrame(int sig, const kernel_sigaction_t& act);
+  int64_t SigReturn();
   void Capture(Context ctx, DebugRegs* out);
   void Apply(Context ctx, const DebugRegs& in);
   // Parks at a stop and carries out the order. A resume with a signal the

@@ -281,7 +281,8 @@ int64_t Getrandom(Guest& g, const uint64_t* a) {
   return HostResult(r);
 }
 
-// ---- signals: bookkeeping only; nothing is delivered to a handler yet.
+// ---- signals: actions, masks, the alternate stack, signals to itself.
+// Delivery and rt_sigreturn are the vCPU's (native/signals.cc).
 
 constexpr uint64_t kSigsetSize = 8;
 constexpr uint64_t kSsAutodisarm = 1u << 31;  // linux/signal.h; not in glibc's headers
@@ -322,7 +323,7 @@ int64_t RtSigprocmask(Guest& g, const uint64_t* a) {
 
 int64_t RtSigpending(Guest& g, const uint64_t* a) {
   if (a[1] > kSigsetSize) return -EINVAL;
-  return CopyOut(g, a[0], uint64_t{0}) ? 0 : -EFAULT;
+  return CopyOut(g, a[0], g.sig_pending & g.sigmask) ? 0 : -EFAULT;
 }
 
 int64_t Sigaltstack(Guest& g, const uint64_t* a) {
@@ -338,25 +339,6 @@ int64_t Sigaltstack(Guest& g, const uint64_t* a) {
   return 0;
 }
 
-// The default action of a signal the guest sends itself: most end it.
-bool DefaultIsIgnore(int sig) {
-  return sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH || sig == SIGCONT || sig == SIGSTOP ||
-         sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
-}
-
-int64_t SignalSelf(Guest& g, uint64_t sig) {
-  if (sig > 64) return -EINVAL;
-  if (sig == 0) return 0;
-  const uint64_t handler = g.sigactions[sig].handler;
-  if (handler == reinterpret_cast<uint64_t>(SIG_IGN) && sig != SIGKILL) return 0;
-  if (handler == reinterpret_cast<uint64_t>(SIG_DFL) && DefaultIsIgnore(static_cast<int>(sig))) return 0;
-  // A handler the program installed is not run: torov delivers no signal
-  // to a handler yet, and says so rather than end the program silently.
-  g.Kill(static_cast<int>(sig), handler == reinterpret_cast<uint64_t>(SIG_DFL) ? "sent itself the signal"
-                                                                             : "sent itself a signal it handles");
-  return 0;
-}
-
 // The guest is a process alone: it, its process group and its session are
 // itself. Nothing else on the host can be named (-1, "every process but
 // me", names nobody).
@@ -368,15 +350,15 @@ int64_t Kill(Guest& g, const uint64_t* a) {
   if (pid == -1) return -ESRCH;
   // Newpid: the guest's pid namespace holds only itself.
   if (!IsSelf(g, pid)) return g.config.newpid ? -ESRCH : -EPERM;
-  return SignalSelf(g, a[1]);
+  return SignalSelf(g, a[1], SI_USER);
 }
 int64_t Tkill(Guest& g, const uint64_t* a) {
   if (static_cast<int64_t>(a[0]) != g.pid) return -ESRCH;
-  return SignalSelf(g, a[1]);
+  return SignalSelf(g, a[1], SI_TKILL);
 }
 int64_t Tgkill(Guest& g, const uint64_t* a) {
   if (static_cast<int64_t>(a[0]) != g.pid || static_cast<int64_t>(a[1]) != g.pid) return -ESRCH;
-  return SignalSelf(g, a[2]);
+  return SignalSelf(g, a[2], SI_TKILL);
 }
 
 int64_t Wait4(Guest&, const uint64_t*) { return -ECHILD; }
@@ -413,6 +395,29 @@ int64_t Futex(Guest& g, const uint64_t* a) {
 }
 
 }  // namespace
+
+// A signal the guest sends itself: discarded when ignored, left pending
+// otherwise; the vCPU delivers it (to the handler, or with its default
+// action) as the hypercall returns, or when it is unblocked (signals.cc).
+int64_t SignalSelf(Guest& g, uint64_t sig, int32_t code) {
+  if (sig > 64) return -EINVAL;
+  if (sig == 0) return 0;
+  if (sig == SIGKILL) {
+    g.Kill(SIGKILL, "sent itself the signal");
+    return 0;
+  }
+  const uint64_t handler = g.sigactions[sig].handler;
+  if (handler == reinterpret_cast<uint64_t>(SIG_IGN)) return 0;
+  if (handler == reinterpret_cast<uint64_t>(SIG_DFL) && DefaultIsIgnore(static_cast<int>(sig))) return 0;
+  g.sig_pending |= uint64_t{1} << (sig - 1);
+  g.sig_code[sig] = code;
+  return 0;
+}
+
+bool DefaultIsIgnore(int sig) {
+  return sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH || sig == SIGCONT || sig == SIGSTOP ||
+         sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
 
 void RegisterProcessHypercalls(HypercallTable& t) {
   t.handlers[SYS_exit] = ExitGroup;  // one thread: ending it ends the process
@@ -464,6 +469,9 @@ void RegisterProcessHypercalls(HypercallTable& t) {
   t.handlers[SYS_rt_sigprocmask] = RtSigprocmask;
   t.handlers[SYS_rt_sigpending] = RtSigpending;
   t.handlers[SYS_sigaltstack] = Sigaltstack;
+  // rt_sigreturn needs the registers: Vcpu::Dispatch answers it before
+  // this table (native/signals.cc). The entry says it is implemented.
+  t.handlers[SYS_rt_sigreturn] = [](Guest&, const uint64_t*) -> int64_t { return -ENOSYS; };
   t.handlers[SYS_kill] = Kill;
   t.handlers[SYS_tkill] = Tkill;
   t.handlers[SYS_tgkill] = Tgkill;

@@ -56,6 +56,8 @@ export interface DebugTarget {
   removeWatchpoint(kind: WatchKind, addr: bigint, length: number): boolean;
   /** Stop on entry to and return from these syscalls ("all", or none with []). */
   catchSyscalls(which: "all" | number[]): void;
+  /** Linux signals delivered without stopping for the debugger first (QPassSignals). */
+  passSignals?(signals: number[]): void;
 
   /** The auxiliary vector, as /proc/PID/auxv would have it. */
   auxv(): Buffer;

@@ -240,6 +240,10 @@ export class VmDebugTarget implements DebugTarget {
     this.machine.native.debugCatchSyscalls(which.length ? bits : false);
   }
 
+  passSignals(signals: number[]): void {
+    this.machine.native.debugPassSignals(signals);
+  }
+
   stopOnDenied(on: boolean): void {
     this.machine.native.debugStopOnDenied(on);
   }

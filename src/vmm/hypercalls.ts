@@ -249,10 +249,11 @@ const ROWS: Row[] = [
   ["wait4", "e", "process", "int hex waitflags hex"],
   ["waitid", "e", "process", "int int hex waitflags hex"],
   ["futex", "e", "process", "hex futexop int hex hex int"],
-  // @signal (emulated bookkeeping)
+  // @signal (emulated: actions, masks, signals to itself, the return from a handler)
   ["rt_sigaction", "e", "signal", "signal sigaction osigaction size"],
   ["rt_sigprocmask", "e", "signal", "sighow sigset osigset size"],
   ["rt_sigpending", "e", "signal", "osigset size"],
+  ["rt_sigreturn", "e", "signal", ""],
   ["sigaltstack", "e", "signal", "hex hex"],
   ["kill", "e", "signal process", "int signal"],
   ["tkill", "e", "signal process", "int signal"],

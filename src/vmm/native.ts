@@ -91,6 +91,8 @@ export interface NativeMachine {
   debugWatch(kind: "w" | "r" | "a", addr: number | bigint, length: number, insert: boolean): boolean;
   debugCatchSyscalls(which: boolean | Uint8Array): void;
   debugStopOnDenied(on: boolean): void;
+  /** Linux signals delivered without a stop for the debugger first. */
+  debugPassSignals(signals: number[]): void;
 
   // Tracing: see src/trace/tracer.ts and native/trace.h.
   traceConfigure(options: { plan: Int32Array; filter: Uint8Array; records: boolean; bufferBytes?: number; onReady: () => void }): void;

@@ -85,8 +85,8 @@ export function outcome(r: NativeRunResult, image: LoadedImage): RunOutcome {
           ? `: hypercall ${syscallName(r.deniedNr)} is denied by the manifest (OnDenied "kill")`
           : r.message === "sent itself the signal"
             ? " (it sent the signal to itself)"
-            : r.message === "sent itself a signal it handles"
-              ? " (it sent the signal to itself; its handler was not run: torov does not deliver signals to handlers yet)"
+            : r.message?.startsWith("rt_sigreturn") || r.message?.includes("signal handler") || r.message?.includes("signal frame")
+              ? `: ${r.message}`
               : "";
       return { ...base, status: r.status, signal: sig, report: [`torov: ${who} killed by ${sig}${why}`] };
     }

@@ -48,6 +48,20 @@ for (const v of variants("net")) {
   });
 }
 
+for (const v of variants("signals")) {
+  test(`${v}: signals it sends itself reach its handlers as natively, then the last one ends it`, () => {
+    const { vm, host } = both(v, []);
+    assert.equal(vm.stdout, host.stdout);
+    assert.equal(host.status, 128 + 12);
+    assert.equal(vm.status, 128 + 12, vm.stderr);
+    assert.match(vm.stdout, /^raise: code=SI_TKILL pid_ok=1 keep=1\n/);
+    assert.match(vm.stdout, /^unblocked: hits=3$/m);
+    assert.match(vm.stdout, /^onstack: 1$/m);
+    assert.match(vm.stdout, /^resethand: handler is SIG_DFL=1$/m);
+    assert.equal(vm.stderr, `torov: ${v} killed by SIGUSR2 (it sent the signal to itself)\n`);
+  });
+}
+
 for (const v of variants("pointers")) {
   test(`${v}: bad pointers get EFAULT, as natively`, () => {
     const { vm, host } = both(v, [], { input: "0123456789abcdefghij" });

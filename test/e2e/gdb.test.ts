@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { test } from "node:test";
-import { guest } from "../helpers.js";
+import { guest, native, tempDir } from "../helpers.js";
 import { debugManifest, gdbBatch, hasGdb, startDebug } from "./debugger.js";
 
 const skip = !hasGdb() && "gdb is not installed";
@@ -144,6 +144,26 @@ test("info proc and info proc mappings: the pid, argv, the program and its memor
   assert.match(r.output, new RegExp(`Thread ${pid}\\.${pid} "debugme" area`));
   assert.match(r.output, new RegExp(`\\[Inferior 1 \\(process ${pid}\\) exited with code 01\\]`));
   await d.done;
+});
+
+test("signals: GDB sees each first, a resume with it runs the handler, handle nopass discards it", { skip }, async () => {
+  const quiet = "handle SIGUSR2 SIGHUP SIGPIPE SIGABRT nostop noprint pass";
+  const d = await startDebug(debugManifest("signals"));
+  const r = gdbBatch(d.port, [quiet, "continue", "bt 3", "break on_info", "continue", "bt 3", "delete", "handle SIGUSR1 nostop noprint pass", "continue"]);
+  assert.match(r.output, /Program received signal SIGUSR1, User defined signal 1\./);
+  assert.match(r.output, /#1 +0x[0-9a-f]+ in (raise|__pthread_kill\w*) /);
+  assert.match(r.output, /Breakpoint 1, on_info \(sig=10, si=0x[0-9a-f]+, uc=0x[0-9a-f]+\) at signals\.c:\d+/);
+  assert.match(r.output, /#1 +<signal handler called>/);
+  assert.match(r.output, /Program terminated with signal SIGUSR2, User defined signal 2\./);
+  const end = await d.done;
+  assert.equal(end.status, 128 + 12);
+  assert.equal(end.stdout, native(guest("signals"), [], { cwd: tempDir() }).stdout, "the same run as natively");
+
+  // nopass: GDB resumes without the signal, which is then never delivered.
+  const n = await startDebug(debugManifest("signals"));
+  gdbBatch(n.port, [quiet, "handle SIGUSR1 nostop noprint nopass", "continue"]);
+  const discarded = await n.done;
+  assert.match(discarded.stdout, /^raise: code=other pid_ok=0 keep=1\n/);
 });
 
 test("detach lets the program run on; kill ends it", { skip }, async () => {

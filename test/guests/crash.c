@@ -1,5 +1,6 @@
 // Dies the way argv[1] says, as a buggy program would.
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +13,6 @@ static int recurse(int n) {
   pad[0] = (char)n;
   return recurse(n + 1) + pad[0];
 }
-
-static void on_usr1(int sig) { printf("handler ran for %d\n", sig); }
 
 int main(int argc, char **argv) {
   const char *how = argc > 1 ? argv[1] : "null";
@@ -50,11 +49,15 @@ int main(int argc, char **argv) {
     ((void (*)(void))code)();
     return 0;
   }
-  if (!strcmp(how, "handled")) {
-    signal(SIGUSR1, on_usr1);
-    raise(SIGUSR1);
-    puts("after the handler");
-    return 0;
+  if (!strcmp(how, "sigreturn-kernel") || !strcmp(how, "sigreturn-no-frame")) {
+    // rt_sigreturn with a forged ucontext (its mcontext at byte 40) that
+    // returns to a kernel address, or with no frame at all.
+    static uint64_t fake[64];
+    fake[(40 + 16 * 8) / 8] = 0xffff800000001000ull;  // rip
+    fake[(40 + 17 * 8) / 8] = 0x202;                  // eflags
+    fake[(40 + 18 * 8) / 8] = 0x33 | (0x2bull << 48); // cs, ss
+    void *sp = how[10] == 'k' ? (void *)fake : (void *)0x10;
+    __asm__ volatile("mov %0, %%rsp\n\tmov $15, %%eax\n\tsyscall" : : "r"(sp) : "memory");
   }
   if (!strcmp(how, "kill")) {
     kill(getpid(), SIGTERM);

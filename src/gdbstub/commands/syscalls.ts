@@ -1,6 +1,7 @@
 // QCatchSyscalls (catch syscall), QPassSignals and QProgramSignals.
 
 import type { Command } from "../protocol/commands.js";
+import { linuxSignal } from "../signals.js";
 import type { Context, Reply } from "./context.js";
 
 export function syscalls(cmd: Command, ctx: Context): Reply {
@@ -10,8 +11,9 @@ export function syscalls(cmd: Command, ctx: Context): Reply {
       ctx.state.catching = cmd.enable;
       return "OK";
     case "signals":
-      // No signal is ever delivered to a handler: which ones GDB would pass
-      // silently makes no difference yet.
+      // QPassSignals: delivered without a stop first. QProgramSignals (which
+      // ones GDB lets a resume deliver) needs nothing: a resume says.
+      if (cmd.which === "pass") ctx.target.passSignals?.(cmd.signals.map(linuxSignal).filter((s) => s > 0));
       return "OK";
     default:
       return "";
