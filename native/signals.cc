@@ -16,6 +16,7 @@
 #include "debug.h"
 #include "guest/runtime.h"
 #include "hypercalls/hypercalls.h"
+#include "trace.h"
 #include "vcpu.h"
 
 namespace torov {
@@ -64,9 +65,10 @@ Vcpu::Next Vcpu::DeliverSignals(RunResult* result) {
       continue;
     }
     kernel_sigaction_t& act = guest_.sigactions[sig];
+    if (tracer_ && tracer_->enabled()) tracer_->Signal(sig, guest_.sig_code[sig], guest_.pid, guest_.uid);
     if (act.handler == reinterpret_cast<uint64_t>(SIG_IGN)) continue;
     if (act.handler == reinterpret_cast<uint64_t>(SIG_DFL)) {
-      if (DefaultIsIgnore(sig)) continue;
+      if (DefaultIsIgnore(sig)) continue;  // SIGCHLD, SIGWINCH...
       guest_.Kill(sig, sig == SIGPIPE ? "broken pipe" : "sent itself the signal");
       return Next::kContinue;
     }

@@ -63,14 +63,14 @@ bool Tracer::Begin(uint64_t nr, const uint64_t* args) {
 void Tracer::End(int64_t result, uint8_t flags) {
   const uint64_t duration = Monotonic() - start_;
   const bool failed = result < 0 && result > -4096;
-  if (recording_) {
+  if (recording_ && !(flags & kTraceSignal)) {
     const TraceOp* ops = &plan_[nr_ * kTraceMaxOps];
     if (!(flags & kTraceNoReturn))
       for (int i = 0; i < kTraceMaxOps && ops[i].kind; i++)
         if (ops[i].when == TraceOp::kExit || (ops[i].when == TraceOp::kExitOk && !failed)) Capture(ops[i], i, result);
   }
   std::unique_lock<std::mutex> lock(mutex_);
-  if (!(flags & kTraceNoReturn)) {  // strace -c counts calls that returned
+  if (!(flags & (kTraceNoReturn | kTraceSignal))) {  // strace -c counts calls that returned
     Count& c = counts_[nr_];
     c.calls++;
     c.errors += failed;
@@ -102,6 +102,18 @@ void Tracer::End(int64_t result, uint8_t flags) {
   if (tell) notified_ = true;
   lock.unlock();
   if (tell) notify_();
+}
+
+void Tracer::Signal(int sig, int32_t code, int32_t pid, uint32_t uid) {
+  if (!records_) return;
+  nr_ = static_cast<uint64_t>(sig);
+  const uint64_t args[6] = {static_cast<uint64_t>(sig), static_cast<uint64_t>(static_cast<int64_t>(code)),
+                            static_cast<uint64_t>(pid), uid, 0, 0};
+  std::memcpy(args_, args, sizeof args_);
+  rec_.assign(kHeader, 0);
+  recording_ = true;
+  start_ = Monotonic();
+  End(0, kTraceSignal);
 }
 
 std::vector<uint8_t> Tracer::Take() {

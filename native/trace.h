@@ -35,6 +35,7 @@ namespace torov {
 enum TraceRecordFlags : uint8_t {
   kTraceDenied = 1,    // the policy refused it: it never reached the host
   kTraceNoReturn = 2,  // exit/exit_group, or the guest ended inside it
+  kTraceSignal = 4,    // not a call: a signal delivered (nr = the signal; args = signo, code, pid, uid)
 };
 
 enum TraceCaptureFlags : uint8_t {
@@ -80,6 +81,9 @@ class Tracer {
   // not traced (nothing else to do then).
   bool Begin(uint64_t nr, const uint64_t* args);
   void End(int64_t result, uint8_t flags);
+  // A signal delivered to the guest, between hypercalls (strace's
+  // "--- SIGUSR1 {...} ---"): recorded whatever the filter says, never counted.
+  void Signal(int sig, int32_t code, int32_t pid, uint32_t uid);
 
   // JavaScript: the records written so far (empty when none).
   std::vector<uint8_t> Take();

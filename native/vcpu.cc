@@ -325,7 +325,10 @@ void Vcpu::Hypercall(RunResult* result, Next* next) {
     }
   }
 
-  const bool traced = Traced(nr, page + HC_A0 / 8);
+  // rt_sigreturn has no arguments: its trace shows the frame at the stack
+  // pointer (the mask it restores), as strace does.
+  const uint64_t frame_arg[6] = {nr == SYS_rt_sigreturn && tracer_ && tracer_->enabled() ? Regs().rsp : 0, 0, 0, 0, 0, 0};
+  const bool traced = Traced(nr, nr == SYS_rt_sigreturn ? frame_arg : page + HC_A0 / 8);
   bool denied = false;
   int64_t ret;
   if (nr == ~uint64_t{0}) {

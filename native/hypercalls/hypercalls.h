@@ -40,8 +40,8 @@ bool IsSelfExeReadlink(const Guest& g, uint64_t nr, const uint64_t* a);
 // Whether a signal's default action is to ignore it (the others end the
 // process here: there are no stops and no core dumps).
 bool DefaultIsIgnore(int sig);
-// A signal the guest sends itself, with its si_code: discarded if ignored,
-// else pending until the vCPU delivers it (native/signals.cc).
+// A signal the guest sends itself, with its si_code: pending until the vCPU
+// delivers or drops it (native/signals.cc).
 int64_t SignalSelf(Guest& g, uint64_t sig, int32_t code);
 
 // ---- helpers shared by the families ----

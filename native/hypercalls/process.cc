@@ -396,9 +396,10 @@ int64_t Futex(Guest& g, const uint64_t* a) {
 
 }  // namespace
 
-// A signal the guest sends itself: discarded when ignored, left pending
-// otherwise; the vCPU delivers it (to the handler, or with its default
-// action) as the hypercall returns, or when it is unblocked (signals.cc).
+// A signal the guest sends itself: pending until the vCPU delivers it as
+// the hypercall returns, or when it is unblocked (signals.cc), which is
+// also where an ignored one is dropped (after a tracer or a debugger has
+// seen it, as ptrace shows ignored signals too).
 int64_t SignalSelf(Guest& g, uint64_t sig, int32_t code) {
   if (sig > 64) return -EINVAL;
   if (sig == 0) return 0;
@@ -406,9 +407,6 @@ int64_t SignalSelf(Guest& g, uint64_t sig, int32_t code) {
     g.Kill(SIGKILL, "sent itself the signal");
     return 0;
   }
-  const uint64_t handler = g.sigactions[sig].handler;
-  if (handler == reinterpret_cast<uint64_t>(SIG_IGN)) return 0;
-  if (handler == reinterpret_cast<uint64_t>(SIG_DFL) && DefaultIsIgnore(static_cast<int>(sig))) return 0;
   g.sig_pending |= uint64_t{1} << (sig - 1);
   g.sig_code[sig] = code;
   return 0;

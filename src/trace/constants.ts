@@ -200,8 +200,9 @@ const SIGNALS: Table = Object.entries(constants.signals)
   .filter(([name]) => name !== "SIGIOT" && name !== "SIGPOLL" && name !== "SIGUNUSED")
   .map(([name, n]) => [name, n] as const);
 
+/** A signal's name as strace writes it; real-time ones count from the kernel's SIGRTMIN, 32. */
 export function signalName(n: number): string {
-  if (n >= 34 && n <= 64) return n === 34 ? "SIGRTMIN" : `SIGRT_${n - 34}`;
+  if (n >= 32 && n <= 64) return n === 32 ? "SIGRTMIN" : `SIGRT_${n - 32}`;
   return xlat(n, SIGNALS);
 }
 

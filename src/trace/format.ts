@@ -432,6 +432,8 @@ function arg(kind: ArgKind, i: number, ctx: Ctx): string {
     }
     case "remaining":
       return v === 0n ? "NULL" : rec.result === -4n && exit && !exit.fault ? timespec(exit.data) : addr(v);
+    case "sigframe": // the mask the return restores (uc_sigmask, byte 296 of the ucontext)
+      return entry && !entry.fault && entry.data.length >= 304 ? `{mask=${sigset(entry.data.subarray(296))}}` : "{mask=?}";
     case "dirents": {
       // strace's "0x... /* 3 entries */": walk the records by their length.
       if (!ok || !exit || exit.fault) return addr(v);
@@ -639,9 +641,21 @@ export function timeOfDay(ns: bigint, micros = true, epoch = false): string {
   return micros ? `${seconds}.${p(Number((ns / 1000n) % 1000000n), 6)}` : seconds;
 }
 
+const SI_CODES: Record<number, string> = { 0: "SI_USER", [-1]: "SI_QUEUE", [-6]: "SI_TKILL", 0x80: "SI_KERNEL" };
+
+/** A delivered signal's siginfo as strace shows it: {si_signo=SIGUSR1, si_code=SI_TKILL, si_pid=42, si_uid=0}. */
+export function formatSiginfo(rec: TraceRecord): { signo: string; code: string; pid: number; uid: number } {
+  const code = Number(BigInt.asIntN(32, rec.args[1]));
+  return { signo: C.signalName(rec.nr), code: SI_CODES[code] ?? String(code), pid: Number(rec.args[2]), uid: Number(rec.args[3]) };
+}
+
 /** One line, as strace prints it: the result in column 40 when the call is short. */
 export function formatLine(rec: TraceRecord, o: LineOptions): string {
   let line = o.timestamps ? `${timeOfDay(rec.start, o.timestamps > 1, o.timestamps > 2)} ` : "";
+  if (rec.signal) {
+    const si = formatSiginfo(rec);
+    return `${line}--- ${si.signo} {si_signo=${si.signo}, si_code=${si.code}, si_pid=${si.pid}, si_uid=${si.uid}} ---`;
+  }
   line += `${syscallName(rec.nr)}(${formatArgs(rec, o).join(", ")})`;
   line = `${line.padEnd(39)} = ${formatResult(rec)}`;
   if (rec.denied) line += " <denied>";

@@ -93,6 +93,8 @@ function opsFor(kind: ArgKind, i: number, strsize: number): CaptureOp[] {
       return [fixed(i, "entry", 12)];
     case "utimens":
       return [fixed(i, "entry", 32)];
+    case "sigframe": // rt_sigreturn: the ucontext at the stack pointer, for its mask
+      return [fixed(i, "entry", 304)];
     case "remaining": // what a sleep cut short had left (shown on EINTR)
       return [fixed(i, "exit", 16)];
     case "dirents": // to count the entries

@@ -25,6 +25,8 @@ export interface TraceRecord {
   readonly denied: boolean;
   /** exit/exit_group: no result. */
   readonly noReturn: boolean;
+  /** Not a call: a signal delivered; nr is the signal, args signo, si_code, si_pid, si_uid. */
+  readonly signal: boolean;
   /** Captures by argument index: what the guest passed, and what it got back. */
   readonly entry: ReadonlyMap<number, Capture>;
   readonly exit: ReadonlyMap<number, Capture>;
@@ -35,6 +37,7 @@ export interface TraceRecord {
 const HEADER = 88;
 const DENIED = 1;
 const NO_RETURN = 2;
+const SIGNAL = 4;
 
 export function parseRecords(buf: Buffer, plan: TracePlan): TraceRecord[] {
   const out: TraceRecord[] = [];
@@ -48,7 +51,7 @@ export function parseRecords(buf: Buffer, plan: TracePlan): TraceRecord[] {
     const entry = new Map<number, Capture>();
     const exit = new Map<number, Capture>();
     const extra: Capture[] = [];
-    const ops = plan.ops[nr] ?? [];
+    const ops = flags & SIGNAL ? [] : (plan.ops[nr] ?? []);
     let b = at + HEADER;
     for (let k = 0; k < nblobs && b + 16 <= at + size; k++) {
       const index = buf[b];
@@ -73,6 +76,7 @@ export function parseRecords(buf: Buffer, plan: TracePlan): TraceRecord[] {
       args,
       denied: (flags & DENIED) !== 0,
       noReturn: (flags & NO_RETURN) !== 0,
+      signal: (flags & SIGNAL) !== 0,
       entry,
       exit,
       extra,

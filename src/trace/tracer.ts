@@ -9,7 +9,7 @@ import { TorovError } from "../vmm/errors.js";
 import { syscallName } from "../vmm/hypercalls.js";
 import type { Machine } from "../vmm/machine.js";
 import { MAX_NR, buildPlan, type TracePlan } from "./plan.js";
-import { errnoName, formatArgs, formatLine, isError, timeOfDay } from "./format.js";
+import { errnoName, formatArgs, formatLine, formatSiginfo, isError, timeOfDay } from "./format.js";
 import { parseRecords, type TraceRecord } from "./records.js";
 import { countsFrom, summaryTable } from "./summary.js";
 import type { RunOutcome } from "../vmm/report.js";
@@ -44,9 +44,14 @@ const TAKE_EVERY = 20;
 /** One call as a JSON object (--json). */
 export function jsonRecord(rec: TraceRecord, strsize: number): string {
   const err = isError(rec);
+  const ts = new Date(Number(rec.start / 1000000n)).toISOString().replace(/\.\d+Z$/, `.${String((rec.start / 1000n) % 1000000n).padStart(6, "0")}Z`);
+  if (rec.signal) {
+    const si = formatSiginfo(rec);
+    return JSON.stringify({ seq: rec.seq, ts, signal: si.signo, si_code: si.code, si_pid: si.pid, si_uid: si.uid });
+  }
   return JSON.stringify({
     seq: rec.seq,
-    ts: new Date(Number(rec.start / 1000000n)).toISOString().replace(/\.\d+Z$/, `.${String((rec.start / 1000n) % 1000000n).padStart(6, "0")}Z`),
+    ts,
     name: syscallName(rec.nr),
     nr: rec.nr,
     args: formatArgs(rec, { strsize }),

@@ -29,7 +29,7 @@ export type ArgKind =
   | "pollfds" | "ioctl" | "fcntl" | "domain" | "socktype" | "protocol" | "msghdr" | "omsghdr" | "fds2"
   | "rlimit" | "orlimit" | "resource" | "utsname" | "fdset" | "futexop" | "arch" | "prctl" | "flock"
   | "efdflags" | "epflags" | "epollop" | "epollevent" | "mfdflags" | "grnd" | "renameflags" | "waitflags"
-  | "sockopt" | "dirents" | "utimens" | "remaining";
+  | "sockopt" | "dirents" | "utimens" | "remaining" | "sigframe";
 
 export interface Hypercall {
   readonly nr: number;
@@ -253,7 +253,7 @@ const ROWS: Row[] = [
   ["rt_sigaction", "e", "signal", "signal sigaction osigaction size"],
   ["rt_sigprocmask", "e", "signal", "sighow sigset osigset size"],
   ["rt_sigpending", "e", "signal", "osigset size"],
-  ["rt_sigreturn", "e", "signal", ""],
+  ["rt_sigreturn", "e", "signal", "sigframe"],
   ["sigaltstack", "e", "signal", "hex hex"],
   ["kill", "e", "signal process", "int signal"],
   ["tkill", "e", "signal process", "int signal"],

@@ -118,6 +118,24 @@ test("a hypercall the manifest denies is traced with <denied>, and never reached
   assert.equal(spawnSync("test", ["-e", join(dir, "root", "dir")]).status, 1, "the directory was not made");
 });
 
+for (const program of variants("signals").filter((v) => !v.endsWith(".pie"))) {
+  test(`${program}: delivered signals and rt_sigreturn are traced as strace shows them`, { skip: !hasStrace && "strace is not installed" }, () => {
+    const { dir, nativeDir, manifest } = setUp(program);
+    const calls = "trace=kill,tgkill,rt_sigreturn,rt_sigprocmask";
+    const out = join(dir, "strace.txt");
+    spawnSync("strace", ["-o", out, "-e", calls, guest(program)], { cwd: nativeDir });
+    const r = torov(["trace", "-e", calls, "-o", join(dir, "torov.txt"), manifest]);
+    assert.equal(r.status, 128 + 12, r.stderr);
+    // The pids differ: the guest's is torov's.
+    const pids = (text: string) => lines(text).map((l) => l.replace(/\b\d{2,}\b(?=[,)])|si_pid=\d+/g, (m) => (m.startsWith("si_pid") ? "si_pid=PID" : "PID")));
+    const got = readFileSync(join(dir, "torov.txt"), "utf8");
+    assert.deepEqual(pids(got), pids(readFileSync(out, "utf8")));
+    assert.match(got, /^--- SIGUSR1 \{si_signo=SIGUSR1, si_code=SI_TKILL, si_pid=\d+, si_uid=\d+\} ---$/m);
+    assert.match(got, /^rt_sigreturn\(\{mask=\[\]\}\) += 0$/m);
+    assert.match(got, /^\+\+\+ killed by SIGUSR2 \+\+\+$/m);
+  });
+}
+
 test("as with strace, everything after the manifest is the program's, options included", () => {
   const { manifest } = setUp("args");
   const r = torov(["trace", "-e", "exit_group", manifest, "3", "-c", "-o", "x"]);
