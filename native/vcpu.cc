@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <mutex>
@@ -327,8 +328,15 @@ void Vcpu::Hypercall(RunResult* result, Next* next) {
 
   // rt_sigreturn has no arguments: its trace shows the frame at the stack
   // pointer (the mask it restores), as strace does.
-  const uint64_t frame_arg[6] = {nr == SYS_rt_sigreturn && tracer_ && tracer_->enabled() ? Regs().rsp : 0, 0, 0, 0, 0, 0};
-  const bool traced = Traced(nr, nr == SYS_rt_sigreturn ? frame_arg : page + HC_A0 / 8);
+  // (A register read, only then: the hot path reads no registers.)
+  const uint64_t* args = page + HC_A0 / 8;
+  uint64_t frame[6];
+  if (nr == SYS_rt_sigreturn && tracer_ && tracer_->enabled()) {
+    frame[0] = Regs().rsp;
+    std::fill(frame + 1, frame + 6, 0);
+    args = frame;
+  }
+  const bool traced = Traced(nr, args);
   bool denied = false;
   int64_t ret;
   if (nr == ~uint64_t{0}) {

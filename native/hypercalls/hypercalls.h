@@ -48,6 +48,22 @@ int64_t SignalSelf(Guest& g, uint64_t sig, int32_t code);
 
 inline int64_t HostResult(long r) { return r < 0 ? -errno : r; }
 
+constexpr uint64_t kMaxRw = 0x7ffff000;  // Linux's MAX_RW_COUNT
+
+// The buffer of one read or write (read, write, pread, sendto, recvfrom...),
+// checked as Linux checks it: the whole length must pass access_ok (else
+// EFAULT), then it is clamped to MAX_RW_COUNT and to what is mapped with
+// `access` (a short transfer). False (EFAULT) when a non-empty buffer has no
+// accessible byte.
+inline bool GuestBuffer(const Guest& g, uint64_t addr, uint64_t len, Access access, uint8_t** p, size_t* n) {
+  if (!AccessOk(addr, len)) return false;
+  if (len > kMaxRw) len = kMaxRw;
+  *n = g.mm.UserExtent(addr, len, access);
+  if (len && !*n) return false;
+  *p = *n ? g.mm.User(addr, *n, access) : nullptr;
+  return true;
+}
+
 // Copies a guest object in or out; false on a bad pointer (-EFAULT).
 template <typename T>
 bool CopyIn(const Guest& g, uint64_t addr, T* out) {

@@ -23,25 +23,12 @@ namespace torov {
 
 namespace {
 
-constexpr uint64_t kMaxRw = 0x7ffff000;  // Linux's MAX_RW_COUNT
-
-// A guest buffer as a host pointer and a length clamped to the mapping.
-// Returns false (EFAULT) when a non-empty buffer has no accessible byte.
-bool Buffer(const Guest& g, uint64_t addr, uint64_t len, Access access, uint8_t** p, size_t* n) {
-  if (!AccessOk(addr, len)) return false;
-  if (len > kMaxRw) len = kMaxRw;
-  *n = g.mm.UserExtent(addr, len, access);
-  if (len && !*n) return false;
-  *p = *n ? g.mm.User(addr, *n, access) : nullptr;
-  return true;
-}
-
 int64_t Read(Guest& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   uint8_t* p;
   size_t n;
-  if (!Buffer(g, a[1], a[2], Access::kWrite, &p, &n)) return -EFAULT;
+  if (!GuestBuffer(g, a[1], a[2], Access::kWrite, &p, &n)) return -EFAULT;
   return HostIo(g, *f, POLLIN, [&] { return ::read(f->host.get(), p, n); });
 }
 
@@ -50,7 +37,7 @@ int64_t Write(Guest& g, const uint64_t* a) {
   if (!f) return -EBADF;
   uint8_t* p;
   size_t n;
-  if (!Buffer(g, a[1], a[2], Access::kRead, &p, &n)) return -EFAULT;
+  if (!GuestBuffer(g, a[1], a[2], Access::kRead, &p, &n)) return -EFAULT;
   return HostIo(g, *f, POLLOUT, [&] { return ::write(f->host.get(), p, n); });
 }
 
@@ -59,7 +46,7 @@ int64_t Pread64(Guest& g, const uint64_t* a) {
   if (!f) return -EBADF;
   uint8_t* p;
   size_t n;
-  if (!Buffer(g, a[1], a[2], Access::kWrite, &p, &n)) return -EFAULT;
+  if (!GuestBuffer(g, a[1], a[2], Access::kWrite, &p, &n)) return -EFAULT;
   return HostIo(g, *f, POLLIN, [&] { return ::pread(f->host.get(), p, n, static_cast<off_t>(a[3])); });
 }
 
@@ -68,7 +55,7 @@ int64_t Pwrite64(Guest& g, const uint64_t* a) {
   if (!f) return -EBADF;
   uint8_t* p;
   size_t n;
-  if (!Buffer(g, a[1], a[2], Access::kRead, &p, &n)) return -EFAULT;
+  if (!GuestBuffer(g, a[1], a[2], Access::kRead, &p, &n)) return -EFAULT;
   return HostIo(g, *f, POLLOUT, [&] { return ::pwrite(f->host.get(), p, n, static_cast<off_t>(a[3])); });
 }
 

@@ -165,11 +165,9 @@ int64_t Shutdown(Guest& g, const uint64_t* a) {
 int64_t Sendto(Guest& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
-  if (!AccessOk(a[1], a[2])) return -EFAULT;
-  const uint64_t len = std::min<uint64_t>(a[2], 0x7ffff000);
-  const uint64_t n = g.mm.UserExtent(a[1], len, Access::kRead);
-  if (len && !n) return -EFAULT;
-  const uint8_t* buf = g.mm.User(a[1], n, Access::kRead);
+  uint8_t* buf;
+  size_t n;
+  if (!GuestBuffer(g, a[1], a[2], Access::kRead, &buf, &n)) return -EFAULT;
   HostAddr addr;
   if (a[4]) {
     if (int r = AddrIn(g, a[4], a[5], &addr); r < 0) return r;
@@ -184,11 +182,9 @@ int64_t Sendto(Guest& g, const uint64_t* a) {
 int64_t Recvfrom(Guest& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
-  if (!AccessOk(a[1], a[2])) return -EFAULT;
-  const uint64_t len = std::min<uint64_t>(a[2], 0x7ffff000);
-  const uint64_t n = g.mm.UserExtent(a[1], len, Access::kWrite);
-  if (len && !n) return -EFAULT;
-  uint8_t* buf = g.mm.User(a[1], n, Access::kWrite);
+  uint8_t* buf;
+  size_t n;
+  if (!GuestBuffer(g, a[1], a[2], Access::kWrite, &buf, &n)) return -EFAULT;
   sockaddr_storage ss{};
   socklen_t slen = sizeof ss;
   int64_t r = HostIo(g, *f, POLLIN, [&] {

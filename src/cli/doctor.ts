@@ -10,7 +10,7 @@ import { loadManifest } from "../vmm/manifest.js";
 import { native } from "../vmm/native.js";
 import type { Policy } from "../vmm/policy.js";
 import { hostSyscalls } from "../vmm/seccomp.js";
-import { ERRNO } from "../trace/errno.js";
+import { errnoName } from "../trace/format.js";
 import { style } from "./ui.js";
 
 const FLAVOURS: Record<string, string> = {
@@ -91,12 +91,9 @@ function refusal(policy: Policy): string {
   const p = native().probeSeccomp(hostSyscalls(policy));
   if (p.installed) return style.red(`a scratch thread could not be filtered: ${p.installed}`);
   const refused = p.socket === 1 && p.open === 1 && p.ioctl === 1 && p.getpid === 0;
-  const said = `socket ${errnoName(p.socket)}, open ${errnoName(p.open)}, ioctl TIOCSTI ${errnoName(p.ioctl)}, getpid ${errnoName(p.getpid)}`;
+  const name = (e: number) => (e === 0 ? "ok" : errnoName(e));
+  const said = `socket ${name(p.socket)}, open ${name(p.open)}, ioctl TIOCSTI ${name(p.ioctl)}, getpid ${name(p.getpid)}`;
   return refused ? `checked: ${said}` : style.red(`NOT refusing as it should: ${said}`);
-}
-
-function errnoName(e: number): string {
-  return e === 0 ? "ok" : (ERRNO.get(e)?.[0] ?? `errno ${e}`);
 }
 
 function yes(b: boolean): string {

@@ -85,8 +85,8 @@ export function outcome(r: NativeRunResult, image: LoadedImage): RunOutcome {
           ? `: hypercall ${syscallName(r.deniedNr)} is denied by the manifest (OnDenied "kill")`
           : r.message === "sent itself the signal"
             ? " (it sent the signal to itself)"
-            : r.message?.startsWith("rt_sigreturn") || r.message?.includes("signal handler") || r.message?.includes("signal frame")
-              ? `: ${r.message}`
+            : r.message
+              ? `: ${r.message}` // the monitor's reason (a bad signal frame, the debugger...)
               : "";
       return { ...base, status: r.status, signal: sig, report: [`torov: ${who} killed by ${sig}${why}`] };
     }
