@@ -33,6 +33,8 @@ export async function debug(manifest: Manifest, args: string[], options: DebugOp
   // With --stdio the protocol owns stdin and stdout: the program reads
   // nothing and writes to stderr, as under gdbserver.
   const stdio: [number, number, number] | undefined = options.stdio ? [openSync("/dev/null", "r"), 2, 2] : undefined;
+  // Bad options are refused before a VM exists (one would keep the process alive).
+  const port = options.port !== undefined ? parsePort(options.port) : manifest.debug.port;
   const machine = new Machine(manifest, { args, stdio });
   const target = new VmDebugTarget(machine);
   if (options.stopOnDenied) target.stopOnDenied(true);
@@ -44,7 +46,6 @@ export async function debug(manifest: Manifest, args: string[], options: DebugOp
     server = GdbServer.stdio(target, process.stdin, process.stdout, { log });
   } else {
     const host = options.host ?? "127.0.0.1";
-    const port = options.port !== undefined ? parsePort(options.port) : manifest.debug.port;
     try {
       server = await GdbServer.listen(target, { host, port, log });
     } catch (e) {

@@ -5,7 +5,8 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { test } from "node:test";
-import { BIN, guest, tempDir, torov, writeManifest } from "../helpers.js";
+import { createServer } from "node:net";
+import { BIN, EXAMPLES, guest, tempDir, torov, writeManifest } from "../helpers.js";
 
 function expectError(args: string[], message: RegExp) {
   const r = torov(args);
@@ -88,4 +89,21 @@ test("usage errors exit 2", () => {
   assert.match(r.stderr, /missing required argument 'manifest'/);
   assert.equal(torov(["frobnicate"]).status, 2);
   assert.equal(torov(["--help"]).status, 0);
+});
+
+test("torov debug with a bad --port or a port in use: one line, status 2, and it ends", async () => {
+  const manifest = join(EXAMPLES, "hello", "hello.json");
+  const bad = torov(["debug", manifest, "--port", "abc"], { timeout: 20_000 });
+  assert.equal(bad.status, 2);
+  assert.equal(bad.stderr, 'torov: --port: "abc" is not a TCP port (0 to 65535)\n');
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  try {
+    const r = spawnSync(process.execPath, [BIN, "debug", manifest, "--port", String(port)], { encoding: "utf8", timeout: 20_000 });
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stderr, `torov: cannot listen for GDB on 127.0.0.1:${port}: the port is in use (try --port)\n`);
+  } finally {
+    server.close();
+  }
 });
