@@ -25,6 +25,8 @@ function parsePort(text: string): number {
 }
 
 export async function run(manifestPath: string, args: string[], options: DebugOptions): Promise<void> {
+  if (options.stdio && options.gdb) throw new TorovError("--stdio and --gdb: choose one (--stdio is for a GDB that starts torov, --gdb starts GDB here)", "EUSAGE");
+  if (options.stdio && options.port !== undefined) throw new TorovError("--stdio speaks on stdin and stdout: --port does not apply", "EUSAGE");
   await debug(loadManifest(manifestPath), args, options);
 }
 

@@ -3,7 +3,7 @@
 // .vscode/tasks.json (a background task that starts torov debug and tells
 // VS Code when it listens). Existing files keep their other entries.
 
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { TorovError } from "../vmm/errors.js";
 import { loadManifest } from "../vmm/manifest.js";
@@ -38,6 +38,8 @@ function upsert(list: unknown, key: string, value: string, entry: Record<string,
 export async function run(manifestPath: string, options: VscodeOptions): Promise<void> {
   const manifest = loadManifest(manifestPath);
   const dir = resolve(options.dir ?? ".");
+  // The workspace folder VS Code opens: a typo must not create a new one.
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new TorovError(`--dir: ${dir} is not a folder`, "EUSAGE");
   const port = options.port ?? String(manifest.debug.port || 1234);
   if (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535) throw new TorovError(`--port: "${port}" is not a TCP port`, "EUSAGE");
   const name = manifest.binary.split("/").pop()!;

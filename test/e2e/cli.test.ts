@@ -1,7 +1,7 @@
 // Bad input: one clear line on stderr naming the file and the problem,
 // exit status 2, no JavaScript stack, nothing left running.
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -106,4 +106,19 @@ test("torov debug with a bad --port or a port in use: one line, status 2, and it
   } finally {
     server.close();
   }
+});
+
+test("options that cannot go together, and a --dir that does not exist, are refused in one line", () => {
+  const manifest = join(EXAMPLES, "hello", "hello.json");
+  const both = torov(["debug", manifest, "--stdio", "--gdb"], { timeout: 20_000 });
+  assert.equal(both.status, 2);
+  assert.match(both.stderr, /^torov: --stdio and --gdb: choose one .*\n$/);
+  const port = torov(["debug", manifest, "--stdio", "--port", "1"], { timeout: 20_000 });
+  assert.equal(port.status, 2);
+  assert.equal(port.stderr, "torov: --stdio speaks on stdin and stdout: --port does not apply\n");
+  const missing = join(tempDir(), "not-there");
+  const vs = torov(["vscode", manifest, "--dir", missing]);
+  assert.equal(vs.status, 2);
+  assert.equal(vs.stderr, `torov: --dir: ${missing} is not a folder\n`);
+  assert.equal(existsSync(missing), false, "no folder was made");
 });
