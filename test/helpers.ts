@@ -12,6 +12,17 @@ export const GUESTS = join(ROOT, "test", "guests", "out");
 export const EXAMPLES = join(ROOT, "examples");
 
 export const guest = (name: string) => join(GUESTS, name);
+
+/**
+ * How many times slower than a host with KVM this machine runs the tests: 1,
+ * or more inside test/harness's emulated guest (which sets TOROV_NESTED).
+ * Only the time limits that tell a hang from a slow run, and the pauses that
+ * wait for a program to get somewhere, are multiplied by it: no test measures
+ * speed. TOROV_TEST_TIME_SCALE overrides it.
+ */
+export const TIME_SCALE = Number(process.env.TOROV_TEST_TIME_SCALE) || (process.env.TOROV_NESTED ? 8 : 1);
+/** `ms` milliseconds on a host with KVM, as long as this machine needs. */
+export const scaled = (ms: number) => ms * TIME_SCALE;
 export const hasMusl = () => existsSync(guest("args.musl"));
 
 /** The build variants of a test guest that exist (glibc, static-pie, musl). */
@@ -71,7 +82,7 @@ export function torov(args: string[], opts: { input?: string; cwd?: string; time
       encoding: "utf8",
       input: opts.input ?? "",
       cwd: opts.cwd ?? ROOT,
-      timeout: opts.timeout ?? 60_000,
+      timeout: scaled(opts.timeout ?? 60_000),
       env: { ...process.env, FORCE_COLOR: "0" },
     }),
   );
@@ -84,7 +95,7 @@ export function native(binary: string, args: string[], opts: { cwd: string; env?
     input: opts.input ?? "",
     cwd: opts.cwd,
     env: opts.env ?? {},
-    timeout: 60_000,
+    timeout: scaled(60_000),
     argv0: binary.split("/").pop(),
   });
   return ran(r);

@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { test } from "node:test";
 import { createServer } from "node:net";
-import { BIN, EXAMPLES, guest, tempDir, torov, writeManifest } from "../helpers.js";
+import { BIN, EXAMPLES, guest, scaled, tempDir, torov, writeManifest } from "../helpers.js";
 
 function expectError(args: string[], message: RegExp) {
   const r = torov(args);
@@ -100,7 +100,7 @@ test("torov debug with a bad --port or a port in use: one line, status 2, and it
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const port = (server.address() as { port: number }).port;
   try {
-    const r = spawnSync(process.execPath, [BIN, "debug", manifest, "--port", String(port)], { encoding: "utf8", timeout: 20_000 });
+    const r = spawnSync(process.execPath, [BIN, "debug", manifest, "--port", String(port)], { encoding: "utf8", timeout: scaled(20_000) });
     assert.equal(r.status, 2, r.stderr);
     assert.equal(r.stderr, `torov: cannot listen for GDB on 127.0.0.1:${port}: the port is in use (try --port)\n`);
   } finally {

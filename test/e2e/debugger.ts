@@ -5,7 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
-import { BIN, ROOT, guest, tempDir, writeManifest, type ManifestSpec } from "../helpers.js";
+import { BIN, ROOT, guest, scaled, tempDir, writeManifest, type ManifestSpec } from "../helpers.js";
 
 export interface Debuggee {
   proc: ChildProcess;
@@ -47,10 +47,13 @@ export async function startDebug(manifest: string, options: string[] = [], args:
 
 /** gdb -batch with these commands against the stub (no local file: all from the target). */
 export function gdbBatch(port: number, commands: string[], before: string[] = []): { status: number; output: string } {
-  const args = ["-q", "-nx", "-batch", ...before.flatMap((c) => ["-ex", c]), "-ex", "set confirm off", "-ex", `target remote 127.0.0.1:${port}`, ...commands.flatMap((c) => ["-ex", c])];
-  const r = spawnSync("gdb", args, { encoding: "utf8", timeout: 60_000 });
+  const args = ["-q", "-nx", "-batch", ...before.flatMap((c) => ["-ex", c]), "-ex", "set confirm off", "-ex", REMOTE_TIMEOUT, "-ex", `target remote 127.0.0.1:${port}`, ...commands.flatMap((c) => ["-ex", c])];
+  const r = spawnSync("gdb", args, { encoding: "utf8", timeout: scaled(60_000) });
   return { status: r.status ?? -1, output: `${r.stdout}${r.stderr}` };
 }
+
+/** GDB waits 2 s for each reply by default: longer where everything is slower (TIME_SCALE). */
+export const REMOTE_TIMEOUT = `set remotetimeout ${Math.round(scaled(2000) / 1000)}`;
 
 export const hasGdb = () => spawnSync("gdb", ["--version"]).status === 0;
 export const hasLldb = () => spawnSync("lldb", ["--version"]).status === 0;
@@ -73,7 +76,7 @@ export class Mi {
     require("regenerator-runtime/runtime");
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const { GDB } = require("gdb-js");
-    this.child = spawn("gdb", ["-q", "-nx", "-i=mi", ...extra]);
+    this.child = spawn("gdb", ["-q", "-nx", "-i=mi", "-ex", REMOTE_TIMEOUT, ...extra]);
     const child = this.child;
     // gdb-js passes { binary: true } to write(), which Node rejects.
     const proc = { stdin: { write: (s: string) => child.stdin!.write(s) }, stdout: child.stdout, stderr: child.stderr, on: child.on.bind(child), kill: () => child.kill() };
@@ -94,7 +97,7 @@ export class Mi {
   }
 
   /** The next *stopped event. */
-  stopped(timeoutMs = 20_000): Promise<MiEvent> {
+  stopped(timeoutMs = scaled(20_000)): Promise<MiEvent> {
     const queued = this.stops.shift();
     if (queued) return Promise.resolve(queued);
     return new Promise((resolve, reject) => {

@@ -19,10 +19,10 @@ import { appHighFor } from "../../src/vmm/layout.js";
 import { Machine } from "../../src/vmm/machine.js";
 import { loadManifest, MAX_MEMORY_MIB, MIN_MEMORY_MIB } from "../../src/vmm/manifest.js";
 import { mutate, mutationArb, REPLAY, runs } from "../elf-mutations.js";
-import { BIN, EXAMPLES, guest, ROOT, tempDir, variants, writeManifest } from "../helpers.js";
+import { BIN, EXAMPLES, guest, ROOT, scaled, tempDir, variants, writeManifest } from "../helpers.js";
 
 /** A run may take this long; then it must be the guest that hangs (see guestHangs()). */
-const CASE_MS = 3000;
+const CASE_MS = scaled(3000);
 
 const REAL = [...variants("args").map(guest), join(EXAMPLES, "hello", "hello")].filter((p) => existsSync(p));
 

@@ -3,8 +3,8 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { test } from "node:test";
-import { guest, native, tempDir } from "../helpers.js";
-import { debugManifest, gdbBatch, hasGdb, startDebug } from "./debugger.js";
+import { guest, native, scaled, tempDir } from "../helpers.js";
+import { debugManifest, gdbBatch, hasGdb, REMOTE_TIMEOUT, startDebug } from "./debugger.js";
 
 const skip = !hasGdb() && "gdb is not installed";
 
@@ -221,7 +221,7 @@ test("--stdio: target remote | torov debug --stdio", { skip }, async () => {
   const { spawnSync } = await import("node:child_process");
   const { BIN } = await import("../helpers.js");
   const manifest = debugManifest("debugme");
-  const r = spawnSync("gdb", ["-q", "-nx", "-batch", "-ex", `target remote | ${process.execPath} ${BIN} debug --stdio ${manifest}`, "-ex", "break area", "-ex", "continue", "-ex", "bt 1", "-ex", "continue"], { encoding: "utf8", timeout: 60_000 });
+  const r = spawnSync("gdb", ["-q", "-nx", "-batch", "-ex", REMOTE_TIMEOUT, "-ex", `target remote | ${process.execPath} ${BIN} debug --stdio ${manifest}`, "-ex", "break area", "-ex", "continue", "-ex", "bt 1", "-ex", "continue"], { encoding: "utf8", timeout: scaled(60_000) });
   assert.match(r.stdout + r.stderr, /Breakpoint 1, area/);
   assert.match(r.stdout + r.stderr, /exited with code 01/);
   assert.match(r.stderr, /checkpoint\n/, "the program's output goes to stderr in --stdio mode");

@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync } from
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
-import { guest, tempDir, torovSpawn, variants, writeManifest } from "../helpers.js";
+import { guest, scaled, tempDir, torovSpawn, variants, writeManifest } from "../helpers.js";
 
 /** Every line the guest prints but the memory ones, as it must print them. */
 const EXPECTED: Record<string, string | RegExp> = {
@@ -100,7 +100,7 @@ async function runHostile(binary: string, memory: number, newpid: boolean, port:
     if (/^alive$/m.test(stdout)) alive();
   });
   const exited = once(child, "exit");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const timer = setTimeout(() => child.kill("SIGKILL"), scaled(60_000));
   await Promise.race([aliveSeen, exited]);
   // The guest now blocks reading stdin: the monitor holds all it was given.
   const pid = child.pid!;

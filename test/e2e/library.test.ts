@@ -4,7 +4,7 @@ import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { Machine, Tracer, loadManifest, run } from "../../src/index.js";
-import { blockingPipe, guest, tempDir, writeManifest } from "../helpers.js";
+import { blockingPipe, guest, scaled, tempDir, writeManifest } from "../helpers.js";
 
 test("run() resolves with the exit status; VMs run side by side", async () => {
   const dir = tempDir();
@@ -27,7 +27,7 @@ test("a Machine can be killed while its guest blocks in a host call", async () =
   const { readFd, writeFd } = blockingPipe();
   const m = new Machine(manifest, { stdio: [readFd, -1, -1] });
   const done = m.start();
-  await new Promise((r) => setTimeout(r, 200));
+  await new Promise((r) => setTimeout(r, scaled(200)));
   m.kill();
   const result = await done;
   assert.equal(result.native.kind, "killed");

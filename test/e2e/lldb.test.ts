@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { test } from "node:test";
 import { readFileSync } from "node:fs";
 import { elfSymbols } from "../../src/vmm/elf.js";
-import { guest } from "../helpers.js";
+import { guest, scaled } from "../helpers.js";
 import { debugManifest, hasLldb, startDebug } from "./debugger.js";
 
 test("lldb gdb-remote: entry stop, registers, address breakpoint, step, exit", { skip: !hasLldb() && "lldb is not installed" }, async () => {
@@ -26,7 +26,7 @@ test("lldb gdb-remote: entry stop, registers, address breakpoint, step, exit", {
     "register read rip",
     "continue",
   ];
-  const r = spawnSync("lldb", ["-b", ...commands.flatMap((c) => ["-o", c])], { encoding: "utf8", timeout: 60_000 });
+  const r = spawnSync("lldb", ["-b", ...commands.flatMap((c) => ["-o", c])], { encoding: "utf8", timeout: scaled(60_000) });
   const out = r.stdout;
   assert.match(out, /stop reason = signal SIGTRAP\n\s+frame #0: 0x00000000004[0-9a-f]{5}\n->.*xorl +%ebp, %ebp/);
   assert.match(out, /cs = 0x00000033/);

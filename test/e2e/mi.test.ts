@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { debugManifest, hasGdb, Mi, startDebug } from "./debugger.js";
-import { guest } from "../helpers.js";
+import { guest, scaled } from "../helpers.js";
 
 const skip = !hasGdb() && "gdb is not installed";
 
@@ -64,7 +64,7 @@ test("Ctrl-C (-exec-interrupt) stops a spinning program with SIGINT, and it goes
   try {
     await attach(mi, d.port);
     await mi.cmd("-exec-continue");
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, scaled(300)));
     await mi.cmd("-exec-interrupt");
     const stop = await mi.stopped();
     assert.equal(stop.reason, "signal-received");
@@ -72,7 +72,7 @@ test("Ctrl-C (-exec-interrupt) stops a spinning program with SIGINT, and it goes
     const before = Number((await mi.cmd("-data-evaluate-expression counter")).value);
     assert.ok(before > 6, "it was spinning");
     await mi.cmd("-exec-continue");
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, scaled(200)));
     await mi.cmd("-exec-interrupt");
     await mi.stopped();
     const after = Number((await mi.cmd("-data-evaluate-expression counter")).value);
@@ -96,7 +96,7 @@ test("Ctrl-C ends a `next` that never leaves its line (range stepping) with SIGI
     const before = Number((await mi.cmd("-data-evaluate-expression counter")).value);
     // `for (;;) counter++;` is one line: GDB range-steps it until stopped.
     await mi.cmd("-exec-next");
-    await new Promise((r) => setTimeout(r, 400));
+    await new Promise((r) => setTimeout(r, scaled(400)));
     await mi.cmd("-exec-interrupt");
     const stop = await mi.stopped();
     assert.equal(stop["signal-name"], "SIGINT");
@@ -116,7 +116,7 @@ test("Ctrl-C while the program is blocked in a host call; the call resumes on co
   try {
     await attach(mi, d.port);
     await mi.cmd("-exec-continue");
-    await new Promise((r) => setTimeout(r, 500)); // blocked in read(0): stdin is an open pipe
+    await new Promise((r) => setTimeout(r, scaled(500))); // blocked in read(0): stdin is an open pipe
     await mi.cmd("-exec-interrupt");
     const stop = await mi.stopped();
     assert.equal(stop["signal-name"], "SIGINT");

@@ -12,6 +12,7 @@ import fc from "fast-check";
 import { escapeBinary, frame, MAX_PACKET } from "../../src/gdbstub/protocol/packet.js";
 import { REGISTERS } from "../../src/gdbstub/x86_64.js";
 import { anyPacketBody, commandOf, replyProblem, runs, SEED, sendable } from "../rsp-fuzz.js";
+import { scaled } from "../helpers.js";
 import { debugManifest, gdbBatch, hasGdb, rawClient, startDebug } from "./debugger.js";
 
 const skip = !hasGdb() && "gdb is not installed";
@@ -40,7 +41,7 @@ class Client {
   }
 
   /** The next packet from the stub (acks and nacks before it counted); undefined if none comes in time. */
-  async next(timeoutMs = 3000): Promise<Buffer | undefined> {
+  async next(timeoutMs = scaled(3000)): Promise<Buffer | undefined> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const p = this.parse();
@@ -189,7 +190,7 @@ function extent(map: Region[], addr: bigint, len: number): number {
 
 const hex = (n: number | bigint) => n.toString(16);
 
-test("a fast-check stream of packets against a live stub, then a normal session", { skip, timeout: 60_000 }, async () => {
+test("a fast-check stream of packets against a live stub, then a normal session", { skip, timeout: scaled(60_000) }, async () => {
   const d = await startDebug(debugManifest("debugme"));
   let exited = false;
   d.proc.on("exit", () => (exited = true));

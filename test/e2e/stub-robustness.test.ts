@@ -3,6 +3,7 @@
 // stub down: afterwards a normal GDB session works.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { scaled } from "../helpers.js";
 import { debugManifest, gdbBatch, hasGdb, packet, rawClient, startDebug } from "./debugger.js";
 
 const skip = !hasGdb() && "gdb is not installed";
@@ -68,7 +69,7 @@ test("a second debugger is refused while one is connected", { skip }, async () =
   const second = await rawClient(d.port);
   const closed = await new Promise<boolean>((resolve) => {
     second.socket.on("close", () => resolve(true));
-    setTimeout(() => resolve(false), 2000);
+    setTimeout(() => resolve(false), scaled(2000));
   });
   assert.ok(closed, "the second connection was closed");
   assert.match(first.received(), /PacketSize/);
