@@ -17,8 +17,8 @@
 
 namespace torov {
 
-Napi::Value RawExitBenchmark(const Napi::CallbackInfo& info);  // bench.cc
-Napi::Value ProbeDebug(const Napi::CallbackInfo& info);        // bench.cc
+Napi::Value RawExitBenchmark(const Napi::CallbackInfo& info);  // probes.cc
+Napi::Value ProbeDebug(const Napi::CallbackInfo& info);        // probes.cc
 
 // probeSeccomp(admitted: number[]): what a thread filtered to `admitted`
 // gets for calls it may and may not make (errno values, 0 for success).
@@ -56,6 +56,7 @@ Napi::Value KvmInfo(const Napi::CallbackInfo& info) {
     const KvmCaps& c = Kvm::Get().caps();
     Napi::Object o = Napi::Object::New(env);
     o.Set("flavour", c.flavour);
+    o.Set("hypervisor", c.hypervisor);
     o.Set("syncRegs", c.sync_regs);
     o.Set("immediateExit", c.immediate_exit);
     o.Set("guestDebug", c.guest_debug);

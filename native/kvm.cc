@@ -5,7 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cpuid.h>
+
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <mutex>
 
@@ -27,6 +30,23 @@ std::string DetectFlavour() {
   if (stat("/sys/module/kvm_intel", &st) == 0) return "vmx";
   if (stat("/sys/module/kvm_amd", &st) == 0) return "svm";
   return "unknown";
+}
+
+// The hypervisor this host itself runs under, by its CPUID signature (leaf
+// 0x40000000, present when CPUID.1:ECX bit 31 says there is one); "" on bare
+// metal. QEMU's software CPU signs "TCGTCGTCGTCG".
+std::string DetectHypervisor() {
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 31))) return "";
+  __cpuid(0x40000000, a, b, c, d);
+  char vendor[13];
+  std::memcpy(vendor, &b, 4);
+  std::memcpy(vendor + 4, &c, 4);
+  std::memcpy(vendor + 8, &d, 4);
+  vendor[12] = 0;
+  std::string s(vendor);
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s.empty() ? "unknown" : s;
 }
 
 }  // namespace
@@ -67,6 +87,7 @@ Kvm::Kvm() {
   caps_.hw_breakpoints = has(KVM_CAP_GUEST_DEBUG_HW_BPS);
   if (caps_.hw_breakpoints < 0) caps_.hw_breakpoints = 0;
   caps_.flavour = DetectFlavour();
+  caps_.hypervisor = DetectHypervisor();
 
   // KVM_GET_SUPPORTED_CPUID fails with E2BIG until the table is large enough.
   for (uint32_t n = 64; n <= 4096; n *= 2) {

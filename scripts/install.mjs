@@ -21,8 +21,10 @@ function step(what, cmd, args) {
   }
 }
 
-// npm sets npm_config_node_gyp to the node-gyp it bundles.
-const gyp = process.env.npm_config_node_gyp;
+// npm sets npm_config_node_gyp to the node-gyp it bundles; run directly
+// (node scripts/test.mjs), use that same one, next to node.
+const bundled = join(dirname(process.execPath), "..", "lib", "node_modules", "npm", "node_modules", "node-gyp", "bin", "node-gyp.js");
+const gyp = process.env.npm_config_node_gyp ?? (existsSync(bundled) ? bundled : undefined);
 const nodeGyp = gyp ? [process.execPath, [gyp]] : ["node-gyp", []];
 if (!existsSync("build/Makefile")) step("configuring the native addon", nodeGyp[0], [...nodeGyp[1], "configure"]);
 step("building the native addon", nodeGyp[0], [...nodeGyp[1], "build"]);
