@@ -4,7 +4,8 @@
       "target_name": "torov",
       "sources": [
         "native/addon.cc",
-        "native/bench.cc",
+        "native/debug.cc",
+        "native/probes.cc",
         "native/fdtable.cc",
         "native/guest.cc",
         "native/kvm.cc",

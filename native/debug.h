@@ -6,8 +6,15 @@
 // and writes the captured registers and guest memory directly (nothing runs)
 // and finally gives one order: resume (maybe single-stepping, maybe with a
 // signal), detach, or kill. Every stop, however it arose, goes through this
-// one path; the mechanism that produced it (the guest's #BP/#DB/#PF handlers
-// here, debug registers where the host honours them) is the vCPU's business.
+// one path; the mechanism that produced it is the vCPU's business:
+//
+// - kGuest (PVM, which ignores KVM's debug help for user mode): the trap
+//   flag and int3 reach the guest runtime's #DB and #BP handlers, and
+//   watchpoints are pages protected from the guest;
+// - kKvm (VT-x, AMD-V): KVM_SET_GUEST_DEBUG single-steps and intercepts
+//   int3, and the debug registers hold hardware breakpoints and watchpoints.
+//
+// A probe on a scratch VM decides, once per process (DebugSupport).
 #pragma once
 
 #include <array>
@@ -47,7 +54,26 @@ enum class StopWhy : uint8_t {
   kInterrupt,      // the debugger asked (Ctrl-C): SIGINT
   kDenied,         // the manifest refused a hypercall: SIGSYS
   kWatch,          // a watchpoint fired, after the access
+  kHwBreak,        // a hardware breakpoint, before the instruction at rip
 };
+
+enum class DebugMechanism : uint8_t { kGuest, kKvm };
+
+// What this host's KVM does for a debugger of user-mode code, found by
+// running scratch VMs (native/probes.cc).
+struct DebugSupport {
+  bool kvm_step = false;        // KVM_GUESTDBG_SINGLESTEP stops after one instruction at CPL 3
+  bool kvm_sw_breakpoints = false;  // KVM_GUESTDBG_USE_SW_BP: int3 exits to the monitor
+  bool kvm_hw_breakpoints = false;  // KVM_GUESTDBG_USE_HW_BP: an execute breakpoint exits before the instruction
+  bool kvm_watchpoints = false;     // ...and a data breakpoint after the write
+  bool guest_debug_registers = false;  // the guest's own debug registers fire into its #DB handler
+  DebugMechanism mechanism() const {
+    return kvm_step && kvm_sw_breakpoints && kvm_hw_breakpoints && kvm_watchpoints ? DebugMechanism::kKvm
+                                                                                   : DebugMechanism::kGuest;
+  }
+};
+// The probe's answer, probed on first use and kept for the process.
+const DebugSupport& ProbeDebugSupport();
 
 struct Stop {
   StopWhy why = StopWhy::kInitial;
@@ -78,6 +104,24 @@ struct Watch {
   char kind;  // 'w', 'r', 'a'
 };
 
+// The four debug registers (kKvm): what each holds, and DR7.
+constexpr int kDebugRegisters = 4;
+struct DebugRegisterPlan {
+  struct Slot {
+    uint64_t addr = 0;
+    int watch = -1;  // index into the watches, or -1 for an execute breakpoint
+  };
+  Slot slot[kDebugRegisters];
+  int used = 0;
+  uint64_t dr7 = 0;
+};
+// Fits the execute breakpoints and the watched ranges (each split into
+// aligned pieces of 1, 2, 4 or 8 bytes) into the debug registers; false when
+// they need more than there are. x86 cannot watch reads alone: a read
+// watchpoint uses a read/write register, and the vCPU tells reads apart.
+bool PlanDebugRegisters(const std::vector<uint64_t>& breaks, const std::vector<Watch>& watches,
+                        DebugRegisterPlan* plan);
+
 // Shared between the vCPU thread and JavaScript; every field under mutex.
 class DebugState {
  public:
@@ -106,6 +150,10 @@ class DebugState {
   std::atomic<uint64_t> pass_signals{(1ull << 13) | (1ull << 22) | (1ull << 16) | (1ull << 27) | (1ull << 28) |
                                      (1ull << 25) | (1ull << 26)};
   std::vector<Watch> watches;
+  // kKvm: execute breakpoints in debug registers (GDB's hbreak); set while
+  // parked, like `watches`, which then also go to debug registers.
+  std::vector<uint64_t> hw_breaks;
+  bool hw_changed = false;
 
   bool Catches(uint64_t nr) const {
     return catch_all || (nr < 512 && (catch_syscalls[nr / 8] >> (nr % 8)) & 1);

@@ -57,6 +57,7 @@ class Machine : public Napi::ObjectWrap<Machine> {
   Napi::Value DebugRead(const Napi::CallbackInfo& info);
   Napi::Value DebugWrite(const Napi::CallbackInfo& info);
   Napi::Value DebugWatch(const Napi::CallbackInfo& info);
+  Napi::Value DebugHwBreak(const Napi::CallbackInfo& info);
   Napi::Value DebugCatchSyscalls(const Napi::CallbackInfo& info);
   Napi::Value DebugStopOnDenied(const Napi::CallbackInfo& info);
   Napi::Value DebugPassSignals(const Napi::CallbackInfo& info);
@@ -83,6 +84,7 @@ class Machine : public Napi::ObjectWrap<Machine> {
   // Debugging: stops go to JavaScript through `stops_`; the state is shared
   // with the vCPU thread under its own mutex.
   std::unique_ptr<torov::DebugState> debug_;
+  DebugMechanism debug_mechanism_ = DebugMechanism::kGuest;
   Napi::ThreadSafeFunction stops_;
 
   // Tracing: the records' buffer, and a wake-up for JavaScript when it

@@ -1,10 +1,12 @@
-// Diagnostics on scratch VMs: the raw KVM baseline for `npm run bench`, and
-// the probe of which debug mechanisms this host's KVM honours.
+// Probes on scratch VMs: the raw KVM baseline for `npm run bench`, and what
+// this host's KVM does for a debugger (which decides the debug mechanism).
 #include <napi.h>
 #include <sys/ioctl.h>
 
 #include <chrono>
+#include <mutex>
 
+#include "debug.h"
 #include "errors.h"
 #include "guest/runtime.h"
 #include "machine.h"
@@ -31,46 +33,102 @@ Napi::Value RawExitBenchmark(const Napi::CallbackInfo& info) {
   }
 }
 
-// probeDebug() -> { guestDebugStep, debugRegisters }: does KVM single-step
-// application code itself (KVM_SET_GUEST_DEBUG, as on VT-x/AMD-V), and do
-// the guest's debug registers fire? PVM ignores both at CPL 3; there the
-// debugger uses the trap flag and page protection instead.
+namespace {
+
+// One KVM_RUN of `code` under `dbg` (nullptr: no guest debugging) and, if
+// given, guest debug registers `regs`; the exit it ended in.
+const kvm_run* RunProbe(ScratchVm& vm, const kvm_guest_debug* dbg, const kvm_debugregs* regs) {
+  const int fd = vm.vcpu().fd();
+  if (dbg && ioctl(fd, KVM_SET_GUEST_DEBUG, dbg) < 0) return nullptr;
+  if (regs && ioctl(fd, KVM_SET_DEBUGREGS, regs) < 0) return nullptr;
+  if (ioctl(fd, KVM_RUN, 0) < 0) return nullptr;
+  return vm.vcpu().run();
+}
+
+bool DebugExitAt(const kvm_run* run, uint32_t exception, uint64_t pc, uint64_t dr6_bits) {
+  return run && run->exit_reason == KVM_EXIT_DEBUG && run->debug.arch.exception == exception &&
+         run->debug.arch.pc == pc && (run->debug.arch.dr6 & dr6_bits) == dr6_bits;
+}
+
+DebugSupport Probe() {
+  DebugSupport s;
+  constexpr uint64_t kCode = ScratchVm::kCode;
+  // nop; nop; nop; out HC_PORT, al; jmp .-2
+  const std::vector<uint8_t> nops = {0x90, 0x90, 0x90, 0xe6, HC_PORT, 0xeb, 0xfc};
+  constexpr uint32_t kDrFixed = 1u << 10;
+  {
+    ScratchVm vm(nops);
+    kvm_guest_debug dbg{};
+    dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
+    s.kvm_step = DebugExitAt(RunProbe(vm, &dbg, nullptr), 1, kCode + 1, 1u << 14);  // DR6.BS
+  }
+  {
+    ScratchVm vm({0x90, 0xcc, 0xe6, HC_PORT, 0xeb, 0xfc});  // nop; int3; out; jmp
+    kvm_guest_debug dbg{};
+    dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_SW_BP;
+    s.kvm_sw_breakpoints = DebugExitAt(RunProbe(vm, &dbg, nullptr), 3, kCode + 1, 0);
+  }
+  {
+    ScratchVm vm(nops);
+    kvm_guest_debug dbg{};
+    dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
+    dbg.arch.debugreg[0] = kCode + 2;  // execute, the third nop
+    dbg.arch.debugreg[7] = kDrFixed | 0x1;
+    s.kvm_hw_breakpoints = DebugExitAt(RunProbe(vm, &dbg, nullptr), 1, kCode + 2, 0x1);
+  }
+  {
+    // mov [rsp-8], rax; nop; out HC_PORT, al; jmp .-2
+    ScratchVm vm({0x48, 0x89, 0x44, 0x24, 0xf8, 0x90, 0xe6, HC_PORT, 0xeb, 0xfc});
+    kvm_guest_debug dbg{};
+    dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
+    dbg.arch.debugreg[1] = ScratchVm::kStack - 8;
+    dbg.arch.debugreg[7] = kDrFixed | (1u << 2) | (0x1u << 20) | (0x2u << 22);  // L1, write, 8 bytes
+    s.kvm_watchpoints = DebugExitAt(RunProbe(vm, &dbg, nullptr), 1, kCode + 5, 0x2);
+  }
+  {
+    ScratchVm vm(nops);
+    kvm_debugregs dr{};
+    dr.db[0] = kCode + 2;
+    dr.dr7 = kDrFixed | 0x1;
+    const kvm_run* run = RunProbe(vm, nullptr, &dr);
+    // A #DB reaches the runtime's handler, which exits on EXC_PORT.
+    s.guest_debug_registers = run && run->exit_reason == KVM_EXIT_IO && run->io.port == EXC_PORT;
+  }
+  return s;
+}
+
+}  // namespace
+
+const DebugSupport& ProbeDebugSupport() {
+  // Not std::call_once: a probe that throws (no KVM) is tried again next time.
+  static std::mutex mutex;
+  static bool done = false;
+  static DebugSupport support;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (!done) {
+    support = Probe();
+    done = true;
+  }
+  return support;
+}
+
+// probeDebug() -> what ProbeDebugSupport() found, and the mechanism the
+// debugger uses here: "kvm" or "guest".
 Napi::Value ProbeDebug(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  // nop; nop; nop; out HC_PORT, al; jmp .-2
-  const std::vector<uint8_t> code = {0x90, 0x90, 0x90, 0xe6, HC_PORT, 0xeb, 0xfc};
-  Napi::Object out = Napi::Object::New(env);
   try {
-    {
-      ScratchVm vm(code);
-      kvm_guest_debug dbg{};
-      dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
-      bool stepped = false;
-      if (ioctl(vm.vcpu().fd(), KVM_SET_GUEST_DEBUG, &dbg) == 0) {
-        ioctl(vm.vcpu().fd(), KVM_RUN, 0);
-        const kvm_run* run = vm.vcpu().run();
-        stepped = run->exit_reason == KVM_EXIT_DEBUG && run->debug.arch.pc == ScratchVm::kCode + 1;
-      }
-      out.Set("guestDebugStep", stepped);
-    }
-    {
-      ScratchVm vm(code);
-      kvm_debugregs dr{};
-      dr.db[0] = ScratchVm::kCode + 2;  // execute breakpoint on the third nop
-      dr.dr7 = 0x1 | (1u << 10);        // L0, and bit 10 (always 1)
-      bool fired = false;
-      if (ioctl(vm.vcpu().fd(), KVM_SET_DEBUGREGS, &dr) == 0) {
-        ioctl(vm.vcpu().fd(), KVM_RUN, 0);
-        const kvm_run* run = vm.vcpu().run();
-        // A #DB reaches the runtime's handler, which exits on EXC_PORT.
-        fired = run->exit_reason == KVM_EXIT_IO && run->io.port == EXC_PORT;
-      }
-      out.Set("debugRegisters", fired);
-    }
+    const DebugSupport& s = ProbeDebugSupport();
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("kvmStep", s.kvm_step);
+    out.Set("kvmSwBreakpoints", s.kvm_sw_breakpoints);
+    out.Set("kvmHwBreakpoints", s.kvm_hw_breakpoints);
+    out.Set("kvmWatchpoints", s.kvm_watchpoints);
+    out.Set("guestDebugRegisters", s.guest_debug_registers);
+    out.Set("mechanism", s.mechanism() == DebugMechanism::kKvm ? "kvm" : "guest");
+    return out;
   } catch (const Error& e) {
     throw ToJsError(env, e.code(), e.what());
   }
-  return out;
 }
 
 }  // namespace torov

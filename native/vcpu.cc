@@ -45,7 +45,9 @@ constexpr uint64_t kFmask = 0x47700;
 // XSAVE components a Linux process has without asking: x87, SSE, AVX,
 // AVX-512. Not MPX (gone), PKRU (needs CR4.PKE) or AMX (needs a prctl).
 constexpr uint64_t kXcr0Mask = 0x1 | 0x2 | 0x4 | 0x20 | 0x40 | 0x80;
-constexpr uint64_t kRflagsIf = 1u << 9, kRflagsFixed = 1u << 1, kTrapFlag = 1u << 8;
+constexpr uint64_t kRflagsIf = 1u << 9, kRflagsFixed = 1u << 1, kTrapFlag = 1u << 8, kResumeFlag = 1u << 16;
+// DR6: a single step (BS), and which debug register fired (B0-B3).
+constexpr uint64_t kDr6Step = 1u << 14, kDr6Hits = 0xf;
 // The flags a debugger may set for the application (Linux's ptrace FLAG_MASK):
 // CF PF AF ZF SF TF DF OF NT RF AC ID; IF stays on, IOPL at 0.
 constexpr uint64_t kUserFlags = 0x254dd5;
@@ -206,8 +208,9 @@ void Vcpu::Setup() {
 
 }
 
-void Vcpu::EnableDebug(DebugState* state, std::function<void()> report) {
+void Vcpu::EnableDebug(DebugState* state, DebugMechanism mechanism, std::function<void()> report) {
   debug_ = state;
+  mechanism_ = mechanism;
   report_ = std::move(report);
 }
 
@@ -302,13 +305,16 @@ int64_t Vcpu::Dispatch(uint64_t nr, const uint64_t* args) {
 
 void Vcpu::Hypercall(RunResult* result, Next* next) {
   *next = Next::kContinue;
-  auto* page = reinterpret_cast<uint64_t*>(guest_.ram.Phys(RT_HCPAGE, kPageSize));
+  uint64_t* page = HcPage();
   uint64_t nr = page[HC_NR / 8];
-  // A single step over `syscall`: the trap flag came in with the
-  // application's flags. The step ends when the hypercall has run, at the
-  // instruction after the syscall, so the return path must not trap.
-  bool stepped = debug_ && (page[HC_RFLAGS / 8] & kTrapFlag);
+  // A single step over `syscall`. kGuest: the trap flag came in with the
+  // application's flags. kKvm: a step was under way, so this syscall was
+  // the instruction stepped, and the flags it saved hold KVM's trap flag,
+  // which is not the program's. The step ends when the hypercall has run,
+  // at the instruction after the syscall, so the return path must not trap.
+  bool stepped = debug_ && (KvmDebug() ? stepping_ : (page[HC_RFLAGS / 8] & kTrapFlag) != 0);
   if (stepped) page[HC_RFLAGS / 8] &= ~kTrapFlag;
+  kvm_stepping_ = false;
 
   if (debug_ && debug_->Catches(nr)) {
     page[HC_RET / 8] = static_cast<uint64_t>(-ENOSYS);  // rax at a syscall-entry stop, as on Linux
@@ -399,8 +405,12 @@ void Vcpu::Hypercall(RunResult* result, Next* next) {
   } else if (interrupt_pending_) {
     stop = Stop{StopWhy::kInterrupt, SIGINT};
   } else if (stepped && InStepRange(page[HC_RIP / 8])) {
-    SetTrapFlag(Context::kHypercall, true);  // range stepping goes on
-    trap_in_runtime_ = false;
+    // Range stepping goes on from the return address.
+    stepping_ = true;
+    if (!KvmDebug()) {
+      SetTrapFlag(Context::kHypercall, true);
+      skip_trap_at_ = page[HC_RIP / 8];
+    }
     return;
   } else if (stepped) {
     stop = Stop{StopWhy::kStep, SIGTRAP};
@@ -481,7 +491,7 @@ void Vcpu::Capture(Context ctx, DebugRegs* out) {
     out->gpr[7] = frame[5];
     out->seg[1] = frame[6];
   } else if (ctx == Context::kHypercall) {
-    const auto* page = reinterpret_cast<const uint64_t*>(guest_.ram.Phys(RT_HCPAGE, kPageSize));
+    const uint64_t* page = HcPage();
     out->gpr[0] = page[HC_RET / 8];
     out->gpr[2] = page[HC_RIP / 8];  // rcx and r11 after `syscall`, as on Linux
     out->gpr[11] = page[HC_RFLAGS / 8];
@@ -535,7 +545,7 @@ void Vcpu::Apply(Context ctx, const DebugRegs& in) {
     r.rip = keep_rip;
     r.rflags = keep_flags;
   } else if (ctx == Context::kHypercall) {
-    auto* page = reinterpret_cast<uint64_t*>(guest_.ram.Phys(RT_HCPAGE, kPageSize));
+    uint64_t* page = HcPage();
     page[HC_RET / 8] = in.gpr[0];
     page[HC_RIP / 8] = in.rip;
     page[HC_RFLAGS / 8] = flags;
@@ -581,7 +591,7 @@ void Vcpu::Apply(Context ctx, const DebugRegs& in) {
 void Vcpu::SetTrapFlag(Context ctx, bool on) {
   auto set = [on](auto* f) { *f = on ? (*f | kTrapFlag) : (*f & ~kTrapFlag); };
   if (ctx == Context::kHypercall) {
-    set(reinterpret_cast<uint64_t*>(guest_.ram.Phys(RT_HCPAGE + HC_RFLAGS, 8)));
+    set(HcPage() + HC_RFLAGS / 8);
     return;
   }
   kvm_regs& r = Regs();
@@ -633,6 +643,7 @@ Vcpu::Next Vcpu::Park(const Stop& stop, Context ctx, RunResult* result) {
     order = debug_->order;
     debug_->parked = false;
     if (debug_->regs_dirty) Apply(ctx, debug_->regs);
+    if (KvmDebug() && debug_->hw_changed) LoadDebugRegisters();
   }
   switch (order.kind) {
     case OrderKind::kKill:
@@ -641,8 +652,13 @@ Vcpu::Next Vcpu::Park(const Stop& stop, Context ctx, RunResult* result) {
     case OrderKind::kDetach:
       stepping_ = false;
       debug_->watches.clear();
-      UpdateWatches();
-      SetTrapFlag(ctx, false);
+      debug_->hw_breaks.clear();
+      if (KvmDebug()) {
+        DisarmGuestDebug();
+      } else {
+        UpdateWatches();
+        SetTrapFlag(ctx, false);
+      }
       debug_ = nullptr;
       return Next::kContinue;
     default:
@@ -676,8 +692,9 @@ Vcpu::Next Vcpu::Park(const Stop& stop, Context ctx, RunResult* result) {
   stepping_ = order.step;
   range_start_ = order.range_start;
   range_end_ = order.range_end;
-  trap_in_runtime_ = false;
+  if (KvmDebug()) return Next::kContinue;  // ArmGuestDebug() steps, at the next entry
   tf_ours_ = order.step;
+  skip_trap_at_ = order.step && ctx == Context::kHypercall ? HcPage()[HC_RIP / 8] : kNoAddress;
   SetTrapFlag(ctx, order.step);
   return Next::kContinue;
 }
@@ -709,14 +726,18 @@ void Vcpu::UpdateWatches() {
 Vcpu::Next Vcpu::Exception(RunResult* result) {
   const kvm_regs& r = Regs();
   // The stub left [vector, error code, rip, cs, rflags, rsp, ss] on the IST stack.
-  const uint64_t* frame = r.rsp >= RT_IST_LOW && r.rsp + 7 * 8 <= RT_IST_TOP
-                              ? reinterpret_cast<const uint64_t*>(guest_.ram.Phys(r.rsp, 7 * 8))
-                              : nullptr;
+  uint64_t* frame = r.rsp >= RT_IST_LOW && r.rsp + 7 * 8 <= RT_IST_TOP
+                        ? reinterpret_cast<uint64_t*>(guest_.ram.Phys(r.rsp, 7 * 8))
+                        : nullptr;
   if (!frame) {
     result->kind = RunResult::kError;
     result->message = "the guest runtime's exception frame is unreadable";
     return Next::kEnd;
   }
+  // An instruction KVM was single-stepping faulted: the flags the CPU saved
+  // hold KVM's trap flag, which is not the program's.
+  if (kvm_stepping_) frame[4] &= ~kTrapFlag;
+  kvm_stepping_ = false;
   const int vector = static_cast<int>(frame[0]);
   const uint64_t error_code = frame[1];
   const uint64_t rip = frame[2];
@@ -778,11 +799,11 @@ Vcpu::Next Vcpu::Exception(RunResult* result) {
     } else if (InRuntime(rip)) {
       // PVM returns from a hypercall in user mode (popfq; jmp rcx): with the
       // trap flag on, it traps inside the stub. Not the program's business.
-      trap_in_runtime_ = true;
       return Next::kContinue;
-    } else if (trap_in_runtime_) {
-      // ...and once more on the return address, before that instruction ran.
-      trap_in_runtime_ = false;
+    } else if (rip == skip_trap_at_) {
+      // ...and on the return address, before that instruction ran: after
+      // PVM's jmp, or at once after sysretq (VT-x, AMD-V).
+      skip_trap_at_ = kNoAddress;
       return Next::kContinue;
     } else if (stepping_ && !interrupt_pending_ && InStepRange(rip)) {
       return Next::kContinue;  // range stepping: iretq keeps the trap flag
@@ -828,9 +849,168 @@ Vcpu::Next Vcpu::Exception(RunResult* result) {
     if (stop.why == StopWhy::kStep && range_end_ > range_start_) stop = Stop{StopWhy::kInterrupt, SIGINT};
     interrupt_pending_ = false;
   }
+  skip_trap_at_ = kNoAddress;
   const Next next = Park(stop, Context::kException, result);
   if (next == Next::kContinue && lifted_.pages.empty()) lifted_ = Lifted{};
   return next;
+}
+
+// ---- debugging with KVM's help (kKvm)
+
+void Vcpu::FlushRegs() {
+  if (!(run_->kvm_dirty_regs & KVM_SYNC_X86_REGS)) return;
+  if (ioctl(fd_.get(), KVM_SET_REGS, &run_->s.regs.regs) < 0) throw SystemError("EKVM", "KVM_SET_REGS");
+  run_->kvm_dirty_regs &= ~KVM_SYNC_X86_REGS;
+}
+
+void Vcpu::LeaveRuntime(Context ctx) {
+  kvm_regs& r = Regs();
+  if (ctx == Context::kHypercall) {
+    // sysretq: rip from rcx, flags from r11; rax holds the result.
+    const uint64_t* page = HcPage();
+    r.rax = page[HC_RET / 8];
+    r.rcx = r.rip = page[HC_RIP / 8];
+    r.r11 = page[HC_RFLAGS / 8];
+    r.rflags = (page[HC_RFLAGS / 8] & kUserFlags) | kRflagsFixed | kRflagsIf;
+  } else if (ctx == Context::kException) {
+    // iretq, after the stub drops [vector, error code].
+    const uint64_t* frame = reinterpret_cast<const uint64_t*>(guest_.ram.Phys(r.rsp, 7 * 8));
+    if (!frame || r.rsp < RT_IST_LOW) throw Error("EKVM", "the guest runtime's exception frame is unreadable");
+    r.rip = frame[2];
+    r.rflags = (frame[4] & kUserFlags) | kRflagsFixed | kRflagsIf;
+    r.rsp = frame[5];
+  } else {
+    return;
+  }
+  RegsChanged();
+  kvm_sregs sr = Sregs();
+  SetSegment(&sr.cs, USER_CS, true, 3);
+  SetSegment(&sr.ss, USER_DS, false, 3);
+  if (ioctl(fd_.get(), KVM_SET_SREGS, &sr) < 0) throw SystemError("EKVM", "KVM_SET_SREGS");
+  sregs_ok_ = false;
+}
+
+void Vcpu::LoadDebugRegisters() {
+  if (!PlanDebugRegisters(debug_->hw_breaks, debug_->watches, &plan_)) plan_ = DebugRegisterPlan{};
+  plan_watches_ = debug_->watches;
+  read_watch_bytes_.assign(plan_watches_.size(), {});
+  for (size_t i = 0; i < plan_watches_.size(); i++) {
+    const Watch& w = plan_watches_[i];
+    const uint8_t* p = w.kind == 'r' ? guest_.ram.Phys(w.addr, w.len) : nullptr;
+    if (p) read_watch_bytes_[i].assign(p, p + w.len);
+  }
+  debug_->hw_changed = false;
+}
+
+void Vcpu::ArmGuestDebug() {
+  kvm_guest_debug dbg{};
+  dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_SW_BP | KVM_GUESTDBG_USE_HW_BP;
+  for (int i = 0; i < plan_.used; i++) dbg.arch.debugreg[i] = plan_.slot[i].addr;
+  dbg.arch.debugreg[7] = plan_.used ? plan_.dr7 : 0;
+  bool step = stepping_;
+  if (step && exit_ctx_ != Context::kDirect) {
+    LeaveRuntime(exit_ctx_);
+    exit_ctx_ = Context::kDirect;
+  }
+  // Never step the runtime: stopped inside it (a step through `syscall`,
+  // Ctrl-C), the guest runs on to the hypercall, which ends the step.
+  if (step && InRuntime(Regs().rip)) step = false;
+  if (step) dbg.control |= KVM_GUESTDBG_SINGLESTEP;
+  if (exit_ctx_ == Context::kDirect) {
+    // An execute breakpoint on the instruction the program resumes at would
+    // stop it again before it runs: the resume flag lets that one through.
+    kvm_regs& r = Regs();
+    for (int i = 0; i < plan_.used; i++)
+      if (plan_.slot[i].watch < 0 && plan_.slot[i].addr == r.rip && !(r.rflags & kResumeFlag)) {
+        r.rflags |= kResumeFlag;
+        RegsChanged();
+      }
+  }
+  kvm_stepping_ = step;
+  // KVM sets its trap flag for a step at the rip it sees when asked, so
+  // registers changed meanwhile must reach it first.
+  FlushRegs();
+  if (!step && armed_valid_ && std::memcmp(&dbg, &armed_, sizeof dbg) == 0) return;
+  if (ioctl(fd_.get(), KVM_SET_GUEST_DEBUG, &dbg) < 0) throw SystemError("EKVM", "KVM_SET_GUEST_DEBUG");
+  armed_ = dbg;
+  armed_valid_ = true;
+}
+
+void Vcpu::DisarmGuestDebug() {
+  kvm_guest_debug dbg{};
+  FlushRegs();
+  if (ioctl(fd_.get(), KVM_SET_GUEST_DEBUG, &dbg) < 0) throw SystemError("EKVM", "KVM_SET_GUEST_DEBUG");
+  armed_valid_ = false;
+  kvm_stepping_ = false;
+  plan_ = DebugRegisterPlan{};
+}
+
+Vcpu::Next Vcpu::DebugExit(RunResult* result) {
+  const auto& d = run_->debug.arch;
+  if (!debug_) {
+    result->kind = RunResult::kError;
+    result->message = "a KVM debug exit with no debugger attached";
+    return Next::kEnd;
+  }
+  kvm_stepping_ = false;
+  Stop stop;
+  if (d.exception == 3) {
+    // int3, one of the debugger's or the program's own: report it as Linux
+    // does, with rip after it.
+    kvm_regs& r = Regs();
+    r.rip = d.pc + 1;
+    RegsChanged();
+    stop = Stop{StopWhy::kTrap, SIGTRAP};
+  } else if (d.exception == 1) {
+    int slot = -1;
+    for (int i = 0; i < plan_.used && slot < 0; i++)
+      if (d.dr6 & kDr6Hits & (uint64_t{1} << i)) slot = i;
+    bool step = (d.dr6 & kDr6Step) && stepping_;
+    if (slot >= 0 && plan_.slot[slot].watch >= 0) {
+      const int index = plan_.slot[slot].watch;
+      const Watch& w = plan_watches_[index];
+      // A read watchpoint's register fires on writes too: a write changed
+      // the bytes, a read did not.
+      bool write_to_read_watch = false;
+      if (w.kind == 'r') {
+        const uint8_t* now = guest_.ram.Phys(w.addr, w.len);
+        std::vector<uint8_t>& before = read_watch_bytes_[index];
+        if (now && before.size() == w.len && std::memcmp(now, before.data(), w.len) != 0) {
+          before.assign(now, now + w.len);
+          write_to_read_watch = true;
+        }
+      }
+      if (!write_to_read_watch) {
+        stop = Stop{StopWhy::kWatch, SIGTRAP};
+        stop.watch_addr = w.addr;
+        stop.watch_kind = w.kind;
+        stepping_ = false;
+        step = false;
+      } else if (!step) {
+        return Next::kContinue;
+      }
+    } else if (slot >= 0) {
+      stop = Stop{StopWhy::kHwBreak, SIGTRAP};
+      stepping_ = false;
+      step = false;
+    }
+    if (step) {
+      // `syscall` entered the runtime: the hypercall ends the step.
+      if (InRuntime(d.pc)) return Next::kContinue;
+      if (!interrupt_pending_ && InStepRange(d.pc)) return Next::kContinue;  // range stepping goes on
+      stop = Stop{StopWhy::kStep, SIGTRAP};
+      stepping_ = false;
+    } else if (slot < 0) {
+      stop = Stop{StopWhy::kSignal, SIGTRAP};  // the program's own trap flag, or int1
+    }
+  } else {
+    stop = Stop{StopWhy::kSignal, SIGTRAP};
+  }
+  if (interrupt_pending_) {
+    if (stop.why == StopWhy::kStep && range_end_ > range_start_) stop = Stop{StopWhy::kInterrupt, SIGINT};
+    interrupt_pending_ = false;
+  }
+  return Park(stop, Context::kDirect, result);
 }
 
 // ---- the run loop
@@ -844,6 +1024,7 @@ RunResult Vcpu::Run() {
       result.kind = RunResult::kKilled;
       return result;
     }
+    if (KvmDebug()) ArmGuestDebug();
     if (!Enter()) {
       if (errno != EINTR && errno != EAGAIN) {
         result.kind = RunResult::kError;
@@ -861,7 +1042,13 @@ RunResult Vcpu::Run() {
       }
       continue;
     }
+    const bool hypercall = run_->exit_reason == KVM_EXIT_IO && run_->io.port == HC_PORT;
+    const bool exception = run_->exit_reason == KVM_EXIT_IO && run_->io.port == EXC_PORT;
+    exit_ctx_ = hypercall ? Context::kHypercall : exception ? Context::kException : Context::kDirect;
     switch (run_->exit_reason) {
+      case KVM_EXIT_DEBUG:
+        if (DebugExit(&result) == Next::kEnd) return result;
+        break;
       case KVM_EXIT_IO:
         if (run_->io.direction == KVM_EXIT_IO_OUT && run_->io.port == HC_PORT) {
           Next next;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "debug.h"
+#include "guest/runtime.h"
 #include "fd.h"
 #include "guest.h"
 #include "trace.h"
@@ -54,7 +55,8 @@ class Vcpu : public CpuControl {
   void SetEntry(const InitialState& init);
   // With a debugger: Run() parks at stops (the first before the entry point)
   // and calls `report` for each, on this thread, before waiting for an order.
-  void EnableDebug(DebugState* state, std::function<void()> report);
+  // `mechanism` says how stops arise (see debug.h).
+  void EnableDebug(DebugState* state, DebugMechanism mechanism, std::function<void()> report);
   // Hypercalls are traced when `tracer` is enabled (set before Run()).
   void SetTracer(Tracer* tracer) { tracer_ = tracer; }
   // Runs until the guest exits, faults (without a debugger), is killed or
@@ -62,7 +64,7 @@ class Vcpu : public CpuControl {
   RunResult Run();
   // One KVM_RUN that must end in an exit on HC_PORT (the raw-exit benchmark).
   bool RunOnce();
-  // For diagnostics on scratch VMs (native/bench.cc).
+  // For diagnostics on scratch VMs (native/probes.cc).
   int fd() const { return fd_.get(); }
   const kvm_run* run() const { return run_; }
   // From another thread: end the run (kKilled), or stop it for the debugger.
@@ -85,6 +87,18 @@ class Vcpu : public CpuControl {
   void Hypercall(RunResult* result, Next* next);
   void FlatHypercall();
   Next Exception(RunResult* result);
+  // kKvm: a KVM_EXIT_DEBUG (a step, an int3, a debug register).
+  Next DebugExit(RunResult* result);
+  // kKvm, before each KVM_RUN while debugging: what KVM is to watch for,
+  // and a single step when one is under way (of application code only:
+  // from a hypercall or an exception, LeaveRuntime() first).
+  void ArmGuestDebug();
+  void DisarmGuestDebug();
+  // Puts the application's state that the runtime saved (at a hypercall or
+  // an exception) back into the vCPU as the runtime's sysretq or iretq
+  // would, so that the next KVM_RUN starts at the application's next
+  // instruction, in user mode.
+  void LeaveRuntime(Context ctx);
   int64_t Dispatch(uint64_t nr, const uint64_t* args);
   // Signals (signals.cc): delivers the first pending, unblocked signal as
   // the hypercall returns (a handler's frame, or its default action), after
@@ -114,6 +128,14 @@ class Vcpu : public CpuControl {
   bool Traced(uint64_t nr, const uint64_t* args);
   void EndTrace(uint64_t nr, int64_t ret, bool denied);
   bool InStepRange(uint64_t rip) const { return rip >= range_start_ && rip < range_end_; }
+  bool KvmDebug() const { return debug_ && mechanism_ == DebugMechanism::kKvm; }
+  // The hypercall page, as 64-bit words (HC_* / 8).
+  uint64_t* HcPage() { return reinterpret_cast<uint64_t*>(guest_.ram.Phys(RT_HCPAGE, kPageSize)); }
+  // kKvm: takes the debugger's hardware breakpoints and watchpoints into the
+  // debug registers (while parked, under the debug mutex).
+  void LoadDebugRegisters();
+  // Registers changed in kvm_run's copy reach KVM now, not at the next entry.
+  void FlushRegs();
   void GuardPage(uint64_t page, bool on);
 
   Guest& guest_;
@@ -129,13 +151,29 @@ class Vcpu : public CpuControl {
 
   // Debugging.
   DebugState* debug_ = nullptr;
+  DebugMechanism mechanism_ = DebugMechanism::kGuest;
   std::function<void()> report_;
   bool stepping_ = false;          // the debugger asked for one instruction
   uint64_t range_start_ = 0;       // ...or for steps while rip is in [range_start_, range_end_)
   uint64_t range_end_ = 0;
-  bool trap_in_runtime_ = false;   // a step trap since the resume was inside the runtime
   bool interrupt_pending_ = false; // Ctrl-C arrived inside the runtime: stop at the next exit
+  // Where the application's state is, as of the last exit.
+  Context exit_ctx_ = Context::kDirect;
+  // kGuest: a step from a hypercall returns through the runtime, which can
+  // trap (PVM's popfq; jmp) in the runtime and on the return address before
+  // it runs (jmp, or sysretq, which traps at once): not the program's steps.
+  static constexpr uint64_t kNoAddress = ~uint64_t{0};
+  uint64_t skip_trap_at_ = kNoAddress;
   bool tf_ours_ = false;           // the trap flag is set by torov, not by the program
+  // kKvm: the debug registers as loaded, the guest debug control last given
+  // to KVM (with the registers), and a copy of the bytes under each read
+  // watchpoint (a read/write register fires on writes too).
+  DebugRegisterPlan plan_;
+  std::vector<Watch> plan_watches_;
+  std::vector<std::vector<uint8_t>> read_watch_bytes_;
+  kvm_guest_debug armed_{};
+  bool armed_valid_ = false;
+  bool kvm_stepping_ = false;      // KVM single-steps the instruction at the last entry
   // A watched page lifted to let one instruction through (then re-guarded).
   struct Lifted {
     std::vector<uint64_t> pages;

@@ -7,18 +7,12 @@ import { arch, cpus, platform, release } from "node:os";
 import { join } from "node:path";
 import { Machine } from "../vmm/machine.js";
 import { loadManifest } from "../vmm/manifest.js";
-import { native } from "../vmm/native.js";
+import { flavourDescription } from "../vmm/flavour.js";
+import { native, type DebugProbe } from "../vmm/native.js";
 import type { Policy } from "../vmm/policy.js";
 import { hostSyscalls } from "../vmm/seccomp.js";
 import { errnoName } from "../trace/format.js";
 import { style } from "./ui.js";
-
-const FLAVOURS: Record<string, string> = {
-  pvm: "PVM (kvm_pvm: nested, page-table based; guest kernel mode is emulated)",
-  vmx: "Intel VT-x (kvm_intel)",
-  svm: "AMD-V (kvm_amd)",
-  unknown: "unknown (no kvm_intel, kvm_amd or kvm_pvm module found)",
-};
 
 function firstLine(cmd: string, args: string[]): string | undefined {
   const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 5000 });
@@ -36,17 +30,12 @@ export async function run(): Promise<void> {
   let usable = false;
   try {
     const kvm = native().kvmInfo();
-    add("KVM", `/dev/kvm usable; ${FLAVOURS[kvm.flavour] ?? kvm.flavour}`);
+    add("KVM", `/dev/kvm usable; ${flavourDescription(kvm)}`);
     add("capabilities", `sync regs ${yes(kvm.syncRegs)}, immediate exit ${yes(kvm.immediateExit)}, guest debug ioctl ${yes(kvm.guestDebug)}, debug regs ioctl ${yes(kvm.debugRegs)}, hw breakpoints ${kvm.hwBreakpoints}`);
     const exit = native().rawExitBenchmark(2000);
     add("test VM", `booted and ran; a user-mode exit costs ${exit.toFixed(1)} µs`);
     usable = true;
-    const probe = native().probeDebug();
-    add("debugging", [
-      `single step: ${probe.guestDebugStep ? "KVM guest debug" : "trap flag through the guest's #DB handler (KVM_SET_GUEST_DEBUG is ignored for user mode here)"}`,
-      `breakpoints: int3 through the guest's #BP handler`,
-      `watchpoints: ${probe.debugRegisters ? "debug registers fire, but torov uses page protection" : "page protection (the guest's debug registers are ignored here)"}`,
-    ].join("\n"));
+    add("debugging", debugging(native().probeDebug()).join("\n"));
   } catch (e) {
     add("KVM", style.red((e as Error).message));
   }
@@ -94,6 +83,30 @@ function refusal(policy: Policy): string {
   const name = (e: number) => (e === 0 ? "ok" : errnoName(e));
   const said = `socket ${name(p.socket)}, open ${name(p.open)}, ioctl TIOCSTI ${name(p.ioctl)}, getpid ${name(p.getpid)}`;
   return refused ? `checked: ${said}` : style.red(`NOT refusing as it should: ${said}`);
+}
+
+/** Which mechanism each debugger feature uses here, as the probe decided (native/debug.h). */
+function debugging(p: DebugProbe): string[] {
+  if (p.mechanism === "kvm") {
+    return [
+      "KVM's guest debugging and debug registers (KVM_SET_GUEST_DEBUG):",
+      "single step: KVM_GUESTDBG_SINGLESTEP",
+      "breakpoints: int3, intercepted by KVM (KVM_GUESTDBG_USE_SW_BP)",
+      "hardware breakpoints and watchpoints: the 4 debug registers (KVM_GUESTDBG_USE_HW_BP), as gdbserver's",
+    ];
+  }
+  const missing = [
+    !p.kvmStep && "single step",
+    !p.kvmSwBreakpoints && "int3 interception",
+    !p.kvmHwBreakpoints && "execute breakpoints",
+    !p.kvmWatchpoints && "data breakpoints",
+  ].filter(Boolean);
+  return [
+    `the guest runtime's own handlers (KVM does not give ${missing.join(", ")} for user mode here):`,
+    "single step: the trap flag, through the runtime's #DB handler",
+    "breakpoints: int3, through the runtime's #BP handler; hardware breakpoints are int3s too",
+    `watchpoints: page protection, any length${p.guestDebugRegisters ? " (the guest's debug registers work, but not through KVM)" : ""}`,
+  ];
 }
 
 function yes(b: boolean): string {

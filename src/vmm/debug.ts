@@ -2,9 +2,11 @@
 // into what GDB expects of a Linux process under gdbserver.
 //
 // Software breakpoints are int3 bytes the target writes and hides again
-// from every memory read. On hosts whose KVM ignores debug registers (PVM),
-// "hardware" breakpoints are the same int3s, reported as hwbreak, and
-// watchpoints come from page protection in the vCPU.
+// from every memory read. Where KVM gives debug registers (VT-x, AMD-V: the
+// "kvm" mechanism), hardware breakpoints and watchpoints use them, four at
+// most, as gdbserver's do. Where it does not (PVM), "hardware" breakpoints
+// are the same int3s, reported as hwbreak, and watchpoints come from page
+// protection in the vCPU.
 
 import { constants } from "node:os";
 import { openSync, realpathSync } from "node:fs";
@@ -12,7 +14,7 @@ import { isAbsolute } from "node:path";
 import type { BreakpointKind, DebugTarget, StepRange, StopEvent, StopReason, WatchKind } from "../gdbstub/target.js";
 import { HYPERCALLS, syscallName } from "./hypercalls.js";
 import type { Machine } from "./machine.js";
-import { native, type NativeStop } from "./native.js";
+import { native, type DebugMechanism, type NativeStop } from "./native.js";
 import { getReg, setReg } from "./regs.js";
 import type { RunOutcome } from "./report.js";
 import { parseTraceFilter } from "../trace/filter.js";
@@ -29,6 +31,8 @@ export class VmDebugTarget implements DebugTarget {
   readonly pid: number;
   readonly execFile: string;
   readonly name: string;
+  /** How stops arise on this host (native/debug.h). */
+  readonly mechanism: DebugMechanism;
   /** Resolves with the run's outcome when the program ends. */
   readonly outcome: Promise<RunOutcome>;
 
@@ -37,6 +41,8 @@ export class VmDebugTarget implements DebugTarget {
   private regs: Buffer | undefined;
   private readonly listeners: Array<(e: StopEvent) => void> = [];
   private readonly breakpoints = new Map<bigint, { original: number; kinds: Set<BreakpointKind> }>();
+  /** "kvm": hardware breakpoints in debug registers. */
+  private readonly hwBreakpoints = new Set<bigint>();
   private firstStop: Promise<void>;
   private tracer: Tracer | undefined;
   private resolveFirst!: () => void;
@@ -46,7 +52,7 @@ export class VmDebugTarget implements DebugTarget {
     this.execFile = machine.manifest.binary;
     this.name = machine.image.name;
     this.firstStop = new Promise((r) => (this.resolveFirst = r));
-    machine.native.debugAttach(() => this.onNativeStop());
+    this.mechanism = machine.native.debugAttach(() => this.onNativeStop());
     this.outcome = machine.start().then((outcome) => {
       this.onEnd(outcome);
       return outcome;
@@ -88,6 +94,8 @@ export class VmDebugTarget implements DebugTarget {
       case "syscall_entry":
       case "syscall_return":
         return { kind: "stopped", signal: SIGTRAP, reason: { type: st.why, nr: st.syscall ?? 0 } };
+      case "hwbreak":
+        return { kind: "stopped", signal: SIGTRAP, reason: { type: "hwbreak" } };
       case "watch": {
         const type = st.watchKind === "w" ? "watch" : st.watchKind === "r" ? "rwatch" : "awatch";
         return { kind: "stopped", signal: SIGTRAP, reason: { type, addr: st.watchAddr ?? 0n } };
@@ -188,6 +196,7 @@ export class VmDebugTarget implements DebugTarget {
   detach(): void {
     for (const at of [...this.breakpoints.keys()]) this.restore(at);
     this.breakpoints.clear();
+    this.hwBreakpoints.clear();
     this.machine.native.debugCatchSyscalls(false);
     this.running = true;
     this.regs = undefined;
@@ -200,6 +209,12 @@ export class VmDebugTarget implements DebugTarget {
   }
 
   insertBreakpoint(kind: BreakpointKind, addr: bigint): boolean {
+    if (kind === "hw" && this.mechanism === "kvm") {
+      if (this.hwBreakpoints.has(addr)) return true;
+      if (!this.machine.native.debugHwBreak(addr, true)) return false;
+      this.hwBreakpoints.add(addr);
+      return true;
+    }
     const bp = this.breakpoints.get(addr);
     if (bp) {
       bp.kinds.add(kind);
@@ -213,6 +228,7 @@ export class VmDebugTarget implements DebugTarget {
   }
 
   removeBreakpoint(kind: BreakpointKind, addr: bigint): boolean {
+    if (kind === "hw" && this.mechanism === "kvm") return this.hwBreakpoints.delete(addr) && this.machine.native.debugHwBreak(addr, false);
     const bp = this.breakpoints.get(addr);
     if (!bp || !bp.kinds.delete(kind)) return false;
     if (bp.kinds.size === 0) {

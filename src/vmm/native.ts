@@ -20,7 +20,7 @@ export interface NativeRunResult {
 
 /** Why the vCPU is parked (src/vmm/debug.ts). */
 export interface NativeStop {
-  why: "initial" | "trap" | "step" | "signal" | "syscall_entry" | "syscall_return" | "interrupt" | "denied" | "watch";
+  why: "initial" | "trap" | "step" | "signal" | "syscall_entry" | "syscall_return" | "interrupt" | "denied" | "watch" | "hwbreak";
   signal: number;
   vector?: number;
   errorCode: number;
@@ -79,7 +79,8 @@ export interface NativeMachine {
   containment(): { chroot: string; seccomp: string; hostSyscalls: number } | null;
 
   // The debugger's side: see src/vmm/debug.ts.
-  debugAttach(onStop: () => void): void;
+  /** How stops arise here: "kvm" (KVM's guest debugging and debug registers) or "guest" (the runtime's handlers, page protection). */
+  debugAttach(onStop: () => void): DebugMechanism;
   debugState(): NativeStop | null;
   debugSetRegisters(regs: Buffer): boolean;
   /** Resumes; true when it stopped again within `wait` µs (onStop is then not called for that stop). */
@@ -89,6 +90,8 @@ export interface NativeMachine {
   debugRead(addr: number | bigint, length: number): Buffer | null;
   debugWrite(addr: number | bigint, bytes: Uint8Array): number;
   debugWatch(kind: "w" | "r" | "a", addr: number | bigint, length: number, insert: boolean): boolean;
+  /** An execute breakpoint in a debug register ("kvm" only); false when none is free. */
+  debugHwBreak(addr: bigint, insert: boolean): boolean;
   debugCatchSyscalls(which: boolean | Uint8Array): void;
   debugStopOnDenied(on: boolean): void;
   /** Linux signals delivered without a stop for the debugger first. */
@@ -103,8 +106,22 @@ export interface NativeMachine {
   traceCounts(): Float64Array;
 }
 
+export type DebugMechanism = "kvm" | "guest";
+
+/** What probeDebug() finds: what this host's KVM does for a debugger of user-mode code. */
+export interface DebugProbe {
+  kvmStep: boolean;
+  kvmSwBreakpoints: boolean;
+  kvmHwBreakpoints: boolean;
+  kvmWatchpoints: boolean;
+  guestDebugRegisters: boolean;
+  mechanism: DebugMechanism;
+}
+
 export interface KvmInfo {
   flavour: "pvm" | "vmx" | "svm" | "unknown";
+  /** The hypervisor this host runs under, by CPUID signature ("TCGTCGTCGTCG" is QEMU's software CPU); "" on bare metal. */
+  hypervisor: string;
   syncRegs: boolean;
   immediateExit: boolean;
   guestDebug: boolean;
@@ -123,8 +140,8 @@ export interface NativeAddon {
   rawExitBenchmark(iterations: number): number;
   /** A read-only fd for a guest path inside `root` (confined as the guest's paths), or -errno. */
   openInRoot(root: string, path: string): number;
-  /** Which debug mechanisms this host's KVM honours for user-mode code (boots two scratch VMs). */
-  probeDebug(): { guestDebugStep: boolean; debugRegisters: boolean };
+  /** Which debug mechanisms this host's KVM honours for user-mode code (scratch VMs, once per process). */
+  probeDebug(): DebugProbe;
   /** What a scratch thread filtered to `syscalls` gets (errno values; 0 = allowed), and whether the filter went in ("" = yes). */
   probeSeccomp(syscalls: number[]): { installed: string; socket: number; open: number; ioctl: number; getpid: number; tcgets: number };
 }
