@@ -140,7 +140,7 @@ function install(packages, log) {
 // ---- the initramfs
 
 /** Kernel modules to load, each after the modules it needs. */
-function moduleOrder(modulesDir) {
+export function moduleOrder(modulesDir, wanted = MODULES) {
   const deps = new Map();
   for (const line of readFileSync(join(modulesDir, "modules.dep"), "utf8").split("\n")) {
     const [mod, rest] = line.split(":");
@@ -155,7 +155,7 @@ function moduleOrder(modulesDir) {
     for (const d of deps.get(path) ?? []) visit(d);
     order.push(path);
   };
-  for (const name of MODULES) {
+  for (const name of wanted) {
     const path = byName.get(norm(name));
     if (path) visit(path);
     else if (!builtin.split("\n").some((l) => norm(basename(l).replace(/\.ko$/, "")) === norm(name)))
@@ -174,7 +174,7 @@ function moduleBytes(path) {
 }
 
 /** A cpio archive in the "newc" format the kernel unpacks as its initramfs. */
-function cpio(entries) {
+export function cpio(entries) {
   const parts = [];
   const pad = (n) => Buffer.alloc((4 - (n % 4)) % 4);
   let ino = 1;
@@ -249,7 +249,7 @@ export function prepare(log = (s) => process.stderr.write(`${s}\n`)) {
 const shellQuote = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
 
 /** The script the guest runs: the caller's environment and folder, then the command. */
-function commandScript(argv, cwd, env, tssShim) {
+export function commandScript(argv, cwd, env, tssShim) {
   const lines = ["# written by run-in-kvm.mjs"];
   for (const [k, v] of Object.entries(env)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || v === undefined || k === "LD_PRELOAD") continue;

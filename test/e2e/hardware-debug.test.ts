@@ -1,0 +1,76 @@
+// Hardware breakpoints and watchpoints, whichever mechanism this host's KVM
+// allows (native/debug.h): debug registers through KVM_SET_GUEST_DEBUG on
+// VT-x and AMD-V, int3s and page protection on PVM. GDB sees the same
+// answers from both, but for the limit of four debug registers, which
+// gdbserver has too.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { native } from "../../src/vmm/native.js";
+import { flavourName } from "../../src/vmm/flavour.js";
+import { debugManifest, gdbBatch, hasGdb, startDebug } from "./debugger.js";
+
+const skip = !hasGdb() && "gdb is not installed";
+const mechanism = () => native().probeDebug().mechanism;
+
+test("the debug mechanism is KVM's on VT-x and AMD-V, the runtime's own on PVM", () => {
+  const info = native().kvmInfo();
+  const probe = native().probeDebug();
+  if (info.flavour === "pvm") assert.equal(probe.mechanism, "guest", "PVM ignores KVM's guest debugging for user mode");
+  if (info.flavour === "svm" || info.flavour === "vmx") {
+    assert.equal(probe.mechanism, "kvm", `${flavourName(info)} honours KVM_SET_GUEST_DEBUG: ${JSON.stringify(probe)}`);
+  }
+});
+
+test("hbreak stops before the instruction, every time it is reached", { skip }, async () => {
+  const d = await startDebug(debugManifest("debugme"));
+  const r = gdbBatch(d.port, ["hbreak bump", "continue", "p by", "continue", "p by", "delete", "continue"]);
+  assert.match(r.output, /Hardware assisted breakpoint 1 at 0x[0-9a-f]+: file .*debugme\.c, line \d+\./);
+  assert.match(r.output, /Breakpoint 1, bump \(by=1\) at .*debugme\.c:\d+\n\d+\s+counter \+= by;\n\$1 = 1\n/);
+  assert.match(r.output, /Breakpoint 1, bump \(by=2\) at .*debugme\.c:\d+\n\d+\s+counter \+= by;\n\$2 = 2\n/);
+  assert.match(r.output, /exited with code 01/);
+  const end = await d.done;
+  assert.equal(end.stdout, "checkpoint\ntotal=15 counter=6 scale=2.5\n");
+});
+
+test("rwatch stops at reads, not at the write between them", { skip }, async () => {
+  const d = await startDebug(debugManifest("debugme"));
+  // bump() reads counter, writes it, reads it again to return it.
+  const r = gdbBatch(d.port, ["break bump", "continue", "delete", "rwatch counter", "continue", "continue", "continue", "delete", "continue"]);
+  assert.match(r.output, /Hardware read watchpoint 2: counter/);
+  const values = [...r.output.matchAll(/Hardware read watchpoint 2: counter\n\nValue = (\d+)\n/g)].map((m) => Number(m[1]));
+  assert.deepEqual(values, [0, 1, 1], r.output);
+  assert.doesNotMatch(r.output, /Old value|New value/);
+  assert.match(r.output, /exited with code 01/);
+  await d.done;
+});
+
+test("a watchpoint per byte: four fit the debug registers; a fifth is refused as gdbserver refuses it, or taken by page protection", { skip }, async () => {
+  const bytes = (n: number) => Array.from({ length: n }, (_, i) => `watch -l *((char *)&scale + ${i})`);
+  const four = await startDebug(debugManifest("debugme"));
+  const r4 = gdbBatch(four.port, [...bytes(4), "continue"]);
+  assert.match(r4.output, /Hardware watchpoint 4: -location/);
+  assert.match(r4.output, /exited with code 01/, "scale is never written: no stop");
+  await four.done;
+
+  const five = await startDebug(debugManifest("debugme"));
+  const r5 = gdbBatch(five.port, [...bytes(5), "continue"]);
+  if (mechanism() === "kvm") {
+    assert.match(r5.output, /Could not insert hardware watchpoint 5\./);
+    assert.match(r5.output, /You may have requested too many hardware breakpoints\/watchpoints\./);
+    assert.doesNotMatch(r5.output, /exited with code/);
+  } else {
+    assert.doesNotMatch(r5.output, /Could not insert/);
+    assert.match(r5.output, /exited with code 01/);
+  }
+  await five.done;
+});
+
+test("a 16-byte watchpoint (two debug registers, or one protected page) fires on a write to either half", { skip }, async () => {
+  const d = await startDebug(debugManifest("debugme"));
+  // `origin` is 16 bytes, aligned, set field by field at the top of main.
+  const r = gdbBatch(d.port, ["break main", "continue", "watch -l origin", "continue", "continue", "continue", "p origin.y"]);
+  const hits = [...r.output.matchAll(/Hardware watchpoint 2: -location origin\n\nOld value = .*\nNew value = (.*)\n/g)].map((m) => m[1]);
+  assert.equal(hits.length, 3, r.output);
+  assert.match(hits[2], /^{x = 1, y = 2, label = 0x[0-9a-f]+ "origin"}$/, "the last write, to the second half, is seen");
+  await d.done;
+});
