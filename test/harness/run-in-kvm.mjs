@@ -18,6 +18,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   accessSync,
+  chmodSync,
   constants as fsc,
   existsSync,
   mkdirSync,
@@ -29,7 +30,7 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { once } from "node:events";
@@ -54,9 +55,14 @@ export class HarnessError extends Error {
 const MODULES = ["kvm-amd", "virtio_pci", "9pnet_virtio", "9p", "overlay"];
 const PACKAGES = ["qemu-system-x86", "linux-image-amd64", "busybox-static"];
 
+// One vCPU: with two or more, QEMU 7.2's multi-threaded TCG running nested
+// SVM corrupts the guest (hung and triple-faulting torov guests when several
+// run at once, then the guest kernel's own stack: "corrupted stack end
+// detected inside scheduler"). Parallelism comes from several guests instead.
 const defaults = () => ({
-  smp: Math.max(1, Math.min(availableParallelism(), 4)),
-  memory: 4096,
+  cpu: "max",
+  smp: 1,
+  memory: 3072,
   timeout: 3600,
   bootTimeout: 300,
 });
@@ -222,6 +228,9 @@ export function prepare(log = (s) => process.stderr.write(`${s}\n`)) {
   if (!existsSync(initrd) || !existsSync(tssShim)) {
     mkdirSync(cacheRoot(), { recursive: true });
     const build = mkdtempSync(join(cacheRoot(), "build-"));
+    // Readable by everyone: the shim is preloaded into every process of the
+    // guest, those of tests that drop privileges included.
+    chmodSync(build, 0o755);
     try {
       const modules = moduleOrder(kernel.modules);
       const entries = [
@@ -237,6 +246,9 @@ export function prepare(log = (s) => process.stderr.write(`${s}\n`)) {
       if (cc.error || cc.status !== 0) throw new HarnessError(`cannot build the TSS shim: gcc: ${cc.error?.message ?? cc.stderr.trim().split("\n")[0]}`);
       rmSync(dir, { recursive: true, force: true });
       renameSync(build, dir);
+      // What older kernels or harness versions built is of no more use.
+      for (const old of readdirSync(cacheRoot()))
+        if (/^[0-9a-f]{16}$/.test(old) && old !== key) rmSync(join(cacheRoot(), old), { recursive: true, force: true });
     } finally {
       rmSync(build, { recursive: true, force: true });
     }
@@ -279,8 +291,9 @@ async function serialSockets(dir, names) {
 /**
  * Runs `argv` in a fresh guest. Resolves with the command's exit status;
  * rejects with a HarnessError when the harness itself fails.
- * Options: smp, memory (MiB), timeout and bootTimeout (s), cwd, env,
- * stdout/stderr (writable streams, default the process's), log.
+ * Options: smp, memory (MiB), cpu (QEMU's model), timeout and bootTimeout
+ * (s), cwd, env, stdout/stderr (writable streams, default the process's),
+ * log, share (a host folder the guest may write, at the same path).
  */
 export async function runInKvm(argv, options = {}) {
   const o = { ...defaults(), cwd: process.cwd(), env: process.env, stdout: process.stdout, stderr: process.stderr, log: (s) => process.stderr.write(`${s}\n`), ...options };
@@ -309,7 +322,7 @@ export async function runInKvm(argv, options = {}) {
   try {
     writeFileSync(join(share, "command.sh"), commandScript(argv, o.cwd, o.env, boot.tssShim));
     const args = [
-      "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", String(o.smp), "-m", `${o.memory}M`,
+      "-accel", "tcg,thread=multi", "-cpu", o.cpu, "-smp", String(o.smp), "-m", `${o.memory}M`,
       "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
       "-kernel", boot.kernel, "-initrd", boot.initrd,
       "-append", "console=ttyS0 loglevel=4 panic=-1 rdinit=/init",
@@ -319,6 +332,14 @@ export async function runInKvm(argv, options = {}) {
       "-fsdev", `local,id=run,path=${share},security_model=none`,
       "-device", "virtio-9p-pci,fsdev=run,mount_tag=torov-run",
     ];
+    if (o.share) {
+      // A folder of the host the guest may write, at the same path (the
+      // test runner's work queue): the one exception to "nothing reaches
+      // the host", and only when asked.
+      if (!/^\/[\w./-]+$/.test(o.share) || !existsSync(o.share)) throw new HarnessError(`the shared folder ${o.share} must exist and have a plain absolute path`);
+      args.push("-fsdev", `local,id=share,path=${o.share},security_model=none`, "-device", "virtio-9p-pci,fsdev=share,mount_tag=torov-share");
+      args[args.indexOf("console=ttyS0 loglevel=4 panic=-1 rdinit=/init")] += ` torov.share=${o.share}`;
+    }
     for (const s of signals) process.once(s, onSignal);
     process.once("exit", kill);
     qemu = spawn("qemu-system-x86_64", args, { stdio: ["ignore", "pipe", "pipe"] });
@@ -370,8 +391,15 @@ export async function runInKvm(argv, options = {}) {
     if (existsSync(errorFile)) throw new HarnessError(`in the guest: ${readFileSync(errorFile, "utf8").trim()} (its console: ${consoleLog})`);
     const statusFile = join(share, "status");
     if (!existsSync(statusFile)) {
-      const said = qemuSaid.join("").trim().split("\n").find((l) => l.trim());
-      const why = said ? `qemu: ${said}` : booted ? "the guest stopped before the command ended" : "the guest did not boot";
+      const panic = consoleLines.find((l) => /Kernel panic|BUG:|Oops/.test(l));
+      const said = qemuSaid.join("").trim().split("\n").find((l) => l.trim() && !/warning:/.test(l));
+      const why = panic
+        ? `the guest's kernel failed: ${panic.replace(/^\[[\s\d.]+\]\s*/, "")}`
+        : said
+          ? `qemu: ${said}`
+          : booted
+            ? "the guest stopped before the command ended"
+            : "the guest did not boot";
       throw new HarnessError(`${why} (its console: ${consoleLog})`);
     }
     return Number(readFileSync(statusFile, "utf8").trim());
@@ -404,6 +432,10 @@ async function main(args) {
     if (args[i] === "--") {
       i++;
       break;
+    }
+    if (args[i] === "--cpu" && /^[\w,+=.-]+$/.test(args[i + 1] ?? "")) {
+      o.cpu = args[++i];
+      continue;
     }
     const spec = numeric[args[i]];
     if (!spec) usage(`unknown option ${args[i]}`);
