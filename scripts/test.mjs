@@ -12,8 +12,8 @@
 // the full lists. TOROV_TEST_VM=here|nested forces where the VM tests run
 // (nested on a host with KVM tests the AMD-V flavour there too).
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { availableParallelism, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { Transform } from "node:stream";
 import { fileURLToPath } from "node:url";
@@ -97,14 +97,84 @@ function report(what, where, s) {
   return { lines, ok: !s.broken && problems === 0 && s.status === 0 };
 }
 
-// ---- inside the harness's guest: the VM tests only, then the summary on one marked line
+// ---- inside the harness's guest: VM test files, each claimed from the work
+// queue that all guests share (the first to make its folder runs it), then
+// this guest's summary on one marked line.
+
+const EMPTY = { tests: 0, pass: 0, fail: 0, skipped: 0, todo: 0, cancelled: 0, failed: [], skippedTests: [], status: 0 };
+
+function merge(a, b) {
+  const out = { ...a };
+  for (const k of ["tests", "pass", "fail", "skipped", "todo", "cancelled"]) out[k] = a[k] + b[k];
+  out.failed = [...a.failed, ...b.failed];
+  out.skippedTests = [...a.skippedTests, ...b.skippedTests];
+  out.status = a.status || b.status;
+  out.broken = a.broken || b.broken;
+  return out;
+}
 
 if (process.argv[2] === "--inside-harness") {
-  const { options, files } = parseArgs(process.argv.slice(3));
-  const s = await nodeTest(files.length ? files : listed("e2e"), options);
+  const queue = process.argv[3];
+  const { options, files } = parseArgs(process.argv.slice(4));
+  let s = EMPTY;
+  for (const file of files) {
+    try {
+      mkdirSync(join(queue, file.replace(/\//g, "_")));
+    } catch {
+      continue; // another guest has it
+    }
+    s = merge(s, await nodeTest([file], options));
+  }
   s.flavour = await flavour();
   process.stdout.write(`\n${SUMMARY_MARK}${JSON.stringify(s)}\n`);
   process.exit(0);
+}
+
+/**
+ * Runs the VM test files in `guests` throw-away guests at once (each with
+ * one vCPU: see test/harness), which share the files through a work queue.
+ * Each guest's output comes through line by line, but for its summary line.
+ */
+async function inGuests(vmFiles, options, guests) {
+  const { runInKvm, HarnessError } = await import("../test/harness/run-in-kvm.mjs");
+  const queue = mkdtempSync(join(tmpdir(), "torov-test-queue-"));
+  // Longest first (by size, roughly their number of tests), so that the
+  // guests finish together.
+  const ordered = [...vmFiles].sort((a, b) => statSync(b).size - statSync(a).size);
+  try {
+    const runs = Array.from({ length: guests }, async () => {
+      let summary;
+      let partial = "";
+      const lines = new Transform({
+        transform(chunk, _enc, done) {
+          const all = (partial + chunk).split("\n");
+          partial = all.pop();
+          for (const line of all) {
+            if (line.startsWith(SUMMARY_MARK)) summary = JSON.parse(line.slice(SUMMARY_MARK.length));
+            else this.push(`${line}\n`);
+          }
+          done();
+        },
+      });
+      lines.pipe(process.stdout, { end: false });
+      try {
+        const status = await runInKvm([process.execPath, "scripts/test.mjs", "--inside-harness", queue, ...options, ...ordered], { stdout: lines, share: queue });
+        return summary ? { ...summary, status: summary.status || status } : { ...EMPTY, status, broken: true };
+      } catch (e) {
+        if (!(e instanceof HarnessError)) throw e;
+        return { ...EMPTY, status: 1, harness: e.message };
+      }
+    });
+    const results = await Promise.all(runs);
+    const failedHarness = results.find((r) => r.harness);
+    if (failedHarness) return { lines: [`torov test: VM tests: a guest failed: torov nested: ${failedHarness.harness}`], ok: false };
+    const total = results.reduce(merge, EMPTY);
+    const unclaimed = vmFiles.filter((f) => !existsSync(join(queue, f.replace(/\//g, "_"))));
+    if (unclaimed.length) total.broken = true;
+    return report("VM tests", `in ${guests} of test/harness's guests, on ${results[0].flavour ?? "?"}`, total);
+  } finally {
+    rmSync(queue, { recursive: true, force: true });
+  }
 }
 
 // ---- on the host
@@ -128,31 +198,10 @@ if (vmFiles.length && !nested) {
   const s = await nodeTest(vmFiles, options);
   summaries.push(report("VM tests", `here, on ${await flavour()}`, s));
 } else if (vmFiles.length) {
-  const { runInKvm, HarnessError } = await import("../test/harness/run-in-kvm.mjs");
-  // The guest's stdout comes through as it is, but for the summary line.
-  let summary;
-  let partial = "";
-  const filter = new Transform({
-    transform(chunk, _enc, done) {
-      const lines = (partial + chunk).split("\n");
-      partial = lines.pop();
-      for (const line of lines) {
-        if (line.startsWith(SUMMARY_MARK)) summary = JSON.parse(line.slice(SUMMARY_MARK.length));
-        else this.push(`${line}\n`);
-      }
-      done();
-    },
-  });
-  filter.pipe(process.stdout);
-  console.log("torov test: this host has no usable /dev/kvm: the VM tests run in a throw-away guest that has it (test/harness)");
-  try {
-    const status = await runInKvm([process.execPath, "scripts/test.mjs", "--inside-harness", ...options, ...vmFiles], { stdout: filter });
-    if (!summary) summary = { status, tests: 0, pass: 0, fail: 0, skipped: 0, todo: 0, cancelled: 0, failed: [], skippedTests: [], broken: true };
-    summaries.push(report("VM tests", `in test/harness's guest, on ${summary.flavour ?? "?"}`, summary));
-  } catch (e) {
-    if (!(e instanceof HarnessError)) throw e;
-    summaries.push({ lines: [`torov test: VM tests: none ran: torov nested: ${e.message}`], ok: false });
-  }
+  // One guest per CPU here (each needs one), as memory allows (3 GiB each).
+  const guests = Math.max(1, Math.min(availableParallelism(), Math.floor(totalmem() / 2 ** 30 / 4), vmFiles.length));
+  console.log(`torov test: the VM tests run in ${guests} throw-away guest${guests > 1 ? "s" : ""} that have KVM (test/harness)${kvmHere() ? "" : ": this host has none"}`);
+  summaries.push(await inGuests(vmFiles, options, guests));
 }
 
 console.log("");
