@@ -6,15 +6,20 @@
 // and writes the captured registers and guest memory directly (nothing runs)
 // and finally gives one order: resume (maybe single-stepping, maybe with a
 // signal), detach, or kill. Every stop, however it arose, goes through this
-// one path; the mechanism that produced it is the vCPU's business:
+// one path; the mechanism that produced it is the vCPU's business. Each
+// feature uses KVM's help where the host gives it (DebugMechanisms), else
+// the guest runtime's own handlers:
 //
-// - kGuest (PVM, which ignores KVM's debug help for user mode): the trap
-//   flag and int3 reach the guest runtime's #DB and #BP handlers, and
-//   watchpoints are pages protected from the guest;
-// - kKvm (VT-x, AMD-V): KVM_SET_GUEST_DEBUG single-steps and intercepts
-//   int3, and the debug registers hold hardware breakpoints and watchpoints.
+// - single step: KVM_GUESTDBG_SINGLESTEP, or the trap flag through the
+//   runtime's #DB handler;
+// - int3: intercepted by KVM (KVM_GUESTDBG_USE_SW_BP), or the runtime's
+//   #BP handler;
+// - hardware breakpoints and watchpoints: the four debug registers
+//   (KVM_GUESTDBG_USE_HW_BP), or int3s and pages protected from the guest.
 //
-// A probe on a scratch VM decides, once per process (DebugSupport).
+// PVM gives none of them for user mode; VT-x and AMD-V give all; QEMU's
+// emulated AMD-V gives the single step only. A probe on scratch VMs
+// decides, once per process (DebugSupport).
 #pragma once
 
 #include <array>
@@ -57,7 +62,13 @@ enum class StopWhy : uint8_t {
   kHwBreak,        // a hardware breakpoint, before the instruction at rip
 };
 
-enum class DebugMechanism : uint8_t { kGuest, kKvm };
+// Which debugger features use KVM's help.
+struct DebugMechanisms {
+  bool kvm_step = false;
+  bool kvm_int3 = false;
+  bool debug_registers = false;
+  bool any() const { return kvm_step || kvm_int3 || debug_registers; }
+};
 
 // What this host's KVM does for a debugger of user-mode code, found by
 // running scratch VMs (native/probes.cc).
@@ -67,9 +78,11 @@ struct DebugSupport {
   bool kvm_hw_breakpoints = false;  // KVM_GUESTDBG_USE_HW_BP: an execute breakpoint exits before the instruction
   bool kvm_watchpoints = false;     // ...and a data breakpoint after the write
   bool guest_debug_registers = false;  // the guest's own debug registers fire into its #DB handler
-  DebugMechanism mechanism() const {
-    return kvm_step && kvm_sw_breakpoints && kvm_hw_breakpoints && kvm_watchpoints ? DebugMechanism::kKvm
-                                                                                   : DebugMechanism::kGuest;
+  std::string seen[4];  // what each KVM probe's run ended in (step, int3, execute, write)
+  // Debug registers make KVM take every #DB, the trap flag's included: they
+  // need its single step too.
+  DebugMechanisms mechanisms() const {
+    return {kvm_step, kvm_sw_breakpoints, kvm_step && kvm_hw_breakpoints && kvm_watchpoints};
   }
 };
 // The probe's answer, probed on first use and kept for the process.
@@ -104,7 +117,7 @@ struct Watch {
   char kind;  // 'w', 'r', 'a'
 };
 
-// The four debug registers (kKvm): what each holds, and DR7.
+// The four debug registers: what each holds, and DR7.
 constexpr int kDebugRegisters = 4;
 struct DebugRegisterPlan {
   struct Slot {
@@ -150,7 +163,7 @@ class DebugState {
   std::atomic<uint64_t> pass_signals{(1ull << 13) | (1ull << 22) | (1ull << 16) | (1ull << 27) | (1ull << 28) |
                                      (1ull << 25) | (1ull << 26)};
   std::vector<Watch> watches;
-  // kKvm: execute breakpoints in debug registers (GDB's hbreak); set while
+  // Execute breakpoints in debug registers (GDB's hbreak); set while
   // parked, like `watches`, which then also go to debug registers.
   std::vector<uint64_t> hw_breaks;
   bool hw_changed = false;

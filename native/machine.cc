@@ -372,7 +372,7 @@ void Machine::Body() {
     vcpu_->SetEntry(init);
     vcpu_->SetTracer(tracer_.get());
     if (debug_) {
-      vcpu_->EnableDebug(debug_.get(), debug_mechanism_, [this] {
+      vcpu_->EnableDebug(debug_.get(), debug_mechanisms_, [this] {
         stops_.BlockingCall([](Napi::Env, Napi::Function onStop) { onStop.Call({}); });
       });
     }
@@ -434,21 +434,21 @@ Napi::Value Machine::NeededHypercalls(const Napi::CallbackInfo& info) {
 // ---- debugging
 
 // debugAttach(onStop): before start(); the run then begins parked at the
-// entry point and onStop() is called at each stop. Returns the debug
-// mechanism this host allows, "kvm" or "guest" (see debug.h).
+// entry point and onStop() is called at each stop. Returns the features
+// that use KVM's help here: { kvmStep, kvmInt3, debugRegisters } (debug.h).
 Napi::Value Machine::DebugAttach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (started_) throw Napi::Error::New(env, "debugAttach: the machine has started");
   if (!info[0].IsFunction()) throw Napi::TypeError::New(env, "Expected debugAttach(onStop)");
   try {
-    debug_mechanism_ = ProbeDebugSupport().mechanism();
+    debug_mechanisms_ = ProbeDebugSupport().mechanisms();
   } catch (const Error& e) {
     throw ToJsError(env, e.code(), e.what());
   }
   debug_ = std::make_unique<torov::DebugState>();
   stops_ = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "torov-stops", 0, 1);
   stops_.Unref(env);  // the run itself keeps the loop alive
-  return Napi::String::New(env, debug_mechanism_ == DebugMechanism::kKvm ? "kvm" : "guest");
+  return MechanismsToJs(env, debug_mechanisms_);
 }
 
 namespace {
@@ -588,7 +588,7 @@ Napi::Value Machine::DebugWrite(const Napi::CallbackInfo& info) {
 }
 
 // debugWatch(kind, addr, len, insert): a watchpoint, by page protection
-// (kGuest) or in debug registers (kKvm: false when they are all in use).
+// or in debug registers where KVM gives them (false when they are all in use).
 Napi::Value Machine::DebugWatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!debug_ || !vcpu_) throw Napi::Error::New(env, "not debugging");
@@ -604,7 +604,7 @@ Napi::Value Machine::DebugWatch(const Napi::CallbackInfo& info) {
     if (guest_->mm.DebuggerExtent(addr, len) != len) return Napi::Boolean::New(env, false);
     ws.push_back(Watch{addr, len, kind[0]});
     DebugRegisterPlan plan;
-    if (debug_mechanism_ == DebugMechanism::kKvm && !PlanDebugRegisters(debug_->hw_breaks, ws, &plan)) {
+    if (debug_mechanisms_.debug_registers && !PlanDebugRegisters(debug_->hw_breaks, ws, &plan)) {
       ws.pop_back();
       return Napi::Boolean::New(env, false);
     }
@@ -613,20 +613,20 @@ Napi::Value Machine::DebugWatch(const Napi::CallbackInfo& info) {
     if (it == ws.end()) return Napi::Boolean::New(env, false);
     ws.erase(it);
   }
-  if (debug_mechanism_ == DebugMechanism::kKvm) debug_->hw_changed = true;
+  if (debug_mechanisms_.debug_registers) debug_->hw_changed = true;
   else vcpu_->UpdateWatches();
   return Napi::Boolean::New(env, true);
 }
 
 // debugHwBreak(addr, insert): an execute breakpoint in a debug register
-// (kKvm only); false when none is free, or there is no such breakpoint.
+// (where KVM gives them); false when none is free, or there is no such breakpoint.
 Napi::Value Machine::DebugHwBreak(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!debug_ || !vcpu_) throw Napi::Error::New(env, "not debugging");
   const uint64_t addr = U64(info[0], "address");
   const bool insert = info[1].ToBoolean().Value();
   std::lock_guard<std::mutex> lock(debug_->mutex);
-  if (!debug_->parked || debug_mechanism_ != DebugMechanism::kKvm) return Napi::Boolean::New(env, false);
+  if (!debug_->parked || !debug_mechanisms_.debug_registers) return Napi::Boolean::New(env, false);
   auto& bs = debug_->hw_breaks;
   if (insert) {
     bs.push_back(addr);

@@ -84,7 +84,7 @@ class Machine : public Napi::ObjectWrap<Machine> {
   // Debugging: stops go to JavaScript through `stops_`; the state is shared
   // with the vCPU thread under its own mutex.
   std::unique_ptr<torov::DebugState> debug_;
-  DebugMechanism debug_mechanism_ = DebugMechanism::kGuest;
+  DebugMechanisms debug_mechanisms_;
   Napi::ThreadSafeFunction stops_;
 
   // Tracing: the records' buffer, and a wake-up for JavaScript when it
@@ -116,5 +116,8 @@ class Machine : public Napi::ObjectWrap<Machine> {
 // Turns a torov::Error into the JavaScript TorovError (or a plain Error with
 // a `code` before src/vmm/native.ts has registered the class).
 Napi::Error ToJsError(Napi::Env env, const std::string& code, const std::string& message);
+
+// { kvmStep, kvmInt3, debugRegisters } (native/probes.cc).
+Napi::Object MechanismsToJs(Napi::Env env, const DebugMechanisms& m);
 
 }  // namespace torov

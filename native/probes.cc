@@ -4,6 +4,8 @@
 #include <sys/ioctl.h>
 
 #include <chrono>
+#include <cstring>
+#include <string>
 #include <mutex>
 
 #include "debug.h"
@@ -45,7 +47,18 @@ const kvm_run* RunProbe(ScratchVm& vm, const kvm_guest_debug* dbg, const kvm_deb
   return vm.vcpu().run();
 }
 
-bool DebugExitAt(const kvm_run* run, uint32_t exception, uint64_t pc, uint64_t dr6_bits) {
+// Whether the run ended in the debug exit expected; `seen` says what it did.
+bool DebugExitAt(const kvm_run* run, uint32_t exception, uint64_t pc, uint64_t dr6_bits, std::string* seen) {
+  if (!run) {
+    *seen = std::string("failed: ") + std::strerror(errno);
+  } else if (run->exit_reason == KVM_EXIT_DEBUG) {
+    *seen = "debug exit, exception " + std::to_string(run->debug.arch.exception) + " at " + Hex(run->debug.arch.pc) +
+            ", dr6 " + Hex(run->debug.arch.dr6);
+  } else if (run->exit_reason == KVM_EXIT_IO) {
+    *seen = "port " + Hex(run->io.port) + " exit";
+  } else {
+    *seen = "exit " + std::to_string(run->exit_reason);
+  }
   return run && run->exit_reason == KVM_EXIT_DEBUG && run->debug.arch.exception == exception &&
          run->debug.arch.pc == pc && (run->debug.arch.dr6 & dr6_bits) == dr6_bits;
 }
@@ -60,13 +73,13 @@ DebugSupport Probe() {
     ScratchVm vm(nops);
     kvm_guest_debug dbg{};
     dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
-    s.kvm_step = DebugExitAt(RunProbe(vm, &dbg, nullptr), 1, kCode + 1, 1u << 14);  // DR6.BS
+    s.kvm_step = DebugExitAt(RunProbe(vm, &dbg, nullptr), 1, kCode + 1, 1u << 14, &s.seen[0]);  // DR6.BS
   }
   {
     ScratchVm vm({0x90, 0xcc, 0xe6, HC_PORT, 0xeb, 0xfc});  // nop; int3; out; jmp
     kvm_guest_debug dbg{};
     dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_SW_BP;
-    s.kvm_sw_breakpoints = DebugExitAt(RunProbe(vm, &dbg, nullptr), 3, kCode + 1, 0);
+    s.kvm_sw_breakpoints = DebugExitAt(RunProbe(vm, &dbg, nullptr), 3, kCode + 1, 0, &s.seen[1]);
   }
   {
     ScratchVm vm(nops);
@@ -74,7 +87,7 @@ DebugSupport Probe() {
     dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
     dbg.arch.debugreg[0] = kCode + 2;  // execute, the third nop
     dbg.arch.debugreg[7] = kDrFixed | 0x1;
-    s.kvm_hw_breakpoints = DebugExitAt(RunProbe(vm, &dbg, nullptr), 1, kCode + 2, 0x1);
+    s.kvm_hw_breakpoints = DebugExitAt(RunProbe(vm, &dbg, nullptr), 1, kCode + 2, 0x1, &s.seen[2]);
   }
   {
     // mov [rsp-8], rax; nop; out HC_PORT, al; jmp .-2
@@ -83,7 +96,7 @@ DebugSupport Probe() {
     dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
     dbg.arch.debugreg[1] = ScratchVm::kStack - 8;
     dbg.arch.debugreg[7] = kDrFixed | (1u << 2) | (0x1u << 20) | (0x2u << 22);  // L1, write, 8 bytes
-    s.kvm_watchpoints = DebugExitAt(RunProbe(vm, &dbg, nullptr), 1, kCode + 5, 0x2);
+    s.kvm_watchpoints = DebugExitAt(RunProbe(vm, &dbg, nullptr), 1, kCode + 5, 0x2, &s.seen[3]);
   }
   {
     ScratchVm vm(nops);
@@ -112,8 +125,17 @@ const DebugSupport& ProbeDebugSupport() {
   return support;
 }
 
-// probeDebug() -> what ProbeDebugSupport() found, and the mechanism the
-// debugger uses here: "kvm" or "guest".
+// The features that use KVM's help, for JavaScript.
+Napi::Object MechanismsToJs(Napi::Env env, const DebugMechanisms& m) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("kvmStep", m.kvm_step);
+  o.Set("kvmInt3", m.kvm_int3);
+  o.Set("debugRegisters", m.debug_registers);
+  return o;
+}
+
+// probeDebug() -> what ProbeDebugSupport() found, what each probe's run
+// ended in, and the mechanisms the debugger uses here.
 Napi::Value ProbeDebug(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   try {
@@ -124,7 +146,10 @@ Napi::Value ProbeDebug(const Napi::CallbackInfo& info) {
     out.Set("kvmHwBreakpoints", s.kvm_hw_breakpoints);
     out.Set("kvmWatchpoints", s.kvm_watchpoints);
     out.Set("guestDebugRegisters", s.guest_debug_registers);
-    out.Set("mechanism", s.mechanism() == DebugMechanism::kKvm ? "kvm" : "guest");
+    out.Set("mechanisms", MechanismsToJs(env, s.mechanisms()));
+    Napi::Array seen = Napi::Array::New(env);
+    for (uint32_t i = 0; i < 4; i++) seen.Set(i, s.seen[i]);
+    out.Set("seen", seen);
     return out;
   } catch (const Error& e) {
     throw ToJsError(env, e.code(), e.what());

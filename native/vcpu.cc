@@ -208,9 +208,9 @@ void Vcpu::Setup() {
 
 }
 
-void Vcpu::EnableDebug(DebugState* state, DebugMechanism mechanism, std::function<void()> report) {
+void Vcpu::EnableDebug(DebugState* state, DebugMechanisms mechanisms, std::function<void()> report) {
   debug_ = state;
-  mechanism_ = mechanism;
+  mech_ = mechanisms;
   report_ = std::move(report);
 }
 
@@ -307,12 +307,13 @@ void Vcpu::Hypercall(RunResult* result, Next* next) {
   *next = Next::kContinue;
   uint64_t* page = HcPage();
   uint64_t nr = page[HC_NR / 8];
-  // A single step over `syscall`. kGuest: the trap flag came in with the
-  // application's flags. kKvm: a step was under way, so this syscall was
-  // the instruction stepped, and the flags it saved hold KVM's trap flag,
-  // which is not the program's. The step ends when the hypercall has run,
-  // at the instruction after the syscall, so the return path must not trap.
-  bool stepped = debug_ && (KvmDebug() ? stepping_ : (page[HC_RFLAGS / 8] & kTrapFlag) != 0);
+  // A single step over `syscall`. With the trap flag, it came in with the
+  // application's flags. With KVM's step, a step was under way, so this
+  // syscall was the instruction stepped, and the flags it saved hold KVM's
+  // trap flag, which is not the program's. The step ends when the hypercall
+  // has run, at the instruction after the syscall, so the return path must
+  // not trap.
+  bool stepped = debug_ && (KvmStep() ? stepping_ : (page[HC_RFLAGS / 8] & kTrapFlag) != 0);
   if (stepped) page[HC_RFLAGS / 8] &= ~kTrapFlag;
   kvm_stepping_ = false;
 
@@ -407,7 +408,7 @@ void Vcpu::Hypercall(RunResult* result, Next* next) {
   } else if (stepped && InStepRange(page[HC_RIP / 8])) {
     // Range stepping goes on from the return address.
     stepping_ = true;
-    if (!KvmDebug()) {
+    if (!KvmStep()) {
       SetTrapFlag(Context::kHypercall, true);
       skip_trap_at_ = page[HC_RIP / 8];
     }
@@ -643,7 +644,7 @@ Vcpu::Next Vcpu::Park(const Stop& stop, Context ctx, RunResult* result) {
     order = debug_->order;
     debug_->parked = false;
     if (debug_->regs_dirty) Apply(ctx, debug_->regs);
-    if (KvmDebug() && debug_->hw_changed) LoadDebugRegisters();
+    if (DebugRegisters() && debug_->hw_changed) LoadDebugRegisters();
   }
   switch (order.kind) {
     case OrderKind::kKill:
@@ -653,12 +654,9 @@ Vcpu::Next Vcpu::Park(const Stop& stop, Context ctx, RunResult* result) {
       stepping_ = false;
       debug_->watches.clear();
       debug_->hw_breaks.clear();
-      if (KvmDebug()) {
-        DisarmGuestDebug();
-      } else {
-        UpdateWatches();
-        SetTrapFlag(ctx, false);
-      }
+      if (mech_.any()) DisarmGuestDebug();
+      if (!KvmStep()) SetTrapFlag(ctx, false);
+      UpdateWatches();
       debug_ = nullptr;
       return Next::kContinue;
     default:
@@ -692,7 +690,7 @@ Vcpu::Next Vcpu::Park(const Stop& stop, Context ctx, RunResult* result) {
   stepping_ = order.step;
   range_start_ = order.range_start;
   range_end_ = order.range_end;
-  if (KvmDebug()) return Next::kContinue;  // ArmGuestDebug() steps, at the next entry
+  if (KvmStep()) return Next::kContinue;  // ArmGuestDebug() steps, at the next entry
   tf_ours_ = order.step;
   skip_trap_at_ = order.step && ctx == Context::kHypercall ? HcPage()[HC_RIP / 8] : kNoAddress;
   SetTrapFlag(ctx, order.step);
@@ -775,44 +773,9 @@ Vcpu::Next Vcpu::Exception(RunResult* result) {
 
   Stop stop;
   if (vector == 1) {
-    if (!lifted_.pages.empty()) {
-      // The instruction that touched a watched page has run: guard it again.
-      std::vector<uint64_t> pages;
-      pages.swap(lifted_.pages);
-      for (uint64_t p : pages) GuardPage(p, true);
-      if (lifted_.hit) {
-        stop = Stop{StopWhy::kWatch, SIGTRAP};
-        stop.watch_addr = lifted_.addr;
-        stop.watch_kind = lifted_.kind;
-        stepping_ = false;
-      } else if (stepping_ && !interrupt_pending_ && InStepRange(rip)) {
-        lifted_ = Lifted{};  // range stepping goes on, the trap flag still set
-        return Next::kContinue;
-      } else if (stepping_) {
-        stop = Stop{StopWhy::kStep, SIGTRAP};
-        stepping_ = false;
-      } else {
-        SetTrapFlag(Context::kException, lifted_.app_tf);
-        lifted_ = Lifted{};
-        return Next::kContinue;
-      }
-    } else if (InRuntime(rip)) {
-      // PVM returns from a hypercall in user mode (popfq; jmp rcx): with the
-      // trap flag on, it traps inside the stub. Not the program's business.
-      return Next::kContinue;
-    } else if (rip == skip_trap_at_) {
-      // ...and on the return address, before that instruction ran: after
-      // PVM's jmp, or at once after sysretq (VT-x, AMD-V).
-      skip_trap_at_ = kNoAddress;
-      return Next::kContinue;
-    } else if (stepping_ && !interrupt_pending_ && InStepRange(rip)) {
-      return Next::kContinue;  // range stepping: iretq keeps the trap flag
-    } else if (stepping_) {
-      stop = Stop{StopWhy::kStep, SIGTRAP};
-      stepping_ = false;
-    } else {
-      stop = Stop{StopWhy::kSignal, SIGTRAP};  // the program set TF itself
-    }
+    const std::optional<Stop> step = StepTrap(rip, Context::kException);
+    if (!step) return Next::kContinue;
+    stop = *step;
   } else if (vector == 3) {
     stop = Stop{StopWhy::kTrap, SIGTRAP};
   } else if (vector == 14 && guest_.mm.Guard(cr2)) {
@@ -836,13 +799,67 @@ Vcpu::Next Vcpu::Exception(RunResult* result) {
       if (lifted_.pages.empty()) lifted_.app_tf = frame[4] & kTrapFlag;
       lifted_.pages.push_back(page);
       guest_.mm.SetGuard(page, 0);
-      tf_ours_ = true;
-      SetTrapFlag(Context::kException, true);
+      // One instruction: KVM's single step (ArmGuestDebug sees the lift),
+      // or the trap flag.
+      if (!KvmStep()) {
+        tf_ours_ = true;
+        SetTrapFlag(Context::kException, true);
+      }
       return Next::kContinue;
     }
   } else {
     stop = fault();
   }
+  return StopAt(stop, Context::kException, result);
+}
+
+std::optional<Stop> Vcpu::StepTrap(uint64_t rip, Context ctx) {
+  if (!lifted_.pages.empty()) {
+    // The instruction that touched a watched page has run: guard it again.
+    std::vector<uint64_t> pages;
+    pages.swap(lifted_.pages);
+    for (uint64_t p : pages) GuardPage(p, true);
+    if (lifted_.hit) {
+      Stop stop{StopWhy::kWatch, SIGTRAP};
+      stop.watch_addr = lifted_.addr;
+      stop.watch_kind = lifted_.kind;
+      stepping_ = false;
+      return stop;
+    }
+    if (stepping_ && !interrupt_pending_ && InStepRange(rip)) {
+      lifted_ = Lifted{};  // range stepping goes on, the trap flag still set
+      return std::nullopt;
+    }
+    if (stepping_) {
+      stepping_ = false;
+      return Stop{StopWhy::kStep, SIGTRAP};
+    }
+    if (!KvmStep()) SetTrapFlag(ctx, lifted_.app_tf);
+    lifted_ = Lifted{};
+    return std::nullopt;
+  }
+  if (InRuntime(rip)) {
+    // PVM returns from a hypercall in user mode (popfq; jmp rcx): with the
+    // trap flag on, it traps inside the stub. KVM's step of `syscall` stops
+    // at the stub's entry; the hypercall ends that step. Not the program's
+    // business either way.
+    return std::nullopt;
+  }
+  if (rip == skip_trap_at_) {
+    // ...and on the return address, before that instruction ran: after
+    // PVM's jmp, or at once after sysretq (VT-x, AMD-V).
+    skip_trap_at_ = kNoAddress;
+    return std::nullopt;
+  }
+  if (stepping_ && !interrupt_pending_ && InStepRange(rip)) return std::nullopt;  // range stepping goes on
+  if (stepping_) {
+    stepping_ = false;
+    return Stop{StopWhy::kStep, SIGTRAP};
+  }
+  return Stop{StopWhy::kSignal, SIGTRAP};  // the program set TF itself
+}
+
+Vcpu::Next Vcpu::StopAt(Stop stop, Context ctx, RunResult* result) {
   if (interrupt_pending_) {
     // Ctrl-C during range stepping ends it as an interrupt, or GDB would
     // go on stepping the line.
@@ -850,12 +867,12 @@ Vcpu::Next Vcpu::Exception(RunResult* result) {
     interrupt_pending_ = false;
   }
   skip_trap_at_ = kNoAddress;
-  const Next next = Park(stop, Context::kException, result);
+  const Next next = Park(stop, ctx, result);
   if (next == Next::kContinue && lifted_.pages.empty()) lifted_ = Lifted{};
   return next;
 }
 
-// ---- debugging with KVM's help (kKvm)
+// ---- debugging with KVM's help
 
 void Vcpu::FlushRegs() {
   if (!(run_->kvm_dirty_regs & KVM_SYNC_X86_REGS)) return;
@@ -904,10 +921,14 @@ void Vcpu::LoadDebugRegisters() {
 
 void Vcpu::ArmGuestDebug() {
   kvm_guest_debug dbg{};
-  dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_SW_BP | KVM_GUESTDBG_USE_HW_BP;
-  for (int i = 0; i < plan_.used; i++) dbg.arch.debugreg[i] = plan_.slot[i].addr;
-  dbg.arch.debugreg[7] = plan_.used ? plan_.dr7 : 0;
-  bool step = stepping_;
+  if (mech_.kvm_int3) dbg.control |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_SW_BP;
+  if (mech_.debug_registers) {
+    dbg.control |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
+    for (int i = 0; i < plan_.used; i++) dbg.arch.debugreg[i] = plan_.slot[i].addr;
+    dbg.arch.debugreg[7] = plan_.used ? plan_.dr7 : 0;
+  }
+  // A step is the debugger's, or one to let an access to a watched page through.
+  bool step = mech_.kvm_step && (stepping_ || !lifted_.pages.empty());
   if (step && exit_ctx_ != Context::kDirect) {
     LeaveRuntime(exit_ctx_);
     exit_ctx_ = Context::kDirect;
@@ -915,8 +936,8 @@ void Vcpu::ArmGuestDebug() {
   // Never step the runtime: stopped inside it (a step through `syscall`,
   // Ctrl-C), the guest runs on to the hypercall, which ends the step.
   if (step && InRuntime(Regs().rip)) step = false;
-  if (step) dbg.control |= KVM_GUESTDBG_SINGLESTEP;
-  if (exit_ctx_ == Context::kDirect) {
+  if (step) dbg.control |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
+  if (mech_.debug_registers && exit_ctx_ == Context::kDirect) {
     // An execute breakpoint on the instruction the program resumes at would
     // stop it again before it runs: the resume flag lets that one through.
     kvm_regs& r = Regs();
@@ -960,57 +981,46 @@ Vcpu::Next Vcpu::DebugExit(RunResult* result) {
     kvm_regs& r = Regs();
     r.rip = d.pc + 1;
     RegsChanged();
-    stop = Stop{StopWhy::kTrap, SIGTRAP};
-  } else if (d.exception == 1) {
-    int slot = -1;
+    return StopAt(Stop{StopWhy::kTrap, SIGTRAP}, Context::kDirect, result);
+  }
+  if (d.exception != 1) return StopAt(Stop{StopWhy::kSignal, SIGTRAP}, Context::kDirect, result);
+  int slot = -1;
+  if (DebugRegisters())
     for (int i = 0; i < plan_.used && slot < 0; i++)
       if (d.dr6 & kDr6Hits & (uint64_t{1} << i)) slot = i;
-    bool step = (d.dr6 & kDr6Step) && stepping_;
-    if (slot >= 0 && plan_.slot[slot].watch >= 0) {
-      const int index = plan_.slot[slot].watch;
-      const Watch& w = plan_watches_[index];
-      // A read watchpoint's register fires on writes too: a write changed
-      // the bytes, a read did not.
-      bool write_to_read_watch = false;
-      if (w.kind == 'r') {
-        const uint8_t* now = guest_.ram.Phys(w.addr, w.len);
-        std::vector<uint8_t>& before = read_watch_bytes_[index];
-        if (now && before.size() == w.len && std::memcmp(now, before.data(), w.len) != 0) {
-          before.assign(now, now + w.len);
-          write_to_read_watch = true;
-        }
-      }
-      if (!write_to_read_watch) {
-        stop = Stop{StopWhy::kWatch, SIGTRAP};
-        stop.watch_addr = w.addr;
-        stop.watch_kind = w.kind;
-        stepping_ = false;
-        step = false;
-      } else if (!step) {
-        return Next::kContinue;
-      }
-    } else if (slot >= 0) {
-      stop = Stop{StopWhy::kHwBreak, SIGTRAP};
-      stepping_ = false;
-      step = false;
-    }
-    if (step) {
-      // `syscall` entered the runtime: the hypercall ends the step.
-      if (InRuntime(d.pc)) return Next::kContinue;
-      if (!interrupt_pending_ && InStepRange(d.pc)) return Next::kContinue;  // range stepping goes on
-      stop = Stop{StopWhy::kStep, SIGTRAP};
-      stepping_ = false;
-    } else if (slot < 0) {
-      stop = Stop{StopWhy::kSignal, SIGTRAP};  // the program's own trap flag, or int1
-    }
-  } else {
-    stop = Stop{StopWhy::kSignal, SIGTRAP};
+  if (slot >= 0 && plan_.slot[slot].watch < 0) {
+    stepping_ = false;
+    return StopAt(Stop{StopWhy::kHwBreak, SIGTRAP}, Context::kDirect, result);
   }
-  if (interrupt_pending_) {
-    if (stop.why == StopWhy::kStep && range_end_ > range_start_) stop = Stop{StopWhy::kInterrupt, SIGINT};
-    interrupt_pending_ = false;
+  if (slot >= 0) {
+    const int index = plan_.slot[slot].watch;
+    const Watch& w = plan_watches_[index];
+    // A read watchpoint's register fires on writes too: a write changed the
+    // bytes, a read did not.
+    bool wrote = false;
+    if (w.kind == 'r') {
+      const uint8_t* now = guest_.ram.Phys(w.addr, w.len);
+      std::vector<uint8_t>& before = read_watch_bytes_[index];
+      if (now && before.size() == w.len && std::memcmp(now, before.data(), w.len) != 0) {
+        before.assign(now, now + w.len);
+        wrote = true;
+      }
+    }
+    if (!wrote) {
+      stop = Stop{StopWhy::kWatch, SIGTRAP};
+      stop.watch_addr = w.addr;
+      stop.watch_kind = w.kind;
+      stepping_ = false;
+      return StopAt(stop, Context::kDirect, result);
+    }
+    if (!(d.dr6 & kDr6Step)) return Next::kContinue;
   }
-  return Park(stop, Context::kDirect, result);
+  if (d.dr6 & kDr6Step) {
+    const std::optional<Stop> step = StepTrap(d.pc, Context::kDirect);
+    if (!step) return Next::kContinue;
+    return StopAt(*step, Context::kDirect, result);
+  }
+  return StopAt(Stop{StopWhy::kSignal, SIGTRAP}, Context::kDirect, result);  // int1, or a trap KVM took for us
 }
 
 // ---- the run loop
@@ -1024,7 +1034,7 @@ RunResult Vcpu::Run() {
       result.kind = RunResult::kKilled;
       return result;
     }
-    if (KvmDebug()) ArmGuestDebug();
+    if (debug_ && mech_.any()) ArmGuestDebug();
     if (!Enter()) {
       if (errno != EINTR && errno != EAGAIN) {
         result.kind = RunResult::kError;
@@ -1074,10 +1084,14 @@ RunResult Vcpu::Run() {
         guest_.exited = true;
         guest_.exit_status = 0;
         break;
-      case KVM_EXIT_SHUTDOWN:
+      case KVM_EXIT_SHUTDOWN: {
         result.kind = RunResult::kError;
-        result.message = "the guest CPU shut down (triple fault)";
+        const kvm_regs& r = Regs();
+        const kvm_sregs& sr = Sregs();
+        result.message = "the guest CPU shut down (triple fault) at rip " + Hex(r.rip) + " (cs " + Hex(sr.cs.selector) +
+                         "), rsp " + Hex(r.rsp) + ", cr2 " + Hex(sr.cr2);
         return result;
+      }
       case KVM_EXIT_INTERNAL_ERROR:
         result.kind = RunResult::kError;
         result.message = "KVM internal error (suberror " + std::to_string(run_->internal.suberror) + ")";

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,8 +56,8 @@ class Vcpu : public CpuControl {
   void SetEntry(const InitialState& init);
   // With a debugger: Run() parks at stops (the first before the entry point)
   // and calls `report` for each, on this thread, before waiting for an order.
-  // `mechanism` says how stops arise (see debug.h).
-  void EnableDebug(DebugState* state, DebugMechanism mechanism, std::function<void()> report);
+  // `mechanisms` says how stops arise (see debug.h).
+  void EnableDebug(DebugState* state, DebugMechanisms mechanisms, std::function<void()> report);
   // Hypercalls are traced when `tracer` is enabled (set before Run()).
   void SetTracer(Tracer* tracer) { tracer_ = tracer; }
   // Runs until the guest exits, faults (without a debugger), is killed or
@@ -87,11 +88,19 @@ class Vcpu : public CpuControl {
   void Hypercall(RunResult* result, Next* next);
   void FlatHypercall();
   Next Exception(RunResult* result);
-  // kKvm: a KVM_EXIT_DEBUG (a step, an int3, a debug register).
+  // A KVM_EXIT_DEBUG: KVM's single step, an int3 it intercepted, a debug
+  // register that fired.
   Next DebugExit(RunResult* result);
-  // kKvm, before each KVM_RUN while debugging: what KVM is to watch for,
-  // and a single step when one is under way (of application code only:
-  // from a hypercall or an exception, LeaveRuntime() first).
+  // A single-step trap at `rip` (the trap flag's #DB through the runtime,
+  // or KVM's step): the end of a step, a watched access let through, or a
+  // trap to pass over (nothing: run on).
+  std::optional<Stop> StepTrap(uint64_t rip, Context ctx);
+  // Reports a stop (Ctrl-C during range stepping turns a step into an
+  // interrupt) and parks.
+  Next StopAt(Stop stop, Context ctx, RunResult* result);
+  // Before each KVM_RUN while debugging with KVM's help: what KVM is to
+  // intercept, and its single step when one is under way, of application
+  // code only (from a hypercall or an exception, LeaveRuntime() first).
   void ArmGuestDebug();
   void DisarmGuestDebug();
   // Puts the application's state that the runtime saved (at a hypercall or
@@ -128,10 +137,11 @@ class Vcpu : public CpuControl {
   bool Traced(uint64_t nr, const uint64_t* args);
   void EndTrace(uint64_t nr, int64_t ret, bool denied);
   bool InStepRange(uint64_t rip) const { return rip >= range_start_ && rip < range_end_; }
-  bool KvmDebug() const { return debug_ && mechanism_ == DebugMechanism::kKvm; }
+  bool KvmStep() const { return debug_ && mech_.kvm_step; }
+  bool DebugRegisters() const { return debug_ && mech_.debug_registers; }
   // The hypercall page, as 64-bit words (HC_* / 8).
   uint64_t* HcPage() { return reinterpret_cast<uint64_t*>(guest_.ram.Phys(RT_HCPAGE, kPageSize)); }
-  // kKvm: takes the debugger's hardware breakpoints and watchpoints into the
+  // Takes the debugger's hardware breakpoints and watchpoints into the
   // debug registers (while parked, under the debug mutex).
   void LoadDebugRegisters();
   // Registers changed in kvm_run's copy reach KVM now, not at the next entry.
@@ -151,7 +161,7 @@ class Vcpu : public CpuControl {
 
   // Debugging.
   DebugState* debug_ = nullptr;
-  DebugMechanism mechanism_ = DebugMechanism::kGuest;
+  DebugMechanisms mech_;
   std::function<void()> report_;
   bool stepping_ = false;          // the debugger asked for one instruction
   uint64_t range_start_ = 0;       // ...or for steps while rip is in [range_start_, range_end_)
@@ -159,13 +169,13 @@ class Vcpu : public CpuControl {
   bool interrupt_pending_ = false; // Ctrl-C arrived inside the runtime: stop at the next exit
   // Where the application's state is, as of the last exit.
   Context exit_ctx_ = Context::kDirect;
-  // kGuest: a step from a hypercall returns through the runtime, which can
+  // Trap flag steps: a step from a hypercall returns through the runtime, which can
   // trap (PVM's popfq; jmp) in the runtime and on the return address before
   // it runs (jmp, or sysretq, which traps at once): not the program's steps.
   static constexpr uint64_t kNoAddress = ~uint64_t{0};
   uint64_t skip_trap_at_ = kNoAddress;
   bool tf_ours_ = false;           // the trap flag is set by torov, not by the program
-  // kKvm: the debug registers as loaded, the guest debug control last given
+  // Debug registers: as loaded, the guest debug control last given
   // to KVM (with the registers), and a copy of the bytes under each read
   // watchpoint (a read/write register fires on writes too).
   DebugRegisterPlan plan_;

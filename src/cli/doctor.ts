@@ -87,26 +87,19 @@ function refusal(policy: Policy): string {
 
 /** Which mechanism each debugger feature uses here, as the probe decided (native/debug.h). */
 function debugging(p: DebugProbe): string[] {
-  if (p.mechanism === "kvm") {
-    return [
-      "KVM's guest debugging and debug registers (KVM_SET_GUEST_DEBUG):",
-      "single step: KVM_GUESTDBG_SINGLESTEP",
-      "breakpoints: int3, intercepted by KVM (KVM_GUESTDBG_USE_SW_BP)",
-      "hardware breakpoints and watchpoints: the 4 debug registers (KVM_GUESTDBG_USE_HW_BP), as gdbserver's",
-    ];
-  }
-  const missing = [
-    !p.kvmStep && "single step",
-    !p.kvmSwBreakpoints && "int3 interception",
-    !p.kvmHwBreakpoints && "execute breakpoints",
-    !p.kvmWatchpoints && "data breakpoints",
-  ].filter(Boolean);
-  return [
-    `the guest runtime's own handlers (KVM does not give ${missing.join(", ")} for user mode here):`,
-    "single step: the trap flag, through the runtime's #DB handler",
-    "breakpoints: int3, through the runtime's #BP handler; hardware breakpoints are int3s too",
-    `watchpoints: page protection, any length${p.guestDebugRegisters ? " (the guest's debug registers work, but not through KVM)" : ""}`,
+  const m = p.mechanisms;
+  const lines = [
+    `single step: ${m.kvmStep ? "KVM's (KVM_GUESTDBG_SINGLESTEP)" : "the trap flag, through the runtime's #DB handler"}`,
+    `breakpoints: int3, ${m.kvmInt3 ? "intercepted by KVM (KVM_GUESTDBG_USE_SW_BP)" : "through the runtime's #BP handler"}`,
+    m.debugRegisters
+      ? "hardware breakpoints and watchpoints: the 4 debug registers (KVM_GUESTDBG_USE_HW_BP), as gdbserver's"
+      : "hardware breakpoints: int3s; watchpoints: page protection, any number and length",
   ];
+  // What KVM did not do, from the probe's own runs.
+  const names = ["single step", "int3 interception", "execute breakpoint", "data breakpoint"];
+  const asked = [p.kvmStep, p.kvmSwBreakpoints, p.kvmHwBreakpoints, p.kvmWatchpoints];
+  for (const [i, n] of names.entries()) if (!asked[i]) lines.push(style.dim(`KVM gave no ${n}: ${p.seen[i]}`));
+  return lines;
 }
 
 function yes(b: boolean): string {

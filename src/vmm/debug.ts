@@ -2,11 +2,11 @@
 // into what GDB expects of a Linux process under gdbserver.
 //
 // Software breakpoints are int3 bytes the target writes and hides again
-// from every memory read. Where KVM gives debug registers (VT-x, AMD-V: the
-// "kvm" mechanism), hardware breakpoints and watchpoints use them, four at
-// most, as gdbserver's do. Where it does not (PVM), "hardware" breakpoints
-// are the same int3s, reported as hwbreak, and watchpoints come from page
-// protection in the vCPU.
+// from every memory read. Where KVM gives debug registers (VT-x, AMD-V),
+// hardware breakpoints and watchpoints use them, four at most, as
+// gdbserver's do. Where it does not (PVM, QEMU's emulated AMD-V),
+// "hardware" breakpoints are the same int3s, reported as hwbreak, and
+// watchpoints come from page protection in the vCPU.
 
 import { constants } from "node:os";
 import { openSync, realpathSync } from "node:fs";
@@ -14,7 +14,7 @@ import { isAbsolute } from "node:path";
 import type { BreakpointKind, DebugTarget, StepRange, StopEvent, StopReason, WatchKind } from "../gdbstub/target.js";
 import { HYPERCALLS, syscallName } from "./hypercalls.js";
 import type { Machine } from "./machine.js";
-import { native, type DebugMechanism, type NativeStop } from "./native.js";
+import { native, type DebugMechanisms, type NativeStop } from "./native.js";
 import { getReg, setReg } from "./regs.js";
 import type { RunOutcome } from "./report.js";
 import { parseTraceFilter } from "../trace/filter.js";
@@ -31,8 +31,8 @@ export class VmDebugTarget implements DebugTarget {
   readonly pid: number;
   readonly execFile: string;
   readonly name: string;
-  /** How stops arise on this host (native/debug.h). */
-  readonly mechanism: DebugMechanism;
+  /** Which features use KVM's help on this host (native/debug.h). */
+  readonly mechanisms: DebugMechanisms;
   /** Resolves with the run's outcome when the program ends. */
   readonly outcome: Promise<RunOutcome>;
 
@@ -41,7 +41,7 @@ export class VmDebugTarget implements DebugTarget {
   private regs: Buffer | undefined;
   private readonly listeners: Array<(e: StopEvent) => void> = [];
   private readonly breakpoints = new Map<bigint, { original: number; kinds: Set<BreakpointKind> }>();
-  /** "kvm": hardware breakpoints in debug registers. */
+  /** Hardware breakpoints in debug registers. */
   private readonly hwBreakpoints = new Set<bigint>();
   private firstStop: Promise<void>;
   private tracer: Tracer | undefined;
@@ -52,7 +52,7 @@ export class VmDebugTarget implements DebugTarget {
     this.execFile = machine.manifest.binary;
     this.name = machine.image.name;
     this.firstStop = new Promise((r) => (this.resolveFirst = r));
-    this.mechanism = machine.native.debugAttach(() => this.onNativeStop());
+    this.mechanisms = machine.native.debugAttach(() => this.onNativeStop());
     this.outcome = machine.start().then((outcome) => {
       this.onEnd(outcome);
       return outcome;
@@ -209,7 +209,7 @@ export class VmDebugTarget implements DebugTarget {
   }
 
   insertBreakpoint(kind: BreakpointKind, addr: bigint): boolean {
-    if (kind === "hw" && this.mechanism === "kvm") {
+    if (kind === "hw" && this.mechanisms.debugRegisters) {
       if (this.hwBreakpoints.has(addr)) return true;
       if (!this.machine.native.debugHwBreak(addr, true)) return false;
       this.hwBreakpoints.add(addr);
@@ -228,7 +228,7 @@ export class VmDebugTarget implements DebugTarget {
   }
 
   removeBreakpoint(kind: BreakpointKind, addr: bigint): boolean {
-    if (kind === "hw" && this.mechanism === "kvm") return this.hwBreakpoints.delete(addr) && this.machine.native.debugHwBreak(addr, false);
+    if (kind === "hw" && this.mechanisms.debugRegisters) return this.hwBreakpoints.delete(addr) && this.machine.native.debugHwBreak(addr, false);
     const bp = this.breakpoints.get(addr);
     if (!bp || !bp.kinds.delete(kind)) return false;
     if (bp.kinds.size === 0) {

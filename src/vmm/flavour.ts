@@ -4,7 +4,7 @@
 // AMD-V; and an AMD-V that QEMU's software CPU emulates is slow and has its
 // own defects, so figures and failures there must say so.
 
-import type { KvmInfo } from "./native.js";
+import type { DebugMechanisms, KvmInfo } from "./native.js";
 
 const SHORT: Record<KvmInfo["flavour"], string> = { pvm: "PVM", vmx: "VT-x", svm: "AMD-V", unknown: "KVM of an unknown flavour" };
 
@@ -49,4 +49,9 @@ export function flavourDescription(info: Pick<KvmInfo, "flavour" | "hypervisor">
   if (!under) return base;
   if (under.emulator) return `${base}, nested under ${under.name}'s software CPU: an emulator (slow; timings mean little)`;
   return `${base}, nested under ${under.name}`;
+}
+
+/** The debugger's mechanisms in a few words, for benchmark headings: "KVM step, KVM int3, debug registers"... */
+export function debugMechanismsName(m: DebugMechanisms): string {
+  return [m.kvmStep ? "KVM step" : "trap-flag step", m.kvmInt3 ? "KVM int3" : "runtime int3", m.debugRegisters ? "debug registers" : "page-protection watchpoints"].join(", ");
 }

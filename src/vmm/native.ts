@@ -79,8 +79,8 @@ export interface NativeMachine {
   containment(): { chroot: string; seccomp: string; hostSyscalls: number } | null;
 
   // The debugger's side: see src/vmm/debug.ts.
-  /** How stops arise here: "kvm" (KVM's guest debugging and debug registers) or "guest" (the runtime's handlers, page protection). */
-  debugAttach(onStop: () => void): DebugMechanism;
+  /** The debugger features that use KVM's help here (the others use the runtime's handlers and page protection). */
+  debugAttach(onStop: () => void): DebugMechanisms;
   debugState(): NativeStop | null;
   debugSetRegisters(regs: Buffer): boolean;
   /** Resumes; true when it stopped again within `wait` µs (onStop is then not called for that stop). */
@@ -106,7 +106,15 @@ export interface NativeMachine {
   traceCounts(): Float64Array;
 }
 
-export type DebugMechanism = "kvm" | "guest";
+/** Which debugger features use KVM's help (native/debug.h); each false uses the guest runtime's own handlers. */
+export interface DebugMechanisms {
+  /** KVM_GUESTDBG_SINGLESTEP, else the trap flag. */
+  kvmStep: boolean;
+  /** int3 intercepted by KVM, else the runtime's #BP handler. */
+  kvmInt3: boolean;
+  /** hbreak and watchpoints in the 4 debug registers, else int3s and page protection. */
+  debugRegisters: boolean;
+}
 
 /** What probeDebug() finds: what this host's KVM does for a debugger of user-mode code. */
 export interface DebugProbe {
@@ -115,7 +123,9 @@ export interface DebugProbe {
   kvmHwBreakpoints: boolean;
   kvmWatchpoints: boolean;
   guestDebugRegisters: boolean;
-  mechanism: DebugMechanism;
+  mechanisms: DebugMechanisms;
+  /** What each probe's run ended in: single step, int3, execute breakpoint, data breakpoint. */
+  seen: string[];
 }
 
 export interface KvmInfo {
