@@ -14,7 +14,9 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { arg, build, median, TOROV } from "./bench-common.js";
+import { arg, build, machineDescription, median, runWhereKvmIs, TOROV } from "./bench-common.js";
+import { native } from "../src/vmm/native.js";
+import { debugMechanismsName } from "../src/vmm/flavour.js";
 
 const rounds = Number(arg("--rounds", "3"));
 const COLD = 1000;
@@ -82,6 +84,7 @@ async function measure(backend: Backend, program: string, manifest: string, op: 
 }
 
 async function main(): Promise<void> {
+  await runWhereKvmIs();
   const program = build("loop.c", "loop", ["-O1", "-g", "-static"]);
   const dir = mkdtempSync(join(tmpdir(), "torov-bench-debug-"));
   mkdirSync(join(dir, "root"));
@@ -98,7 +101,7 @@ async function main(): Promise<void> {
   const f = (us: number) => `${us.toFixed(0)} µs`;
   const date = new Date().toISOString().slice(0, 10);
   const gdbVersion = /[\d.]+$/.exec(execFileSync("gdb", ["--version"], { encoding: "utf8" }).split("\n")[0])?.[0];
-  console.log(`torov debugger benchmark, ${date}: gdb ${gdbVersion}; medians of ${rounds} sessions; cold = the first ${COLD} operations of a session, warm = the next ${WARM}\n`);
+  console.log(`torov debugger benchmark, ${date}: ${machineDescription()}, gdb ${gdbVersion}, debugger ${debugMechanismsName(native().probeDebug().mechanisms)}; medians of ${rounds} sessions; cold = the first ${COLD} operations of a session, warm = the next ${WARM}\n`);
   console.log(`| operation | local gdb (ptrace) | ${hasGdbserver ? "gdbserver | " : ""}torov debug | torov vs gdbserver (rate) | torov vs local gdb (rate) |`);
   console.log(`|---|---|${hasGdbserver ? "---|" : ""}---|---|---|`);
   for (const [label, op] of [["`stepi`", "step"], ["breakpoint hit + continue", "hit"]] as const) {

@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { arg, build, machineDescription, median, TOROV } from "./bench-common.js";
+import { arg, build, machineDescription, median, runWhereKvmIs, TOROV } from "./bench-common.js";
 
 const rounds = Number(arg("--rounds", "5"));
 const iterations = Number(arg("--iterations", "20000"));
@@ -22,7 +22,8 @@ function measure(command: string[], cwd: string): number {
   return ns / 1000;
 }
 
-function main(): void {
+async function main(): Promise<void> {
+  await runWhereKvmIs();
   const loop = build("hypercall-loop.c", "hypercall-loop", ["-static"]);
   const dir = mkdtempSync(join(tmpdir(), "torov-bench-trace-"));
   const root = join(dir, "root");
@@ -65,4 +66,7 @@ function main(): void {
   }
 }
 
-main();
+main().catch((e) => {
+  console.error((e as Error).message);
+  process.exit(1);
+});

@@ -15,7 +15,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { arg, build, machineDescription, median, ROOT } from "./bench-common.js";
+import { arg, build, machineDescription, median, ROOT, runWhereKvmIs } from "./bench-common.js";
 import { Machine } from "../src/vmm/machine.js";
 import { loadManifest } from "../src/vmm/manifest.js";
 import { native } from "../src/vmm/native.js";
@@ -91,6 +91,7 @@ async function inProcess(manifestPath: string): Promise<number> {
 
 
 async function main(): Promise<void> {
+  await runWhereKvmIs();
   const loop = build("hypercall-loop.c", "hypercall-loop", ["-static"]);
   const rusage = build("rusage.c", "rusage", []);
   const hello = join(ROOT, "examples", "hello", "hello.json");
