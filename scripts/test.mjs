@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // npm test: bring the build up to date (incrementally), build the test
 // guests, run the unit tests here and the VM tests (test/e2e, which boot real
-// VMs) where there is KVM: here when this host has /dev/kvm, otherwise inside
-// test/harness's throw-away guest, which has it. The last lines say where the
+// VMs) where there is KVM: here when this host has /dev/kvm, otherwise in
+// test/harness's throw-away guests, which have it. The last lines say where the
 // VM tests ran, on which KVM flavour, and how many ran, failed and were
 // skipped (each skipped one by name, with why).
 //
@@ -12,7 +12,7 @@
 // the full lists. TOROV_TEST_VM=here|nested forces where the VM tests run
 // (nested on a host with KVM tests the AMD-V flavour there too).
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { Transform } from "node:stream";
@@ -20,7 +20,6 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 process.chdir(root);
-const SUMMARY_MARK = "@@torov-test-summary ";
 
 function run(cmd, args) {
   const r = spawnSync(cmd, args, { stdio: "inherit" });
@@ -45,7 +44,7 @@ function parseArgs(args) {
  * summary reporter into a file; resolves with the summary.
  */
 async function nodeTest(files, options, stdout = process.stdout) {
-  const dir = mkdtempSync(join(tmpdir(), "torov-test-summary-"));
+  const dir = mkdtempSync(join(tmpdir(), "torov-summary-"));
   const out = join(dir, "summary.json");
   try {
     const args = [
@@ -97,11 +96,12 @@ function report(what, where, s) {
   return { lines, ok: !s.broken && problems === 0 && s.status === 0 };
 }
 
-// ---- inside the harness's guest: VM test files, each claimed from the work
-// queue that all guests share (the first to make its folder runs it), then
-// this guest's summary on one marked line.
+// ---- inside the harness's guests: VM test files, each claimed from the work
+// queue that all guests share (the first to make its folder runs it), its
+// summary written back into that folder.
 
 const EMPTY = { tests: 0, pass: 0, fail: 0, skipped: 0, todo: 0, cancelled: 0, failed: [], skippedTests: [], status: 0 };
+const claim = (queue, file) => join(queue, file.replace(/\//g, "_"));
 
 function merge(a, b) {
   const out = { ...a };
@@ -116,62 +116,69 @@ function merge(a, b) {
 if (process.argv[2] === "--inside-harness") {
   const queue = process.argv[3];
   const { options, files } = parseArgs(process.argv.slice(4));
-  let s = EMPTY;
+  writeFileSync(join(queue, "flavour"), await flavour());
   for (const file of files) {
     try {
-      mkdirSync(join(queue, file.replace(/\//g, "_")));
+      mkdirSync(claim(queue, file));
     } catch {
       continue; // another guest has it
     }
-    s = merge(s, await nodeTest([file], options));
+    const s = await nodeTest([file], options);
+    writeFileSync(join(claim(queue, file), "summary.json"), JSON.stringify(s));
   }
-  s.flavour = await flavour();
-  process.stdout.write(`\n${SUMMARY_MARK}${JSON.stringify(s)}\n`);
   process.exit(0);
 }
 
 /**
  * Runs the VM test files in `guests` throw-away guests at once (each with
- * one vCPU: see test/harness), which share the files through a work queue.
- * Each guest's output comes through line by line, but for its summary line.
+ * one vCPU: see test/harness), which share the files through a work queue;
+ * their output comes through line by line. A guest that stops (its kernel
+ * hangs: QEMU's emulation, never the tests) is reported, and the files it
+ * had not finished run again in a new guest, once.
  */
 async function inGuests(vmFiles, options, guests) {
-  const { runInKvm, HarnessError } = await import("../test/harness/run-in-kvm.mjs");
-  const queue = mkdtempSync(join(tmpdir(), "torov-test-queue-"));
+  const { runInKvm, HarnessError, STALLED } = await import("../test/harness/run-in-kvm.mjs");
+  const queue = mkdtempSync(join(tmpdir(), "torov-queue-"));
   // Longest first (by size, roughly their number of tests), so that the
   // guests finish together.
   const ordered = [...vmFiles].sort((a, b) => statSync(b).size - statSync(a).size);
-  try {
-    const runs = Array.from({ length: guests }, async () => {
-      let summary;
-      let partial = "";
-      const lines = new Transform({
-        transform(chunk, _enc, done) {
-          const all = (partial + chunk).split("\n");
-          partial = all.pop();
-          for (const line of all) {
-            if (line.startsWith(SUMMARY_MARK)) summary = JSON.parse(line.slice(SUMMARY_MARK.length));
-            else this.push(`${line}\n`);
-          }
-          done();
-        },
-      });
-      lines.pipe(process.stdout, { end: false });
-      try {
-        const status = await runInKvm([process.execPath, "scripts/test.mjs", "--inside-harness", queue, ...options, ...ordered], { stdout: lines, share: queue });
-        return summary ? { ...summary, status: summary.status || status } : { ...EMPTY, status, broken: true };
-      } catch (e) {
-        if (!(e instanceof HarnessError)) throw e;
-        return { ...EMPTY, status: 1, harness: e.message };
-      }
+  const guest = async () => {
+    let partial = "";
+    const lines = new Transform({
+      transform(chunk, _enc, done) {
+        const all = (partial + chunk).split("\n");
+        partial = all.pop();
+        for (const line of all) this.push(`${line}\n`);
+        done();
+      },
     });
-    const results = await Promise.all(runs);
-    const failedHarness = results.find((r) => r.harness);
-    if (failedHarness) return { lines: [`torov test: VM tests: a guest failed: torov nested: ${failedHarness.harness}`], ok: false };
-    const total = results.reduce(merge, EMPTY);
-    const unclaimed = vmFiles.filter((f) => !existsSync(join(queue, f.replace(/\//g, "_"))));
-    if (unclaimed.length) total.broken = true;
-    return report("VM tests", `in ${guests} of test/harness's guests, on ${results[0].flavour ?? "?"}`, total);
+    lines.pipe(process.stdout, { end: false });
+    try {
+      await runInKvm([process.execPath, "scripts/test.mjs", "--inside-harness", queue, ...options, ...ordered], { stdout: lines, share: queue });
+      return undefined;
+    } catch (e) {
+      if (!(e instanceof HarnessError)) throw e;
+      return e;
+    }
+  };
+  const done = (f) => existsSync(join(claim(queue, f), "summary.json"));
+  try {
+    let failures = (await Promise.all(Array.from({ length: guests }, guest))).filter(Boolean);
+    if (failures.length && failures.every((e) => e.status === STALLED)) {
+      const again = vmFiles.filter((f) => !done(f));
+      for (const f of again) rmSync(claim(queue, f), { recursive: true, force: true });
+      for (const e of failures) console.log(`torov test: ${e.message}`);
+      console.log(`torov test: running what it had not finished again, in a new guest: ${again.map((f) => f.split("/").pop()).join(", ")}`);
+      failures = [await guest()].filter(Boolean);
+    }
+    if (failures.length) return { lines: failures.map((e) => `torov test: VM tests: a guest failed: torov nested: ${e.message}`), ok: false };
+    let total = EMPTY;
+    for (const f of vmFiles) {
+      if (done(f)) total = merge(total, JSON.parse(readFileSync(join(claim(queue, f), "summary.json"), "utf8")));
+      else total = merge(total, { ...EMPTY, fail: 1, status: 1, failed: [{ name: "(the whole file)", file: f, reason: "it did not run to its end" }] });
+    }
+    const where = existsSync(join(queue, "flavour")) ? readFileSync(join(queue, "flavour"), "utf8") : "?";
+    return report("VM tests", `in ${guests} of test/harness's guests, on ${where}`, total);
   } finally {
     rmSync(queue, { recursive: true, force: true });
   }

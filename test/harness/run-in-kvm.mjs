@@ -40,6 +40,8 @@ import { gzipSync } from "node:zlib";
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const HARNESS_FAILED = 125;
 export const TIMED_OUT = 124;
+/** The guest itself stopped (its kernel hung): not the command's doing. */
+export const STALLED = 126;
 
 /** A failure of the harness, not of the command: reported as one line. */
 export class HarnessError extends Error {
@@ -65,6 +67,8 @@ const defaults = () => ({
   memory: 3072,
   timeout: 3600,
   bootTimeout: 300,
+  // The guest says it is alive every 30 s; silent this long, it has stopped.
+  silenceTimeout: 300,
 });
 
 function cacheRoot() {
@@ -352,11 +356,13 @@ export async function runInKvm(argv, options = {}) {
     });
 
     let booted = false;
+    let heard = Date.now();
     let partial = "";
     connections.console.then((c) =>
       c.on("data", (d) => {
         const lines = (partial + String(d)).split("\n");
         partial = lines.pop();
+        heard = Date.now();
         for (const line of lines) {
           consoleLines.push(line.replace(/\r$/, ""));
           if (consoleLines.length > 300) consoleLines.shift();
@@ -381,6 +387,11 @@ export async function runInKvm(argv, options = {}) {
         failure = new HarnessError(`the command did not finish within ${o.timeout} s: the guest was stopped`, TIMED_OUT);
         kill();
       }, o.timeout * 1000),
+      setInterval(() => {
+        if (!booted || Date.now() - heard < o.silenceTimeout * 1000) return;
+        failure = new HarnessError(`the guest stopped: not a word on its console for ${o.silenceTimeout} s (its console: ${consoleLog})`, STALLED);
+        kill();
+      }, 5000),
     );
 
     const exit = await ended;
