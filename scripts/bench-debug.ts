@@ -35,17 +35,41 @@ async function server(backend: Exclude<Backend, "local">, program: string, manif
     backend === "gdbserver"
       ? spawn("gdbserver", ["--once", "127.0.0.1:0", program], { stdio: ["ignore", "ignore", "pipe"] })
       : spawn(process.execPath, [TOROV, "debug", manifest, "--port", "0"], { stdio: ["ignore", "ignore", "pipe"] });
-  let text = "";
+  // The server's stderr is read for its port, then drained for good: a
+  // gdbserver that warns on every step would block on a full pipe otherwise.
+  let text: string | undefined = "";
   const port = await new Promise<number>((resolvePort, reject) => {
     proc.stderr!.on("data", (d) => {
+      if (text === undefined) return;
       text += d;
       const m = /Listening on port (\d+)|GDB can attach on 127\.0\.0\.1:(\d+)/.exec(text);
-      if (m) resolvePort(Number(m[1] ?? m[2]));
+      if (m) {
+        text = undefined;
+        resolvePort(Number(m[1] ?? m[2]));
+      }
     });
-    proc.on("exit", () => reject(new Error(`${backend} exited: ${text}`)));
+    proc.on("exit", () => reject(new Error(`${backend} exited before it listened: ${lastLine(text ?? "")}`)));
   });
   return { port, stop: () => proc.kill("SIGKILL") };
 }
+
+/** Runs gdb without blocking the event loop (the servers' pipes drain meanwhile). */
+function gdb(args: string[], timeoutMs: number): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolveRun) => {
+    const proc = spawn("gdb", args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    proc.stdout.on("data", (d) => (stdout += d));
+    proc.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
+    proc.on("close", (status) => {
+      clearTimeout(timer);
+      resolveRun({ status, stdout, stderr });
+    });
+  });
+}
+
+const lastLine = (text: string) => text.trim().split("\n").pop() ?? "";
 
 /** GDB commands, timed by GDB, that print "PHASE name seconds". */
 function timed(name: string, command: string): string[] {
@@ -68,12 +92,15 @@ async function session(backend: Backend, program: string, manifest: string, op: 
     stop = s.stop;
     args = ["-q", "-nx", "-batch", "-ex", "set sysroot /", ...setup, "-ex", `target remote 127.0.0.1:${s.port}`, "-ex", "continue", ...work, "-ex", "kill", program];
   }
-  const r = spawnSync("gdb", args, { encoding: "utf8", timeout: 300_000 });
+  const r = await gdb(args, 300_000);
   stop();
   const phase = (name: string) => Number(new RegExp(`PHASE ${name} ([\\d.]+)`).exec(r.stdout)?.[1]);
   const cold = phase("cold");
   const warm = phase("warm");
-  if (r.status !== 0 || !(cold > 0 && warm > 0)) throw new Error(`${backend}: ${r.stderr || r.stdout}`);
+  if (r.status !== 0 || !(cold > 0 && warm > 0)) {
+    const why = r.status === null ? "gdb did not finish in 300 s" : `gdb ended with status ${r.status}`;
+    throw new Error(`torov bench:debug: the ${backend} ${op} session failed (${why}): ${lastLine(r.stderr || r.stdout)}`);
+  }
   return { cold: (cold * 1e6) / COLD, warm: (warm * 1e6) / WARM };
 }
 
