@@ -19,6 +19,7 @@ namespace torov {
 
 Napi::Value RawExitBenchmark(const Napi::CallbackInfo& info);  // probes.cc
 Napi::Value ProbeDebug(const Napi::CallbackInfo& info);        // probes.cc
+Napi::Value PlanDebugRegistersJs(const Napi::CallbackInfo& info);  // probes.cc
 
 // probeSeccomp(admitted: number[]): what a thread filtered to `admitted`
 // gets for calls it may and may not make (errno values, 0 for success).
@@ -123,6 +124,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("rawExitBenchmark", Napi::Function::New(env, RawExitBenchmark));
   exports.Set("openInRoot", Napi::Function::New(env, OpenInRoot));
   exports.Set("probeDebug", Napi::Function::New(env, ProbeDebug));
+  exports.Set("planDebugRegisters", Napi::Function::New(env, PlanDebugRegistersJs));
   exports.Set("probeSeccomp", Napi::Function::New(env, ProbeSeccompJs));
   return exports;
 }

@@ -164,8 +164,11 @@ class DebugState {
                                      (1ull << 25) | (1ull << 26)};
   std::vector<Watch> watches;
   // Execute breakpoints in debug registers (GDB's hbreak); set while
-  // parked, like `watches`, which then also go to debug registers.
+  // parked, like `watches`. The watches go to debug registers too while
+  // they all fit there; beyond that, all of them work by page protection,
+  // which takes any number and size.
   std::vector<uint64_t> hw_breaks;
+  bool watches_by_pages = true;
   bool hw_changed = false;
 
   bool Catches(uint64_t nr) const {

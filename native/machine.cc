@@ -587,8 +587,8 @@ Napi::Value Machine::DebugWrite(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
-// debugWatch(kind, addr, len, insert): a watchpoint, by page protection
-// or in debug registers where KVM gives them (false when they are all in use).
+// debugWatch(kind, addr, len, insert): a watchpoint, in debug registers
+// where KVM gives them and the watches fit, by page protection otherwise.
 Napi::Value Machine::DebugWatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!debug_ || !vcpu_) throw Napi::Error::New(env, "not debugging");
@@ -603,19 +603,23 @@ Napi::Value Machine::DebugWatch(const Napi::CallbackInfo& info) {
   if (insert) {
     if (guest_->mm.DebuggerExtent(addr, len) != len) return Napi::Boolean::New(env, false);
     ws.push_back(Watch{addr, len, kind[0]});
-    DebugRegisterPlan plan;
-    if (debug_mechanisms_.debug_registers && !PlanDebugRegisters(debug_->hw_breaks, ws, &plan)) {
-      ws.pop_back();
-      return Napi::Boolean::New(env, false);
-    }
   } else {
     auto it = std::find_if(ws.begin(), ws.end(), [&](const Watch& w) { return w.addr == addr && w.len == len && w.kind == kind[0]; });
     if (it == ws.end()) return Napi::Boolean::New(env, false);
     ws.erase(it);
   }
-  if (debug_mechanisms_.debug_registers) debug_->hw_changed = true;
-  else vcpu_->UpdateWatches();
+  PlaceWatches();
   return Napi::Boolean::New(env, true);
+}
+
+// Debug registers for the watches while they all fit beside the hbreaks,
+// page protection otherwise. Called with debug_->mutex held, while parked.
+void Machine::PlaceWatches() {
+  DebugRegisterPlan plan;
+  debug_->watches_by_pages =
+      !debug_mechanisms_.debug_registers || !PlanDebugRegisters(debug_->hw_breaks, debug_->watches, &plan);
+  if (debug_mechanisms_.debug_registers) debug_->hw_changed = true;
+  vcpu_->UpdateWatches();
 }
 
 // debugHwBreak(addr, insert): an execute breakpoint in a debug register
@@ -631,7 +635,7 @@ Napi::Value Machine::DebugHwBreak(const Napi::CallbackInfo& info) {
   if (insert) {
     bs.push_back(addr);
     DebugRegisterPlan plan;
-    if (!PlanDebugRegisters(bs, debug_->watches, &plan)) {
+    if (!PlanDebugRegisters(bs, {}, &plan)) {
       bs.pop_back();
       return Napi::Boolean::New(env, false);
     }
@@ -640,7 +644,7 @@ Napi::Value Machine::DebugHwBreak(const Napi::CallbackInfo& info) {
     if (it == bs.end()) return Napi::Boolean::New(env, false);
     bs.erase(it);
   }
-  debug_->hw_changed = true;
+  PlaceWatches();  // an hbreak may take a register the watches had
   return Napi::Boolean::New(env, true);
 }
 

@@ -69,6 +69,7 @@ class Machine : public Napi::ObjectWrap<Machine> {
   // Hands a parked vCPU its order; with wait_micros, waits that long for
   // the next stop and says whether it came (then it is not reported).
   bool GiveOrder(const Order& order, int wait_micros = 0);
+  void PlaceWatches();
 
   // The vCPU thread: set-up, then wait for start() (or the machine's end),
   // then the run.

@@ -156,4 +156,44 @@ Napi::Value ProbeDebug(const Napi::CallbackInfo& info) {
   }
 }
 
+// planDebugRegisters(breaks: bigint[], watches: {addr: bigint, len, kind}[])
+// -> {used, dr7: bigint, slots: [{addr: bigint, watch}]}, or null when they
+// do not fit: what the debugger loads into the debug registers, for tests.
+Napi::Value PlanDebugRegistersJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto u64 = [&](Napi::Value v) {
+    if (!v.IsBigInt()) throw Napi::TypeError::New(env, "Expected planDebugRegisters(breaks: bigint[], watches: {addr: bigint, len: number, kind: \"w\"|\"r\"|\"a\"}[])");
+    bool lossless;
+    return v.As<Napi::BigInt>().Uint64Value(&lossless);
+  };
+  if (!info[0].IsArray() || !info[1].IsArray()) u64(env.Undefined());
+  std::vector<uint64_t> breaks;
+  const Napi::Array b = info[0].As<Napi::Array>(), w = info[1].As<Napi::Array>();
+  for (uint32_t i = 0; i < b.Length(); i++) breaks.push_back(u64(b.Get(i)));
+  std::vector<Watch> watches;
+  for (uint32_t i = 0; i < w.Length(); i++) {
+    if (!w.Get(i).IsObject()) u64(env.Undefined());
+    const Napi::Object o = w.Get(i).As<Napi::Object>();
+    const std::string kind = o.Get("kind").ToString().Utf8Value();
+    const Napi::Value len = o.Get("len");
+    if (!len.IsNumber() || len.As<Napi::Number>().Int64Value() <= 0 || kind.size() != 1 || std::string("wra").find(kind) == std::string::npos)
+      u64(env.Undefined());
+    watches.push_back(Watch{u64(o.Get("addr")), static_cast<uint64_t>(len.As<Napi::Number>().Int64Value()), kind[0]});
+  }
+  DebugRegisterPlan plan;
+  if (!PlanDebugRegisters(breaks, watches, &plan)) return env.Null();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("used", plan.used);
+  out.Set("dr7", Napi::BigInt::New(env, plan.dr7));
+  Napi::Array slots = Napi::Array::New(env);
+  for (int i = 0; i < plan.used; i++) {
+    Napi::Object slot = Napi::Object::New(env);
+    slot.Set("addr", Napi::BigInt::New(env, plan.slot[i].addr));
+    slot.Set("watch", plan.slot[i].watch);
+    slots.Set(i, slot);
+  }
+  out.Set("slots", slots);
+  return out;
+}
+
 }  // namespace torov

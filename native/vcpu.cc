@@ -701,7 +701,7 @@ Vcpu::Next Vcpu::Park(const Stop& stop, Context ctx, RunResult* result) {
 
 void Vcpu::GuardPage(uint64_t page, bool on) {
   int mask = 0;
-  if (on && debug_)
+  if (on && debug_ && debug_->watches_by_pages)
     for (const Watch& w : debug_->watches)
       if (w.addr < page + kPageSize && page < w.addr + w.len)
         mask |= w.kind == 'w' ? PROT_WRITE : (PROT_READ | PROT_WRITE | PROT_EXEC);
@@ -713,7 +713,7 @@ void Vcpu::GuardPage(uint64_t page, bool on) {
 void Vcpu::UpdateWatches() {
   std::set<uint64_t> pages;
   for (const auto& [page, mask] : guest_.mm.guards()) pages.insert(page);
-  if (debug_)
+  if (debug_ && debug_->watches_by_pages)
     for (const Watch& w : debug_->watches)
       for (uint64_t p = PageDown(w.addr); p < w.addr + w.len; p += kPageSize) pages.insert(p);
   for (uint64_t p : pages) GuardPage(p, true);
@@ -791,9 +791,9 @@ Vcpu::Next Vcpu::Exception(RunResult* result) {
       for (const Watch& w : debug_->watches) {
         const bool kind_matches = w.kind == 'a' || (w.kind == 'w') == write;
         if (kind_matches && cr2 < w.addr + w.len && w.addr < cr2 + 8) {
-          lifted_.hit = true;
-          lifted_.kind = w.kind;
-          lifted_.addr = w.addr;
+          const uint64_t at = std::max(w.addr, cr2), end = std::min(w.addr + w.len, cr2 + 8);
+          const uint8_t* bytes = guest_.ram.Phys(at, end - at);
+          lifted_.hits.push_back({w.addr, w.kind, at, bytes ? std::vector<uint8_t>(bytes, bytes + (end - at)) : std::vector<uint8_t>{}});
         }
       }
       if (lifted_.pages.empty()) lifted_.app_tf = frame[4] & kTrapFlag;
@@ -813,16 +813,28 @@ Vcpu::Next Vcpu::Exception(RunResult* result) {
   return StopAt(stop, Context::kException, result);
 }
 
+const Vcpu::Lifted::Hit& Vcpu::ReportedHit() const {
+  const Lifted::Hit* lowest = nullptr;
+  const Lifted::Hit* changed = nullptr;
+  for (const Lifted::Hit& h : lifted_.hits) {
+    if (!lowest || h.addr < lowest->addr) lowest = &h;
+    const uint8_t* now = h.before.empty() ? nullptr : guest_.ram.Phys(h.at, h.before.size());
+    if (now && std::memcmp(now, h.before.data(), h.before.size()) != 0 && (!changed || h.addr < changed->addr)) changed = &h;
+  }
+  return changed ? *changed : *lowest;
+}
+
 std::optional<Stop> Vcpu::StepTrap(uint64_t rip, Context ctx) {
   if (!lifted_.pages.empty()) {
     // The instruction that touched a watched page has run: guard it again.
     std::vector<uint64_t> pages;
     pages.swap(lifted_.pages);
     for (uint64_t p : pages) GuardPage(p, true);
-    if (lifted_.hit) {
+    if (!lifted_.hits.empty()) {
+      const Lifted::Hit& hit = ReportedHit();
       Stop stop{StopWhy::kWatch, SIGTRAP};
-      stop.watch_addr = lifted_.addr;
-      stop.watch_kind = lifted_.kind;
+      stop.watch_addr = hit.addr;
+      stop.watch_kind = hit.kind;
       stepping_ = false;
       return stop;
     }
@@ -888,7 +900,7 @@ void Vcpu::LeaveRuntime(Context ctx) {
     r.rax = page[HC_RET / 8];
     r.rcx = r.rip = page[HC_RIP / 8];
     r.r11 = page[HC_RFLAGS / 8];
-    r.rflags = (page[HC_RFLAGS / 8] & kUserFlags) | kRflagsFixed | kRflagsIf;
+    r.rflags = (page[HC_RFLAGS / 8] & kUserFlags & ~kResumeFlag) | kRflagsFixed | kRflagsIf;  // sysretq clears RF
   } else if (ctx == Context::kException) {
     // iretq, after the stub drops [vector, error code].
     const uint64_t* frame = reinterpret_cast<const uint64_t*>(guest_.ram.Phys(r.rsp, 7 * 8));
@@ -908,15 +920,22 @@ void Vcpu::LeaveRuntime(Context ctx) {
 }
 
 void Vcpu::LoadDebugRegisters() {
-  if (!PlanDebugRegisters(debug_->hw_breaks, debug_->watches, &plan_)) plan_ = DebugRegisterPlan{};
-  plan_watches_ = debug_->watches;
-  read_watch_bytes_.assign(plan_watches_.size(), {});
+  plan_watches_ = debug_->watches_by_pages ? std::vector<Watch>{} : debug_->watches;
+  if (!PlanDebugRegisters(debug_->hw_breaks, plan_watches_, &plan_)) plan_ = DebugRegisterPlan{};
+  watch_bytes_.assign(plan_watches_.size(), {});
+  debug_->hw_changed = false;
+}
+
+void Vcpu::KeepWatchBytes() {
+  // Taken before every entry (32 bytes at most): a hypercall or the
+  // debugger may have changed them since, and only the program's own
+  // accesses count.
   for (size_t i = 0; i < plan_watches_.size(); i++) {
     const Watch& w = plan_watches_[i];
-    const uint8_t* p = w.kind == 'r' ? guest_.ram.Phys(w.addr, w.len) : nullptr;
-    if (p) read_watch_bytes_[i].assign(p, p + w.len);
+    const uint8_t* p = guest_.ram.Phys(w.addr, w.len);
+    if (p) watch_bytes_[i].assign(p, p + w.len);
+    else watch_bytes_[i].clear();
   }
-  debug_->hw_changed = false;
 }
 
 void Vcpu::ArmGuestDebug() {
@@ -948,6 +967,7 @@ void Vcpu::ArmGuestDebug() {
       }
   }
   kvm_stepping_ = step;
+  if (mech_.debug_registers) KeepWatchBytes();
   // KVM sets its trap flag for a step at the rip it sees when asked, so
   // registers changed meanwhile must reach it first.
   FlushRegs();
@@ -984,37 +1004,40 @@ Vcpu::Next Vcpu::DebugExit(RunResult* result) {
     return StopAt(Stop{StopWhy::kTrap, SIGTRAP}, Context::kDirect, result);
   }
   if (d.exception != 1) return StopAt(Stop{StopWhy::kSignal, SIGTRAP}, Context::kDirect, result);
-  int slot = -1;
-  if (DebugRegisters())
-    for (int i = 0; i < plan_.used && slot < 0; i++)
-      if (d.dr6 & kDr6Hits & (uint64_t{1} << i)) slot = i;
-  if (slot >= 0 && plan_.slot[slot].watch < 0) {
-    stepping_ = false;
-    return StopAt(Stop{StopWhy::kHwBreak, SIGTRAP}, Context::kDirect, result);
-  }
-  if (slot >= 0) {
-    const int index = plan_.slot[slot].watch;
-    const Watch& w = plan_watches_[index];
-    // A read watchpoint's register fires on writes too: a write changed the
-    // bytes, a read did not.
-    bool wrote = false;
-    if (w.kind == 'r') {
-      const uint8_t* now = guest_.ram.Phys(w.addr, w.len);
-      std::vector<uint8_t>& before = read_watch_bytes_[index];
-      if (now && before.size() == w.len && std::memcmp(now, before.data(), w.len) != 0) {
-        before.assign(now, now + w.len);
-        wrote = true;
-      }
-    }
-    if (!wrote) {
-      stop = Stop{StopWhy::kWatch, SIGTRAP};
-      stop.watch_addr = w.addr;
-      stop.watch_kind = w.kind;
+  // Which registers fired: an execute breakpoint stops; of the watches, a
+  // read watch's register fires on writes too (a write changed the bytes, a
+  // read did not), and GDB checks only the watch reported, so the lowest
+  // one the access changed is reported, else the lowest one it touched.
+  bool watch_fired = false;
+  int chosen = -1;
+  bool chosen_changed = false;
+  for (int i = 0; DebugRegisters() && i < plan_.used; i++) {
+    if (!(d.dr6 & kDr6Hits & (uint64_t{1} << i))) continue;
+    const int index = plan_.slot[i].watch;
+    if (index < 0) {
       stepping_ = false;
-      return StopAt(stop, Context::kDirect, result);
+      return StopAt(Stop{StopWhy::kHwBreak, SIGTRAP}, Context::kDirect, result);
     }
-    if (!(d.dr6 & kDr6Step)) return Next::kContinue;
+    watch_fired = true;
+    const Watch& w = plan_watches_[index];
+    const std::vector<uint8_t>& before = watch_bytes_[index];
+    const uint8_t* now = guest_.ram.Phys(w.addr, w.len);
+    const bool changed = now && before.size() == w.len && std::memcmp(now, before.data(), w.len) != 0;
+    if (w.kind == 'r' && changed) continue;
+    if (chosen < 0 || (changed && !chosen_changed) ||
+        (changed == chosen_changed && w.addr < plan_watches_[chosen].addr)) {
+      chosen = index;
+      chosen_changed = changed;
+    }
   }
+  if (chosen >= 0) {
+    stop = Stop{StopWhy::kWatch, SIGTRAP};
+    stop.watch_addr = plan_watches_[chosen].addr;
+    stop.watch_kind = plan_watches_[chosen].kind;
+    stepping_ = false;
+    return StopAt(stop, Context::kDirect, result);
+  }
+  if (watch_fired && !(d.dr6 & kDr6Step)) return Next::kContinue;  // writes to read watches only
   if (d.dr6 & kDr6Step) {
     const std::optional<Stop> step = StepTrap(d.pc, Context::kDirect);
     if (!step) return Next::kContinue;
@@ -1042,6 +1065,10 @@ RunResult Vcpu::Run() {
         return result;
       }
       run_->immediate_exit = 0;
+      // Stopped by a signal, not by an exit: the registers are the guest's
+      // own, and the context of the last exit (a hypercall's, an
+      // exception's) is over.
+      exit_ctx_ = Context::kDirect;
       int request = Guest::kInterrupt;
       if (guest_.stop_request.compare_exchange_strong(request, Guest::kNoStop) && debug_) {
         if (InRuntime(Regs().rip)) {

@@ -143,6 +143,7 @@ class Vcpu : public CpuControl {
   uint64_t* HcPage() { return reinterpret_cast<uint64_t*>(guest_.ram.Phys(RT_HCPAGE, kPageSize)); }
   // Takes the debugger's hardware breakpoints and watchpoints into the
   // debug registers (while parked, under the debug mutex).
+  void KeepWatchBytes();
   void LoadDebugRegisters();
   // Registers changed in kvm_run's copy reach KVM now, not at the next entry.
   void FlushRegs();
@@ -176,22 +177,31 @@ class Vcpu : public CpuControl {
   uint64_t skip_trap_at_ = kNoAddress;
   bool tf_ours_ = false;           // the trap flag is set by torov, not by the program
   // Debug registers: as loaded, the guest debug control last given
-  // to KVM (with the registers), and a copy of the bytes under each read
-  // watchpoint (a read/write register fires on writes too).
+  // to KVM (with the registers), and a copy of the bytes under each
+  // watchpoint there, to tell what an access changed.
   DebugRegisterPlan plan_;
   std::vector<Watch> plan_watches_;
-  std::vector<std::vector<uint8_t>> read_watch_bytes_;
+  std::vector<std::vector<uint8_t>> watch_bytes_;
   kvm_guest_debug armed_{};
   bool armed_valid_ = false;
   bool kvm_stepping_ = false;      // KVM single-steps the instruction at the last entry
   // A watched page lifted to let one instruction through (then re-guarded).
   struct Lifted {
     std::vector<uint64_t> pages;
-    bool hit = false;
-    char kind = 0;
-    uint64_t addr = 0;
+    // The watches the access touched, with the bytes it may change as they
+    // were before it.
+    struct Hit {
+      uint64_t addr;
+      char kind;
+      uint64_t at;
+      std::vector<uint8_t> before;
+    };
+    std::vector<Hit> hits;
     bool app_tf = false;  // the trap flag as it was before the lift
   } lifted_;
+  // The watch to report for a lifted access: the lowest one it changed, or
+  // else the lowest it touched (GDB checks only the one reported).
+  const Lifted::Hit& ReportedHit() const;
 };
 
 // The signal a Linux process gets for a CPU exception vector.

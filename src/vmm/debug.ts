@@ -228,7 +228,10 @@ export class VmDebugTarget implements DebugTarget {
   }
 
   removeBreakpoint(kind: BreakpointKind, addr: bigint): boolean {
-    if (kind === "hw" && this.mechanisms.debugRegisters) return this.hwBreakpoints.delete(addr) && this.machine.native.debugHwBreak(addr, false);
+    if (kind === "hw" && this.mechanisms.debugRegisters) {
+      if (!this.hwBreakpoints.has(addr) || !this.machine.native.debugHwBreak(addr, false)) return false;
+      return this.hwBreakpoints.delete(addr);
+    }
     const bp = this.breakpoints.get(addr);
     if (!bp || !bp.kinds.delete(kind)) return false;
     if (bp.kinds.size === 0) {

@@ -152,6 +152,8 @@ export interface NativeAddon {
   openInRoot(root: string, path: string): number;
   /** Which debug mechanisms this host's KVM honours for user-mode code (scratch VMs, once per process). */
   probeDebug(): DebugProbe;
+  /** What the debugger loads into the debug registers for these hbreaks and watches; null when they do not fit. */
+  planDebugRegisters(breaks: bigint[], watches: { addr: bigint; len: number; kind: "w" | "r" | "a" }[]): { used: number; dr7: bigint; slots: { addr: bigint; watch: number }[] } | null;
   /** What a scratch thread filtered to `syscalls` gets (errno values; 0 = allowed), and whether the filter went in ("" = yes). */
   probeSeccomp(syscalls: number[]): { installed: string; socket: number; open: number; ioctl: number; getpid: number; tcgets: number };
 }
