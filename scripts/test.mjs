@@ -12,7 +12,7 @@
 // the full lists. TOROV_TEST_VM=here|nested forces where the VM tests run
 // (nested on a host with KVM tests the AMD-V flavour there too).
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { Transform } from "node:stream";
@@ -124,7 +124,9 @@ if (process.argv[2] === "--inside-harness") {
       continue; // another guest has it
     }
     const s = await nodeTest([file], options);
-    writeFileSync(join(claim(queue, file), "summary.json"), JSON.stringify(s));
+    // Whole or not at all: a guest may be stopped while it writes.
+    writeFileSync(join(claim(queue, file), "summary.tmp"), JSON.stringify(s));
+    renameSync(join(claim(queue, file), "summary.tmp"), join(claim(queue, file), "summary.json"));
   }
   process.exit(0);
 }
@@ -139,6 +141,14 @@ if (process.argv[2] === "--inside-harness") {
 async function inGuests(vmFiles, options, guests) {
   const { runInKvm, HarnessError, STALLED } = await import("../test/harness/run-in-kvm.mjs");
   const queue = mkdtempSync(join(tmpdir(), "torov-queue-"));
+  // Interrupted, the queue goes too (the harness stops its guests), and we
+  // die of the signal.
+  const signals = ["SIGINT", "SIGTERM", "SIGHUP"];
+  const onSignal = (sig) => {
+    rmSync(queue, { recursive: true, force: true });
+    setImmediate(() => process.kill(process.pid, sig));
+  };
+  for (const sig of signals) process.once(sig, onSignal);
   // Longest first (by size, roughly their number of tests), so that the
   // guests finish together.
   const ordered = [...vmFiles].sort((a, b) => statSync(b).size - statSync(a).size);
@@ -151,14 +161,19 @@ async function inGuests(vmFiles, options, guests) {
         for (const line of all) this.push(`${line}\n`);
         done();
       },
+      flush(done) {
+        if (partial) this.push(`${partial}\n`);
+        done();
+      },
     });
     lines.pipe(process.stdout, { end: false });
     try {
       await runInKvm([process.execPath, "scripts/test.mjs", "--inside-harness", queue, ...options, ...ordered], { stdout: lines, share: queue });
       return undefined;
     } catch (e) {
-      if (!(e instanceof HarnessError)) throw e;
-      return e;
+      return e instanceof HarnessError ? e : new HarnessError(`the harness failed: ${e.message}`);
+    } finally {
+      lines.end();
     }
   };
   const done = (f) => existsSync(join(claim(queue, f), "summary.json"));
@@ -171,15 +186,28 @@ async function inGuests(vmFiles, options, guests) {
       console.log(`torov test: running what it had not finished again, in a new guest: ${again.map((f) => f.split("/").pop()).join(", ")}`);
       failures = [await guest()].filter(Boolean);
     }
-    if (failures.length) return { lines: failures.map((e) => `torov test: VM tests: a guest failed: torov nested: ${e.message}`), ok: false };
+    // What finished counts, whatever happened to the guests; a file that
+    // did not finish is a failure, with the guest's failure as its reason.
+    const why = failures.length ? `its guest failed: ${failures[0].message}` : "it did not run to its end";
     let total = EMPTY;
     for (const f of vmFiles) {
-      if (done(f)) total = merge(total, JSON.parse(readFileSync(join(claim(queue, f), "summary.json"), "utf8")));
-      else total = merge(total, { ...EMPTY, fail: 1, status: 1, failed: [{ name: "(the whole file)", file: f, reason: "it did not run to its end" }] });
+      const unfinished = { ...EMPTY, fail: 1, status: 1, failed: [{ name: "(the whole file)", file: f, reason: why }] };
+      if (!done(f)) {
+        total = merge(total, unfinished);
+        continue;
+      }
+      try {
+        total = merge(total, { ...EMPTY, ...JSON.parse(readFileSync(join(claim(queue, f), "summary.json"), "utf8")) });
+      } catch (e) {
+        total = merge(total, { ...unfinished, failed: [{ ...unfinished.failed[0], reason: `its summary is unreadable: ${e.message}` }] });
+      }
     }
     const where = existsSync(join(queue, "flavour")) ? readFileSync(join(queue, "flavour"), "utf8") : "?";
-    return report("VM tests", `in ${guests} of test/harness's guests, on ${where}`, total);
+    const r = report("VM tests", `in ${guests} of test/harness's guests, on ${where}`, total);
+    for (const e of failures) r.lines.push(`  a guest failed: torov nested: ${e.message}`);
+    return { lines: r.lines, ok: r.ok && !failures.length };
   } finally {
+    for (const sig of signals) process.removeListener(sig, onSignal);
     rmSync(queue, { recursive: true, force: true });
   }
 }

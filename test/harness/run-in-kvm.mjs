@@ -2,7 +2,7 @@
 // run-in-kvm: runs a command of this checkout inside a throw-away Linux guest
 // that has /dev/kvm, on a host that has none (see README.md in this folder).
 //
-//   node test/harness/run-in-kvm.mjs [--smp N] [--memory MiB] [--timeout S] [--] CMD [ARGS...]
+//   node test/harness/run-in-kvm.mjs [--smp N] [--memory MiB] [--timeout S] [--cpu MODEL] [--] CMD [ARGS...]
 //
 // The guest is the host's own Debian kernel under QEMU's software CPU (TCG)
 // with an emulated AMD CPU that has SVM, so its kvm_amd gives KVM in the
@@ -13,12 +13,14 @@
 // status is this script's. Failures of the harness itself (QEMU missing and
 // not installable, a guest that does not boot, a timeout) are one line on
 // stderr starting "torov nested:" and a status of its own: 124 for a
-// timeout, 125 for anything else.
+// timeout, 126 for a guest that stopped, 125 for anything else (a command
+// can exit with these too: the line on stderr tells them apart).
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   accessSync,
   chmodSync,
+  lstatSync,
   constants as fsc,
   existsSync,
   mkdirSync,
@@ -73,6 +75,22 @@ const defaults = () => ({
 
 function cacheRoot() {
   return process.env.TOROV_NESTED_CACHE || join(tmpdir(), `torov-nested-${process.getuid?.() ?? "user"}`);
+}
+
+/**
+ * The cache folder, created if need be. Its name in /tmp is predictable, so
+ * it must be ours and writable by no one else: what it holds (the guest's
+ * init, the shim preloaded into every process there) runs as root in the
+ * guest. It stays readable by all, for the guest's unprivileged processes.
+ */
+function ownCacheRoot() {
+  const root = cacheRoot();
+  mkdirSync(root, { recursive: true, mode: 0o755 });
+  const st = lstatSync(root);
+  const uid = process.getuid?.();
+  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || st.mode & 0o022)
+    throw new HarnessError(`the cache folder ${root} is not a folder of this user that only it may write: remove it, or set TOROV_NESTED_CACHE`);
+  return root;
 }
 
 // ---- what the host must have
@@ -229,8 +247,8 @@ export function prepare(log = (s) => process.stderr.write(`${s}\n`)) {
   const dir = join(cacheRoot(), key);
   const initrd = join(dir, "initramfs.cpio.gz");
   const tssShim = join(dir, "tss-type.so");
+  ownCacheRoot();
   if (!existsSync(initrd) || !existsSync(tssShim)) {
-    mkdirSync(cacheRoot(), { recursive: true });
     const build = mkdtempSync(join(cacheRoot(), "build-"));
     // Readable by everyone: the shim is preloaded into every process of the
     // guest, those of tests that drop privileges included.
@@ -273,9 +291,31 @@ export function commandScript(argv, cwd, env, tssShim) {
   }
   lines.push(`export LD_PRELOAD=${shellQuote([tssShim, env.LD_PRELOAD].filter(Boolean).join(" "))}`);
   lines.push("export TOROV_NESTED=1");
-  lines.push(`cd ${shellQuote(cwd)} || exit 126`);
+  lines.push(`cd ${shellQuote(cwd)} || { echo ${shellQuote(`cannot enter the working folder ${cwd}`)} > /run/torov-nested/share/error; exit ${HARNESS_FAILED}; }`);
   lines.push(`exec ${argv.map(shellQuote).join(" ")}`);
   return `${lines.join("\n")}\n`;
+}
+
+// Interrupted (or exiting), each run stops its QEMU and removes its folders
+// (the command script holds the caller's environment); after a signal we
+// die of it, as if we had no handler. One set of listeners for all runs.
+const interrupted = new Set();
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"];
+function onSignal(sig) {
+  for (const f of interrupted) f();
+  setImmediate(() => process.kill(process.pid, sig));
+}
+function onExit() {
+  for (const f of interrupted) f();
+}
+function whenInterrupted(cleanUp, add = true) {
+  if (add) interrupted.add(cleanUp);
+  else interrupted.delete(cleanUp);
+  for (const sig of SIGNALS) process.removeListener(sig, onSignal);
+  process.removeListener("exit", onExit);
+  if (!interrupted.size) return;
+  for (const sig of SIGNALS) process.once(sig, onSignal);
+  process.once("exit", onExit);
 }
 
 /** Unix-socket servers that QEMU's serial ports connect to, one per name. */
@@ -303,10 +343,12 @@ export async function runInKvm(argv, options = {}) {
   const o = { ...defaults(), cwd: process.cwd(), env: process.env, stdout: process.stdout, stderr: process.stderr, log: (s) => process.stderr.write(`${s}\n`), ...options };
   if (!argv.length) throw new HarnessError("no command to run");
   const boot = prepare(o.log);
-  const consoleLog = join(cacheRoot(), "last-console.log");
   mkdirSync(join(cacheRoot(), "runs"), { recursive: true });
+  mkdirSync(join(cacheRoot(), "consoles"), { recursive: true });
   // The run share: the command for the guest, its exit status back.
   const share = mkdtempSync(join(cacheRoot(), "runs", "run-"));
+  // Kept only when the run fails, one per run (guests may run side by side).
+  const consoleLog = join(cacheRoot(), "consoles", `${basename(share)}.log`);
   // The guest's serial ports reach us on Unix sockets that QEMU connects to:
   // ttyS0 the console (the harness's own lines), ttyS1 stdout, ttyS2 stderr.
   // (A short folder: socket paths are limited to 107 bytes.)
@@ -318,11 +360,14 @@ export async function runInKvm(argv, options = {}) {
   let failure;
   const timers = [];
   const kill = () => qemu && qemu.exitCode === null && qemu.signalCode === null && qemu.kill("SIGKILL");
-  const onSignal = (sig) => {
-    kill();
-    process.kill(process.pid, sig);
+  const removeFolders = () => {
+    rmSync(share, { recursive: true, force: true });
+    rmSync(sockets, { recursive: true, force: true });
   };
-  const signals = ["SIGINT", "SIGTERM", "SIGHUP"];
+  const cleanUp = () => {
+    kill();
+    removeFolders();
+  };
   try {
     writeFileSync(join(share, "command.sh"), commandScript(argv, o.cwd, o.env, boot.tssShim));
     const args = [
@@ -344,9 +389,11 @@ export async function runInKvm(argv, options = {}) {
       args.push("-fsdev", `local,id=share,path=${o.share},security_model=none`, "-device", "virtio-9p-pci,fsdev=share,mount_tag=torov-share");
       args[args.indexOf("console=ttyS0 loglevel=4 panic=-1 rdinit=/init")] += ` torov.share=${o.share}`;
     }
-    for (const s of signals) process.once(s, onSignal);
-    process.once("exit", kill);
-    qemu = spawn("qemu-system-x86_64", args, { stdio: ["ignore", "pipe", "pipe"] });
+    whenInterrupted(cleanUp);
+    // Under setpriv, QEMU is killed with us even when we are killed with
+    // SIGKILL and no handler runs.
+    const pdeathsig = which("setpriv") ? ["setpriv", "--pdeathsig", "KILL", "--"] : [];
+    qemu = spawn(pdeathsig[0] ?? "qemu-system-x86_64", [...pdeathsig.slice(1), ...(pdeathsig.length ? ["qemu-system-x86_64"] : []), ...args], { stdio: ["ignore", "pipe", "pipe"] });
     const qemuSaid = [];
     qemu.stdout.on("data", (d) => qemuSaid.push(String(d)));
     qemu.stderr.on("data", (d) => qemuSaid.push(String(d)));
@@ -413,25 +460,25 @@ export async function runInKvm(argv, options = {}) {
             : "the guest did not boot";
       throw new HarnessError(`${why} (its console: ${consoleLog})`);
     }
-    return Number(readFileSync(statusFile, "utf8").trim());
+    const status = readFileSync(statusFile, "utf8").trim();
+    if (!/^\d{1,3}$/.test(status) || Number(status) > 255) throw new HarnessError(`the guest wrote no exit status, but "${status.slice(0, 40)}" (its console: ${consoleLog})`);
+    return Number(status);
   } catch (e) {
     writeFileSync(consoleLog, `${consoleLines.join("\n")}\n`);
     throw e;
   } finally {
     for (const t of timers) clearTimeout(t);
     kill();
-    for (const s of signals) process.removeListener(s, onSignal);
-    process.removeListener("exit", kill);
+    whenInterrupted(cleanUp, false);
     for (const s of Object.values(servers)) s.close();
-    rmSync(share, { recursive: true, force: true });
-    rmSync(sockets, { recursive: true, force: true });
+    removeFolders();
   }
 }
 
 // ---- the command line
 
 function usage(problem) {
-  process.stderr.write(`torov nested: ${problem}\nusage: run-in-kvm.mjs [--smp N] [--memory MiB] [--timeout SECONDS] [--] CMD [ARGS...]\n`);
+  process.stderr.write(`torov nested: ${problem}\nusage: run-in-kvm.mjs [--smp N] [--memory MiB] [--timeout SECONDS] [--cpu MODEL] [--] CMD [ARGS...]\n`);
   process.exit(2);
 }
 
@@ -444,8 +491,10 @@ async function main(args) {
       i++;
       break;
     }
-    if (args[i] === "--cpu" && /^[\w,+=.-]+$/.test(args[i + 1] ?? "")) {
-      o.cpu = args[++i];
+    if (args[i] === "--cpu") {
+      const v = args[++i];
+      if (v === undefined || !/^[\w,+=.-]+$/.test(v)) usage(`--cpu takes a QEMU CPU model (letters, digits and ,+=.-), not ${v ?? "nothing"}`);
+      o.cpu = v;
       continue;
     }
     const spec = numeric[args[i]];
