@@ -296,6 +296,18 @@ export function commandScript(argv, cwd, env, tssShim) {
   return `${lines.join("\n")}\n`;
 }
 
+/** Removes what `dir` holds that is older than `days` (no run lasts a day). */
+function forgetOld(dir, days) {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    try {
+      if (Date.now() - lstatSync(path).mtimeMs > days * 86400_000) rmSync(path, { recursive: true, force: true });
+    } catch {
+      // gone meanwhile
+    }
+  }
+}
+
 // Interrupted (or exiting), each run stops its QEMU and removes its folders
 // (the command script holds the caller's environment); after a signal we
 // die of it, as if we had no handler. One set of listeners for all runs.
@@ -345,6 +357,8 @@ export async function runInKvm(argv, options = {}) {
   const boot = prepare(o.log);
   mkdirSync(join(cacheRoot(), "runs"), { recursive: true });
   mkdirSync(join(cacheRoot(), "consoles"), { recursive: true });
+  forgetOld(join(cacheRoot(), "runs"), 2); // runs killed outright (no handler ran)
+  forgetOld(join(cacheRoot(), "consoles"), 7);
   // The run share: the command for the guest, its exit status back.
   const share = mkdtempSync(join(cacheRoot(), "runs", "run-"));
   // Kept only when the run fails, one per run (guests may run side by side).
