@@ -58,23 +58,25 @@ test("a VS Code session: break at file:line, continue, next, frames, variables, 
   assert.equal(end.stdout, "checkpoint\ntotal=15 counter=6 scale=2.5\n");
 });
 
+/** Lets a spinning program run `ms` (scaled), then stops it with Ctrl-C. */
+async function interruptAfter(mi: Mi, ms: number): Promise<Record<string, unknown>> {
+  await mi.cmd("-exec-continue");
+  await new Promise((r) => setTimeout(r, scaled(ms)));
+  await mi.cmd("-exec-interrupt");
+  return mi.stopped();
+}
+
 test("Ctrl-C (-exec-interrupt) stops a spinning program with SIGINT, and it goes on", { skip }, async () => {
   const d = await startDebug(debugManifest("debugme"), [], ["spin"]);
   const mi = new Mi();
   try {
     await attach(mi, d.port);
-    await mi.cmd("-exec-continue");
-    await new Promise((r) => setTimeout(r, scaled(300)));
-    await mi.cmd("-exec-interrupt");
-    const stop = await mi.stopped();
+    const stop = await interruptAfter(mi, 300);
     assert.equal(stop.reason, "signal-received");
     assert.equal(stop["signal-name"], "SIGINT");
     const before = Number((await mi.cmd("-data-evaluate-expression counter")).value);
     assert.ok(before > 6, "it was spinning");
-    await mi.cmd("-exec-continue");
-    await new Promise((r) => setTimeout(r, scaled(200)));
-    await mi.cmd("-exec-interrupt");
-    await mi.stopped();
+    await interruptAfter(mi, 200);
     const after = Number((await mi.cmd("-data-evaluate-expression counter")).value);
     assert.notEqual(after, before, "and it went on spinning (the int counter may wrap around)");
     await mi.cmd("kill");
@@ -91,10 +93,7 @@ test("after Ctrl-C, stepi moves one instruction on in the interrupted code", { s
   const mi = new Mi();
   try {
     await attach(mi, d.port);
-    await mi.cmd("-exec-continue");
-    await new Promise((r) => setTimeout(r, scaled(300)));
-    await mi.cmd("-exec-interrupt");
-    const stop = await mi.stopped();
+    const stop = await interruptAfter(mi, 300);
     assert.equal((stop.frame as { line: string }).line, "44");
     const value = async (reg: string) => BigInt(String((await mi.cmd(`-data-evaluate-expression "(long)${reg}"`)).value));
     const pc = await value("$pc");
