@@ -229,21 +229,32 @@ int64_t Sendmsg(Guest& g, const uint64_t* a) {
     if (m.controllen > 64 * 1024) return -ENOBUFS;
     control.resize(m.controllen);
     if (!CopyInBytes(g, m.control, control.data(), m.controllen)) return -EFAULT;
-    msghdr probe{};
-    probe.msg_control = control.data();
-    probe.msg_controllen = control.size();
-    for (cmsghdr* c = CMSG_FIRSTHDR(&probe); c; c = CMSG_NXTHDR(&probe, c)) {
-      if (c->cmsg_len < CMSG_LEN(0) || c->cmsg_len > control.size()) return -EINVAL;
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-        int* fds = reinterpret_cast<int*>(CMSG_DATA(c));
-        const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < count; i++) {
-          const OpenFile* passed = g.fds.Get(fds[i]);
-          if (!passed) return -EBADF;
-          fds[i] = passed->host.get();
-        }
-      } else if (c->cmsg_level != SOL_SOCKET && c->cmsg_level != IPPROTO_IP && c->cmsg_level != IPPROTO_IPV6) {
-        return -EINVAL;
+    // The whole chain is checked before anything in it is used, as the
+    // kernel checks it (CMSG_OK): each header inside the buffer, and its
+    // length within what is left of it from there. glibc's CMSG_NXTHDR
+    // checks less, and a length past the end would let the guest make us
+    // read and rewrite the heap beyond the copy.
+    std::vector<cmsghdr*> chain;
+    for (size_t off = 0; control.size() - off >= sizeof(cmsghdr);) {
+      cmsghdr* c = reinterpret_cast<cmsghdr*>(control.data() + off);
+      if (c->cmsg_len < sizeof(cmsghdr) || c->cmsg_len > control.size() - off) return -EINVAL;
+      if (c->cmsg_level != SOL_SOCKET && c->cmsg_level != IPPROTO_IP && c->cmsg_level != IPPROTO_IPV6) return -EINVAL;
+      chain.push_back(c);
+      const size_t step = CMSG_ALIGN(c->cmsg_len);
+      if (step >= control.size() - off) break;
+      off += step;
+    }
+    // SCM_RIGHTS carries guest fds, which become host fds (at most 253, as
+    // the kernel's SCM_MAX_FD).
+    for (cmsghdr* c : chain) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      if (count > 253) return -EINVAL;
+      int* fds = reinterpret_cast<int*>(CMSG_DATA(c));
+      for (size_t i = 0; i < count; i++) {
+        const OpenFile* passed = g.fds.Get(fds[i]);
+        if (!passed) return -EBADF;
+        fds[i] = passed->host.get();
       }
     }
   }

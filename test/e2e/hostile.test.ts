@@ -22,6 +22,10 @@ const EXPECTED: Record<string, string | RegExp> = {
   // Linux clamps nfds to its table and reads the sets: bits for closed fds are EBADF.
   "select nfds past FD_SETSIZE": /^(EBADF|ok 0)$/,
   "connect sockaddr len huge": "EPERM", // denied before its arguments are read
+  "sendmsg a cmsg length past the buffer's end": "EINVAL",
+  // Valid: its 28 fds include the second header's bytes, fd 128 among them.
+  "sendmsg a cmsg as long as the buffer": "EBADF",
+  "sendmsg a cmsg length shorter than its header": "EINVAL",
   "mmap len huge": "ENOMEM",
   "mmap fixed over the runtime": "EPERM",
   "mprotect the runtime": "ENOMEM",

@@ -67,6 +67,37 @@ int main(int argc, char **argv) {
   TRY("mprotect the runtime", syscall(SYS_mprotect, 0x1000, 4096, PROT_READ | PROT_WRITE | PROT_EXEC));
   TRY("munmap the runtime", syscall(SYS_munmap, 0x1000, 0x8000));
   TRY("mremap len huge", (long)syscall(SYS_mremap, buf, 4096, (size_t)1 << 62, MREMAP_MAYMOVE));
+  // A control-message chain whose second header claims the whole buffer:
+  // Linux refuses it (each length must fit what is left after its header);
+  // a monitor that checked it against the whole buffer would read and
+  // rewrite past its copy. Every int it could reach says fd 1.
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0) {
+    union {
+      struct cmsghdr align;
+      int words[64];
+    } control;
+    for (int i = 0; i < 64; i++) control.words[i] = 1;
+    struct cmsghdr *first = &control.align;
+    memset(first, 0, sizeof *first);  // musl's cmsg_len is 32 bits and a pad
+    first->cmsg_len = CMSG_LEN(sizeof(int));
+    first->cmsg_level = SOL_SOCKET;
+    first->cmsg_type = SCM_RIGHTS;
+    struct cmsghdr *second = (struct cmsghdr *)((char *)first + CMSG_SPACE(sizeof(int)));
+    memset(second, 0, sizeof *second);
+    second->cmsg_len = 128;  // the whole buffer, from 24 bytes in
+    second->cmsg_level = SOL_SOCKET;
+    second->cmsg_type = SCM_RIGHTS;
+    struct iovec one = {buf, 1};
+    struct msghdr m = {.msg_iov = &one, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = 128};
+    TRY("sendmsg a cmsg length past the buffer's end", syscall(SYS_sendmsg, pair[0], &m, 0));
+    first->cmsg_len = 128;  // one header as long as the buffer: valid
+    TRY("sendmsg a cmsg as long as the buffer", syscall(SYS_sendmsg, pair[0], &m, 0));
+    first->cmsg_len = 8;
+    TRY("sendmsg a cmsg length shorter than its header", syscall(SYS_sendmsg, pair[0], &m, 0));
+    close(pair[0]);
+    close(pair[1]);
+  }
   char longpath[PATH_MAX + 16];
   memset(longpath, 'a', sizeof longpath - 1);
   longpath[sizeof longpath - 1] = 0;
