@@ -2,7 +2,8 @@
 // its own file, imported when it runs, and exports `run(...)`.
 //
 // Exit status: the guest's own (or 128 + signal) for a run; 2 for bad input
-// (a TorovError or a usage error); 70 for a bug in torov.
+// (a TorovError or a usage error); 70 for a bug in torov; 141 when the
+// reader of torov's output went away.
 
 import { isTorovError } from "../vmm/errors.js";
 
@@ -101,6 +102,17 @@ async function main(argv: string[]): Promise<void> {
     }
     throw e;
   }
+}
+
+// A reader that goes away (`torov doctor | head -3`) ends torov quietly, as
+// SIGPIPE ends a Unix tool: status 128 + 13 and no message (Node ignores
+// SIGPIPE, so its writes fail with EPIPE instead).
+const EXIT_SIGPIPE = 141;
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") throw e;
+    process.exit(EXIT_SIGPIPE);
+  });
 }
 
 main(process.argv).catch(async (e: unknown) => {

@@ -6,7 +6,8 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { test } from "node:test";
 import { createServer } from "node:net";
-import { BIN, EXAMPLES, guest, scaled, tempDir, torov, writeManifest } from "../helpers.js";
+import { once } from "node:events";
+import { BIN, EXAMPLES, guest, scaled, tempDir, torov, torovSpawn, writeManifest } from "../helpers.js";
 
 function expectError(args: string[], message: RegExp) {
   const r = torov(args);
@@ -121,4 +122,26 @@ test("options that cannot go together, and a --dir that does not exist, are refu
   assert.equal(vs.status, 2);
   assert.equal(vs.stderr, `torov: --dir: ${missing} is not a folder\n`);
   assert.equal(existsSync(missing), false, "no folder was made");
+});
+
+test("a reader that goes away ends torov quietly, with SIGPIPE's status", async () => {
+  // The pipe's read end is closed before torov writes a byte: every write fails with EPIPE.
+  const closedEnd = async (args: string[], closed: "stdout" | "stderr") => {
+    const child = torovSpawn(args);
+    child[closed].destroy();
+    const other = closed === "stdout" ? child.stderr : child.stdout;
+    let said = "";
+    other.on("data", (d) => (said += d));
+    const [code] = await once(child, "exit");
+    return { code, said };
+  };
+  for (const args of [["doctor"], ["--help"], ["trace", "--help"]]) {
+    const r = await closedEnd(args, "stdout");
+    assert.equal(r.code, 141, `torov ${args.join(" ")}: ${r.said}`);
+    assert.equal(r.said, "", `torov ${args.join(" ")} says nothing on stderr`);
+  }
+  // The trace goes to stderr; the program's own output still reaches stdout.
+  const trace = await closedEnd(["trace", join(EXAMPLES, "hello", "hello.json")], "stderr");
+  assert.equal(trace.code, 141);
+  assert.doesNotMatch(trace.said, /EPIPE|Error|at /);
 });
