@@ -242,7 +242,7 @@ function iovec(c: Capture | undefined, pointer: bigint, total: bigint | undefine
     // much of the result as reached it.
     const moved = left === undefined ? len : len < left ? len : left;
     if (left !== undefined) left -= moved;
-    const shown = got === 0 && moved > 0n && b.readUInt32LE(28 + i * 24) ? addr(base) : quote(bytes, moved > BigInt(got));
+    const shown = base === 0n ? "NULL" : got === 0 && moved > 0n && b.readUInt32LE(28 + i * 24) ? addr(base) : quote(bytes, moved > BigInt(got));
     items.push(`{iov_base=${shown}, iov_len=${len}}`);
   }
   if (c.full > BigInt(count)) items.push("...");

@@ -161,6 +161,11 @@ test("readv and writev: iovecs with their data, a read's bytes spread as the res
     'readv(3, [{iov_base="llo", iov_len=3}, {iov_base=", world\\nsecond line with \\"quotes"..., iov_len=50}], 2) = 38',
   );
   assert.equal(line(record("readv", [-1, 0xff7cc00, 2], -9)), col("readv(-1, 0xff7cc00, 2)", "-1 EBADF (Bad file descriptor)"));
+  // An element with no buffer, as strace shows it.
+  assert.equal(
+    line(record("writev", [1, 0x5000, 2], 2, [{ op: 0, data: iov([[0, 0, Buffer.alloc(0)], [0x200, 2, str("ab")]]), full: 2 }])),
+    col('writev(1, [{iov_base=NULL, iov_len=0}, {iov_base="ab", iov_len=2}], 2)', "2"),
+  );
 });
 
 test("pipe, lseek, mkdir, exit_group, denied calls, -T and -tt", () => {
