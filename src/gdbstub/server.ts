@@ -8,6 +8,9 @@ import { createServer, type Server, type Socket } from "node:net";
 import { Session } from "./session.js";
 import type { DebugTarget, StopEvent } from "./target.js";
 
+/** How long a second connection waits for the first to finish leaving before it is refused. */
+const SECOND_CLIENT_GRACE_MS = 1000;
+
 export interface ServerOptions {
   host?: string;
   port?: number;
@@ -92,9 +95,28 @@ export class GdbServer {
       socket.destroy();
       return;
     }
+    if (socket.destroyed) return;
     if (this.socket) {
-      log?.(`a second debugger connected from ${socket.remoteAddress}: refused (one at a time)`);
-      socket.destroy();
+      // The client connected may be leaving: its close can arrive just
+      // after this connection does. A moment for it, then one at a time.
+      const current = this.socket;
+      const retry = () => {
+        clearTimeout(refuse);
+        socket.off("close", forget);
+        setImmediate(() => this.accept(socket));
+      };
+      const forget = () => {
+        clearTimeout(refuse);
+        current.off("close", retry);
+      };
+      const refuse = setTimeout(() => {
+        forget();
+        log?.(`a second debugger connected from ${socket.remoteAddress}: refused (one at a time)`);
+        socket.destroy();
+      }, SECOND_CLIENT_GRACE_MS);
+      refuse.unref();
+      current.once("close", retry);
+      socket.once("close", forget);
       return;
     }
     socket.setNoDelay(true);

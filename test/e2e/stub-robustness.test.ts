@@ -63,6 +63,23 @@ test("garbage, bad packets and a silent client, then a normal session", { skip }
   assert.equal(end.status, 1);
 });
 
+test("clients that send garbage and leave, one right after another, do not hold the stub from the next debugger", { skip }, async () => {
+  const d = await startDebug(debugManifest("debugme"));
+  for (let i = 0; i < 5; i++) {
+    const c = await rawClient(d.port);
+    c.send(`junk ${i}\x00\xff`);
+    c.send(packet("m0,ffffffff"));
+    c.send(`$${"B".repeat(70000)}`); // oversized, never ends
+    c.socket.destroy(); // and gone, without waiting for anything
+  }
+  const r = gdbBatch(d.port, ["break area", "continue", "continue"]);
+  assert.match(r.output, /Breakpoint 1, area/, r.output);
+  assert.match(r.output, /exited with code 01/);
+  const end = await d.done;
+  assert.equal(end.status, 1);
+  assert.doesNotMatch(end.stderr, /refused/);
+});
+
 test("a second debugger is refused while one is connected", { skip }, async () => {
   const d = await startDebug(debugManifest("debugme"));
   const first = await rawClient(d.port);
