@@ -61,7 +61,14 @@ int main(int argc, char **argv) {
   TRY("poll nfds huge", syscall(SYS_poll, buf, (unsigned long)1 << 40, 0));
   struct timeval zero = {0, 0};
   TRY("select nfds past FD_SETSIZE", syscall(SYS_select, 1 << 20, buf, NULL, NULL, &zero));
-  TRY("connect sockaddr len huge", syscall(SYS_connect, 0, buf, 1 << 30));
+  TRY("connect (denied) with sockaddr len huge", syscall(SYS_connect, 0, buf, 1 << 30));
+  // Allowed calls, so that the monitor's own address checks answer: on a
+  // real socket (Linux looks at the socket before the address).
+  int udp = socket(AF_INET, SOCK_DGRAM, 0);
+  TRY("sendto sockaddr len huge", syscall(SYS_sendto, udp, buf, 1, 0, buf, 1 << 30));
+  TRY("bind sockaddr len huge", syscall(SYS_bind, udp, buf, 1 << 30));
+  TRY("sendto sockaddr len 1", syscall(SYS_sendto, udp, buf, 1, 0, buf, 1));
+  close(udp);
   TRY("mmap len huge", (long)syscall(SYS_mmap, 0, (size_t)1 << 62, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
   TRY("mmap fixed over the runtime", (long)syscall(SYS_mmap, 0x1000, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
   TRY("mprotect the runtime", syscall(SYS_mprotect, 0x1000, 4096, PROT_READ | PROT_WRITE | PROT_EXEC));
