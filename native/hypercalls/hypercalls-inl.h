@@ -6,7 +6,7 @@
 namespace torov {
 
 template <typename Op>
-int64_t HostIo(const Guest& g, const OpenFile& f, short events, Op op) {
+int64_t HostIo(const Guest& g, const OpenFile& f, short events, Op op, bool dont_wait) {
   for (;;) {
     long r = op();
     if (r >= 0) return r;
@@ -15,7 +15,7 @@ int64_t HostIo(const Guest& g, const OpenFile& f, short events, Op op) {
       if (g.interrupted()) return -EINTR;
       continue;
     }
-    if ((err == EAGAIN || err == EWOULDBLOCK) && !f.nonblock) {
+    if ((err == EAGAIN || err == EWOULDBLOCK) && !f.nonblock && !dont_wait) {
       pollfd p{f.host.get(), events, 0};
       if (poll(&p, 1, -1) < 0 && errno != EINTR) return -errno;
       if (g.interrupted()) return -EINTR;

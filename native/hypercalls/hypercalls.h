@@ -97,9 +97,10 @@ int GuestPath(const Guest& g, uint64_t addr, std::string* out);
 
 // Runs a host call for a guest file descriptor with the guest's blocking
 // semantics: EINTR is retried, and EAGAIN from a host description that is
-// non-blocking while the guest's view of it is blocking waits for `events`.
+// non-blocking while the guest's view of it is blocking waits for `events`,
+// unless this one call asked not to wait (`dont_wait`: MSG_DONTWAIT).
 template <typename Op>
-int64_t HostIo(const Guest& g, const OpenFile& f, short events, Op op);
+int64_t HostIo(const Guest& g, const OpenFile& f, short events, Op op, bool dont_wait = false);
 
 // Resolves (dirfd, path) to a host O_PATH fd: a file inside the MountPoint,
 // a virtual device, /proc/self/exe, or what a /dev/fd/N alias names.

@@ -176,7 +176,7 @@ int64_t Sendto(Guest& g, const uint64_t* a) {
   return HostIo(g, *f, POLLOUT, [&] {
     return sendto(f->host.get(), buf, n, flags, a[4] ? reinterpret_cast<sockaddr*>(&addr.storage) : nullptr,
                   a[4] ? addr.len : 0);
-  });
+  }, flags & MSG_DONTWAIT);
 }
 
 int64_t Recvfrom(Guest& g, const uint64_t* a) {
@@ -190,7 +190,7 @@ int64_t Recvfrom(Guest& g, const uint64_t* a) {
   int64_t r = HostIo(g, *f, POLLIN, [&] {
     slen = sizeof ss;
     return recvfrom(f->host.get(), buf, n, static_cast<int>(a[3]), reinterpret_cast<sockaddr*>(&ss), &slen);
-  });
+  }, a[3] & MSG_DONTWAIT);
   if (r < 0) return r;
   if (a[4]) {
     if (int e = AddrOut(g, ss, slen, a[4], a[5]); e < 0) return e;
@@ -266,7 +266,7 @@ int64_t Sendmsg(Guest& g, const uint64_t* a) {
   h.msg_control = control.empty() ? nullptr : control.data();
   h.msg_controllen = control.size();
   const int flags = static_cast<int>(a[2]) | MSG_NOSIGNAL;
-  return HostIo(g, *f, POLLOUT, [&] { return sendmsg(f->host.get(), &h, flags); });
+  return HostIo(g, *f, POLLOUT, [&] { return sendmsg(f->host.get(), &h, flags); }, flags & MSG_DONTWAIT);
 }
 
 int64_t Recvmsg(Guest& g, const uint64_t* a) {
@@ -290,7 +290,7 @@ int64_t Recvmsg(Guest& g, const uint64_t* a) {
     h.msg_namelen = sizeof ss;
     h.msg_controllen = control.size();
     return recvmsg(f->host.get(), &h, flags);
-  });
+  }, flags & MSG_DONTWAIT);
   if (r < 0) return r;
   // Received fds join the guest's table.
   if (h.msg_controllen) {

@@ -88,6 +88,23 @@ int main(void) {
   CHECK(read(p[0], buf, 13) == 13 && !memcmp(buf, "via passed fd", 13));
   printf("socketpair ok\n");
 
+  // Calls that must not wait, on blocking sockets: MSG_DONTWAIT, and
+  // recvmmsg's MSG_WAITFORONE once one message came.
+  int nb[2];
+  CHECK(socketpair(AF_UNIX, SOCK_DGRAM, 0, nb) == 0);
+  errno = 0;
+  CHECK(recv(nb[0], buf, 1, MSG_DONTWAIT) == -1 && errno == EAGAIN);
+  errno = 0;
+  CHECK(recvmsg(nb[0], &rmsg, MSG_DONTWAIT) == -1 && errno == EAGAIN);
+  CHECK(send(nb[1], "one", 3, MSG_DONTWAIT) == 3);
+  char m1[8], m2[8];
+  struct iovec v1 = {m1, sizeof m1}, v2 = {m2, sizeof m2};
+  struct mmsghdr mm[2] = {{.msg_hdr = {.msg_iov = &v1, .msg_iovlen = 1}}, {.msg_hdr = {.msg_iov = &v2, .msg_iovlen = 1}}};
+  CHECK(recvmmsg(nb[0], mm, 2, MSG_WAITFORONE, NULL) == 1 && mm[0].msg_len == 3);
+  close(nb[0]);
+  close(nb[1]);
+  printf("dontwait ok\n");
+
   int us = socket(AF_UNIX, SOCK_STREAM, 0);
   struct sockaddr_un un = {.sun_family = AF_UNIX};
   strcpy(un.sun_path, "server.sock");
