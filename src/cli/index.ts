@@ -6,9 +6,7 @@
 // reader of torov's output went away.
 
 import { isTorovError } from "../vmm/errors.js";
-
-const EXIT_USAGE = 2;
-const EXIT_BUG = 70;
+import { EXIT_BUG, EXIT_SIGPIPE, EXIT_USAGE } from "./status.js";
 
 /** The program's arguments: what follows the manifest, less one leading "--". */
 function programArgs(args: string[]): string[] {
@@ -107,7 +105,6 @@ async function main(argv: string[]): Promise<void> {
 // A reader that goes away (`torov doctor | head -3`) ends torov quietly, as
 // SIGPIPE ends a Unix tool: status 128 + 13 and no message (Node ignores
 // SIGPIPE, so its writes fail with EPIPE instead).
-const EXIT_SIGPIPE = 141;
 for (const stream of [process.stdout, process.stderr]) {
   stream.on("error", (e: NodeJS.ErrnoException) => {
     if (e.code !== "EPIPE") throw e;

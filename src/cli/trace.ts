@@ -8,6 +8,7 @@ import { Machine } from "../vmm/machine.js";
 import { parseTraceFilter } from "../trace/filter.js";
 import { Tracer } from "../trace/tracer.js";
 import * as ui from "./ui.js";
+import { EXIT_SIGPIPE } from "./status.js";
 
 export interface TraceCliOptions {
   output?: string;
@@ -36,6 +37,7 @@ export async function run(manifestPath: string, args: string[], options: TraceCl
     timestamps: options.absoluteTimestamps ?? 0,
     durations: options.syscallTimes,
     json: options.json,
+    onReaderGone: () => process.exit(EXIT_SIGPIPE),
   });
   tracer.enable();
   const outcome = await machine.start();

@@ -36,6 +36,11 @@ export interface TraceOptions {
   readonly onRecord?: (rec: TraceRecord) => void;
   /** The native buffer's size: records wait there for JavaScript (default 4 MiB; at least 64 KiB). */
   readonly bufferBytes?: number;
+  /**
+   * The trace's reader went away (EPIPE). Without this, the trace stops and
+   * the program runs on; `torov trace` ends, as SIGPIPE ends a Unix tool.
+   */
+  readonly onReaderGone?: () => void;
 }
 
 /** How often records are taken while the guest runs (ms). */
@@ -68,6 +73,7 @@ export class Tracer {
   private readonly ownsFd: boolean;
   private timer: NodeJS.Timeout | undefined;
   private enabled = false;
+  private readerGone = false;
 
   constructor(
     private readonly machine: Machine,
@@ -138,8 +144,15 @@ export class Tracer {
   }
 
   private write(text: string): void {
+    if (this.readerGone) return;
     const b = Buffer.from(text);
-    for (let off = 0; off < b.length; ) off += writeSync(this.fd, b, off);
+    try {
+      for (let off = 0; off < b.length; ) off += writeSync(this.fd, b, off);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EPIPE") throw e;
+      this.readerGone = true;
+      this.options.onReaderGone?.();
+    }
   }
 
   /** The end of the run: the last records, strace's closing line, the summary. */
