@@ -12,6 +12,7 @@
         "native/machine.cc",
         "native/memory.cc",
         "native/paths.cc",
+        "native/privileges.cc",
         "native/scratch.cc",
         "native/seccomp.cc",
         "native/signals.cc",

@@ -21,6 +21,11 @@ struct OpenFile {
   // a blocking guest call that gets EAGAIN from the host waits and retries.
   bool nonblock = false;
   bool directory = false;
+  // Lent to the guest from outside its MountPoint: the stdio torov was
+  // given, the shared devices, /proc/self/exe. The guest reads and writes
+  // it as it was opened, and nothing more: its mode, owner, times, size and
+  // links are the host's (EPERM; EXDEV for a link).
+  bool borrowed = false;
   std::string guest_path;  // for directories: where it was opened, for *at() calls
 };
 

@@ -33,6 +33,7 @@ Guest::Guest(const GuestConfig& cfg)
     // Blocking, as a program started from a shell finds its stdio, whatever
     // Node has done to the shared description (it makes pipes non-blocking).
     file->nonblock = false;
+    file->borrowed = true;
     fds.InstallAt(fd, std::move(file), false);
   }
 }

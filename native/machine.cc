@@ -12,6 +12,7 @@
 #include "errors.h"
 #include "guest/runtime.h"
 #include "kvm.h"
+#include "privileges.h"
 #include "seccomp.h"
 
 extern "C" const uint8_t torov_runtime_image[];
@@ -351,12 +352,17 @@ void Machine::Body() {
   // limits its own host syscalls. All it does from here on is KVM ioctls on
   // its own fds, waiting, and the hypercalls.
   std::string chroot_status = guest_->paths.Confine();
+  // Then it gives up root's powers: from here on it may do for the guest
+  // only what an ordinary user may (no chown to others, no set-ID files, no
+  // raw sockets, no reading files it has no permission for).
+  std::string privileges_status = DropCapabilities();
   std::string seccomp_status =
       !use_seccomp_ ? "not asked for" : vcpu_ ? InstallSeccomp(host_syscalls_, {vm_.get(), vcpu_->fd()}) : "no vCPU";
   InitialState init;
   {
     std::unique_lock<std::mutex> lock(mutex_);
     chroot_status_ = std::move(chroot_status);
+    privileges_status_ = std::move(privileges_status);
     seccomp_status_ = std::move(seccomp_status);
     contained_ = true;
     setup_done_ = true;
@@ -410,7 +416,7 @@ Napi::Value Machine::HypercallCounts(const Napi::CallbackInfo& info) {
 }
 
 // containment(): the layers the vCPU thread put itself in (null before it
-// has): { chroot: "" or why not, seccomp: "" or why not, hostSyscalls }.
+// has): { chroot, seccomp, capabilities: each "" or why not, hostSyscalls }.
 Napi::Value Machine::Containment(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::lock_guard<std::mutex> lock(mutex_);
@@ -418,6 +424,7 @@ Napi::Value Machine::Containment(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("chroot", chroot_status_);
   o.Set("seccomp", seccomp_status_);
+  o.Set("capabilities", privileges_status_);
   o.Set("hostSyscalls", static_cast<double>(host_syscalls_.size()));
   return o;
 }

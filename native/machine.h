@@ -99,7 +99,7 @@ class Machine : public Napi::ObjectWrap<Machine> {
   std::vector<int> host_syscalls_;
   bool use_seccomp_ = false;
   bool contained_ = false;
-  std::string chroot_status_, seccomp_status_;
+  std::string chroot_status_, seccomp_status_, privileges_status_;
 
   // Between this thread and the vCPU thread, under mutex_:
   enum class Launch { kWait, kGo, kAbandon };

@@ -4,6 +4,7 @@
 #include <linux/openat2.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -30,7 +31,8 @@ const char* const kDevices[] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/ran
 int OpenInRoot(int root, const std::string& abs, int flags, mode_t mode) {
   open_how how{};
   how.flags = static_cast<uint64_t>((flags & kOpenFlags) | O_CLOEXEC);
-  if (flags & (O_CREAT | O_TMPFILE)) how.mode = mode & 07777;
+  // Never a set-user-ID or set-group-ID file from the guest (NoSetId).
+  if (flags & (O_CREAT | O_TMPFILE)) how.mode = mode & (0777 | S_ISVTX);
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
   long fd;
   do fd = syscall(SYS_openat2, root, abs.c_str(), &how, sizeof how);
@@ -123,6 +125,13 @@ int Paths::Open(const std::string& abs, int flags, mode_t mode) const {
   }
   if (!root_) return -ENOENT;
   return OpenInRoot(root_.get(), abs, flags, mode);
+}
+
+bool Paths::Borrowed(const std::string& abs) const {
+  const std::string n = Normalize(abs);
+  for (const char* dev : kDevices)
+    if (n == dev) return true;
+  return n == "/proc/self/exe" && !exe_.empty();
 }
 
 int Paths::Parent(const std::string& abs, Fd* dir, std::string* name) const {

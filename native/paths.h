@@ -44,6 +44,9 @@ class Paths {
   // Opens an absolute guest path: a virtual device, /proc/self/exe, or a file
   // inside the root. Returns a host fd (O_CLOEXEC) or -errno.
   int Open(const std::string& abs, int flags, mode_t mode) const;
+  // Whether Open(abs) gives a file from outside the root (a shared device,
+  // /proc/self/exe): one the guest may use but never change (OpenFile::borrowed).
+  bool Borrowed(const std::string& abs) const;
   // Opens the directory holding the last component of `abs` and returns that
   // component in *name (empty for "/"). 0 or -errno.
   int Parent(const std::string& abs, Fd* dir, std::string* name) const;

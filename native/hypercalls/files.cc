@@ -42,7 +42,9 @@ int64_t OpenAt(Guest& g, int64_t dirfd, uint64_t path_addr, int flags, mode_t mo
   }
   const int host = g.paths.Open(abs, flags, mode);
   if (host < 0) return host;
-  return InstallHostFd(g, host, flags);
+  const int64_t fd = InstallHostFd(g, host, flags);
+  if (fd >= 0 && g.paths.Borrowed(abs)) g.fds.Get(fd)->borrowed = true;
+  return fd;
 }
 
 int64_t Open(Guest& g, const uint64_t* a) {
@@ -190,7 +192,7 @@ int64_t Mknodat(Guest& g, int64_t dirfd, uint64_t path, mode_t mode, dev_t dev) 
   std::string name;
   if (int r = ParentOf(g, dirfd, path, &dir, &name); r < 0) return r;
   if (Paths::IsDots(name)) return -EEXIST;
-  return HostResult(mknodat(dir.get(), name.c_str(), mode, dev));
+  return HostResult(mknodat(dir.get(), name.c_str(), type | NoSetId(mode & 07777, false), dev));
 }
 int64_t Mknod(Guest& g, const uint64_t* a) {
   return Mknodat(g, kFdCwd, a[0], static_cast<mode_t>(a[1]), static_cast<dev_t>(a[2]));
@@ -243,7 +245,9 @@ int64_t LinkAt(Guest& g, int64_t olddir, uint64_t oldpath, int64_t newdir, uint6
     // Following a symlink must stay confined: link the file a confined
     // lookup found, through its magic link.
     Fd src;
-    if (int r = ResolvePath(g, olddir, oldpath, false, flags & AT_EMPTY_PATH, &src); r < 0) return r;
+    bool borrowed;
+    if (int r = ResolvePath(g, olddir, oldpath, false, flags & AT_EMPTY_PATH, &src, &borrowed); r < 0) return r;
+    if (borrowed) return -EXDEV;  // not in the guest's file system
     const auto link = g.paths.Magic(src.get());
     return HostResult(linkat(link.dir, link.name.c_str(), ndir.get(), nname.c_str(), AT_SYMLINK_FOLLOW));
   }
@@ -299,12 +303,15 @@ int64_t Readlinkat(Guest& g, const uint64_t* a) { return ReadlinkAt(g, static_ca
 int64_t ChmodAt(Guest& g, int64_t dirfd, uint64_t path, mode_t mode, int flags) {
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -EINVAL;
   Fd fd;
-  if (int r = ResolvePath(g, dirfd, path, flags & AT_SYMLINK_NOFOLLOW, flags & AT_EMPTY_PATH, &fd); r < 0) return r;
+  bool borrowed;
+  if (int r = ResolvePath(g, dirfd, path, flags & AT_SYMLINK_NOFOLLOW, flags & AT_EMPTY_PATH, &fd, &borrowed); r < 0)
+    return r;
+  if (borrowed) return -EPERM;
   struct stat st;
   if (fstatat(fd.get(), "", &st, AT_EMPTY_PATH) < 0) return -errno;
   if (S_ISLNK(st.st_mode)) return -EOPNOTSUPP;
   const auto link = g.paths.Magic(fd.get());
-  return HostResult(fchmodat(link.dir, link.name.c_str(), mode, 0));
+  return HostResult(fchmodat(link.dir, link.name.c_str(), NoSetId(mode, S_ISDIR(st.st_mode)), 0));
 }
 int64_t Chmod(Guest& g, const uint64_t* a) { return ChmodAt(g, kFdCwd, a[0], static_cast<mode_t>(a[1]), 0); }
 int64_t Fchmodat(Guest& g, const uint64_t* a) {
@@ -313,13 +320,19 @@ int64_t Fchmodat(Guest& g, const uint64_t* a) {
 int64_t Fchmod(Guest& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
-  return HostResult(fchmod(f->host.get(), static_cast<mode_t>(a[1])));
+  if (f->borrowed) return -EPERM;
+  struct stat st;
+  if (fstat(f->host.get(), &st) < 0) return -errno;
+  return HostResult(fchmod(f->host.get(), NoSetId(static_cast<mode_t>(a[1]), S_ISDIR(st.st_mode))));
 }
 
 int64_t ChownAt(Guest& g, int64_t dirfd, uint64_t path, uint64_t uid, uint64_t gid, int flags) {
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -EINVAL;
   Fd fd;
-  if (int r = ResolvePath(g, dirfd, path, flags & AT_SYMLINK_NOFOLLOW, flags & AT_EMPTY_PATH, &fd); r < 0) return r;
+  bool borrowed;
+  if (int r = ResolvePath(g, dirfd, path, flags & AT_SYMLINK_NOFOLLOW, flags & AT_EMPTY_PATH, &fd, &borrowed); r < 0)
+    return r;
+  if (borrowed) return -EPERM;
   return HostResult(fchownat(fd.get(), "", static_cast<uid_t>(uid), static_cast<gid_t>(gid), AT_EMPTY_PATH));
 }
 int64_t Chown(Guest& g, const uint64_t* a) { return ChownAt(g, kFdCwd, a[0], a[1], a[2], 0); }
@@ -330,6 +343,7 @@ int64_t Fchownat(Guest& g, const uint64_t* a) {
 int64_t Fchown(Guest& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
+  if (f->borrowed) return -EPERM;
   return HostResult(fchown(f->host.get(), static_cast<uid_t>(a[1]), static_cast<gid_t>(a[2])));
 }
 
@@ -338,16 +352,21 @@ int64_t UtimesAt(Guest& g, int64_t dirfd, uint64_t path, const timespec* tp, int
   if (path == 0) {  // futimens: the dirfd itself
     const OpenFile* f = g.fds.Get(dirfd);
     if (!f) return -EBADF;
+    if (f->borrowed) return -EPERM;
     return HostResult(futimens(f->host.get(), tp));
   }
+  Fd fd;
+  bool borrowed;
+  if (int r = ResolvePath(g, dirfd, path, flags & AT_SYMLINK_NOFOLLOW, flags & AT_EMPTY_PATH, &fd, &borrowed); r < 0)
+    return r;
+  if (borrowed) return -EPERM;
   if (flags & AT_SYMLINK_NOFOLLOW) {
+    // A final symlink itself: by its name in its confined parent.
     Fd dir;
     std::string name;
     if (int r = ParentOf(g, dirfd, path, &dir, &name); r < 0) return r;
     if (!Paths::IsDots(name)) return HostResult(utimensat(dir.get(), name.c_str(), tp, AT_SYMLINK_NOFOLLOW));
   }
-  Fd fd;
-  if (int r = ResolvePath(g, dirfd, path, false, flags & AT_EMPTY_PATH, &fd); r < 0) return r;
   const auto link = g.paths.Magic(fd.get());
   return HostResult(utimensat(link.dir, link.name.c_str(), tp, 0));
 }
@@ -415,12 +434,14 @@ int64_t Truncate(Guest& g, const uint64_t* a) {
 int64_t Ftruncate(Guest& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
+  if (f->borrowed) return -EPERM;
   return HostResult(ftruncate(f->host.get(), static_cast<off_t>(a[1])));
 }
 
 int64_t Fallocate(Guest& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
+  if (f->borrowed) return -EPERM;
   return HostResult(fallocate(f->host.get(), static_cast<int>(a[1]), static_cast<off_t>(a[2]), static_cast<off_t>(a[3])));
 }
 

@@ -6,6 +6,8 @@
 // (the policy bitmap), never here.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -105,8 +107,17 @@ int64_t HostIo(const Guest& g, const OpenFile& f, short events, Op op, bool dont
 // Resolves (dirfd, path) to a host O_PATH fd: a file inside the MountPoint,
 // a virtual device, /proc/self/exe, or what a /dev/fd/N alias names.
 // `nofollow` keeps a final symlink; `empty_path` allows "" to mean dirfd
-// itself (AT_EMPTY_PATH). 0 or -errno.
-int ResolvePath(Guest& g, int64_t dirfd, uint64_t path_addr, bool nofollow, bool empty_path, Fd* out);
+// itself (AT_EMPTY_PATH). *borrowed (when given) tells whether the file is
+// one lent from outside the MountPoint (OpenFile::borrowed). 0 or -errno.
+int ResolvePath(Guest& g, int64_t dirfd, uint64_t path_addr, bool nofollow, bool empty_path, Fd* out,
+                bool* borrowed = nullptr);
+
+// The mode bits a guest may set on a host file: never set-user-ID, and
+// set-group-ID only on a directory (where it only passes on its group).
+// A guest must not leave a set-ID program on the host's disk.
+inline mode_t NoSetId(mode_t mode, bool directory) {
+  return mode & (directory ? 07777 & ~S_ISUID : 0777 | S_ISVTX);
+}
 
 // Installs a freshly opened host fd as a guest fd (lowest free), recording
 // what later calls need (O_NONBLOCK view, directory path). Takes ownership.

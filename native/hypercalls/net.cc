@@ -2,11 +2,12 @@
 // by the monitor; nothing the guest passes is handed to the host as a
 // pointer. Unix socket path names resolve inside the MountPoint (through
 // the confined parent directory's magic link); abstract names live in the
-// host's network namespace and are refused. Socket options that carry a
-// pointer (BPF filters, TCP zero-copy receive) are refused.
+// host's network namespace and are refused. Only the socket options whose
+// values are known to be flat pass (kSocketOptions); raw sockets never.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -23,7 +24,28 @@ namespace torov {
 
 namespace {
 
+constexpr int kSockTypeMask = 0xf;  // the kernel's SOCK_TYPE_MASK
+
 bool AllowedFamily(int family) { return family == AF_UNIX || family == AF_INET || family == AF_INET6; }
+
+// The socket types and protocols an ordinary process uses: 0 when the host
+// may make it, else the errno. Raw and packet sockets are refused as Linux
+// refuses them to a process without CAP_NET_RAW (EPERM), whoever runs torov;
+// protocols beyond TCP, UDP and ping (SCTP, DCCP...) would have the host
+// kernel load their modules for the guest.
+int SocketKind(int family, int type, int protocol) {
+  if (type & ~(kSockTypeMask | SOCK_NONBLOCK | SOCK_CLOEXEC)) return EINVAL;
+  const int base = type & kSockTypeMask;
+  if (base == SOCK_RAW || base == SOCK_PACKET) return EPERM;
+  if (base != SOCK_STREAM && base != SOCK_DGRAM && base != SOCK_SEQPACKET) return EINVAL;
+  if (family == AF_UNIX) return protocol == 0 || protocol == PF_UNIX ? 0 : EPROTONOSUPPORT;
+  if (base == SOCK_STREAM) return protocol == 0 || protocol == IPPROTO_TCP || protocol == IPPROTO_MPTCP ? 0 : EPROTONOSUPPORT;
+  if (base == SOCK_DGRAM)
+    return protocol == 0 || protocol == IPPROTO_UDP || protocol == (family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6)
+               ? 0
+               : EPROTONOSUPPORT;
+  return EPROTONOSUPPORT;  // SOCK_SEQPACKET over IP is SCTP
+}
 
 // A guest socket address made safe for the host. For a unix path name, the
 // confined parent directory stays open while the address is used.
@@ -75,6 +97,7 @@ int64_t Socket(Guest& g, const uint64_t* a) {
   const int family = static_cast<int>(a[0]);
   const int type = static_cast<int>(a[1]);
   if (!AllowedFamily(family)) return -EAFNOSUPPORT;
+  if (int e = SocketKind(family, type, static_cast<int>(a[2]))) return -e;
   int fd = socket(family, (type & ~SOCK_CLOEXEC) | SOCK_CLOEXEC, static_cast<int>(a[2]));
   if (fd < 0) return -errno;
   return InstallHostFd(g, fd, ((type & SOCK_NONBLOCK) ? O_NONBLOCK : 0) | ((type & SOCK_CLOEXEC) ? O_CLOEXEC : 0));
@@ -84,6 +107,7 @@ int64_t Socketpair(Guest& g, const uint64_t* a) {
   const int family = static_cast<int>(a[0]);
   const int type = static_cast<int>(a[1]);
   if (family != AF_UNIX) return -EAFNOSUPPORT;
+  if (int e = SocketKind(family, type, static_cast<int>(a[2]))) return -e;
   if (!g.mm.User(a[3], 8, Access::kWrite)) return -EFAULT;
   int host[2];
   if (socketpair(family, (type & ~SOCK_CLOEXEC) | SOCK_CLOEXEC, static_cast<int>(a[2]), host) < 0) return -errno;
@@ -342,25 +366,59 @@ int64_t MultiMsg(Guest& g, const uint64_t* a, bool send) {
 int64_t Sendmmsg(Guest& g, const uint64_t* a) { return MultiMsg(g, a, true); }
 int64_t Recvmmsg(Guest& g, const uint64_t* a) { return MultiMsg(g, a, false); }
 
-bool OptionCarriesPointer(int level, int name) {
-  if (level == SOL_SOCKET)
-    return name == SO_ATTACH_FILTER || name == SO_ATTACH_BPF || name == SO_ATTACH_REUSEPORT_CBPF ||
-           name == SO_ATTACH_REUSEPORT_EBPF;
-  if (level == IPPROTO_TCP) return name == TCP_ZEROCOPY_RECEIVE;
-  return false;
-}
+// The socket options whose value the monitor knows to be flat (integers,
+// timevals, addresses, names): the value is copied, and the host kernel
+// reads only that copy. Anything else (firewall tables, multicast routing,
+// IPsec policies, BPF programs, zero-copy receive: options whose values
+// hold pointers or need privilege) is refused with ENOPROTOOPT, as Linux
+// answers an option it does not know.
+struct SocketOption {
+  int level, name;
+};
+constexpr SocketOption kSocketOptions[] = {
+    {SOL_SOCKET, SO_REUSEADDR}, {SOL_SOCKET, SO_REUSEPORT}, {SOL_SOCKET, SO_TYPE}, {SOL_SOCKET, SO_ERROR},
+    {SOL_SOCKET, SO_DONTROUTE}, {SOL_SOCKET, SO_BROADCAST}, {SOL_SOCKET, SO_SNDBUF}, {SOL_SOCKET, SO_RCVBUF},
+    {SOL_SOCKET, SO_KEEPALIVE}, {SOL_SOCKET, SO_OOBINLINE}, {SOL_SOCKET, SO_NO_CHECK}, {SOL_SOCKET, SO_PRIORITY},
+    {SOL_SOCKET, SO_LINGER}, {SOL_SOCKET, SO_PASSCRED}, {SOL_SOCKET, SO_PEERCRED}, {SOL_SOCKET, SO_RCVLOWAT},
+    {SOL_SOCKET, SO_SNDLOWAT}, {SOL_SOCKET, SO_RCVTIMEO}, {SOL_SOCKET, SO_SNDTIMEO}, {SOL_SOCKET, SO_BINDTODEVICE},
+    {SOL_SOCKET, SO_TIMESTAMP}, {SOL_SOCKET, SO_TIMESTAMPNS}, {SOL_SOCKET, SO_TIMESTAMPING},
+    {SOL_SOCKET, SO_ACCEPTCONN}, {SOL_SOCKET, SO_PROTOCOL}, {SOL_SOCKET, SO_DOMAIN}, {SOL_SOCKET, SO_RXQ_OVFL},
+    {SOL_SOCKET, SO_PEEK_OFF}, {SOL_SOCKET, SO_BUSY_POLL}, {SOL_SOCKET, SO_INCOMING_CPU}, {SOL_SOCKET, SO_ZEROCOPY},
+    {SOL_SOCKET, SO_PASSSEC}, {SOL_SOCKET, SO_PEERSEC}, {SOL_SOCKET, SO_COOKIE}, {SOL_SOCKET, SO_SELECT_ERR_QUEUE},
+    {SOL_SOCKET, SO_BINDTOIFINDEX},
+    {IPPROTO_TCP, TCP_NODELAY}, {IPPROTO_TCP, TCP_MAXSEG}, {IPPROTO_TCP, TCP_CORK}, {IPPROTO_TCP, TCP_KEEPIDLE},
+    {IPPROTO_TCP, TCP_KEEPINTVL}, {IPPROTO_TCP, TCP_KEEPCNT}, {IPPROTO_TCP, TCP_SYNCNT}, {IPPROTO_TCP, TCP_LINGER2},
+    {IPPROTO_TCP, TCP_DEFER_ACCEPT}, {IPPROTO_TCP, TCP_WINDOW_CLAMP}, {IPPROTO_TCP, TCP_INFO},
+    {IPPROTO_TCP, TCP_QUICKACK}, {IPPROTO_TCP, TCP_CONGESTION}, {IPPROTO_TCP, TCP_USER_TIMEOUT},
+    {IPPROTO_TCP, TCP_FASTOPEN}, {IPPROTO_TCP, TCP_FASTOPEN_CONNECT}, {IPPROTO_TCP, TCP_NOTSENT_LOWAT},
+    {IPPROTO_TCP, TCP_THIN_LINEAR_TIMEOUTS}, {IPPROTO_TCP, TCP_CC_INFO},
+    {IPPROTO_IP, IP_TOS}, {IPPROTO_IP, IP_TTL}, {IPPROTO_IP, IP_OPTIONS}, {IPPROTO_IP, IP_RECVOPTS},
+    {IPPROTO_IP, IP_RETOPTS}, {IPPROTO_IP, IP_PKTINFO}, {IPPROTO_IP, IP_MTU_DISCOVER}, {IPPROTO_IP, IP_RECVERR},
+    {IPPROTO_IP, IP_RECVTTL}, {IPPROTO_IP, IP_RECVTOS}, {IPPROTO_IP, IP_MTU}, {IPPROTO_IP, IP_FREEBIND},
+    {IPPROTO_IP, IP_MULTICAST_IF}, {IPPROTO_IP, IP_MULTICAST_TTL}, {IPPROTO_IP, IP_MULTICAST_LOOP},
+    {IPPROTO_IP, IP_ADD_MEMBERSHIP}, {IPPROTO_IP, IP_DROP_MEMBERSHIP}, {IPPROTO_IP, IP_MULTICAST_ALL},
+    {IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT}, {IPPROTO_IP, IP_RECVORIGDSTADDR}, {IPPROTO_IP, IP_RECVFRAGSIZE},
+    {IPPROTO_IPV6, IPV6_V6ONLY}, {IPPROTO_IPV6, IPV6_UNICAST_HOPS}, {IPPROTO_IPV6, IPV6_MULTICAST_IF},
+    {IPPROTO_IPV6, IPV6_MULTICAST_HOPS}, {IPPROTO_IPV6, IPV6_MULTICAST_LOOP}, {IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP},
+    {IPPROTO_IPV6, IPV6_DROP_MEMBERSHIP}, {IPPROTO_IPV6, IPV6_RECVPKTINFO}, {IPPROTO_IPV6, IPV6_RECVHOPLIMIT},
+    {IPPROTO_IPV6, IPV6_RECVERR}, {IPPROTO_IPV6, IPV6_MTU_DISCOVER}, {IPPROTO_IPV6, IPV6_MTU},
+    {IPPROTO_IPV6, IPV6_TCLASS}, {IPPROTO_IPV6, IPV6_RECVTCLASS}, {IPPROTO_IPV6, IPV6_DONTFRAG},
+    {IPPROTO_IPV6, IPV6_RECVPATHMTU}, {IPPROTO_IPV6, IPV6_UNICAST_IF}, {IPPROTO_IPV6, IPV6_MULTICAST_ALL},
+    {IPPROTO_IPV6, IPV6_RECVORIGDSTADDR},
+    {IPPROTO_UDP, UDP_CORK}, {IPPROTO_UDP, UDP_SEGMENT}, {IPPROTO_UDP, UDP_GRO},
+};
 
-bool AllowedLevel(int level) {
-  return level == SOL_SOCKET || level == IPPROTO_TCP || level == IPPROTO_IP || level == IPPROTO_IPV6 ||
-         level == IPPROTO_UDP;
+bool KnownOption(int level, int name) {
+  for (const auto& o : kSocketOptions)
+    if (o.level == level && o.name == name) return true;
+  return false;
 }
 
 int64_t Setsockopt(Guest& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   const int level = static_cast<int>(a[1]), name = static_cast<int>(a[2]);
-  if (!AllowedLevel(level)) return -ENOPROTOOPT;
-  if (OptionCarriesPointer(level, name)) return -EPERM;
+  if (!KnownOption(level, name)) return -ENOPROTOOPT;
   if (a[4] > 4096) return -EINVAL;
   std::vector<uint8_t> val(a[4]);
   if (a[4] && !CopyInBytes(g, a[3], val.data(), a[4])) return -EFAULT;
@@ -371,8 +429,7 @@ int64_t Getsockopt(Guest& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   const int level = static_cast<int>(a[1]), name = static_cast<int>(a[2]);
-  if (!AllowedLevel(level)) return -ENOPROTOOPT;
-  if (OptionCarriesPointer(level, name)) return -EPERM;
+  if (!KnownOption(level, name)) return -ENOPROTOOPT;
   socklen_t len;
   if (!CopyIn(g, a[4], &len)) return -EFAULT;
   if (static_cast<int>(len) < 0) return -EINVAL;

@@ -32,7 +32,10 @@ int GuestPath(const Guest& g, uint64_t addr, std::string* out) {
   return 0;
 }
 
-int ResolvePath(Guest& g, int64_t dirfd, uint64_t path_addr, bool nofollow, bool empty_path, Fd* out) {
+int ResolvePath(Guest& g, int64_t dirfd, uint64_t path_addr, bool nofollow, bool empty_path, Fd* out,
+                bool* borrowed) {
+  bool lent = false;
+  if (borrowed) *borrowed = false;
   std::string path;
   int r = GuestPath(g, path_addr, &path);
   if (r < 0) return r;
@@ -43,27 +46,28 @@ int ResolvePath(Guest& g, int64_t dirfd, uint64_t path_addr, bool nofollow, bool
     } else {
       const OpenFile* f = g.fds.Get(dirfd);
       if (!f) return -EBADF;
+      lent = f->borrowed;
       r = fcntl(f->host.get(), F_DUPFD_CLOEXEC, 3);
       if (r < 0) r = -errno;
     }
-    if (r < 0) return r;
-    out->Reset(r);
-    return 0;
+  } else {
+    std::string abs;
+    if ((r = g.paths.Join(g.fds, dirfd, path, &abs)) < 0) return r;
+    const int alias = Paths::StdioAlias(Paths::Normalize(abs));
+    if (alias >= 0) {
+      const OpenFile* f = g.fds.Get(alias);
+      if (!f) return -ENOENT;
+      lent = f->borrowed;
+      r = fcntl(f->host.get(), F_DUPFD_CLOEXEC, 3);
+      if (r < 0) r = -errno;
+    } else {
+      lent = g.paths.Borrowed(abs);
+      r = g.paths.Open(abs, O_PATH | (nofollow ? O_NOFOLLOW : 0), 0);
+    }
   }
-  std::string abs;
-  if ((r = g.paths.Join(g.fds, dirfd, path, &abs)) < 0) return r;
-  const int alias = Paths::StdioAlias(Paths::Normalize(abs));
-  if (alias >= 0) {
-    const OpenFile* f = g.fds.Get(alias);
-    if (!f) return -ENOENT;
-    r = fcntl(f->host.get(), F_DUPFD_CLOEXEC, 3);
-    if (r < 0) return -errno;
-    out->Reset(r);
-    return 0;
-  }
-  r = g.paths.Open(abs, O_PATH | (nofollow ? O_NOFOLLOW : 0), 0);
   if (r < 0) return r;
   out->Reset(r);
+  if (borrowed) *borrowed = lent;
   return 0;
 }
 

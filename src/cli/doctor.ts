@@ -66,6 +66,7 @@ async function containment(usable: boolean): Promise<string> {
     if (c) {
       const privileged = process.getuid?.() === 0 ? "" : " (needs root)";
       lines.push(`mount namespace + chroot to MountPoint: ${c.chroot === "" ? "active" : `off: ${c.chroot}${privileged}`}`);
+      lines.push(`capabilities of the vCPU thread: ${c.capabilities === "" ? "none (all dropped after set-up)" : style.red(`kept: ${c.capabilities}`)}`);
       lines.push(`seccomp on the vCPU thread: ${c.seccomp === "" ? `active (${c.hostSyscalls} host syscalls admitted for the hello example)` : style.red(`off: ${c.seccomp}`)}`);
       if (c.seccomp === "") lines.push(`  ${refusal(machine.policy)}`);
     }

@@ -76,7 +76,7 @@ export interface NativeMachine {
   /** The numbers the policy had to allow so far (what a profile lists). */
   neededHypercalls(): number[];
   /** The containment layers the vCPU thread is in ("" = active, else why not); null before the run starts. */
-  containment(): { chroot: string; seccomp: string; hostSyscalls: number } | null;
+  containment(): { chroot: string; seccomp: string; capabilities: string; hostSyscalls: number } | null;
 
   // The debugger's side: see src/vmm/debug.ts.
   /** The debugger features that use KVM's help here (the others use the runtime's handlers and page protection). */

@@ -25,28 +25,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-// errno's name (strerrorname_np is glibc's only; musl builds this too).
-static const char *errname(int e) {
-  switch (e) {
-#define E(x) case x: return #x;
-    E(EPERM) E(ENOENT) E(ESRCH) E(EINTR) E(EIO) E(EBADF) E(EAGAIN) E(ENOMEM) E(EACCES)
-    E(EFAULT) E(EBUSY) E(EEXIST) E(ENOTDIR) E(EISDIR) E(EINVAL) E(ENFILE) E(EMFILE)
-    E(ENOTTY) E(ENOSPC) E(ESPIPE) E(EROFS) E(EPIPE) E(ERANGE) E(ENAMETOOLONG) E(ENOSYS)
-    E(ELOOP) E(EOPNOTSUPP) E(ECONNREFUSED) E(EXDEV) E(EOVERFLOW) E(EAFNOSUPPORT)
-#undef E
-    default: return "?";
-  }
-}
-
-static void report(const char *what, long r) {
-  if (r < 0)
-    printf("%s: %s\n", what, errname(errno));
-  else
-    printf("%s: ok %ld\n", what, r);
-  fflush(stdout);
-}
-
-#define TRY(what, call) (errno = 0, report(what, (long)(call)))
+#include "report.h"
 
 int main(int argc, char **argv) {
   static char buf[64];

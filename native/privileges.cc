@@ -1,0 +1,57 @@
+#include "privileges.h"
+
+#include <errno.h>
+#include <linux/capability.h>
+#include <linux/securebits.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace torov {
+
+namespace {
+
+bool Capabilities(__user_cap_data_struct (&data)[2]) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};  // pid 0: this thread
+  return syscall(SYS_capget, &header, data) == 0;
+}
+
+std::string Failed(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+
+}  // namespace
+
+unsigned long long EffectiveCapabilities() {
+  __user_cap_data_struct data[2]{};
+  if (!Capabilities(data)) return ~0ULL;
+  return data[0].effective | static_cast<unsigned long long>(data[1].effective) << 32;
+}
+
+std::string DropCapabilities() {
+  __user_cap_data_struct data[2]{};
+  if (!Capabilities(data)) return Failed("capget");
+  const bool setpcap = data[0].effective & (1u << CAP_SETPCAP);
+  if (setpcap) {
+    // uid 0 is root by its capabilities only: with these bits, becoming or
+    // being uid 0 grants none, and no later call can clear the bits.
+    const unsigned long bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+                               SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED;
+    if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) < 0) return Failed("PR_SET_SECUREBITS");
+    // The bounding set: what an execve could ever grant (no_new_privs and
+    // the seccomp filter forbid execve as well).
+    for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
+      if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) return Failed("PR_CAPBSET_DROP");
+  }
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+    return Failed("PR_CAP_AMBIENT_CLEAR_ALL");
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct none[2]{};
+  if (syscall(SYS_capset, &header, none) < 0) return Failed("capset");
+  if (!Capabilities(data)) return Failed("capget");
+  for (const auto& d : data)
+    if (d.effective || d.permitted || d.inheritable) return "capabilities remain after capset";
+  return "";
+}
+
+}  // namespace torov

@@ -1,0 +1,20 @@
+// The vCPU thread's privileges: after set-up (the chroot needs them), the
+// thread that serves the guest keeps no capability, so that a monitor run as
+// root acts for the guest with an ordinary user's rights only. Capabilities
+// belong to each thread on Linux: Node's threads keep theirs.
+#pragma once
+
+#include <string>
+
+namespace torov {
+
+// Drops every capability of the calling thread (effective, permitted,
+// inheritable, ambient and bounding sets) and locks the securebits so that
+// uid 0 never brings them back. Returns "" when the thread holds none
+// afterwards (also when it held none before), else why not.
+std::string DropCapabilities();
+
+// The capabilities the calling thread may use (its effective set), as a bit mask.
+unsigned long long EffectiveCapabilities();
+
+}  // namespace torov
