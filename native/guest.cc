@@ -12,6 +12,7 @@ namespace torov {
 Guest::Guest(const GuestConfig& cfg)
     : config(cfg), ram(cfg.memory_bytes), mm(ram), paths(cfg.root) {
   paths.set_exe(cfg.exe);
+  paths.set_stop(&stop_request);
   pid = cfg.newpid ? 1 : getpid();
   ppid = cfg.newpid ? 0 : getppid();
   getresuid(&uid, &euid, &suid);

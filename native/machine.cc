@@ -192,16 +192,58 @@ Machine::Machine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Machine>(inf
 }
 
 Machine::~Machine() {
-  if (!thread_.joinable()) return;
+  if (!thread_.joinable()) {
+    JoinThreads();
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (launch_ == Launch::kWait) launch_ = Launch::kAbandon;
   }
   changed_.notify_all();
-  if (started_ && vcpu_) vcpu_->RequestStop(thread_.native_handle(), Guest::kKill);
+  if (started_ && vcpu_) RequestStop(Guest::kKill);
   GiveOrder(Order{OrderKind::kKill});
   tracer_->Close();
-  thread_.join();
+  JoinThreads();
+}
+
+void Machine::JoinThreads() {
+  if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    running_ = false;
+  }
+  changed_.notify_all();
+  if (kicker_.joinable()) kicker_.join();
+}
+
+void Machine::RequestStop(Guest::StopRequest why) {
+  // TOROV_FAULT_LOSE_KICK=1 (for the tests): the first kick is never sent,
+  // as if it had come just before a wait; the kicker must make up for it.
+  const bool lose_kick = getenv("TOROV_FAULT_LOSE_KICK") != nullptr;
+  vcpu_->RequestStop(thread_.native_handle(), why, !lose_kick);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!kicker_.joinable()) kicker_ = std::thread([this] { KickUntilTaken(); });
+  }
+  changed_.notify_all();
+}
+
+// The kick is one signal: sent just before the vCPU thread starts a host
+// call that waits (after it last looked at the request), it is lost, and
+// the wait would last for ever. So while a request is pending, the kick is
+// sent again every few milliseconds until the thread has taken it.
+void Machine::KickUntilTaken() {
+  pthread_setname_np(pthread_self(), "torov-kick");
+  const pthread_t vcpu_thread = thread_.native_handle();
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    changed_.wait(lock, [this] { return !running_ || guest_->interrupted(); });
+    if (!running_) return;
+    if (changed_.wait_for(lock, std::chrono::milliseconds(10), [this] { return !running_ || !guest_->interrupted(); }))
+      continue;
+    pthread_kill(vcpu_thread, KickSignal());
+  }
 }
 
 Napi::Value Machine::Memory(const Napi::CallbackInfo& info) {
@@ -315,7 +357,7 @@ Napi::Value Machine::Start(const Napi::CallbackInfo& info) {
   Ref();  // alive until the run is reported, even if JavaScript drops it
   done_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "torov-vcpu", 0, 1,
                                         [this](Napi::Env) {
-                                          if (thread_.joinable()) thread_.join();
+                                          JoinThreads();
                                           Unref();
                                         });
   {
@@ -370,7 +412,10 @@ void Machine::Body() {
     setup_message_ = message;
     changed_.notify_all();
     changed_.wait(lock, [this] { return launch_ != Launch::kWait; });
-    if (launch_ == Launch::kAbandon || !code.empty()) return;
+    if (launch_ == Launch::kAbandon || !code.empty()) {
+      running_ = false;
+      return;
+    }
     init = init_;
   }
   RunResult result;
@@ -387,6 +432,11 @@ void Machine::Body() {
     result.kind = RunResult::kError;
     result.message = e.what();
   }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    running_ = false;
+  }
+  changed_.notify_all();
   auto* boxed = new RunResult(std::move(result));
   Guest* guest = guest_.get();
   done_.BlockingCall(boxed, [guest](Napi::Env env, Napi::Function callback, RunResult* r) {
@@ -400,7 +450,7 @@ void Machine::Body() {
 
 Napi::Value Machine::Kill(const Napi::CallbackInfo& info) {
   if (started_ && vcpu_ && thread_.joinable()) {
-    vcpu_->RequestStop(thread_.native_handle(), Guest::kKill);
+    RequestStop(Guest::kKill);
     GiveOrder(Order{OrderKind::kKill});  // in case it is parked
     tracer_->Close();                    // ...or waiting for JavaScript to take records
   }
@@ -566,7 +616,7 @@ Napi::Value Machine::DebugDetach(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Machine::DebugInterrupt(const Napi::CallbackInfo& info) {
-  if (started_ && vcpu_ && thread_.joinable()) vcpu_->RequestStop(thread_.native_handle(), Guest::kInterrupt);
+  if (started_ && vcpu_ && thread_.joinable()) RequestStop(Guest::kInterrupt);
   return info.Env().Undefined();
 }
 

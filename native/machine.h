@@ -74,6 +74,12 @@ class Machine : public Napi::ObjectWrap<Machine> {
   // The vCPU thread: set-up, then wait for start() (or the machine's end),
   // then the run.
   void Body();
+  // Asks the vCPU thread to stop (a kill, a debugger's interrupt), and makes
+  // sure the request gets through (KickUntilTaken, on the kicker thread).
+  void RequestStop(Guest::StopRequest why);
+  void KickUntilTaken();
+  // Waits for the vCPU thread and the kicker to end.
+  void JoinThreads();
 
   std::shared_ptr<Guest> guest_;
   Fd vm_;
@@ -108,6 +114,8 @@ class Machine : public Napi::ObjectWrap<Machine> {
   bool setup_done_ = false;
   std::string setup_code_, setup_message_;  // set-up failure, if any
   Launch launch_ = Launch::kWait;
+  bool running_ = true;  // false once the vCPU thread runs the guest no more
+  std::thread kicker_;   // started by the first stop request
   InitialState init_;
   // Created on first use: V8 charges an external buffer of guest-RAM size to
   // its heap accounting, which costs garbage collections at start-up.

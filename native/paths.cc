@@ -28,15 +28,17 @@ constexpr int kOpenFlags = O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O
 // Character devices every container runtime provides; harmless to share.
 const char* const kDevices[] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"};
 
-int OpenInRoot(int root, const std::string& abs, int flags, mode_t mode) {
+int OpenInRoot(int root, const std::string& abs, int flags, mode_t mode, const std::atomic<int>* stop = nullptr) {
   open_how how{};
   how.flags = static_cast<uint64_t>((flags & kOpenFlags) | O_CLOEXEC);
   // Never a set-user-ID or set-group-ID file from the guest (NoSetId).
   if (flags & (O_CREAT | O_TMPFILE)) how.mode = mode & (0777 | S_ISVTX);
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
   long fd;
+  // Opening a FIFO waits for the other end: a stop request (a kill, a
+  // debugger's Ctrl-C) must end that wait, not restart it.
   do fd = syscall(SYS_openat2, root, abs.c_str(), &how, sizeof how);
-  while (fd < 0 && errno == EINTR);
+  while (fd < 0 && errno == EINTR && !(stop && stop->load(std::memory_order_relaxed)));
   return fd < 0 ? -errno : static_cast<int>(fd);
 }
 
@@ -124,7 +126,7 @@ int Paths::Open(const std::string& abs, int flags, mode_t mode) const {
     return fd < 0 ? -errno : fd;
   }
   if (!root_) return -ENOENT;
-  return OpenInRoot(root_.get(), abs, flags, mode);
+  return OpenInRoot(root_.get(), abs, flags, mode, stop_);
 }
 
 bool Paths::Borrowed(const std::string& abs) const {

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <string>
 
 #include "fd.h"
@@ -36,6 +37,9 @@ class Paths {
   const std::string& cwd() const { return cwd_; }
   // The host file the guest sees as /proc/self/exe.
   void set_exe(const std::string& host_path) { exe_ = host_path; }
+  // Non-zero while a stop is requested (Guest::stop_request): a blocking
+  // open gives up (EINTR) instead of starting over.
+  void set_stop(const std::atomic<int>* stop) { stop_ = stop; }
 
   // The absolute guest path for `path` relative to `dirfd` (AT_FDCWD or a
   // guest directory fd). 0 or -errno (ENOENT for "", EBADF, ENOTDIR).
@@ -93,6 +97,7 @@ class Paths {
   Fd dev_dir_;    // /dev, for the shared devices
   Fd exe_dir_;    // the program's folder, for /proc/self/exe
   std::string exe_name_;
+  const std::atomic<int>* stop_ = nullptr;
   Fd proc_fds_;   // /proc/self/fd
   bool chrooted_ = false;
 };

@@ -272,7 +272,7 @@ void Vcpu::RegsChanged() {
   }
 }
 
-void Vcpu::RequestStop(pthread_t thread, Guest::StopRequest why) {
+void Vcpu::RequestStop(pthread_t thread, Guest::StopRequest why, bool kick) {
   if (why == Guest::kKill) {
     guest_.stop_request.store(Guest::kKill);
   } else {
@@ -280,7 +280,7 @@ void Vcpu::RequestStop(pthread_t thread, Guest::StopRequest why) {
     guest_.stop_request.compare_exchange_strong(none, why);
   }
   run_->immediate_exit = 1;
-  pthread_kill(thread, KickSignal());
+  if (kick) pthread_kill(thread, KickSignal());
 }
 
 bool Vcpu::InRuntime(uint64_t rip) const { return rip >= RT_BASE && rip < RT_LIMIT; }

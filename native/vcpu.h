@@ -69,7 +69,7 @@ class Vcpu : public CpuControl {
   int fd() const { return fd_.get(); }
   const kvm_run* run() const { return run_; }
   // From another thread: end the run (kKilled), or stop it for the debugger.
-  void RequestStop(pthread_t thread, Guest::StopRequest why);
+  void RequestStop(pthread_t thread, Guest::StopRequest why, bool kick = true);
   // Page guards for watchpoints changed (called while parked).
   void UpdateWatches();
 

@@ -448,7 +448,9 @@ int64_t Fallocate(Guest& g, const uint64_t* a) {
 int64_t Flock(Guest& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
-  return HostIo(g, *f, POLLIN, [&] { return ::flock(f->host.get(), static_cast<int>(a[1])); });
+  // A lock held elsewhere: LOCK_NB answers EWOULDBLOCK at once; without it
+  // the host call itself waits (and a kill's signal cuts it short).
+  return HostIo(g, *f, POLLIN, [&] { return ::flock(f->host.get(), static_cast<int>(a[1])); }, a[1] & LOCK_NB);
 }
 
 int64_t Umask(Guest&, const uint64_t* a) {
@@ -517,7 +519,9 @@ int64_t Fcntl(Guest& g, const uint64_t* a) {
       struct flock lk;
       if (!CopyIn(g, arg, &lk)) return -EFAULT;
       const int cmd = static_cast<int>(a[1]);
-      int64_t r = HostIo(g, *f, POLLIN, [&] { return fcntl(host, cmd, &lk); });
+      // F_SETLK's conflict is EAGAIN (or EACCES): an answer, not a wait.
+      const bool waits = cmd == F_SETLKW || cmd == F_OFD_SETLKW;
+      int64_t r = HostIo(g, *f, POLLIN, [&] { return fcntl(host, cmd, &lk); }, !waits);
       if (r < 0) return r;
       if ((cmd == F_GETLK || cmd == F_OFD_GETLK) && !CopyOut(g, arg, lk)) return -EFAULT;
       return r;

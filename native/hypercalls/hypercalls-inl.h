@@ -3,10 +3,12 @@
 
 #include <poll.h>
 
+#include <initializer_list>
+
 namespace torov {
 
 template <typename Op>
-int64_t HostIo(const Guest& g, const OpenFile& f, short events, Op op, bool dont_wait) {
+int64_t HostIoUntilReady(const Guest& g, bool may_wait, std::initializer_list<pollfd> waits, Op op) {
   for (;;) {
     long r = op();
     if (r >= 0) return r;
@@ -15,14 +17,28 @@ int64_t HostIo(const Guest& g, const OpenFile& f, short events, Op op, bool dont
       if (g.interrupted()) return -EINTR;
       continue;
     }
-    if ((err == EAGAIN || err == EWOULDBLOCK) && !f.nonblock && !dont_wait) {
-      pollfd p{f.host.get(), events, 0};
-      if (poll(&p, 1, -1) < 0 && errno != EINTR) return -errno;
-      if (g.interrupted()) return -EINTR;
+    if ((err == EAGAIN || err == EWOULDBLOCK) && may_wait) {
+      // Each in turn: the call needs all of them ready, and one that always
+      // is (a regular file) must not turn the wait into a spin.
+      for (pollfd p : waits) {
+        if (poll(&p, 1, -1) < 0 && errno != EINTR) return -errno;
+        if (g.interrupted()) return -EINTR;
+      }
       continue;
     }
     return -err;
   }
+}
+
+template <typename Op>
+int64_t HostIo(const Guest& g, const OpenFile& f, short events, Op op, bool dont_wait) {
+  return HostIoUntilReady(g, !f.nonblock && !dont_wait, {pollfd{f.host.get(), events, 0}}, op);
+}
+
+template <typename Op>
+int64_t HostIoBetween(const Guest& g, const OpenFile& in, const OpenFile& out, Op op, bool dont_wait) {
+  return HostIoUntilReady(g, !in.nonblock && !out.nonblock && !dont_wait,
+                          {pollfd{in.host.get(), POLLIN, 0}, pollfd{out.host.get(), POLLOUT, 0}}, op);
 }
 
 }  // namespace torov

@@ -103,6 +103,11 @@ int GuestPath(const Guest& g, uint64_t addr, std::string* out);
 // unless this one call asked not to wait (`dont_wait`: MSG_DONTWAIT).
 template <typename Op>
 int64_t HostIo(const Guest& g, const OpenFile& f, short events, Op op, bool dont_wait = false);
+// The same for a call that moves data from `in` to `out` (splice, tee,
+// sendfile, copy_file_range): it waits for both, and not at all when either
+// is non-blocking in the guest's view, as Linux does.
+template <typename Op>
+int64_t HostIoBetween(const Guest& g, const OpenFile& in, const OpenFile& out, Op op, bool dont_wait = false);
 
 // Resolves (dirfd, path) to a host O_PATH fd: a file inside the MountPoint,
 // a virtual device, /proc/self/exe, or what a /dev/fd/N alias names.

@@ -109,7 +109,7 @@ int64_t Sendfile(Guest& g, const uint64_t* a) {
   off_t off = 0;
   if (a[2] && !CopyIn(g, a[2], &off)) return -EFAULT;
   const size_t count = a[3] > kMaxRw ? kMaxRw : a[3];
-  int64_t r = HostIo(g, *out, POLLOUT, [&] {
+  int64_t r = HostIoBetween(g, *in, *out, [&] {
     return ::sendfile(out->host.get(), in->host.get(), a[2] ? &off : nullptr, count);
   });
   if (r >= 0 && a[2] && !CopyOut(g, a[2], off)) return -EFAULT;
@@ -126,10 +126,14 @@ int64_t SpliceLike(Guest& g, const uint64_t* a, long nr) {
   if (a[1] && !CopyIn(g, a[1], &off_in)) return -EFAULT;
   if (a[3] && !CopyIn(g, a[3], &off_out)) return -EFAULT;
   const size_t len = a[4] > kMaxRw ? kMaxRw : a[4];
-  int64_t r = HostIo(g, *out, POLLOUT, [&] {
-    return syscall(nr, in->host.get(), a[1] ? &off_in : nullptr, out->host.get(), a[3] ? &off_out : nullptr, len,
-                   static_cast<unsigned>(a[5]));
-  });
+  const bool nonblock = nr == SYS_splice && (a[5] & SPLICE_F_NONBLOCK);
+  int64_t r = HostIoBetween(
+      g, *in, *out,
+      [&] {
+        return syscall(nr, in->host.get(), a[1] ? &off_in : nullptr, out->host.get(), a[3] ? &off_out : nullptr, len,
+                       static_cast<unsigned>(a[5]));
+      },
+      nonblock);
   if (r >= 0 && a[1] && !CopyOut(g, a[1], off_in)) return -EFAULT;
   if (r >= 0 && a[3] && !CopyOut(g, a[3], off_out)) return -EFAULT;
   return r;
@@ -142,7 +146,9 @@ int64_t Tee(Guest& g, const uint64_t* a) {
   const OpenFile* out = g.fds.Get(a[1]);
   if (!in || !out) return -EBADF;
   const size_t len = a[2] > kMaxRw ? kMaxRw : a[2];
-  return HostIo(g, *out, POLLOUT, [&] { return ::tee(in->host.get(), out->host.get(), len, static_cast<unsigned>(a[3])); });
+  return HostIoBetween(
+      g, *in, *out, [&] { return ::tee(in->host.get(), out->host.get(), len, static_cast<unsigned>(a[3])); },
+      a[3] & SPLICE_F_NONBLOCK);
 }
 
 int64_t Readahead(Guest& g, const uint64_t* a) {

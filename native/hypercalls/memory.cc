@@ -48,7 +48,7 @@ int64_t Mmap(Guest& g, const uint64_t* a) {
   uint64_t done = 0;
   while (done < len) {
     ssize_t n = pread(f->host.get(), dst + done, len - done, static_cast<off_t>(off + done));
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EINTR && !g.interrupted()) continue;
     if (n < 0) {
       const int err = errno;
       g.mm.Munmap(static_cast<uint64_t>(start), len);

@@ -41,7 +41,7 @@ int SocketKind(int family, int type, int protocol) {
   if (family == AF_UNIX) return protocol == 0 || protocol == PF_UNIX ? 0 : EPROTONOSUPPORT;
   if (base == SOCK_STREAM) return protocol == 0 || protocol == IPPROTO_TCP || protocol == IPPROTO_MPTCP ? 0 : EPROTONOSUPPORT;
   if (base == SOCK_DGRAM)
-    return protocol == 0 || protocol == IPPROTO_UDP || protocol == (family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6)
+    return protocol == 0 || protocol == IPPROTO_UDP || protocol == (family == AF_INET ? static_cast<int>(IPPROTO_ICMP) : static_cast<int>(IPPROTO_ICMPV6))
                ? 0
                : EPROTONOSUPPORT;
   return EPROTONOSUPPORT;  // SOCK_SEQPACKET over IP is SCTP

@@ -277,7 +277,7 @@ int64_t Getrandom(Guest& g, const uint64_t* a) {
   if (len && !n) return -EFAULT;
   long r;
   do r = getrandom(g.mm.User(a[0], n, Access::kWrite), n, static_cast<unsigned>(a[2]));
-  while (r < 0 && errno == EINTR);
+  while (r < 0 && errno == EINTR && !g.interrupted());
   return HostResult(r);
 }
 
