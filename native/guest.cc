@@ -15,6 +15,7 @@ Guest::Guest(const GuestConfig& cfg)
   paths.set_stop(&stop_request);
   pid = cfg.newpid ? 1 : getpid();
   ppid = cfg.newpid ? 0 : getppid();
+  sid = cfg.newpid ? 0 : getsid(0);
   getresuid(&uid, &euid, &suid);
   getresgid(&gid, &egid, &sgid);
   for (int r = 0; r < RLIM_NLIMITS; r++) getrlimit(r, &rlimits[r]);

@@ -64,6 +64,7 @@ class Guest {
 
   // Identity, read once from the host (emulated calls never touch it again).
   int pid = 0, ppid = 0;
+  int sid = 0;  // its session: the monitor's, or 0 (outside its pid namespace) with Newpid
   uid_t uid = 0, euid = 0, suid = 0;
   gid_t gid = 0, egid = 0, sgid = 0;
 

@@ -125,8 +125,16 @@ int Paths::Open(const std::string& abs, int flags, mode_t mode) const {
     int fd = exe_dir_ ? openat(exe_dir_.get(), exe_name_.c_str(), how) : open(exe_.c_str(), how);
     return fd < 0 ? -errno : fd;
   }
+  if (UnderVirtualFile(n)) return -ENOTDIR;  // "/dev/null/x", as Linux answers
   if (!root_) return -ENOENT;
   return OpenInRoot(root_.get(), abs, flags, mode, stop_);
+}
+
+bool Paths::UnderVirtualFile(const std::string& n) const {
+  auto under = [&n](const std::string& file) { return n.size() > file.size() && n.compare(0, file.size(), file) == 0 && n[file.size()] == '/'; };
+  for (const char* dev : kDevices)
+    if (under(dev)) return true;
+  return !exe_.empty() && under("/proc/self/exe");
 }
 
 bool Paths::Borrowed(const std::string& abs) const {
@@ -144,6 +152,7 @@ int Paths::Parent(const std::string& abs, Fd* dir, std::string* name) const {
   const std::string parent = slash == 0 ? "/" : abs.substr(0, slash);
   *name = abs.substr(slash + 1, end - slash - 1);
   if (name->size() > NAME_MAX) return -ENAMETOOLONG;
+  if (UnderVirtualFile(Normalize(abs))) return -ENOTDIR;
   int fd = OpenInRoot(root_.get(), parent, O_PATH | O_DIRECTORY, 0);
   if (fd < 0) return fd;
   dir->Reset(fd);

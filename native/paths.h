@@ -51,6 +51,8 @@ class Paths {
   // Whether Open(abs) gives a file from outside the root (a shared device,
   // /proc/self/exe): one the guest may use but never change (OpenFile::borrowed).
   bool Borrowed(const std::string& abs) const;
+  // Whether normalised `n` goes on below one of those (a file, not a directory).
+  bool UnderVirtualFile(const std::string& n) const;
   // Opens the directory holding the last component of `abs` and returns that
   // component in *name (empty for "/"). 0 or -errno.
   int Parent(const std::string& abs, Fd* dir, std::string* name) const;

@@ -10,6 +10,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <climits>
 #include <vector>
 
 #include "hypercalls.h"
@@ -18,7 +19,8 @@ namespace torov {
 
 namespace {
 
-constexpr int kMaxEvents = 4096;
+// Linux's EP_MAX_EVENTS: the most one epoll_wait may be asked for.
+constexpr uint64_t kMaxEvents = INT_MAX / sizeof(epoll_event);
 
 int64_t EpollCreate1(Guest& g, const uint64_t* a) {
   if (a[0] & ~uint64_t{EPOLL_CLOEXEC}) return -EINVAL;
@@ -47,16 +49,16 @@ int64_t EpollWaitImpl(Guest& g, uint64_t epfd, uint64_t events, uint64_t max, in
   const OpenFile* ep = g.fds.Get(epfd);
   if (!ep) return -EBADF;
   if (static_cast<int64_t>(max) <= 0 || max > kMaxEvents) return -EINVAL;
-  uint8_t* out = g.mm.User(events, max * sizeof(epoll_event), Access::kWrite);
+  // The events go straight to the guest's buffer: its whole length checked
+  // writable in guest memory, their layout the same (packed) on both sides.
+  auto* out = reinterpret_cast<epoll_event*>(g.mm.User(events, max * sizeof(epoll_event), Access::kWrite));
   if (!out) return -EFAULT;
-  std::vector<epoll_event> got(max);
   int r;
   do {
-    r = timeout ? static_cast<int>(syscall(SYS_epoll_pwait2, ep->host.get(), got.data(), static_cast<int>(max), timeout, nullptr, 8))
-                : epoll_wait(ep->host.get(), got.data(), static_cast<int>(max), timeout_ms);
+    r = timeout ? static_cast<int>(syscall(SYS_epoll_pwait2, ep->host.get(), out, static_cast<int>(max), timeout, nullptr, 8))
+                : epoll_wait(ep->host.get(), out, static_cast<int>(max), timeout_ms);
   } while (r < 0 && errno == EINTR && !g.interrupted());
   if (r < 0) return -errno;
-  std::memcpy(out, got.data(), static_cast<size_t>(r) * sizeof(epoll_event));
   return r;
 }
 

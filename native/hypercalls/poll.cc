@@ -32,14 +32,14 @@ int64_t DoPoll(Guest& g, uint64_t fds_addr, uint64_t nfds, int timeout_ms, const
     if (f) host[i].fd = f->host.get();
     else invalid++;
   }
+  // A POLLNVAL entry makes the call return at once, with what the valid
+  // ones are ready for now (entries with host fd -1 are skipped).
+  const timespec now{0, 0};
+  if (invalid) timeout = &now;
   int r;
-  if (invalid) {
-    r = 0;  // POLLNVAL entries make the call return at once
-  } else {
-    do r = timeout ? ppoll(host.data(), nfds, timeout, nullptr) : poll(host.data(), nfds, timeout_ms);
-    while (r < 0 && errno == EINTR && !g.interrupted());
-    if (r < 0) return -errno;
-  }
+  do r = timeout ? ppoll(host.data(), nfds, timeout, nullptr) : poll(host.data(), nfds, timeout_ms);
+  while (r < 0 && errno == EINTR && !g.interrupted());
+  if (r < 0) return -errno;
   r = 0;
   for (uint64_t i = 0; i < nfds; i++) {
     short revents = 0;

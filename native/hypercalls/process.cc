@@ -70,8 +70,72 @@ int64_t Getgroups(Guest& g, const uint64_t* a) {
   return n;
 }
 
-// Changing identity is a privilege the guest does not have.
-int64_t Setid(Guest&, const uint64_t*) { return -EPERM; }
+// Identity. The guest is an ordinary user's process (the vCPU thread holds
+// no capability, whoever runs torov): it may move its ids among its real,
+// effective and saved ones, as Linux lets such a process, and nothing else.
+// The ids are the guest's own record: no host call is made.
+struct Ids {
+  uint32_t* real;
+  uint32_t* effective;
+  uint32_t* saved;
+  bool Holds(uint32_t id) const { return id == *real || id == *effective || id == *saved; }
+};
+constexpr uint32_t kUnchanged = static_cast<uint32_t>(-1);
+
+int64_t SetOne(Ids ids, uint32_t id) {  // setuid, setgid
+  if (id != *ids.real && id != *ids.saved) return -EPERM;
+  *ids.effective = id;
+  return 0;
+}
+
+int64_t SetRealEffective(Ids ids, uint32_t real, uint32_t effective) {  // setreuid, setregid
+  if (real != kUnchanged && real != *ids.real && real != *ids.effective) return -EPERM;
+  if (effective != kUnchanged && !ids.Holds(effective)) return -EPERM;
+  const uint32_t old_real = *ids.real;
+  if (real != kUnchanged) *ids.real = real;
+  if (effective != kUnchanged) *ids.effective = effective;
+  if (real != kUnchanged || (effective != kUnchanged && effective != old_real)) *ids.saved = *ids.effective;
+  return 0;
+}
+
+int64_t SetAll(Ids ids, uint32_t real, uint32_t effective, uint32_t saved) {  // setresuid, setresgid
+  for (uint32_t id : {real, effective, saved})
+    if (id != kUnchanged && !ids.Holds(id)) return -EPERM;
+  if (real != kUnchanged) *ids.real = real;
+  if (effective != kUnchanged) *ids.effective = effective;
+  if (saved != kUnchanged) *ids.saved = saved;
+  return 0;
+}
+
+Ids UserIds(Guest& g) { return {&g.uid, &g.euid, &g.suid}; }
+Ids GroupIds(Guest& g) { return {&g.gid, &g.egid, &g.sgid}; }
+uint32_t Id(uint64_t v) { return static_cast<uint32_t>(v); }
+
+int64_t Setuid(Guest& g, const uint64_t* a) { return SetOne(UserIds(g), Id(a[0])); }
+int64_t Setgid(Guest& g, const uint64_t* a) { return SetOne(GroupIds(g), Id(a[0])); }
+int64_t Setreuid(Guest& g, const uint64_t* a) { return SetRealEffective(UserIds(g), Id(a[0]), Id(a[1])); }
+int64_t Setregid(Guest& g, const uint64_t* a) { return SetRealEffective(GroupIds(g), Id(a[0]), Id(a[1])); }
+int64_t Setresuid(Guest& g, const uint64_t* a) { return SetAll(UserIds(g), Id(a[0]), Id(a[1]), Id(a[2])); }
+int64_t Setresgid(Guest& g, const uint64_t* a) { return SetAll(GroupIds(g), Id(a[0]), Id(a[1]), Id(a[2])); }
+// Supplementary groups are root's to change.
+int64_t Setgroups(Guest&, const uint64_t*) { return -EPERM; }
+
+// Sessions and process groups. The guest leads its own process group (as a
+// shell's job does) in a session led by someone else: with Newpid, outside
+// its pid namespace, which Linux shows as session 0.
+int64_t Getsid(Guest& g, const uint64_t* a) {
+  if (a[0] != 0 && a[0] != static_cast<uint64_t>(g.pid)) return -ESRCH;
+  return g.sid;
+}
+// A process group leader may not start a session.
+int64_t Setsid(Guest&, const uint64_t*) { return -EPERM; }
+// It may "move" into the group it leads; there is no other group in its session.
+int64_t Setpgid(Guest& g, const uint64_t* a) {
+  const int64_t pid = static_cast<int32_t>(a[0]), pgid = static_cast<int32_t>(a[1]);
+  if (pgid < 0) return -EINVAL;
+  if (pid != 0 && pid != g.pid) return -ESRCH;
+  return pgid == 0 || pgid == g.pid ? 0 : -EPERM;
+}
 
 int64_t Gettid(Guest& g, const uint64_t*) { return g.pid; }
 
@@ -432,16 +496,16 @@ void RegisterProcessHypercalls(HypercallTable& t) {
   t.handlers[SYS_getgroups] = Getgroups;
   t.handlers[SYS_getpgrp] = Getpgrp;
   t.handlers[SYS_getpgid] = Getpgid;
-  t.handlers[SYS_getsid] = Getpgid;
-  t.handlers[SYS_setuid] = Setid;
-  t.handlers[SYS_setgid] = Setid;
-  t.handlers[SYS_setreuid] = Setid;
-  t.handlers[SYS_setregid] = Setid;
-  t.handlers[SYS_setresuid] = Setid;
-  t.handlers[SYS_setresgid] = Setid;
-  t.handlers[SYS_setgroups] = Setid;
-  t.handlers[SYS_setpgid] = Setid;
-  t.handlers[SYS_setsid] = Setid;
+  t.handlers[SYS_getsid] = Getsid;
+  t.handlers[SYS_setuid] = Setuid;
+  t.handlers[SYS_setgid] = Setgid;
+  t.handlers[SYS_setreuid] = Setreuid;
+  t.handlers[SYS_setregid] = Setregid;
+  t.handlers[SYS_setresuid] = Setresuid;
+  t.handlers[SYS_setresgid] = Setresgid;
+  t.handlers[SYS_setgroups] = Setgroups;
+  t.handlers[SYS_setpgid] = Setpgid;
+  t.handlers[SYS_setsid] = Setsid;
   t.handlers[SYS_set_tid_address] = SetTidAddress;
   t.handlers[SYS_set_robust_list] = SetRobustList;
   t.handlers[SYS_get_robust_list] = GetRobustList;

@@ -88,3 +88,42 @@ for (const v of variants("events")) {
     assert.match(vm.stdout, /^epoll: 2 ready, data 3333\n/);
   });
 }
+
+for (const v of variants("answers")) {
+  test(`${v}: what torov answers itself is what Linux answers a process a shell started`, () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, "root"));
+    const vm = torov(["run", writeManifest(dir, { binary: guest(v) })]);
+    assert.equal(vm.status, 0, vm.stderr);
+    assert.equal(
+      vm.stdout,
+      [
+        "poll with a closed fd and a ready one: ok 2",
+        "their revents: POLLNVAL POLLIN",
+        "epoll_wait for up to 5000 events: ok 1",
+        "its event's data: intact",
+        "utimensat /dev/null/x: ENOTDIR",
+        "open /dev/null/x: ENOTDIR",
+        "mkdir /dev/zero/x: ENOTDIR",
+        "stat /proc/self/exe/x: ENOTDIR",
+        "setpgid(0, 0): ok 0",
+        "setpgid(0, getpid()): ok 0",
+        "setpgid into another group: EPERM",
+        "setpgid of another process: ESRCH",
+        "setsid: EPERM",
+        "getpgrp is its pid: ok 1",
+        "getsid(0) is not its pid: ok 1",
+        "setuid(its uid): ok 0",
+        "setuid(another uid): EPERM",
+        "setresuid(-1, -1, -1): ok 0",
+        "setresuid(its uid x3): ok 0",
+        "setreuid(another uid, -1): EPERM",
+        "setgid(its gid): ok 0",
+        "setresgid(another gid, -1, -1): EPERM",
+        "setgroups: EPERM",
+        "getuid unchanged: ok 1",
+        "",
+      ].join("\n"),
+    );
+  });
+}
