@@ -15,6 +15,7 @@
         "native/scratch.cc",
         "native/seccomp.cc",
         "native/signals.cc",
+        "native/snapshot.cc",
         "native/trace.cc",
         "native/vcpu.cc",
         "native/hypercalls/events.cc",
