@@ -10,6 +10,7 @@
         "native/guest.cc",
         "native/kvm.cc",
         "native/machine.cc",
+        "native/memfds.cc",
         "native/memory.cc",
         "native/paths.cc",
         "native/scratch.cc",

@@ -12,6 +12,8 @@
 
 namespace torov {
 
+struct MemfdUse;  // native/memfds.h
+
 // One open file description, shared by every guest fd that dup()s it, as on
 // Linux. The host fd is always O_CLOEXEC; the guest's FD_CLOEXEC is per slot.
 struct OpenFile {
@@ -22,6 +24,8 @@ struct OpenFile {
   bool nonblock = false;
   bool directory = false;
   std::string guest_path;  // for directories: where it was opened, for *at() calls
+  // For a memfd: what it holds, counted against the guest's budget.
+  std::shared_ptr<MemfdUse> memfd;
 };
 
 class FdTable {
