@@ -12,6 +12,8 @@
 
 namespace torov {
 
+struct MemfdUse;  // native/memfds.h
+
 // One open file description, shared by every guest fd that dup()s it, as on
 // Linux. The host fd is always O_CLOEXEC; the guest's FD_CLOEXEC is per slot.
 struct OpenFile {
@@ -27,6 +29,8 @@ struct OpenFile {
   // links are the host's (EPERM; EXDEV for a link).
   bool borrowed = false;
   std::string guest_path;  // for directories: where it was opened, for *at() calls
+  // For a memfd: what it holds, counted against the guest's budget.
+  std::shared_ptr<MemfdUse> memfd;
 };
 
 class FdTable {

@@ -10,7 +10,7 @@
 namespace torov {
 
 Guest::Guest(const GuestConfig& cfg)
-    : config(cfg), ram(cfg.memory_bytes), mm(ram), paths(cfg.root) {
+    : config(cfg), ram(cfg.memory_bytes), mm(ram), memfds(cfg.memory_bytes / 2), paths(cfg.root) {
   paths.set_exe(cfg.exe);
   paths.set_stop(&stop_request);
   pid = cfg.newpid ? 1 : getpid();

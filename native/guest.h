@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "fdtable.h"
+#include "memfds.h"
 #include "memory.h"
 #include "paths.h"
 
@@ -59,6 +60,8 @@ class Guest {
   GuestRam ram;
   AddressSpace mm;
   FdTable fds;
+  // What the guest's memfds may hold: half of Memory (native/memfds.h).
+  MemfdBudget memfds;
   Paths paths;
   CpuControl* cpu = nullptr;
 

@@ -14,6 +14,7 @@
 #include "kvm.h"
 #include "privileges.h"
 #include "seccomp.h"
+#include "snapshot.h"
 
 extern "C" const uint8_t torov_runtime_image[];
 extern "C" const uint8_t torov_runtime_image_end[];
@@ -90,7 +91,9 @@ Napi::Function Machine::Define(Napi::Env env) {
                          InstanceMethod<&Machine::AddMapping>("addMapping"),
                          InstanceMethod<&Machine::Write>("write"),
                          InstanceMethod<&Machine::Fill>("fill"),
-                         InstanceMethod<&Machine::MapFile>("mapFile"),
+                         InstanceMethod<&Machine::SnapshotProgram>("snapshotProgram"),
+                         InstanceMethod<&Machine::MapProgram>("mapProgram"),
+                         InstanceMethod<&Machine::CopyProgram>("copyProgram"),
                          InstanceMethod<&Machine::SetBrk>("setBrk"),
                          InstanceMethod<&Machine::SetMmapTop>("setMmapTop"),
                          InstanceMethod<&Machine::Mappings>("mappings"),
@@ -272,15 +275,43 @@ Napi::Value Machine::Write(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// mapFile(addr, length, fd, offset): the loader maps a program's segment
-// from its file (copy-on-write). false: the caller copies instead.
-Napi::Value Machine::MapFile(const Napi::CallbackInfo& info) {
-  if (started_) throw Napi::Error::New(info.Env(), "mapFile: the machine has started");
+// snapshotProgram(fd, ranges): the loader's copy of the program's
+// segments (native/snapshot.h); `ranges` are file offsets, [start, end)
+// pairs. What the guest's memory maps and copies from then on.
+Napi::Value Machine::SnapshotProgram(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (started_) throw Napi::Error::New(env, "snapshotProgram: the machine has started");
+  const int fd = static_cast<int>(U64(info[0], "fd"));
+  if (!info[1].IsArray()) throw Napi::TypeError::New(env, "Expected snapshotProgram(fd, ranges)");
+  Napi::Array list = info[1].As<Napi::Array>();
+  std::vector<ProgramSnapshot::Range> ranges;
+  for (uint32_t i = 0; i + 1 < list.Length(); i += 2)
+    ranges.push_back({U64(list.Get(i), "range start"), U64(list.Get(i + 1), "range end")});
+  try {
+    guest_->ram.SetProgram(ProgramSnapshot::Take(fd, std::move(ranges)));
+  } catch (const Error& e) {
+    throw ToJsError(env, e.code(), e.what());
+  }
+  return env.Undefined();
+}
+
+// mapProgram(addr, length, offset): maps pages of the program's copy
+// copy-on-write. false: the caller copies instead.
+Napi::Value Machine::MapProgram(const Napi::CallbackInfo& info) {
+  if (started_) throw Napi::Error::New(info.Env(), "mapProgram: the machine has started");
   const uint64_t addr = U64(info[0], "address"), len = U64(info[1], "length");
-  const int fd = static_cast<int>(U64(info[2], "fd"));
-  const uint64_t offset = U64(info[3], "offset");
+  const uint64_t offset = U64(info[2], "offset");
   if (addr < RT_LIMIT || addr > guest_->mm.app_high() || len > guest_->mm.app_high() - addr) return Napi::Boolean::New(info.Env(), false);
-  return Napi::Boolean::New(info.Env(), guest_->ram.MapFile(addr, len, fd, offset));
+  return Napi::Boolean::New(info.Env(), guest_->ram.MapProgram(addr, len, offset));
+}
+
+// copyProgram(addr, offset, length): bytes of the program's copy into guest RAM.
+Napi::Value Machine::CopyProgram(const Napi::CallbackInfo& info) {
+  const uint64_t addr = U64(info[0], "address"), offset = U64(info[1], "offset"), len = U64(info[2], "length");
+  if (!guest_->ram.Phys(addr, len) || addr < RT_LIMIT || !guest_->ram.CopyProgram(addr, offset, len))
+    throw Napi::RangeError::New(info.Env(), "copyProgram: " + Hex(addr) + "+" + std::to_string(len) + " from offset " +
+                                                std::to_string(offset) + " is outside the application's memory or the program");
+  return info.Env().Undefined();
 }
 
 // fill(addr, length, byte)

@@ -38,7 +38,9 @@ class Machine : public Napi::ObjectWrap<Machine> {
   Napi::Value AddMapping(const Napi::CallbackInfo& info);
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value Fill(const Napi::CallbackInfo& info);
-  Napi::Value MapFile(const Napi::CallbackInfo& info);
+  Napi::Value SnapshotProgram(const Napi::CallbackInfo& info);
+  Napi::Value MapProgram(const Napi::CallbackInfo& info);
+  Napi::Value CopyProgram(const Napi::CallbackInfo& info);
   Napi::Value SetBrk(const Napi::CallbackInfo& info);
   Napi::Value SetMmapTop(const Napi::CallbackInfo& info);
   Napi::Value Mappings(const Napi::CallbackInfo& info);

@@ -1,6 +1,7 @@
 #include "memory.h"
 
 #include <linux/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -9,6 +10,7 @@
 
 #include "errors.h"
 #include "guest/runtime.h"
+#include "snapshot.h"
 
 namespace torov {
 
@@ -73,11 +75,27 @@ void GuestRam::Discard(uint64_t gpa, uint64_t len) {
   madvise(base_ + gpa, len, MADV_DONTNEED);
 }
 
-bool GuestRam::MapFile(uint64_t gpa, uint64_t len, int fd, uint64_t offset) {
-  if (len == 0 || !Phys(gpa, len) || (gpa | len | offset) & (kPageSize - 1)) return false;
-  void* p = mmap(base_ + gpa, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, static_cast<off_t>(offset));
+bool GuestRam::MapProgram(uint64_t gpa, uint64_t len, uint64_t offset) {
+  if (len == 0 || !program_ || !Phys(gpa, len) || (gpa | len | offset) & (kPageSize - 1)) return false;
+  // Only pages the copy has: one past its end would fault (SIGBUS).
+  if (offset > PageUp(program_->size()) || len > PageUp(program_->size()) - offset) return false;
+  void* p = mmap(base_ + gpa, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, program_->fd(),
+                 static_cast<off_t>(offset));
   if (p == MAP_FAILED) return false;
   file_backed_[gpa] = gpa + len;
+  return true;
+}
+
+bool GuestRam::CopyProgram(uint64_t gpa, uint64_t offset, uint64_t len) {
+  uint8_t* dst = Phys(gpa, len);
+  if (!dst || !program_ || offset > program_->size() || len > program_->size() - offset) return false;
+  uint64_t done = 0;
+  while (done < len) {
+    const ssize_t n = pread(program_->fd(), dst + done, len - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<uint64_t>(n);
+  }
   return true;
 }
 

@@ -14,11 +14,14 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace torov {
+
+class ProgramSnapshot;
 
 constexpr uint64_t kPageSize = 4096;
 constexpr uint64_t PageDown(uint64_t a) { return a & ~(kPageSize - 1); }
@@ -50,10 +53,17 @@ class GuestRam {
   // Give pages back to the host: they read as zero afterwards, and KVM drops
   // its mappings of them (through the host's MMU notifier).
   void Discard(uint64_t gpa, uint64_t len);
-  // Backs [gpa, gpa+len) with a private (copy-on-write) mapping of a file,
-  // as exec does for a program's segments: no copy, and VMs of the same
-  // program share the page cache. gpa, len and offset page-aligned.
-  bool MapFile(uint64_t gpa, uint64_t len, int fd, uint64_t offset);
+  // The loader's copy of the program (native/snapshot.h), held as long as
+  // the guest's memory maps it.
+  void SetProgram(std::shared_ptr<const ProgramSnapshot> program) { program_ = std::move(program); }
+  // Backs [gpa, gpa+len) with a private (copy-on-write) mapping of the
+  // program's copy from `offset`, as exec maps a program's segments: VMs of
+  // the same program share its pages until they write them. gpa, len and
+  // offset page-aligned; false where the copy does not hold those pages.
+  bool MapProgram(uint64_t gpa, uint64_t len, uint64_t offset);
+  // Copies len bytes of the program's copy from `offset` to gpa; false
+  // outside RAM or the copy.
+  bool CopyProgram(uint64_t gpa, uint64_t offset, uint64_t len);
   // Make KVM drop its mappings of a range whose guest page-table entries lost
   // permissions. PVM shadows guest page tables and does not see writes made
   // from the host, nor does a CR3 reload refresh them; changing the host
@@ -64,8 +74,9 @@ class GuestRam {
  private:
   uint8_t* base_ = nullptr;
   uint64_t size_ = 0;
-  // File-backed ranges (start -> end): discarding them must give zeros,
-  // which MADV_DONTNEED would not (it would read the file again).
+  std::shared_ptr<const ProgramSnapshot> program_;
+  // Ranges backed by the program's copy (start -> end): discarding them must
+  // give zeros, which MADV_DONTNEED would not (it would read the copy again).
   std::map<uint64_t, uint64_t> file_backed_;
 };
 

@@ -435,14 +435,26 @@ int64_t Ftruncate(Guest& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   if (f->borrowed) return -EPERM;
-  return HostResult(ftruncate(f->host.get(), static_cast<off_t>(a[1])));
+  const int64_t r = HostResult(ftruncate(f->host.get(), static_cast<off_t>(a[1])));
+  MemfdUsed(g, *f);  // a memfd cut short holds less; a longer one, no more
+  return r;
 }
 
 int64_t Fallocate(Guest& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   if (f->borrowed) return -EPERM;
-  return HostResult(fallocate(f->host.get(), static_cast<int>(a[1]), static_cast<off_t>(a[2]), static_cast<off_t>(a[3])));
+  const int mode = static_cast<int>(a[1]);
+  const int64_t off = static_cast<int64_t>(a[2]), len = static_cast<int64_t>(a[3]);
+  // Allocating in a memfd past its budget is ENOSPC, all or nothing, as on
+  // a full tmpfs. Punching holes frees; other modes, and bad offsets and
+  // lengths, get the kernel's answer.
+  if (f->memfd && (mode & ~FALLOC_FL_KEEP_SIZE) == 0 && off >= 0 && len > 0 && off <= INT64_MAX - len &&
+      !g.memfds.FitsAllocate(*f->memfd, f->host.get(), static_cast<uint64_t>(off), static_cast<uint64_t>(len)))
+    return -ENOSPC;
+  const int64_t r = HostResult(fallocate(f->host.get(), mode, off, len));
+  MemfdUsed(g, *f);
+  return r;
 }
 
 int64_t Flock(Guest& g, const uint64_t* a) {
@@ -482,6 +494,9 @@ int64_t Dup3(Guest& g, const uint64_t* a) {
   if (a[0] == a[1]) return -EINVAL;
   return Dup3Impl(g, a[0], a[1], a[2] & O_CLOEXEC);
 }
+
+// The largest pipe buffer a guest may ask for: a new pipe's.
+constexpr uint64_t kMaxPipeBuffer = 16 * kPageSize;
 
 int64_t Fcntl(Guest& g, const uint64_t* a) {
   OpenFile* f = g.fds.Get(a[0]);
@@ -526,8 +541,22 @@ int64_t Fcntl(Guest& g, const uint64_t* a) {
       if ((cmd == F_GETLK || cmd == F_OFD_GETLK) && !CopyOut(g, arg, lk)) return -EFAULT;
       return r;
     }
+    case F_SETPIPE_SZ: {
+      // A pipe's buffer is host memory the guest pins outside its Memory: it
+      // gets no larger than a new pipe's (16 pages), as if the host's
+      // pipe-max-size were that. Linux's rounding and answers: EINVAL past
+      // 2^31, EPERM for a larger buffer without CAP_SYS_RESOURCE.
+      // Shrinking one that is larger already (a pipe from the host) is allowed.
+      const int now = fcntl(host, F_GETPIPE_SZ);
+      if (now < 0) return -errno;  // EBADF: not a pipe
+      const uint64_t size = static_cast<uint32_t>(arg);
+      if (size > (uint64_t{1} << 31)) return -EINVAL;
+      uint64_t rounded = kPageSize;
+      while (rounded < size) rounded <<= 1;
+      if (rounded > kMaxPipeBuffer && rounded > static_cast<uint64_t>(now)) return -EPERM;
+      return HostResult(fcntl(host, F_SETPIPE_SZ, static_cast<int>(size)));
+    }
     case F_GETPIPE_SZ:
-    case F_SETPIPE_SZ:
     case F_GET_SEALS:
     case F_ADD_SEALS:
       return HostResult(fcntl(host, static_cast<int>(a[1]), static_cast<int>(arg)));

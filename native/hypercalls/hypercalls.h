@@ -128,6 +128,19 @@ inline mode_t NoSetId(mode_t mode, bool directory) {
 // what later calls need (O_NONBLOCK view, directory path). Takes ownership.
 int64_t InstallHostFd(Guest& g, int host_fd, int open_flags);
 
+// A call that writes into a guest memfd writes only what the guest's budget
+// has room for (native/memfds.h): how many of `len` bytes it may write into
+// `f` at `offset`, or at the file position when `at_position`; -ENOSPC
+// when none. Anything but a memfd takes all `len`.
+inline int64_t MemfdRoom(Guest& g, const OpenFile& f, bool at_position, uint64_t offset, uint64_t len) {
+  if (!f.memfd) return static_cast<int64_t>(len);
+  return g.memfds.Room(*f.memfd, f.host.get(), at_position, offset, len);
+}
+// After a call that may have changed what memfd `f` holds.
+inline void MemfdUsed(Guest& g, const OpenFile& f) {
+  if (f.memfd) g.memfds.Update(*f.memfd, f.host.get());
+}
+
 }  // namespace torov
 
 #include "hypercalls-inl.h"

@@ -32,13 +32,39 @@ int64_t Read(Guest& g, const uint64_t* a) {
   return HostIo(g, *f, POLLIN, [&] { return ::read(f->host.get(), p, n); });
 }
 
+// Memfds take what their budget has room for (MemfdRoom): the rest of a
+// vector is left out, as a short write leaves it.
+void TrimIovecs(std::vector<iovec>* iov, uint64_t n) {
+  for (size_t i = 0; i < iov->size(); i++) {
+    if ((*iov)[i].iov_len >= n) {
+      (*iov)[i].iov_len = n;
+      iov->resize(n ? i + 1 : i);
+      return;
+    }
+    n -= (*iov)[i].iov_len;
+  }
+}
+
+uint64_t IovecsLength(const std::vector<iovec>& iov) {
+  uint64_t n = 0;
+  for (const iovec& v : iov) n += v.iov_len;
+  return n;
+}
+
 int64_t Write(Guest& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   uint8_t* p;
   size_t n;
   if (!GuestBuffer(g, a[1], a[2], Access::kRead, &p, &n)) return -EFAULT;
-  return HostIo(g, *f, POLLOUT, [&] { return ::write(f->host.get(), p, n); });
+  if (f->memfd) {
+    const int64_t room = MemfdRoom(g, *f, true, 0, n);
+    if (room < 0) return room;
+    n = static_cast<size_t>(room);
+  }
+  const int64_t r = HostIo(g, *f, POLLOUT, [&] { return ::write(f->host.get(), p, n); });
+  MemfdUsed(g, *f);
+  return r;
 }
 
 int64_t Pread64(Guest& g, const uint64_t* a) {
@@ -56,7 +82,14 @@ int64_t Pwrite64(Guest& g, const uint64_t* a) {
   uint8_t* p;
   size_t n;
   if (!GuestBuffer(g, a[1], a[2], Access::kRead, &p, &n)) return -EFAULT;
-  return HostIo(g, *f, POLLOUT, [&] { return ::pwrite(f->host.get(), p, n, static_cast<off_t>(a[3])); });
+  if (f->memfd && static_cast<int64_t>(a[3]) >= 0) {  // a negative offset is the kernel's EINVAL
+    const int64_t room = MemfdRoom(g, *f, false, a[3], n);
+    if (room < 0) return room;
+    n = static_cast<size_t>(room);
+  }
+  const int64_t r = HostIo(g, *f, POLLOUT, [&] { return ::pwrite(f->host.get(), p, n, static_cast<off_t>(a[3])); });
+  MemfdUsed(g, *f);
+  return r;
 }
 
 int64_t Readv(Guest& g, const uint64_t* a) {
@@ -72,7 +105,14 @@ int64_t Writev(Guest& g, const uint64_t* a) {
   if (!f) return -EBADF;
   std::vector<iovec> iov;
   if (int r = GuestIovecs(g, a[1], a[2], Access::kRead, &iov); r < 0) return r;
-  return HostIo(g, *f, POLLOUT, [&] { return ::writev(f->host.get(), iov.data(), static_cast<int>(iov.size())); });
+  if (f->memfd) {
+    const int64_t room = MemfdRoom(g, *f, true, 0, IovecsLength(iov));
+    if (room < 0) return room;
+    TrimIovecs(&iov, static_cast<uint64_t>(room));
+  }
+  const int64_t r = HostIo(g, *f, POLLOUT, [&] { return ::writev(f->host.get(), iov.data(), static_cast<int>(iov.size())); });
+  MemfdUsed(g, *f);
+  return r;
 }
 
 // preadv/pwritev pass the offset split in two registers (pos_l, pos_h).
@@ -91,9 +131,16 @@ int64_t Pwritev(Guest& g, const uint64_t* a) {
   if (!f) return -EBADF;
   std::vector<iovec> iov;
   if (int r = GuestIovecs(g, a[1], a[2], Access::kRead, &iov); r < 0) return r;
-  return HostIo(g, *f, POLLOUT, [&] {
+  if (f->memfd && static_cast<int64_t>(a[3]) >= 0) {
+    const int64_t room = MemfdRoom(g, *f, false, a[3], IovecsLength(iov));
+    if (room < 0) return room;
+    TrimIovecs(&iov, static_cast<uint64_t>(room));
+  }
+  const int64_t r = HostIo(g, *f, POLLOUT, [&] {
     return ::pwritev(f->host.get(), iov.data(), static_cast<int>(iov.size()), static_cast<off_t>(a[3]));
   });
+  MemfdUsed(g, *f);
+  return r;
 }
 
 int64_t Lseek(Guest& g, const uint64_t* a) {
@@ -108,10 +155,16 @@ int64_t Sendfile(Guest& g, const uint64_t* a) {
   if (!out || !in) return -EBADF;
   off_t off = 0;
   if (a[2] && !CopyIn(g, a[2], &off)) return -EFAULT;
-  const size_t count = a[3] > kMaxRw ? kMaxRw : a[3];
+  size_t count = a[3] > kMaxRw ? kMaxRw : a[3];
+  if (out->memfd) {
+    const int64_t room = MemfdRoom(g, *out, true, 0, count);
+    if (room < 0) return room;
+    count = static_cast<size_t>(room);
+  }
   int64_t r = HostIoBetween(g, *in, *out, [&] {
     return ::sendfile(out->host.get(), in->host.get(), a[2] ? &off : nullptr, count);
   });
+  MemfdUsed(g, *out);
   if (r >= 0 && a[2] && !CopyOut(g, a[2], off)) return -EFAULT;
   return r;
 }
@@ -125,7 +178,12 @@ int64_t SpliceLike(Guest& g, const uint64_t* a, long nr) {
   loff_t off_in = 0, off_out = 0;
   if (a[1] && !CopyIn(g, a[1], &off_in)) return -EFAULT;
   if (a[3] && !CopyIn(g, a[3], &off_out)) return -EFAULT;
-  const size_t len = a[4] > kMaxRw ? kMaxRw : a[4];
+  size_t len = a[4] > kMaxRw ? kMaxRw : a[4];
+  if (out->memfd && off_out >= 0) {
+    const int64_t room = MemfdRoom(g, *out, !a[3], static_cast<uint64_t>(off_out), len);
+    if (room < 0) return room;
+    len = static_cast<size_t>(room);
+  }
   const bool nonblock = nr == SYS_splice && (a[5] & SPLICE_F_NONBLOCK);
   int64_t r = HostIoBetween(
       g, *in, *out,
@@ -134,6 +192,7 @@ int64_t SpliceLike(Guest& g, const uint64_t* a, long nr) {
                        static_cast<unsigned>(a[5]));
       },
       nonblock);
+  MemfdUsed(g, *out);
   if (r >= 0 && a[1] && !CopyOut(g, a[1], off_in)) return -EFAULT;
   if (r >= 0 && a[3] && !CopyOut(g, a[3], off_out)) return -EFAULT;
   return r;

@@ -278,6 +278,9 @@ int64_t Sendmsg(Guest& g, const uint64_t* a) {
       for (size_t i = 0; i < count; i++) {
         const OpenFile* passed = g.fds.Get(fds[i]);
         if (!passed) return -EBADF;
+        // A memfd in flight (or in another process) keeps its pages where
+        // no guest fd shows them: it counts until the guest ends.
+        if (passed->memfd) passed->memfd->sent = true;
         fds[i] = passed->host.get();
       }
     }

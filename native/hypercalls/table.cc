@@ -76,9 +76,13 @@ int64_t InstallHostFd(Guest& g, int host_fd, int open_flags) {
   file->host.Reset(host_fd);
   file->nonblock = (open_flags & O_NONBLOCK) != 0;
   struct stat st;
-  if (fstat(host_fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-    file->directory = true;
-    if (g.paths.GuestPathOf(host_fd, &file->guest_path) < 0) file->guest_path = "/";
+  if (fstat(host_fd, &st) == 0) {
+    if (S_ISDIR(st.st_mode)) {
+      file->directory = true;
+      if (g.paths.GuestPathOf(host_fd, &file->guest_path) < 0) file->guest_path = "/";
+    }
+    // Made by memfd_create, or received: its pages count (native/memfds.h).
+    file->memfd = g.memfds.Track(st);
   }
   return g.fds.Install(std::move(file), (open_flags & O_CLOEXEC) != 0);
 }

@@ -143,19 +143,31 @@ export function loadImage(m: NativeMachine, program: ProgramFile, memoryMiB: num
     if (covered && !m.addMapping(a, b, prot, "image", name))
       throw new TorovError(`${path}: cannot map its segment at 0x${a.toString(16)}`, "EMEMORY");
   }
-  // Map the file's pages copy-on-write, as exec does, unless a page would
-  // need bytes from two places of the file: then copy.
+  // The segments' bytes come from a copy of them made now, never from the
+  // file itself, which anyone may rewrite or truncate while the guest runs
+  // (native/snapshot.h). A file that ends sooner than its headers said a
+  // moment ago changed meanwhile: refused.
+  const ranges: number[] = [];
+  for (const s of elf.loads) if (s.filesz > 0) ranges.push(pageDown(s.offset), s.offset + s.filesz);
+  try {
+    m.snapshotProgram(program.fd, ranges);
+  } catch (e) {
+    if (e instanceof TorovError) throw new TorovError(`${path}: ${e.message}`, e.code);
+    throw e;
+  }
+  // Map the copy's pages copy-on-write, as exec maps the file's, unless a
+  // page would need bytes from two places of the file: then copy.
   const sorted = [...elf.loads].sort((a, b) => a.vaddr - b.vaddr);
   const sharesPage = sorted.some((s, i) => i > 0 && pageUp(sorted[i - 1].vaddr + sorted[i - 1].memsz) > pageDown(s.vaddr));
   const mappable = !sharesPage && elf.loads.every((s) => (s.vaddr - s.offset) % PAGE === 0);
   for (const s of elf.loads) {
     const at = bias + s.vaddr;
     const fileEnd = at + s.filesz;
-    if (mappable && s.filesz > 0 && m.mapFile(pageDown(at), pageUp(fileEnd) - pageDown(at), program.fd, pageDown(s.offset))) {
+    if (mappable && s.filesz > 0 && m.mapProgram(pageDown(at), pageUp(fileEnd) - pageDown(at), pageDown(s.offset))) {
       // The rest of the last file page is the start of .bss.
       if (fileEnd % PAGE) m.fill(fileEnd, pageUp(fileEnd) - fileEnd, 0);
-    } else {
-      m.write(at, readAt(program.fd, s.offset, s.filesz));
+    } else if (s.filesz > 0) {
+      m.copyProgram(at, s.offset, s.filesz);
     }
     if (s.memsz > s.filesz) m.fill(fileEnd, Math.min(pageUp(fileEnd), at + s.memsz) - fileEnd, 0);
   }

@@ -64,8 +64,16 @@ export interface NativeMachine {
   /** Copies bytes into guest RAM; RangeError outside the application's area. */
   write(addr: number, bytes: Uint8Array): void;
   fill(addr: number, length: number, byte: number): void;
-  /** Maps file pages copy-on-write at a page-aligned guest address; false when it cannot. */
-  mapFile(addr: number, length: number, fd: number, offset: number): boolean;
+  /**
+   * Copies `ranges` of the program file `fd` (file offsets, [start, end)
+   * pairs) for the guest: what mapProgram and copyProgram take bytes from.
+   * TorovError (EBINARY) when the file ends before a range.
+   */
+  snapshotProgram(fd: number, ranges: number[]): void;
+  /** Maps pages of the program's copy, copy-on-write, at a page-aligned guest address; false when it cannot. */
+  mapProgram(addr: number, length: number, offset: number): boolean;
+  /** Copies bytes of the program's copy into guest RAM; RangeError outside the application's area or the copy. */
+  copyProgram(addr: number, offset: number, length: number): void;
   setBrk(addr: number): void;
   setMmapTop(addr: number): void;
   mappings(): NativeMapping[];

@@ -50,11 +50,12 @@ const HOST: Readonly<Record<string, readonly string[]>> = {
   pipe: ["pipe2"], eventfd: ["eventfd2"], epoll_create: ["epoll_create1"], dup2: ["dup3", "dup2"],
   accept: ["accept4"], select: ["pselect6", "ppoll"], epoll_wait: ["epoll_wait", "epoll_pwait"],
   nanosleep: ["clock_nanosleep", "nanosleep"], time: ["clock_gettime"], gettimeofday: ["gettimeofday", "clock_gettime"],
-  sendmmsg: ["sendmsg", "sendmmsg"], recvmmsg: ["recvmsg", "recvmmsg"],
+  sendmmsg: ["sendmsg", "sendmmsg"],
   sendfile: ["sendfile", "read", "write"], copy_file_range: ["copy_file_range", "read", "write"],
   // Unix socket names are found confined.
   bind: ["openat2", "bind"], connect: ["openat2", "connect"], sendto: ["openat2", "sendto"], sendmsg: ["openat2", "sendmsg"],
-  memfd_create: ["memfd_create"],
+  // What a memfd holds is checked before each write into it: where it writes, and its holes (native/memfds.h).
+  memfd_create: ["memfd_create", "lseek"], recvmsg: ["recvmsg", "lseek"], recvmmsg: ["recvmsg", "recvmmsg", "lseek"],
 };
 
 /** The host system call numbers for a policy, sorted. */

@@ -1,8 +1,10 @@
 // A model of the native Machine's loader methods (addMapping, write, fill,
-// mapFile) for unit tests of src/vmm/image.ts: no KVM, and stricter than
-// native, so that a loader bug shows as a failed assertion or a RangeError.
+// snapshotProgram, mapProgram, copyProgram) for unit tests of
+// src/vmm/image.ts: no KVM, and stricter than native, so that a loader bug
+// shows as a failed assertion or a RangeError.
 
 import assert from "node:assert/strict";
+import { readSync } from "node:fs";
 import { PAGE, pageUp } from "../../src/vmm/layout.js";
 import type { NativeMachine } from "../../src/vmm/native.js";
 
@@ -26,8 +28,10 @@ export class FakeMachine {
   readonly appHigh: number;
   readonly mapped: Array<{ start: number; end: number; prot: number }> = [];
   private readonly pages = new Map<number, Uint8Array>();
+  /** The program's copy, as snapshotProgram took it: bytes by file offset, and which offsets it holds. */
+  private copy: { bytes: Buffer; ranges: Array<[number, number]> } | undefined;
 
-  /** `file`: the program's bytes, for mapFile (without them mapFile fails and the loader copies). */
+  /** `file`: the program's bytes, to check the copy against; without them mapProgram fails and the loader copies. */
   constructor(
     memoryMiB: number,
     private readonly file?: Buffer,
@@ -93,19 +97,61 @@ export class FakeMachine {
     this.put(addr, new Uint8Array(length).fill(byte));
   }
 
-  mapFile(addr: number, length: number, fd: number, offset: number): boolean {
+  snapshotProgram(fd: number, ranges: number[]): void {
     assert.ok(fd >= 0);
+    assert.equal(this.copy, undefined, "snapshotProgram twice");
+    assert.equal(ranges.length % 2, 0);
+    const pairs: Array<[number, number]> = [];
+    for (let i = 0; i < ranges.length; i += 2) {
+      const [start, end] = [ranges[i], ranges[i + 1]];
+      assert.ok(Number.isSafeInteger(start) && Number.isSafeInteger(end) && start >= 0 && start < end, `range ${start}..${end}`);
+      pairs.push([start, end]);
+    }
+    const size = Math.max(0, ...pairs.map(([, e]) => e));
+    // The copy is as large as its last range: a bound the loader must keep
+    // (programs name offsets far into sparse files).
+    assert.ok(size <= 2 ** 31, `a copy of ${size} bytes`);
+    const bytes = Buffer.alloc(size);
+    for (const [start, end] of pairs) {
+      for (let at = start; at < end; ) {
+        const n = readSync(fd, bytes, at, end - at, at);
+        assert.ok(n > 0, `the file ends at ${at}, inside range ${start}..${end}`);
+        at += n;
+      }
+    }
+    if (this.file) for (const [start, end] of pairs) assert.ok(bytes.subarray(start, end).equals(this.file.subarray(start, end)));
+    this.copy = { bytes, ranges: pairs };
+  }
+
+  /** Bytes of the copy, which must hold them all (what lies between its ranges is not the program's). */
+  private fromCopy(what: string, offset: number, length: number, pageRounded: boolean): Buffer {
+    assert.ok(this.copy, `${what} before snapshotProgram`);
+    const { bytes, ranges } = this.copy;
+    // Mapped pages: the page's bytes past the range's end are zeros, which
+    // the loader clears anyway; those before its start must be in it.
+    const held = (a: number) => ranges.some(([s, e]) => s <= a && a < (pageRounded ? pageUp(e) : e));
+    for (let a = offset; a < offset + length; a += a % PAGE ? PAGE - (a % PAGE) : PAGE)
+      assert.ok(held(a) && held(Math.min(offset + length, a - (a % PAGE) + PAGE) - 1), `${what}: file bytes ${offset}..${offset + length} are not all in the copy`);
+    const out = Buffer.alloc(length);
+    bytes.copy(out, 0, offset, Math.min(offset + length, bytes.length));
+    return out;
+  }
+
+  mapProgram(addr: number, length: number, offset: number): boolean {
     // native: false outside the application or unaligned; the caller copies.
     if (addr < RT_LIMIT || addr > this.appHigh || length > this.appHigh - addr) return false;
     if (!this.file || length === 0 || addr % PAGE || length % PAGE || offset % PAGE) return false;
-    this.check("mapFile", addr, length);
-    // A private mapping of a file page past its end faults (SIGBUS) when the
-    // guest touches it: the loader must never map one.
-    assert.ok(offset + length <= pageUp(this.file.length), `mapFile: file bytes ${offset}..${offset + length} past the end (${this.file.length})`);
-    const bytes = Buffer.alloc(length);
-    this.file.copy(bytes, 0, offset, offset + length);
-    this.put(addr, bytes);
+    this.check("mapProgram", addr, length);
+    // A private mapping of a page past the copy's end faults (SIGBUS) when
+    // touched: the loader must never map one (native refuses).
+    assert.ok(this.copy && offset + length <= pageUp(this.copy.bytes.length), `mapProgram: bytes ${offset}..${offset + length} past the copy's end`);
+    this.put(addr, this.fromCopy("mapProgram", offset, length, true));
     return true;
+  }
+
+  copyProgram(addr: number, offset: number, length: number): void {
+    this.check("copyProgram", addr, length);
+    this.put(addr, this.fromCopy("copyProgram", offset, length, false));
   }
 
   /** As the loader takes it. */
