@@ -54,25 +54,52 @@ uint8_t* GuestRam::Phys(uint64_t gpa, uint64_t len) const {
   return base_ + gpa;
 }
 
-void GuestRam::Discard(uint64_t gpa, uint64_t len) {
-  if (len == 0 || !Phys(gpa, len)) return;
-  const uint64_t end = gpa + len;
-  // Parts backed by a file go back to anonymous memory.
-  auto it = file_backed_.upper_bound(gpa);
+std::vector<std::pair<uint64_t, uint64_t>> GuestRam::Untrack(uint64_t lo, uint64_t hi) {
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  auto it = file_backed_.upper_bound(lo);
   if (it != file_backed_.begin()) --it;
-  while (it != file_backed_.end() && it->first < end) {
+  while (it != file_backed_.end() && it->first < hi) {
     const uint64_t s = it->first, e = it->second;
-    if (e <= gpa) {
+    if (e <= lo) {
       ++it;
       continue;
     }
-    const uint64_t lo = std::max(s, gpa), hi = std::min(e, end);
-    mmap(base_ + lo, hi - lo, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
     it = file_backed_.erase(it);
     if (s < lo) file_backed_[s] = lo;
     if (hi < e) it = file_backed_.emplace(hi, e).first;
+    out.emplace_back(std::max(s, lo), std::min(e, hi));
   }
+  return out;
+}
+
+void GuestRam::Discard(uint64_t gpa, uint64_t len) {
+  if (len == 0 || !Phys(gpa, len)) return;
+  // Parts backed by a file go back to anonymous memory.
+  for (const auto& [lo, hi] : Untrack(gpa, gpa + len))
+    mmap(base_ + lo, hi - lo, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
   madvise(base_ + gpa, len, MADV_DONTNEED);
+}
+
+void GuestRam::Forget(uint64_t gpa, uint64_t len) {
+  if (len == 0 || !Phys(gpa, len)) return;
+  madvise(base_ + gpa, len, MADV_DONTNEED);
+}
+
+bool GuestRam::Move(uint64_t from, uint64_t to, uint64_t len) {
+  if (len == 0 || !Phys(from, len) || !Phys(to, len) || ((from | to | len) & (kPageSize - 1))) return false;
+  if (from < to + len && to < from + len) return false;
+  // The host moves the page-table entries, not the bytes; the source is left
+  // unmapped, and gets fresh anonymous memory at once.
+  void* p = mremap(base_ + from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, base_ + to);
+  if (p == MAP_FAILED) return false;
+  if (mmap(base_ + from, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) ==
+      MAP_FAILED)
+    std::abort();  // a hole in guest RAM would fault every later access
+  // Ranges backed by the program's copy move with their pages.
+  const auto pieces = Untrack(from, from + len);
+  Untrack(to, to + len);
+  for (const auto& [lo, hi] : pieces) file_backed_[lo - from + to] = hi - from + to;
+  return true;
 }
 
 bool GuestRam::MapProgram(uint64_t gpa, uint64_t len, uint64_t offset) {
@@ -453,7 +480,9 @@ int64_t AddressSpace::Mremap(uint64_t old_addr, uint64_t old_len, uint64_t new_l
 
   auto move_to = [&](uint64_t dst) -> int64_t {
     Insert(dst, dst + nlen, src.prot, src.kind, src.name);
-    std::memcpy(ram_.base() + dst, ram_.base() + old_addr, std::min(olen, nlen));
+    // Moving the pages costs a page-table update; copying them, a copy.
+    const uint64_t keep = std::min(olen, nlen);
+    if (!ram_.Move(old_addr, dst, keep)) std::memcpy(ram_.base() + dst, ram_.base() + old_addr, keep);
     Unmap(old_addr, old_addr + olen);
     return static_cast<int64_t>(dst);
   };
@@ -497,8 +526,10 @@ int64_t AddressSpace::Madvise(uint64_t addr, uint64_t len, int advice) {
     }
     --v;
     const uint64_t stop = std::min(end, v->second.end);
-    if (advice == MADV_DONTNEED || advice == MADV_FREE || advice == MADV_REMOVE)
-      ram_.Discard(cur, stop - cur);
+    // As on Linux: private pages go back to what backs them, the program's
+    // file for its segments, zeros for anonymous memory.
+    if (advice == MADV_DONTNEED || advice == MADV_FREE) ram_.Forget(cur, stop - cur);
+    if (advice == MADV_REMOVE) ram_.Discard(cur, stop - cur);
     cur = stop;
   }
   return hole ? -ENOMEM : 0;

@@ -53,6 +53,13 @@ class GuestRam {
   // Give pages back to the host: they read as zero afterwards, and KVM drops
   // its mappings of them (through the host's MMU notifier).
   void Discard(uint64_t gpa, uint64_t len);
+  // MADV_DONTNEED as Linux does it for private pages: those of the
+  // program's segments read the program again, the others read zero.
+  void Forget(uint64_t gpa, uint64_t len);
+  // Moves len bytes of pages from `from` to `to` (page-aligned, apart) by
+  // moving their mappings (mremap); `from` reads zero after. False when the
+  // host would not: the caller copies instead.
+  bool Move(uint64_t from, uint64_t to, uint64_t len);
   // The loader's copy of the program (native/snapshot.h), held as long as
   // the guest's memory maps it.
   void SetProgram(std::shared_ptr<const ProgramSnapshot> program) { program_ = std::move(program); }
@@ -78,6 +85,8 @@ class GuestRam {
   // Ranges backed by the program's copy (start -> end): discarding them must
   // give zeros, which MADV_DONTNEED would not (it would read the copy again).
   std::map<uint64_t, uint64_t> file_backed_;
+  // Takes [lo, hi) out of file_backed_; returns the pieces of it that were there.
+  std::vector<std::pair<uint64_t, uint64_t>> Untrack(uint64_t lo, uint64_t hi);
 };
 
 enum class VmaKind : uint8_t { kImage, kBrk, kStack, kAnon, kFile };
