@@ -18,6 +18,9 @@ const BASE = [
   // Telling JavaScript (an eventfd), the guest's fd table, emulated calls.
   "write", "close", "fcntl", "dup", "dup3", "newfstatat", "fstat", "getrandom", "uname", "clock_gettime",
   "gettimeofday", "getpid", "gettid", "getppid", "sysinfo", "getrusage", "times", "sched_getaffinity",
+  // Emulated calls answered by the host: umask (the thread's own fs
+  // context), and the copy of a file the guest maps (mmap is emulated).
+  "umask", "pread64",
   // Confined lookups; the shared devices and /proc/self/exe; magic links.
   "openat2", "openat", "readlinkat",
   // Waiting interruptibly in blocking calls; an emulated futex waits here.
@@ -48,12 +51,18 @@ const HOST: Readonly<Record<string, readonly string[]>> = {
   futimesat: ["openat2", "utimensat"], utimensat: ["openat2", "utimensat"], truncate: ["openat2", "ftruncate"],
   chdir: ["openat2"], fchdir: [], getcwd: [],
   pipe: ["pipe2"], eventfd: ["eventfd2"], epoll_create: ["epoll_create1"], dup2: ["dup3", "dup2"],
-  accept: ["accept4"], select: ["pselect6", "ppoll"], epoll_wait: ["epoll_wait", "epoll_pwait"],
-  nanosleep: ["clock_nanosleep", "nanosleep"], time: ["clock_gettime"], gettimeofday: ["gettimeofday", "clock_gettime"],
-  sendmmsg: ["sendmsg", "sendmmsg"], recvmmsg: ["recvmsg", "recvmmsg"],
+  // select and pselect6 wait with ppoll; the epoll waits without a timeout
+  // (epoll_pwait2's included) with epoll_wait.
+  accept: ["accept4"], select: ["pselect6", "ppoll"], pselect6: ["ppoll"], epoll_wait: ["epoll_wait", "epoll_pwait"],
+  epoll_pwait: ["epoll_wait", "epoll_pwait"], epoll_pwait2: ["epoll_pwait2", "epoll_wait"],
+  // time() falls back to the time syscall where the vDSO has none.
+  nanosleep: ["clock_nanosleep", "nanosleep"], time: ["time", "clock_gettime"], gettimeofday: ["gettimeofday", "clock_gettime"],
+  // sync(2) is syncfs of the MountPoint, found confined.
+  sync: ["openat2", "syncfs"],
+  sendmmsg: ["openat2", "sendmsg", "sendmmsg"], recvmmsg: ["recvmsg", "recvmmsg"],
   sendfile: ["sendfile", "read", "write"], copy_file_range: ["copy_file_range", "read", "write"],
-  // Unix socket names are found confined.
-  bind: ["openat2", "bind"], connect: ["openat2", "connect"], sendto: ["openat2", "sendto"], sendmsg: ["openat2", "sendmsg"],
+  // Unix socket names are found confined; a blocking connect reads its outcome (SO_ERROR).
+  bind: ["openat2", "bind"], connect: ["openat2", "connect", "getsockopt"], sendto: ["openat2", "sendto"], sendmsg: ["openat2", "sendmsg"],
   memfd_create: ["memfd_create"],
 };
 

@@ -29,6 +29,14 @@ test("a host call is admitted only when an allowed hypercall needs it", () => {
   // Emulated hypercalls and the run loop need no manifest entry.
   const none = names(hostSyscalls(new Policy([])));
   assert.ok(none.has("ioctl") && none.has("futex") && !none.has("read") && !none.has("socket"));
+  // Emulated calls that do reach the host: umask (the thread's own), and
+  // pread64 to copy a file the guest maps (mmap is emulated, always allowed).
+  assert.ok(none.has("umask") && none.has("pread64"));
+  // Calls the handlers make on the host for them.
+  const has = (name: string, call: string) => names(hostSyscalls(new Policy([{ name, allowed: true }]))).has(call);
+  assert.ok(has("sync", "openat2") && has("sync", "syncfs") && !has("sync", "sync"));
+  assert.ok(has("epoll_pwait2", "epoll_wait") && has("epoll_pwait", "epoll_wait") && has("pselect6", "ppoll"));
+  assert.ok(has("sendmmsg", "openat2") && has("connect", "getsockopt"));
 });
 
 test("a thread under the filter is refused a host call outside it", (t) => {
