@@ -4,6 +4,7 @@
 #include <sys/random.h>
 #include <sys/syscall.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "errors.h"
@@ -21,22 +22,69 @@ Napi::Value RawExitBenchmark(const Napi::CallbackInfo& info);  // probes.cc
 Napi::Value ProbeDebug(const Napi::CallbackInfo& info);        // probes.cc
 Napi::Value PlanDebugRegistersJs(const Napi::CallbackInfo& info);  // probes.cc
 
-// probeSeccomp(admitted: number[]): what a thread filtered to `admitted`
-// gets for calls it may and may not make (errno values, 0 for success).
+// probeSeccomp(filter, calls): installs the filter (src/vmm/seccomp.ts's
+// rules) on a scratch thread and makes each call there: { nr, args }, an
+// argument being a number or bigint, a slot name ("vm", "root", "pid"...),
+// "other" (an fd no rule names), { str } (a pointer to that C string),
+// { bytes } (to a copy of them) or { buf: n } (to n zero bytes). Returns
+// { installed: "" or why not, results: return value or -errno per call }.
 Napi::Value ProbeSeccompJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsArray()) throw Napi::TypeError::New(env, "Expected probeSeccomp(syscalls)");
-  Napi::Array list = info[0].As<Napi::Array>();
-  std::vector<int> syscalls;
-  for (uint32_t i = 0; i < list.Length(); i++) syscalls.push_back(list.Get(i).As<Napi::Number>().Int32Value());
-  const SeccompProbe p = ProbeSeccomp(syscalls);
+  if (!info[1].IsArray()) throw Napi::TypeError::New(env, "Expected probeSeccomp(filter, calls)");
+  const std::vector<FilterRule> rules = FilterRulesFromJs(info[0]);
+  std::vector<ProbeCall> calls;
+  Napi::Array list = info[1].As<Napi::Array>();
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    if (!list.Get(i).IsObject()) throw Napi::TypeError::New(env, "Expected a call to be { nr, args }");
+    Napi::Object c = list.Get(i).As<Napi::Object>();
+    ProbeCall call;
+    call.nr = c.Get("nr").ToNumber().Int64Value();
+    Napi::Value args = c.Get("args");
+    if (!args.IsArray() || args.As<Napi::Array>().Length() > 6) throw Napi::TypeError::New(env, "Expected a call's args to be up to 6 values");
+    for (uint32_t j = 0; j < args.As<Napi::Array>().Length(); j++) {
+      Napi::Value v = args.As<Napi::Array>().Get(j);
+      ProbeArg a;
+      if (v.IsNumber()) {
+        a.number = static_cast<uint64_t>(v.As<Napi::Number>().Int64Value());
+      } else if (v.IsBigInt()) {
+        bool lossless;
+        a.number = v.As<Napi::BigInt>().Uint64Value(&lossless);
+      } else if (v.IsString()) {
+        const std::string name = v.As<Napi::String>().Utf8Value();
+        if (name == "other") {
+          a.kind = ProbeArg::kOther;
+        } else {
+          a.kind = ProbeArg::kSlot;
+          if (!FilterSlotFromName(name, &a.slot)) throw Napi::TypeError::New(env, "Unknown filter slot " + name);
+        }
+      } else if (v.IsObject()) {
+        Napi::Object o = v.As<Napi::Object>();
+        a.kind = ProbeArg::kBytes;
+        if (o.Get("str").IsString()) {
+          const std::string s = o.Get("str").As<Napi::String>().Utf8Value();
+          a.bytes.assign(s.begin(), s.end());
+          a.bytes.push_back(0);
+        } else if (o.Get("bytes").IsTypedArray()) {
+          Napi::Uint8Array b = o.Get("bytes").As<Napi::Uint8Array>();
+          a.bytes.assign(b.Data(), b.Data() + b.ByteLength());
+        } else if (o.Get("buf").IsNumber()) {
+          a.bytes.assign(std::min<int64_t>(o.Get("buf").As<Napi::Number>().Int64Value(), 1 << 20), 0);
+        } else {
+          throw Napi::TypeError::New(env, "Expected a pointer argument to be { str }, { bytes } or { buf }");
+        }
+      } else {
+        throw Napi::TypeError::New(env, "Unexpected probe argument");
+      }
+      call.args.push_back(std::move(a));
+    }
+    calls.push_back(std::move(call));
+  }
+  const SeccompProbe p = ProbeSeccomp(rules, calls);
   Napi::Object o = Napi::Object::New(env);
   o.Set("installed", p.installed);
-  o.Set("socket", p.socket_errno);
-  o.Set("open", p.open_errno);
-  o.Set("ioctl", p.ioctl_errno);
-  o.Set("getpid", p.getpid_errno);
-  o.Set("tcgets", p.tcgets_errno);
+  Napi::Array results = Napi::Array::New(env, p.results.size());
+  for (size_t i = 0; i < p.results.size(); i++) results.Set(static_cast<uint32_t>(i), static_cast<double>(p.results[i]));
+  o.Set("results", results);
   return o;
 }
 

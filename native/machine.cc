@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <future>
+#include <set>
 
 #include "errors.h"
 #include "guest/runtime.h"
@@ -147,15 +148,9 @@ Machine::Machine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Machine>(inf
       config.stdio[i] = fd.As<Napi::Number>().Int32Value();
     }
   }
-  Napi::Value host = cfg.Get("hostSyscalls");
-  if (!host.IsUndefined()) {
-    if (!host.IsArray()) throw Napi::TypeError::New(env, "Expected config.hostSyscalls to be an array of numbers");
-    Napi::Array list = host.As<Napi::Array>();
-    for (uint32_t i = 0; i < list.Length(); i++) {
-      Napi::Value nr = list.Get(i);
-      if (!nr.IsNumber()) throw Napi::TypeError::New(env, "Expected config.hostSyscalls to be an array of numbers");
-      host_syscalls_.push_back(nr.As<Napi::Number>().Int32Value());
-    }
+  Napi::Value filter = cfg.Get("hostFilter");
+  if (!filter.IsUndefined()) {
+    filter_ = FilterRulesFromJs(filter);
     use_seccomp_ = true;
   }
   Napi::Value allowed = cfg.Get("allowed");
@@ -429,8 +424,19 @@ void Machine::Body() {
   // only what an ordinary user may (no chown to others, no set-ID files, no
   // raw sockets, no reading files it has no permission for).
   std::string privileges_status = DropCapabilities();
-  std::string seccomp_status =
-      !use_seccomp_ ? "not asked for" : vcpu_ ? InstallSeccomp(host_syscalls_, {vm_.get(), vcpu_->fd()}) : "no vCPU";
+  std::string seccomp_status = "not asked for";
+  if (use_seccomp_ && !vcpu_) seccomp_status = "no vCPU";
+  if (use_seccomp_ && vcpu_) {
+    const Paths& paths = guest_->paths;
+    FilterContext ctx;
+    ctx.vm = vm_.get();
+    ctx.vcpu = vcpu_->fd();
+    ctx.root = paths.root_fd();
+    ctx.dev = paths.dev_fd();
+    ctx.exe = paths.exe_dir_fd();
+    ctx.proc_fds = paths.proc_fds_fd();
+    seccomp_status = InstallSeccomp(filter_, ctx);
+  }
   InitialState init;
   {
     std::unique_lock<std::mutex> lock(mutex_);
@@ -506,7 +512,9 @@ Napi::Value Machine::Containment(const Napi::CallbackInfo& info) {
   o.Set("chroot", chroot_status_);
   o.Set("seccomp", seccomp_status_);
   o.Set("capabilities", privileges_status_);
-  o.Set("hostSyscalls", static_cast<double>(host_syscalls_.size()));
+  std::set<int> numbers;
+  for (const FilterRule& r : filter_) numbers.insert(r.nr);
+  o.Set("hostSyscalls", static_cast<double>(numbers.size()));
   return o;
 }
 

@@ -21,6 +21,7 @@
 #include "fd.h"
 #include "guest.h"
 #include "debug.h"
+#include "seccomp.h"
 #include "vcpu.h"
 
 namespace torov {
@@ -104,7 +105,7 @@ class Machine : public Napi::ObjectWrap<Machine> {
   // Containment the vCPU thread puts itself in before the guest runs: the
   // host syscalls its seccomp filter admits (none given: no filter), and
   // what came of each layer ("" when active, else why not), under mutex_.
-  std::vector<int> host_syscalls_;
+  std::vector<FilterRule> filter_;  // the vCPU thread's seccomp rules (src/vmm/seccomp.ts)
   bool use_seccomp_ = false;
   bool contained_ = false;
   std::string chroot_status_, seccomp_status_, privileges_status_;

@@ -68,6 +68,13 @@ class Paths {
   // Returns why it could not chroot, or "" when it did.
   std::string Confine();
   bool chrooted() const { return chrooted_; }
+  // The directory fds the calls below go through (-1: absent): what the
+  // vCPU thread's seccomp filter lets openat2, openat and readlinkat start
+  // from.
+  int root_fd() const { return root_.get(); }
+  int dev_fd() const { return dev_dir_.get(); }
+  int exe_dir_fd() const { return exe_dir_.get(); }
+  int proc_fds_fd() const { return proc_fds_.get(); }
   // Our own fds' magic links (/proc/self/fd) as a directory fd and a name:
   // for calls that must act on exactly the file a confined lookup found.
   struct MagicLink {

@@ -35,7 +35,10 @@ int64_t DoPoll(Guest& g, uint64_t fds_addr, uint64_t nfds, int timeout_ms, const
   // A POLLNVAL entry makes the call return at once, with what the valid
   // ones are ready for now (entries with host fd -1 are skipped).
   const timespec now{0, 0};
-  if (invalid) timeout = &now;
+  if (invalid) {
+    timeout_ms = 0;
+    if (timeout) timeout = &now;
+  }
   int r;
   do r = timeout ? ppoll(host.data(), nfds, timeout, nullptr) : poll(host.data(), nfds, timeout_ms);
   while (r < 0 && errno == EINTR && !g.interrupted());

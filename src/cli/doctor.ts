@@ -8,9 +8,10 @@ import { join } from "node:path";
 import { Machine } from "../vmm/machine.js";
 import { loadManifest } from "../vmm/manifest.js";
 import { flavourDescription } from "../vmm/flavour.js";
-import { native, type DebugProbe } from "../vmm/native.js";
+import { native, type DebugProbe, type ProbeCall } from "../vmm/native.js";
 import type { Policy } from "../vmm/policy.js";
-import { hostSyscalls } from "../vmm/seccomp.js";
+import { hostFilter } from "../vmm/seccomp.js";
+import { LINUX_SYSCALLS } from "../vmm/syscalls.js";
 import { errnoName } from "../trace/format.js";
 import { style } from "./ui.js";
 
@@ -76,13 +77,21 @@ async function containment(usable: boolean): Promise<string> {
   return lines.join("\n");
 }
 
-/** Proof on a scratch thread under the same filter: a call outside it is refused. */
+/** Proof on a scratch thread under the same filter: calls outside it are refused. */
 function refusal(policy: Policy): string {
-  const p = native().probeSeccomp(hostSyscalls(policy));
+  const nr = (name: string) => LINUX_SYSCALLS.get(name)!;
+  const checks: Array<[string, ProbeCall, number]> = [
+    ["socket", { nr: nr("socket"), args: [2 /* AF_INET */, 1 /* SOCK_STREAM */, 0] }, -1],
+    ["open", { nr: nr("open"), args: [{ str: "/" }, 0o200000 /* O_DIRECTORY */] }, -1],
+    ["openat AT_FDCWD", { nr: nr("openat"), args: [-100, { str: "/" }, 0o200000] }, -1],
+    ["ioctl TIOCSTI", { nr: nr("ioctl"), args: ["other", 0x5412, { buf: 1 }] }, -1],
+    ["getpid", { nr: nr("getpid"), args: [] }, process.pid],
+  ];
+  const p = native().probeSeccomp(hostFilter(policy), checks.map(([, call]) => call));
   if (p.installed) return style.red(`a scratch thread could not be filtered: ${p.installed}`);
-  const refused = p.socket === 1 && p.open === 1 && p.ioctl === 1 && p.getpid === 0;
-  const name = (e: number) => (e === 0 ? "ok" : errnoName(e));
-  const said = `socket ${name(p.socket)}, open ${name(p.open)}, ioctl TIOCSTI ${name(p.ioctl)}, getpid ${name(p.getpid)}`;
+  const name = (r: number) => (r >= 0 ? "ok" : errnoName(-r));
+  const said = checks.map(([what], i) => `${what} ${name(p.results[i])}`).join(", ");
+  const refused = checks.every(([, , want], i) => (want < 0 ? p.results[i] === -1 /* EPERM */ : p.results[i] === want));
   return refused ? `checked: ${said}` : style.red(`NOT refusing as it should: ${said}`);
 }
 

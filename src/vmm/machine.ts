@@ -9,7 +9,7 @@ import { closeProgram, loadImage, readImage, type LoadedImage } from "./image.js
 import { loadManifest, type Manifest } from "./manifest.js";
 import { native, type NativeMachine, type NativeRunResult } from "./native.js";
 import { Policy } from "./policy.js";
-import { hostSyscalls } from "./seccomp.js";
+import { hostFilter } from "./seccomp.js";
 import { outcome, type RunOutcome } from "./report.js";
 import {
   AT_BASE, AT_CLKTCK, AT_EGID, AT_ENTRY, AT_EUID, AT_FLAGS, AT_GID, AT_HWCAP, AT_HWCAP2, AT_MINSIGSTKSZ,
@@ -72,7 +72,7 @@ export class Machine {
       flat: !program.elf,
       onDenied: manifest.onDenied,
       allowed: this.policy.bitmap(),
-      hostSyscalls: hostSyscalls(this.policy),
+      hostFilter: hostFilter(this.policy),
       stdio: options.stdio ? [...options.stdio] : undefined,
       });
       this.image = loadImage(this.native, program, manifest.memoryMiB, manifest.startaddr);

@@ -2,6 +2,14 @@
 
 import { join } from "node:path";
 import { TorovError } from "./errors.js";
+import type { FilterRule, FilterSlot } from "./seccomp.js";
+
+/** An argument for probeSeccomp: a number, a slot, "other" (an fd no rule names), or a pointer to bytes the probe holds. */
+export type ProbeArg = number | bigint | FilterSlot | "other" | { str: string } | { bytes: Uint8Array } | { buf: number };
+export interface ProbeCall {
+  nr: number;
+  args: ProbeArg[];
+}
 
 /** How a run ended, as the vCPU thread reports it. */
 export interface NativeRunResult {
@@ -43,8 +51,8 @@ export interface NativeMachineConfig {
   allowed: Uint8Array;
   /** Host fds for the guest's 0, 1, 2 (duplicated); -1: closed. Default: the process's own. */
   stdio?: [number, number, number];
-  /** The host syscalls the vCPU thread's seccomp filter admits (src/vmm/seccomp.ts); absent: no filter. */
-  hostSyscalls?: number[];
+  /** The host calls the vCPU thread's seccomp filter admits, with their argument checks (src/vmm/seccomp.ts); absent: no filter. */
+  hostFilter?: readonly FilterRule[];
 }
 
 export interface NativeMapping {
@@ -162,8 +170,13 @@ export interface NativeAddon {
   probeDebug(): DebugProbe;
   /** What the debugger loads into the debug registers for these hbreaks and watches; null when they do not fit. */
   planDebugRegisters(breaks: bigint[], watches: { addr: bigint; len: number; kind: "w" | "r" | "a" }[]): { used: number; dr7: bigint; slots: { addr: bigint; watch: number }[] } | null;
-  /** What a scratch thread filtered to `syscalls` gets (errno values; 0 = allowed), and whether the filter went in ("" = yes). */
-  probeSeccomp(syscalls: number[]): { installed: string; socket: number; open: number; ioctl: number; getpid: number; tcgets: number };
+  /**
+   * Installs `filter` on a scratch thread (stand-ins for its slots: /dev/null
+   * for the VM's fds, the real /, /dev, Node's folder and /proc/self/fd) and
+   * makes the calls there. Each result is the call's return value or -errno;
+   * `installed` is "" when the filter went in, else why not (then no call is made).
+   */
+  probeSeccomp(filter: readonly FilterRule[], calls: readonly ProbeCall[]): { installed: string; results: number[] };
 }
 
 let addon: NativeAddon | undefined;

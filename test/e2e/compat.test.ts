@@ -1,7 +1,7 @@
 // Programs print byte for byte what they print natively and exit with the
 // same status, built with glibc, musl and as static-pie.
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { guest, native, tempDir, torov, variants, writeManifest } from "../helpers.js";
@@ -59,6 +59,22 @@ for (const v of variants("signals")) {
     assert.match(vm.stdout, /^onstack: 1$/m);
     assert.match(vm.stdout, /^resethand: handler is SIG_DFL=1$/m);
     assert.equal(vm.stderr, `torov: ${v} killed by SIGUSR2 (it sent the signal to itself)\n`);
+  });
+}
+
+for (const v of variants("emulated")) {
+  test(`${v}: emulated calls answered by the host (umask, a file mapping's copy) work when the manifest allows only printing and opening`, () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, "root"));
+    writeFileSync(join(dir, "root", "data"), "sixteen bytes ok");
+    const hypercalls = ["write", "writev", "open", "openat"].map((Name) => ({ Name }));
+    const vm = torov(["run", writeManifest(dir, { binary: guest(v), hypercalls })]);
+    const cwd = tempDir();
+    writeFileSync(join(cwd, "data"), "sixteen bytes ok");
+    const host = native(guest(v), [], { cwd });
+    assert.equal(vm.stdout, host.stdout);
+    assert.equal(vm.status, 0, vm.stdout + vm.stderr);
+    assert.match(vm.stdout, /^umask: 0[0-7]{2} then 027\nmapped: sixteen bytes ok\n$/);
   });
 }
 

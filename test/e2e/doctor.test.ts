@@ -22,4 +22,6 @@ test("torov doctor names the flavour, the host's hypervisor, and each debugger f
   assert.match(debugging, m.debugRegisters ? /hardware breakpoints and watchpoints: the 4 debug registers/ : /watchpoints: page protection, any number and length/);
   if (!(m.kvmStep && m.kvmInt3 && m.debugRegisters)) assert.match(debugging, /KVM gave no [a-z0-9 ]+: (debug exit|port 0x[0-9a-f]+ exit|exit \d+|failed)/, "what KVM did instead is shown");
   assert.match(r.stdout, /seccomp on the vCPU thread: active/);
+  // A scratch thread under the hello example's filter is refused these.
+  assert.match(r.stdout, /checked: socket EPERM, open EPERM, openat AT_FDCWD EPERM, ioctl TIOCSTI EPERM, getpid ok\n/);
 });
