@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -36,7 +38,24 @@ Guest::Guest(const GuestConfig& cfg)
     // Node has done to the shared description (it makes pipes non-blocking).
     file->nonblock = false;
     file->borrowed = true;
+    struct stat st;
+    if (fstat(host, &st) == 0) lent.insert({st.st_dev, st.st_ino});
     fds.InstallAt(fd, std::move(file), false);
+  }
+}
+
+Guest::~Guest() {
+  // Its sockets close now, on whatever thread lets the guest go (Node's,
+  // often). A socket set to linger (SO_LINGER) would hold that thread until
+  // its data is acknowledged, for as long as the guest asked; Linux does not
+  // linger for a process that exits either: the data still goes, in the
+  // background.
+  const linger off{0, 0};
+  for (int fd = 0; fd < fds.used(); fd++) {
+    const OpenFile* f = fds.Get(fd);
+    struct stat st;
+    if (f && fstat(f->host.get(), &st) == 0 && S_ISSOCK(st.st_mode))
+      setsockopt(f->host.get(), SOL_SOCKET, SO_LINGER, &off, sizeof off);
   }
 }
 

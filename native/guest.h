@@ -9,6 +9,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,7 @@ struct kernel_sigaction_t {
 class Guest {
  public:
   explicit Guest(const GuestConfig& config);
+  ~Guest();
 
   const GuestConfig config;
   GuestRam ram;
@@ -67,7 +69,13 @@ class Guest {
 
   // Identity, read once from the host (emulated calls never touch it again).
   int pid = 0, ppid = 0;
-  int sid = 0;  // its session: the monitor's, or 0 (outside its pid namespace) with Newpid
+  int sid = 0;
+  // Whether the host sees the guest's sockets as root's (torov run as root
+  // on a MountPoint root owns): SO_REUSEPORT would let it share root's ports.
+  bool sockets_of_root = false;
+  // The files it was lent (OpenFile::borrowed) by device and inode: one that
+  // comes back through a socket stays lent.
+  std::set<std::pair<dev_t, ino_t>> lent;  // its session: the monitor's, or 0 (outside its pid namespace) with Newpid
   uid_t uid = 0, euid = 0, suid = 0;
   gid_t gid = 0, egid = 0, sgid = 0;
 

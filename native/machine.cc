@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/fsuid.h>
 #include <sys/ioctl.h>
 
 #include <algorithm>
@@ -423,7 +424,8 @@ void Machine::Body() {
   // Then it gives up root's powers: from here on it may do for the guest
   // only what an ordinary user may (no chown to others, no set-ID files, no
   // raw sockets, no reading files it has no permission for).
-  std::string privileges_status = DropCapabilities();
+  std::string privileges_status = DropCapabilities(guest_->paths.root_fd());
+  guest_->sockets_of_root = setfsuid(-1) == 0;
   std::string seccomp_status = "not asked for";
   if (use_seccomp_ && !vcpu_) seccomp_status = "no vCPU";
   if (use_seccomp_ && vcpu_) {
@@ -655,7 +657,16 @@ Napi::Value Machine::DebugDetach(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Machine::DebugInterrupt(const Napi::CallbackInfo& info) {
-  if (started_ && vcpu_ && thread_.joinable()) RequestStop(Guest::kInterrupt);
+  if (started_ && vcpu_ && thread_.joinable()) {
+    // Stopped already, with no order to go on given: there is nothing to
+    // interrupt (gdbserver ignores a Ctrl-C then too), and a request left
+    // pending would stop the program again as soon as it goes on.
+    if (debug_) {
+      std::lock_guard<std::mutex> lock(debug_->mutex);
+      if (debug_->parked && debug_->order.kind == OrderKind::kNone) return info.Env().Undefined();
+    }
+    RequestStop(Guest::kInterrupt);
+  }
   return info.Env().Undefined();
 }
 

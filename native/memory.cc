@@ -88,13 +88,23 @@ void GuestRam::Forget(uint64_t gpa, uint64_t len) {
 bool GuestRam::Move(uint64_t from, uint64_t to, uint64_t len) {
   if (len == 0 || !Phys(from, len) || !Phys(to, len) || ((from | to | len) & (kPageSize - 1))) return false;
   if (from < to + len && to < from + len) return false;
-  // The host moves the page-table entries, not the bytes; the source is left
-  // unmapped, and gets fresh anonymous memory at once.
-  void* p = mremap(base_ + from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, base_ + to);
-  if (p == MAP_FAILED) return false;
-  if (mmap(base_ + from, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) ==
-      MAP_FAILED)
-    std::abort();  // a hole in guest RAM would fault every later access
+  // A moved range stays a mapping of its own in the host (it cannot merge
+  // with its neighbours), and a process may hold only so many (65530 by
+  // default): only ranges of at least 1/1024 of guest RAM (1 MiB at least)
+  // move, so a guest holds at most about 1024 of them. Smaller ones copy.
+  if (len < std::max<uint64_t>(1 << 20, size_ / 1024)) return false;
+  // The source's replacement first, so that a failure leaves nothing to undo.
+  void* fresh = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (fresh == MAP_FAILED) return false;
+  // The host moves the page-table entries, not the bytes.
+  if (mremap(base_ + from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, base_ + to) == MAP_FAILED) {
+    munmap(fresh, len);
+    return false;
+  }
+  if (mremap(fresh, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, base_ + from) == MAP_FAILED &&
+      mmap(base_ + from, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) ==
+          MAP_FAILED)
+    std::abort();  // a hole in guest RAM: the host has no mapping left to give
   // Ranges backed by the program's copy move with their pages.
   const auto pieces = Untrack(from, from + len);
   Untrack(to, to + len);

@@ -4,6 +4,7 @@
 #include <linux/capability.h>
 #include <linux/securebits.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -28,10 +29,22 @@ unsigned long long EffectiveCapabilities() {
   return data[0].effective | static_cast<unsigned long long>(data[1].effective) << 32;
 }
 
-std::string DropCapabilities() {
+std::string DropCapabilities(int root) {
   __user_cap_data_struct data[2]{};
   if (!Capabilities(data)) return Failed("capget");
   const bool setpcap = data[0].effective & (1u << CAP_SETPCAP);
+  struct stat owner;
+  if (root >= 0 && (data[0].effective & (1u << CAP_SETUID)) && (data[0].effective & (1u << CAP_SETGID)) &&
+      fstat(root, &owner) == 0) {
+    // Raw calls: they change this thread alone (glibc's wrappers would
+    // change every thread of the process).
+    if (syscall(SYS_setgroups, 0, nullptr) < 0) return Failed("setgroups");
+    syscall(SYS_setfsgid, owner.st_gid);
+    syscall(SYS_setfsuid, owner.st_uid);
+    if (static_cast<gid_t>(syscall(SYS_setfsgid, -1)) != owner.st_gid ||
+        static_cast<uid_t>(syscall(SYS_setfsuid, -1)) != owner.st_uid)
+      return "could not take the MountPoint owner's ids";
+  }
   if (setpcap) {
     // uid 0 is root by its capabilities only: with these bits, becoming or
     // being uid 0 grants none, and no later call can clear the bits.

@@ -10,9 +10,13 @@ namespace torov {
 
 // Drops every capability of the calling thread (effective, permitted,
 // inheritable, ambient and bounding sets) and locks the securebits so that
-// uid 0 never brings them back. Returns "" when the thread holds none
-// afterwards (also when it held none before), else why not.
-std::string DropCapabilities();
+// uid 0 never brings them back. First, when it may and `root` (the
+// MountPoint's fd) is given, the thread takes the MountPoint owner's ids
+// for file access (fsuid, fsgid; no supplementary groups): the guest then
+// reaches files, and owns what it creates and its sockets, as that user,
+// not as root. Returns "" when the thread holds no capability afterwards
+// (also when it held none before), else why not.
+std::string DropCapabilities(int root);
 
 // The capabilities the calling thread may use (its effective set), as a bit mask.
 unsigned long long EffectiveCapabilities();

@@ -43,7 +43,11 @@ int64_t OpenAt(Guest& g, int64_t dirfd, uint64_t path_addr, int flags, mode_t mo
   const int host = g.paths.Open(abs, flags, mode);
   if (host < 0) return host;
   const int64_t fd = InstallHostFd(g, host, flags);
-  if (fd >= 0 && g.paths.Borrowed(abs)) g.fds.Get(fd)->borrowed = true;
+  if (fd >= 0 && g.paths.Borrowed(abs)) {
+    g.fds.Get(fd)->borrowed = true;
+    struct stat st;
+    if (fstat(host, &st) == 0) g.lent.insert({st.st_dev, st.st_ino});
+  }
   return fd;
 }
 

@@ -127,6 +127,14 @@ inline mode_t NoSetId(mode_t mode, bool directory) {
 // Installs a freshly opened host fd as a guest fd (lowest free), recording
 // what later calls need (O_NONBLOCK view, directory path). Takes ownership.
 int64_t InstallHostFd(Guest& g, int host_fd, int open_flags);
+// The same for a descriptor received in SCM_RIGHTS: lent (OpenFile::borrowed)
+// unless it is plainly the guest's own (inside the MountPoint, a memfd, a
+// socket, a pipe or another object without a name).
+int64_t InstallReceivedFd(Guest& g, int host_fd, int open_flags);
+// Whether a host fd is plainly the guest's own: not one of the files it
+// was lent, and a file inside the MountPoint, a memfd, a socket, a pipe or
+// another object without a name.
+bool OwnFile(Guest& g, int host_fd);
 
 // A call that writes into a guest memfd writes only what the guest's budget
 // has room for (native/memfds.h): how many of `len` bytes it may write into

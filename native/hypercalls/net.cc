@@ -326,7 +326,7 @@ int64_t Recvmsg(Guest& g, const uint64_t* a) {
       int* fds = reinterpret_cast<int*>(CMSG_DATA(c));
       const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
       for (size_t i = 0; i < count; i++) {
-        int64_t gfd = InstallHostFd(g, fds[i], (a[2] & MSG_CMSG_CLOEXEC) ? O_CLOEXEC : 0);
+        int64_t gfd = InstallReceivedFd(g, fds[i], (a[2] & MSG_CMSG_CLOEXEC) ? O_CLOEXEC : 0);
         fds[i] = gfd < 0 ? -1 : static_cast<int>(gfd);
       }
     }
@@ -422,6 +422,8 @@ int64_t Setsockopt(Guest& g, const uint64_t* a) {
   if (!f) return -EBADF;
   const int level = static_cast<int>(a[1]), name = static_cast<int>(a[2]);
   if (!KnownOption(level, name)) return -ENOPROTOOPT;
+  // A socket of root's joining a port root's services listen on.
+  if (level == SOL_SOCKET && name == SO_REUSEPORT && g.sockets_of_root) return -EPERM;
   if (a[4] > 4096) return -EINVAL;
   std::vector<uint8_t> val(a[4]);
   if (a[4] && !CopyInBytes(g, a[3], val.data(), a[4])) return -EFAULT;

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <linux/limits.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <memory>
@@ -85,6 +86,44 @@ int64_t InstallHostFd(Guest& g, int host_fd, int open_flags) {
     file->memfd = g.memfds.Track(st);
   }
   return g.fds.Install(std::move(file), (open_flags & O_CLOEXEC) != 0);
+}
+
+int64_t InstallReceivedFd(Guest& g, int host_fd, int open_flags) {
+  const int64_t fd = InstallHostFd(g, host_fd, open_flags);
+  if (fd < 0) return fd;
+  OpenFile* file = g.fds.Get(fd);
+  file->borrowed = !OwnFile(g, host_fd);
+  return fd;
+}
+
+bool OwnFile(Guest& g, int host_fd) {
+  // A file that came through a socket may be one the guest was lent (its
+  // stdio, /proc/self/exe, a device), sent to itself, or a host peer's: it
+  // is the guest's own only when it is plainly its own kind of thing.
+  struct stat st;
+  if (fstat(host_fd, &st) < 0) return false;
+  if (g.lent.count({st.st_dev, st.st_ino})) return false;
+  if (S_ISSOCK(st.st_mode) || g.memfds.Track(st)) return true;
+  // Objects with no name: pipes, eventfds, epoll, timerfds.
+  char link[64];
+  const auto magic = g.paths.Magic(host_fd);
+  const ssize_t n = readlinkat(magic.dir, magic.name.c_str(), link, sizeof link - 1);
+  if (n > 0) {
+    const std::string target(link, static_cast<size_t>(n));
+    for (const char* anonymous : {"pipe:[", "anon_inode:"})
+      if (target.rfind(anonymous, 0) == 0) return true;
+  }
+  // A file inside the MountPoint: its path there, looked up confined, is
+  // the same file (a chrooted thread's magic links name files outside the
+  // root as if they were inside).
+  std::string inside;
+  if (g.paths.GuestPathOf(host_fd, &inside) < 0) return false;
+  const int found = g.paths.Open(inside, O_PATH | O_NOFOLLOW, 0);
+  if (found < 0) return false;
+  Fd same(found);
+  struct stat there;
+  return fstat(same.get(), &there) == 0 && there.st_dev == st.st_dev && there.st_ino == st.st_ino &&
+         !g.paths.Borrowed(inside);
 }
 
 }  // namespace torov

@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { chownSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { BIN, ROOT, guest, scaled, tempDir, variants, writeManifest } from "../helpers.js";
+import { BIN, ROOT, guest, scaled, tempDir, torov, variants, writeManifest } from "../helpers.js";
 
 const root = process.getuid?.() === 0;
 
@@ -37,6 +37,13 @@ const EXPECTED: Record<string, string> = {
   "link stdout into the root": "EXDEV",
   "ftruncate stdout": "EPERM",
   "fallocate stdout": "EPERM",
+  "fchmod stdout received back": "EPERM",
+  "ftruncate stdout received back": "EPERM",
+  "fchmod /proc/self/exe received back": "EPERM",
+  "futimens /proc/self/exe received back": "EPERM",
+  "chmod /proc/self/fd/N of it": "EPERM",
+  "fchmod /dev/null received back": "EPERM",
+  "fchmod its own file received back": "ok 0",
   // Its own files: what it asks, less the set-ID bits on files.
   "its mode": "0755",
   "fchmod it 06755": "ok 0",
@@ -67,6 +74,8 @@ const EXPECTED: Record<string, string> = {
   "setsockopt SO_MARK": "ENOPROTOOPT",
   "setsockopt TCP_NODELAY": "ok 0",
   "setsockopt SO_REUSEADDR": "ok 0",
+  // As root on a MountPoint root owns, its sockets are root's: no sharing root's ports.
+  "setsockopt SO_REUSEPORT": root ? "EPERM" : "ok 0",
   "getsockopt SO_TYPE": "ok 1",
 };
 
@@ -120,5 +129,20 @@ test("a guest changes nothing it was lent, and has an ordinary user's rights onl
     );
     for (const name of ["exe", "exe2", "null", "stdout"]) assert.ok(!existsSync(join(dir, "root", name)), `${binary}: /${name} was linked`);
     assert.equal(statSync(join(dir, "root", "own")).mode & 0o7777, 0o640, binary);
+  }
+});
+
+test("run as root on a MountPoint another user owns, the guest acts as that user", { skip: !root && "needs root" }, () => {
+  const dir = tempDir();
+  const mount = join(dir, "root");
+  mkdirSync(mount, { mode: 0o700 });
+  chownSync(mount, 4321, 4321);
+  // Only its owner may enter it; the guest makes files there, and they are its owner's.
+  const r = torov(["run", writeManifest(dir, { binary: guest("waits"), args: ["now"] })], { timeout: 20_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^done$/m);
+  for (const name of ["locked", "spliced"]) {
+    const s = statSync(join(mount, name));
+    assert.deepEqual([s.uid, s.gid], [4321, 4321], name);
   }
 });

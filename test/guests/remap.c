@@ -9,7 +9,8 @@
 #include <sys/mman.h>
 
 static char data[3 * 4096] __attribute__((aligned(4096))) = {1, 2, 3};
-static char seg[2 * 4096] __attribute__((aligned(4096))) = {5};
+// 1 MiB: ranges that large move with their pages (smaller ones are copied).
+static char seg[1 << 20] __attribute__((aligned(4096))) = {5};
 
 int main(void) {
   char *p = data + 4096;
@@ -29,8 +30,8 @@ int main(void) {
   seg[0] = 6;
   madvise(seg, 4096, MADV_DONTNEED);
   printf("MADV_DONTNEED on the program's data: %d\n", seg[0]);
-  char *target = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  char *moved = mremap(seg, 4096, 4096, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+  char *target = mmap(NULL, sizeof seg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  char *moved = mremap(seg, sizeof seg, sizeof seg, MREMAP_MAYMOVE | MREMAP_FIXED, target);
   printf("moved by mremap: %s, reads %d\n", moved == target ? "there" : "elsewhere", moved[0]);
   moved[0] = 7;
   madvise(moved, 4096, MADV_DONTNEED);

@@ -63,8 +63,53 @@ int main(void) {
   TRY("ftruncate stdout", ftruncate(1, 0));
   TRY("fallocate stdout", fallocate(1, 0, 0, 1 << 20));
 
+  // ---- the same files sent to itself through a socket: still lent
+  int pair[2];
+  socketpair(AF_UNIX, SOCK_STREAM, 0, pair);
+  int lent[3] = {1, exe, open("/dev/null", O_WRONLY)};
+  union {
+    struct cmsghdr align;
+    char bytes[CMSG_SPACE(sizeof lent)];
+  } control;
+  memset(&control, 0, sizeof control);
+  char byte = 'x';
+  struct iovec iov = {&byte, 1};
+  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof control};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+  c->cmsg_len = CMSG_LEN(sizeof lent);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  memcpy(CMSG_DATA(c), lent, sizeof lent);
+  sendmsg(pair[0], &m, 0);
+  memset(&control, 0, sizeof control);
+  m.msg_controllen = sizeof control;
+  int got[3] = {-1, -1, -1};
+  if (recvmsg(pair[1], &m, 0) == 1 && CMSG_FIRSTHDR(&m)) memcpy(got, CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof got);
+  fstat(1, &st);
+  TRY("fchmod stdout received back", fchmod(got[0], st.st_mode & 07777));
+  TRY("ftruncate stdout received back", ftruncate(got[0], 0));
+  TRY("fchmod /proc/self/exe received back", fchmod(got[1], 0777));
+  TRY("futimens /proc/self/exe received back", futimens(got[1], NULL));
+  snprintf(name, sizeof name, "/proc/self/fd/%d", got[1]);
+  TRY("chmod /proc/self/fd/N of it", chmod(name, 0777));
+  stat("/dev/null", &st);
+  TRY("fchmod /dev/null received back", fchmod(got[2], st.st_mode & 07777));
+
   // ---- files of its own: ordinary changes work, set-ID bits never stick
   int own = open("/own", O_CREAT | O_WRONLY, 04755);
+  lent[0] = own;
+  m.msg_controllen = sizeof control;
+  c = CMSG_FIRSTHDR(&m);
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  memcpy(CMSG_DATA(c), &own, sizeof own);
+  m.msg_controllen = CMSG_SPACE(sizeof(int));
+  sendmsg(pair[0], &m, 0);
+  m.msg_controllen = sizeof control;
+  got[0] = -1;
+  if (recvmsg(pair[1], &m, 0) == 1 && CMSG_FIRSTHDR(&m)) memcpy(got, CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof(int));
+  TRY("fchmod its own file received back", fchmod(got[0], 0755));
   TRY("create a file with mode 04755", own);
   mode_of("its mode", "/own");
   TRY("fchmod it 06755", fchmod(own, 06755));
@@ -102,6 +147,7 @@ int main(void) {
   int on = 1;
   TRY("setsockopt TCP_NODELAY", setsockopt(tcp, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on));
   TRY("setsockopt SO_REUSEADDR", setsockopt(tcp, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on));
+  TRY("setsockopt SO_REUSEPORT", setsockopt(tcp, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on));
   len = sizeof on;
   TRY("getsockopt SO_TYPE", getsockopt(tcp, SOL_SOCKET, SO_TYPE, &on, &len) < 0 ? -1 : on);
   printf("done\n");
