@@ -2,6 +2,7 @@
 // running torov (or a program natively) as a user would.
 
 import { spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { once } from "node:events";
 import { existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { constants, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -104,6 +105,38 @@ export function native(binary: string, args: string[], opts: { cwd: string; env?
 /** Starts `torov ARGS...` in the background. */
 export function torovSpawn(args: string[]) {
   return spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, FORCE_COLOR: "0" } });
+}
+
+/**
+ * Starts `torov run MANIFEST` and waits until its stdout has a line
+ * matching `line` (or it ends): for tests that look at the monitor while
+ * the guest waits. `output` keeps growing; `exited` is the exit's
+ * [code, signal]; a run that never ends is killed after a minute.
+ */
+export async function runUntil(manifest: string, line: RegExp) {
+  const child = torovSpawn(["run", manifest]);
+  const output = { stdout: "", stderr: "" };
+  child.stderr.on("data", (d) => (output.stderr += d));
+  let reached!: () => void;
+  const reachedLine = new Promise<void>((r) => (reached = r));
+  child.stdout.on("data", (d) => {
+    output.stdout += d;
+    if (line.test(output.stdout)) reached();
+  });
+  const timer = setTimeout(() => child.kill("SIGKILL"), scaled(60_000));
+  const exited = once(child, "exit").then((r) => (clearTimeout(timer), r as [number | null, NodeJS.Signals | null]));
+  await Promise.race([reachedLine, exited]);
+  return { child, output, exited };
+}
+
+/** The lines "what: result" of a guest's report (test/guests/report.h), by what. */
+export function reportLines(stdout: string): Map<string, string> {
+  const lines = new Map<string, string>();
+  for (const l of stdout.split("\n")) {
+    const i = l.lastIndexOf(": ");
+    if (i > 0) lines.set(l.slice(0, i), l.slice(i + 2));
+  }
+  return lines;
 }
 
 /** A FIFO opened both ways: a read end that blocks until written, like a pipe. */

@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync } from
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
-import { guest, scaled, tempDir, torovSpawn, variants, writeManifest } from "../helpers.js";
+import { guest, reportLines, runUntil, tempDir, variants, writeManifest } from "../helpers.js";
 
 /** Every line the guest prints but the memory ones, as it must print them. */
 const EXPECTED: Record<string, string | RegExp> = {
@@ -97,19 +97,7 @@ async function runHostile(binary: string, memory: number, newpid: boolean, port:
     hypercalls: [{ Name: "*", Allowed: true }, { Name: "connect", Allowed: false }],
     extra: { Memory: memory, Newpid: newpid },
   });
-  const child = torovSpawn(["run", manifest]);
-  let stdout = "";
-  let stderr = "";
-  child.stderr.on("data", (d) => (stderr += d));
-  let alive!: () => void;
-  const aliveSeen = new Promise<void>((r) => (alive = r));
-  child.stdout.on("data", (d) => {
-    stdout += d;
-    if (/^alive$/m.test(stdout)) alive();
-  });
-  const exited = once(child, "exit");
-  const timer = setTimeout(() => child.kill("SIGKILL"), scaled(60_000));
-  await Promise.race([aliveSeen, exited]);
+  const { child, output, exited } = await runUntil(manifest, /^alive$/m);
   // The guest now blocks reading stdin: the monitor holds all it was given.
   const pid = child.pid!;
   let hwmKiB = NaN;
@@ -126,12 +114,8 @@ async function runHostile(binary: string, memory: number, newpid: boolean, port:
   }
   child.stdin.end("x");
   const [code] = await exited;
-  clearTimeout(timer);
-  const lines = new Map<string, string>();
-  for (const l of stdout.split("\n")) {
-    const i = l.lastIndexOf(": ");
-    if (i > 0) lines.set(l.slice(0, i), l.slice(i + 2));
-  }
+  const { stdout, stderr } = output;
+  const lines = reportLines(stdout);
   return { lines, stdout, stderr, code: code as number | null, hwmKiB, threads, roots, root: realpathSync(join(dir, "root")) };
 }
 

@@ -6,11 +6,10 @@
 // waits, holding a memfd as full as it could make it, the monitor's own
 // descriptors show what the host keeps for it.
 import assert from "node:assert/strict";
-import { once } from "node:events";
 import { mkdirSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { guest, scaled, tempDir, torovSpawn, variants, writeManifest } from "../helpers.js";
+import { guest, reportLines, runUntil, tempDir, variants, writeManifest } from "../helpers.js";
 
 const MiB = 1 << 20;
 
@@ -27,19 +26,7 @@ async function runPinning(binary: string, memory: number): Promise<Seen> {
   const dir = tempDir();
   mkdirSync(join(dir, "root"));
   const manifest = writeManifest(dir, { binary: guest(binary), args: [String(2 * memory)], extra: { Memory: memory } });
-  const child = torovSpawn(["run", manifest]);
-  let stdout = "";
-  let stderr = "";
-  child.stderr.on("data", (d) => (stderr += d));
-  let waiting!: () => void;
-  const waitingSeen = new Promise<void>((r) => (waiting = r));
-  child.stdout.on("data", (d) => {
-    stdout += d;
-    if (/^waiting$/m.test(stdout)) waiting();
-  });
-  const exited = once(child, "exit");
-  const timer = setTimeout(() => child.kill("SIGKILL"), scaled(60_000));
-  await Promise.race([waitingSeen, exited]);
+  const { child, output, exited } = await runUntil(manifest, /^waiting$/m);
   let memfdBytes = NaN;
   try {
     const fds = `/proc/${child.pid}/fd`;
@@ -58,12 +45,8 @@ async function runPinning(binary: string, memory: number): Promise<Seen> {
   }
   child.stdin.end("x");
   const [code] = await exited;
-  clearTimeout(timer);
-  const lines = new Map<string, string>();
-  for (const l of stdout.split("\n")) {
-    const i = l.lastIndexOf(": ");
-    if (i > 0) lines.set(l.slice(0, i), l.slice(i + 2));
-  }
+  const { stdout, stderr } = output;
+  const lines = reportLines(stdout);
   return { lines, stdout, stderr, code: code as number | null, memfdBytes };
 }
 

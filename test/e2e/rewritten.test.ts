@@ -7,12 +7,11 @@
 // past the end of a truncated file used to raise SIGBUS in it, which ends
 // Node and every VM in it), and the run ends as it would have.
 import assert from "node:assert/strict";
-import { once } from "node:events";
 import { closeSync, copyFileSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, truncateSync, writeSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { basename, join } from "node:path";
 import { test } from "node:test";
-import { guest, scaled, tempDir, torovSpawn, variants, writeManifest } from "../helpers.js";
+import { guest, runUntil, scaled, tempDir, variants, writeManifest } from "../helpers.js";
 
 interface Ran {
   code: number | null;
@@ -45,24 +44,12 @@ async function runChanged(binary: string, change: (path: string) => void): Promi
   const copy = join(dir, basename(binary));
   copyFileSync(guest(binary), copy);
   const manifest = writeManifest(dir, { binary: copy });
-  const child = torovSpawn(["run", manifest]);
-  let stdout = "";
-  let stderr = "";
-  child.stderr.on("data", (d) => (stderr += d));
-  let ready!: () => void;
-  const readySeen = new Promise<void>((r) => (ready = r));
-  child.stdout.on("data", (d) => {
-    stdout += d;
-    if (/^ready$/m.test(stdout)) ready();
-  });
-  const exited = once(child, "exit");
-  const timer = setTimeout(() => child.kill("SIGKILL"), scaled(60_000));
-  await Promise.race([readySeen, exited]);
+  const { child, output, exited } = await runUntil(manifest, /^ready$/m);
   await vcpuInPoll(child.pid!);
   change(copy);
   child.stdin.end("x");
   const [code, signal] = await exited;
-  clearTimeout(timer);
+  const { stdout, stderr } = output;
   return { code: code as number | null, signal: signal as NodeJS.Signals | null, stdout, stderr };
 }
 

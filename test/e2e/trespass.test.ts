@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { chownSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { BIN, ROOT, guest, scaled, tempDir, torov, variants, writeManifest } from "../helpers.js";
+import { BIN, ROOT, guest, reportLines, scaled, tempDir, torov, variants, writeManifest } from "../helpers.js";
 
 const root = process.getuid?.() === 0;
 
@@ -111,11 +111,7 @@ test("a guest changes nothing it was lent, and has an ordinary user's rights onl
     closeSync(out);
     const stdout = readFileSync(outPath, "utf8");
     assert.equal(r.status, 0, `${binary}: ${r.stderr}\n${stdout}`);
-    const lines = new Map<string, string>();
-    for (const l of stdout.split("\n")) {
-      const i = l.lastIndexOf(": ");
-      if (i > 0) lines.set(l.slice(0, i), l.slice(i + 2));
-    }
+    const lines = reportLines(stdout);
     assert.match(stdout, /^done$/m, `${binary}: the guest did not finish:\n${stdout}`);
     for (const [what, want] of Object.entries(EXPECTED)) assert.equal(lines.get(what), want, `${binary}: ${what}`);
     // And on the host: the program, the device and the stdout file are as they were.
