@@ -173,8 +173,17 @@ int Paths::GuestPathOf(int host_fd, std::string* out) const {
   if (n < 0) return -errno;
   const std::string host(buf, static_cast<size_t>(n));
   if (chrooted_) {
-    // Chrooted, the kernel names files from the root already.
+    // Chrooted, the kernel names files from the root already; but a file
+    // outside the root is named from the namespace's root, as if it were
+    // inside. The name counts only if it leads back to the same file.
     if (host.empty() || host[0] != '/' || host.find(" (deleted)") != std::string::npos) return -ENOENT;
+    struct stat st, there;
+    const int found = OpenInRoot(root_.get(), host, O_PATH | O_NOFOLLOW, 0);
+    if (found < 0) return -ENOENT;
+    Fd same(found);
+    if (fstat(host_fd, &st) < 0 || fstat(same.get(), &there) < 0 || st.st_dev != there.st_dev ||
+        st.st_ino != there.st_ino)
+      return -ENOENT;
     *out = host;
     return 0;
   }

@@ -23,12 +23,6 @@ std::string Failed(const char* what) { return std::string(what) + ": " + std::st
 
 }  // namespace
 
-unsigned long long EffectiveCapabilities() {
-  __user_cap_data_struct data[2]{};
-  if (!Capabilities(data)) return ~0ULL;
-  return data[0].effective | static_cast<unsigned long long>(data[1].effective) << 32;
-}
-
 std::string DropCapabilities(int root) {
   __user_cap_data_struct data[2]{};
   if (!Capabilities(data)) return Failed("capget");

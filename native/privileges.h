@@ -18,7 +18,4 @@ namespace torov {
 // (also when it held none before), else why not.
 std::string DropCapabilities(int root);
 
-// The capabilities the calling thread may use (its effective set), as a bit mask.
-unsigned long long EffectiveCapabilities();
-
 }  // namespace torov

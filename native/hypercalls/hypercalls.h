@@ -131,10 +131,6 @@ int64_t InstallHostFd(Guest& g, int host_fd, int open_flags);
 // unless it is plainly the guest's own (inside the MountPoint, a memfd, a
 // socket, a pipe or another object without a name).
 int64_t InstallReceivedFd(Guest& g, int host_fd, int open_flags);
-// Whether a host fd is plainly the guest's own: not one of the files it
-// was lent, and a file inside the MountPoint, a memfd, a socket, a pipe or
-// another object without a name.
-bool OwnFile(Guest& g, int host_fd);
 
 // A call that writes into a guest memfd writes only what the guest's budget
 // has room for (native/memfds.h): how many of `len` bytes it may write into

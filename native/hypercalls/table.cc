@@ -37,6 +37,13 @@ int ResolvePath(Guest& g, int64_t dirfd, uint64_t path_addr, bool nofollow, bool
                 bool* borrowed) {
   bool lent = false;
   if (borrowed) *borrowed = false;
+  // "" (AT_EMPTY_PATH) and /dev/fd/N name a guest fd's file: a duplicate of it.
+  auto dup_of = [&lent](const OpenFile* f, int missing) {
+    if (!f) return missing;
+    lent = f->borrowed;
+    const int fd = fcntl(f->host.get(), F_DUPFD_CLOEXEC, 3);
+    return fd < 0 ? -errno : fd;
+  };
   std::string path;
   int r = GuestPath(g, path_addr, &path);
   if (r < 0) return r;
@@ -45,22 +52,14 @@ int ResolvePath(Guest& g, int64_t dirfd, uint64_t path_addr, bool nofollow, bool
     if (dirfd == AT_FDCWD) {
       r = g.paths.Open(g.paths.cwd(), O_PATH | O_DIRECTORY, 0);
     } else {
-      const OpenFile* f = g.fds.Get(dirfd);
-      if (!f) return -EBADF;
-      lent = f->borrowed;
-      r = fcntl(f->host.get(), F_DUPFD_CLOEXEC, 3);
-      if (r < 0) r = -errno;
+      r = dup_of(g.fds.Get(dirfd), -EBADF);
     }
   } else {
     std::string abs;
     if ((r = g.paths.Join(g.fds, dirfd, path, &abs)) < 0) return r;
     const int alias = Paths::StdioAlias(Paths::Normalize(abs));
     if (alias >= 0) {
-      const OpenFile* f = g.fds.Get(alias);
-      if (!f) return -ENOENT;
-      lent = f->borrowed;
-      r = fcntl(f->host.get(), F_DUPFD_CLOEXEC, 3);
-      if (r < 0) r = -errno;
+      r = dup_of(g.fds.Get(alias), -ENOENT);
     } else {
       lent = g.paths.Borrowed(abs);
       r = g.paths.Open(abs, O_PATH | (nofollow ? O_NOFOLLOW : 0), 0);
@@ -88,42 +87,37 @@ int64_t InstallHostFd(Guest& g, int host_fd, int open_flags) {
   return g.fds.Install(std::move(file), (open_flags & O_CLOEXEC) != 0);
 }
 
-int64_t InstallReceivedFd(Guest& g, int host_fd, int open_flags) {
-  const int64_t fd = InstallHostFd(g, host_fd, open_flags);
-  if (fd < 0) return fd;
-  OpenFile* file = g.fds.Get(fd);
-  file->borrowed = !OwnFile(g, host_fd);
-  return fd;
-}
+namespace {
 
-bool OwnFile(Guest& g, int host_fd) {
-  // A file that came through a socket may be one the guest was lent (its
-  // stdio, /proc/self/exe, a device), sent to itself, or a host peer's: it
-  // is the guest's own only when it is plainly its own kind of thing.
+// Whether a received file is plainly the guest's own: not one of the files
+// it was lent (by device and inode), and a socket, a memfd, a pipe or
+// another object without a name, or a file inside the MountPoint that is
+// not one of the virtual names (a host peer may send the host's /dev/null).
+bool OwnFile(Guest& g, const OpenFile& file) {
   struct stat st;
-  if (fstat(host_fd, &st) < 0) return false;
+  if (fstat(file.host.get(), &st) < 0) return false;
   if (g.lent.count({st.st_dev, st.st_ino})) return false;
-  if (S_ISSOCK(st.st_mode) || g.memfds.Track(st)) return true;
-  // Objects with no name: pipes, eventfds, epoll, timerfds.
+  if (S_ISSOCK(st.st_mode) || file.memfd) return true;
   char link[64];
-  const auto magic = g.paths.Magic(host_fd);
+  const auto magic = g.paths.Magic(file.host.get());
   const ssize_t n = readlinkat(magic.dir, magic.name.c_str(), link, sizeof link - 1);
   if (n > 0) {
     const std::string target(link, static_cast<size_t>(n));
     for (const char* anonymous : {"pipe:[", "anon_inode:"})
       if (target.rfind(anonymous, 0) == 0) return true;
   }
-  // A file inside the MountPoint: its path there, looked up confined, is
-  // the same file (a chrooted thread's magic links name files outside the
-  // root as if they were inside).
   std::string inside;
-  if (g.paths.GuestPathOf(host_fd, &inside) < 0) return false;
-  const int found = g.paths.Open(inside, O_PATH | O_NOFOLLOW, 0);
-  if (found < 0) return false;
-  Fd same(found);
-  struct stat there;
-  return fstat(same.get(), &there) == 0 && there.st_dev == st.st_dev && there.st_ino == st.st_ino &&
-         !g.paths.Borrowed(inside);
+  return g.paths.GuestPathOf(file.host.get(), &inside) == 0 && !g.paths.Borrowed(inside);
+}
+
+}  // namespace
+
+int64_t InstallReceivedFd(Guest& g, int host_fd, int open_flags) {
+  const int64_t fd = InstallHostFd(g, host_fd, open_flags);
+  if (fd < 0) return fd;
+  OpenFile* file = g.fds.Get(fd);
+  file->borrowed = !OwnFile(g, *file);
+  return fd;
 }
 
 }  // namespace torov

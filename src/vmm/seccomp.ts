@@ -86,8 +86,12 @@ const OPEN: readonly Need[] = [OPENAT2, OPENAT];
 const PARENT: readonly Need[] = [OPENAT2];
 /** ResolvePath (hypercalls/table.cc): Paths::Open, or a duplicate for "" and /dev/fd/N. */
 const RESOLVE: readonly Need[] = [...OPEN, ["fcntl", { arg: 1, in: [F.DUPFD_CLOEXEC] }]];
-/** Paths::GuestPathOf: where a directory fd the guest gets (or its new cwd) is, through its magic link. */
-const GUEST_PATH: Need = ["readlinkat", { arg: 0, in: ["procfds"] }];
+/**
+ * Paths::GuestPathOf: where a file the guest gets (a directory, its new cwd,
+ * a file received) is, through its magic link, checked by looking the name
+ * up again confined.
+ */
+const GUEST_PATH: readonly Need[] = [["readlinkat", { arg: 0, in: ["procfds"] }], OPENAT2];
 /** Socket options that carry a pointer are never set or read (hypercalls/net.cc refuses them first). */
 const SOCKOPT = (name: string): Need[] => [
   [name, { arg: 1, in: [SOL_SOCKET] }, { arg: 2, notIn: [SO_ATTACH_FILTER, SO_ATTACH_BPF, SO_ATTACH_REUSEPORT_CBPF, SO_ATTACH_REUSEPORT_EBPF] }],
@@ -139,7 +143,7 @@ const BASE: readonly Need[] = [
  * admitted, nor a lookup from the thread's cwd (AT_FDCWD).
  */
 const HOST: Readonly<Record<string, readonly Need[]>> = {
-  open: [...OPEN, GUEST_PATH], openat: [...OPEN, GUEST_PATH], creat: [...OPEN, GUEST_PATH],
+  open: [...OPEN, ...GUEST_PATH], openat: [...OPEN, ...GUEST_PATH], creat: [...OPEN, ...GUEST_PATH],
   stat: [...RESOLVE, at("newfstatat", 0)], lstat: [...RESOLVE, at("newfstatat", 0)], newfstatat: [...RESOLVE, at("newfstatat", 0)],
   fstat: ["fstat", at("newfstatat", 0)], statx: [...RESOLVE, at("statx", 0)],
   access: [...RESOLVE, at("faccessat2", 0)], faccessat: [...RESOLVE, at("faccessat2", 0)], faccessat2: [...RESOLVE, at("faccessat2", 0)],
@@ -160,7 +164,7 @@ const HOST: Readonly<Record<string, readonly Need[]>> = {
   // futimens(fd) is utimensat(fd, NULL).
   utime: [...PARENT, ...RESOLVE, at("utimensat", 0)], utimes: [...PARENT, ...RESOLVE, at("utimensat", 0)],
   futimesat: [...PARENT, ...RESOLVE, at("utimensat", 0)], utimensat: [...PARENT, ...RESOLVE, at("utimensat", 0)],
-  truncate: [...OPEN, "ftruncate"], chdir: [OPENAT2, GUEST_PATH], fchdir: [], getcwd: [],
+  truncate: [...OPEN, "ftruncate"], chdir: [...GUEST_PATH], fchdir: [], getcwd: [],
   // sync(2) is syncfs of the MountPoint.
   sync: [OPENAT2, "syncfs"],
   getdents: ["getdents"], getdents64: ["getdents64"],
@@ -182,7 +186,7 @@ const HOST: Readonly<Record<string, readonly Need[]>> = {
   // Descriptors received (SCM_RIGHTS) join the fd table, directories with their path.
   // What a memfd holds is checked before each write into it: where it
   // writes, and its holes (native/memfds.h); memfds come from these.
-  recvmsg: ["recvmsg", GUEST_PATH, "lseek"], recvmmsg: ["recvmsg", GUEST_PATH, "lseek"],
+  recvmsg: ["recvmsg", ...GUEST_PATH, "lseek"], recvmmsg: ["recvmsg", ...GUEST_PATH, "lseek"],
   memfd_create: ["memfd_create", "lseek"],
   setsockopt: SOCKOPT("setsockopt"), getsockopt: SOCKOPT("getsockopt"),
 };
