@@ -9,7 +9,7 @@
 
 #include "errors.h"
 #include "hypercalls/hypercalls.h"
-#include "kvm.h"
+#include "kvm/kvm.h"
 #include "machine.h"
 #include "paths.h"
 #include "seccomp.h"

@@ -71,7 +71,7 @@ struct DebugMechanisms {
 };
 
 // What this host's KVM does for a debugger of user-mode code, found by
-// running scratch VMs (native/probes.cc).
+// running scratch VMs (native/kvm/probes.cc).
 struct DebugSupport {
   bool kvm_step = false;        // KVM_GUESTDBG_SINGLESTEP stops after one instruction at CPL 3
   bool kvm_sw_breakpoints = false;  // KVM_GUESTDBG_USE_SW_BP: int3 exits to the monitor

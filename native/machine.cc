@@ -12,8 +12,8 @@
 #include <set>
 
 #include "errors.h"
-#include "guest/runtime.h"
-#include "kvm.h"
+#include "kvm/runtime.h"
+#include "kvm/kvm.h"
 #include "privileges.h"
 #include "seccomp.h"
 #include "snapshot.h"
@@ -53,7 +53,7 @@ uint64_t U64(const Napi::Value& v, const char* what) {
 
 Napi::BigInt Big(Napi::Env env, uint64_t v) { return Napi::BigInt::New(env, v); }
 
-Napi::Object ResultToJs(Napi::Env env, const RunResult& r, const Guest& g) {
+Napi::Object ResultToJs(Napi::Env env, const RunResult& r, const Process& g) {
   static const char* const kinds[] = {"exited", "signaled", "fault", "killed", "error"};
   Napi::Object o = Napi::Object::New(env);
   o.Set("kind", kinds[r.kind]);
@@ -164,28 +164,28 @@ Machine::Machine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Machine>(inf
   try {
     Kvm& kvm = Kvm::Get();
     vm_ = kvm.CreateVm();
-    guest_ = std::make_shared<Guest>(config);
+    process_ = std::make_shared<Process>(config);
     const size_t image = static_cast<size_t>(torov_runtime_image_end - torov_runtime_image);
-    std::memcpy(guest_->ram.Phys(RT_BASE, image), torov_runtime_image, image);
+    std::memcpy(process_->ram.Phys(RT_BASE, image), torov_runtime_image, image);
     if (config.flat) {
       // ToroV's flat programs make hypercalls with `out` on ports of their
       // choosing: open all 256 to user mode but the runtime's exception port.
       // (Not IOPL 3: PVM forces IOPL 0 in user mode; the bitmap works on both.)
-      uint8_t* bitmap = guest_->ram.Phys(RT_TSS + RT_TSS_IOMAP, RT_TSS_IOPORTS / 8);
+      uint8_t* bitmap = process_->ram.Phys(RT_TSS + RT_TSS_IOMAP, RT_TSS_IOPORTS / 8);
       std::memset(bitmap, 0, RT_TSS_IOPORTS / 8);
       bitmap[EXC_PORT / 8] |= static_cast<uint8_t>(1u << (EXC_PORT % 8));
     }
     kvm_userspace_memory_region region{};
     region.slot = 0;
     region.guest_phys_addr = 0;
-    region.memory_size = guest_->ram.size();
-    region.userspace_addr = reinterpret_cast<uint64_t>(guest_->ram.base());
+    region.memory_size = process_->ram.size();
+    region.userspace_addr = reinterpret_cast<uint64_t>(process_->ram.base());
     if (ioctl(vm_.get(), KVM_SET_USER_MEMORY_REGION, &region) < 0)
       throw SystemError("EKVM", "KVM_SET_USER_MEMORY_REGION");
   } catch (const Error& e) {
     throw ToJsError(env, e.code(), e.what());
   }
-  tracer_ = std::make_unique<Tracer>(*guest_);
+  tracer_ = std::make_unique<Tracer>(*process_);
   KickSignal();
   thread_ = std::thread([this] { Body(); });
 }
@@ -200,7 +200,7 @@ Machine::~Machine() {
     if (launch_ == Launch::kWait) launch_ = Launch::kAbandon;
   }
   changed_.notify_all();
-  if (started_ && vcpu_) RequestStop(Guest::kKill);
+  if (started_ && vcpu_) RequestStop(Process::kKill);
   GiveOrder(Order{OrderKind::kKill});
   tracer_->Close();
   JoinThreads();
@@ -216,7 +216,7 @@ void Machine::JoinThreads() {
   if (kicker_.joinable()) kicker_.join();
 }
 
-void Machine::RequestStop(Guest::StopRequest why) {
+void Machine::RequestStop(Process::StopRequest why) {
   // TOROV_FAULT_LOSE_KICK=1 (for the tests): the first kick is never sent,
   // as if it had come just before a wait; the kicker must make up for it.
   const bool lose_kick = getenv("TOROV_FAULT_LOSE_KICK") != nullptr;
@@ -237,9 +237,9 @@ void Machine::KickUntilTaken() {
   const pthread_t vcpu_thread = thread_.native_handle();
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
-    changed_.wait(lock, [this] { return !running_ || guest_->interrupted(); });
+    changed_.wait(lock, [this] { return !running_ || process_->interrupted(); });
     if (!running_) return;
-    if (changed_.wait_for(lock, std::chrono::milliseconds(10), [this] { return !running_ || !guest_->interrupted(); }))
+    if (changed_.wait_for(lock, std::chrono::milliseconds(10), [this] { return !running_ || !process_->interrupted(); }))
       continue;
     pthread_kill(vcpu_thread, KickSignal());
   }
@@ -247,12 +247,12 @@ void Machine::KickUntilTaken() {
 
 Napi::Value Machine::Memory(const Napi::CallbackInfo& info) {
   if (memory_.IsEmpty()) {
-    // Guest RAM as an external ArrayBuffer; it keeps the guest alive for as
+    // Process RAM as an external ArrayBuffer; it keeps the guest alive for as
     // long as JavaScript holds it.
-    auto* keep = new std::shared_ptr<Guest>(guest_);
+    auto* keep = new std::shared_ptr<Process>(process_);
     Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(
-        info.Env(), guest_->ram.base(), guest_->ram.size(),
-        [](Napi::Env, void*, std::shared_ptr<Guest>* hint) { delete hint; }, keep);
+        info.Env(), process_->ram.base(), process_->ram.size(),
+        [](Napi::Env, void*, std::shared_ptr<Process>* hint) { delete hint; }, keep);
     memory_ = Napi::Persistent(buf);
   }
   return memory_.Value();
@@ -263,7 +263,7 @@ Napi::Value Machine::Write(const Napi::CallbackInfo& info) {
   const uint64_t addr = U64(info[0], "address");
   if (!info[1].IsTypedArray()) throw Napi::TypeError::New(info.Env(), "Expected write(address, Uint8Array)");
   Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
-  uint8_t* dst = guest_->ram.Phys(addr, bytes.ByteLength());
+  uint8_t* dst = process_->ram.Phys(addr, bytes.ByteLength());
   if (!dst || addr < RT_LIMIT)
     throw Napi::RangeError::New(info.Env(), "write: " + Hex(addr) + "+" + std::to_string(bytes.ByteLength()) +
                                                 " is outside the application's memory");
@@ -284,7 +284,7 @@ Napi::Value Machine::SnapshotProgram(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i + 1 < list.Length(); i += 2)
     ranges.push_back({U64(list.Get(i), "range start"), U64(list.Get(i + 1), "range end")});
   try {
-    guest_->ram.SetProgram(ProgramSnapshot::Take(fd, std::move(ranges)));
+    process_->ram.SetProgram(ProgramSnapshot::Take(fd, std::move(ranges)));
   } catch (const Error& e) {
     throw ToJsError(env, e.code(), e.what());
   }
@@ -297,14 +297,14 @@ Napi::Value Machine::MapProgram(const Napi::CallbackInfo& info) {
   if (started_) throw Napi::Error::New(info.Env(), "mapProgram: the machine has started");
   const uint64_t addr = U64(info[0], "address"), len = U64(info[1], "length");
   const uint64_t offset = U64(info[2], "offset");
-  if (addr < RT_LIMIT || addr > guest_->mm.app_high() || len > guest_->mm.app_high() - addr) return Napi::Boolean::New(info.Env(), false);
-  return Napi::Boolean::New(info.Env(), guest_->ram.MapProgram(addr, len, offset));
+  if (addr < RT_LIMIT || addr > process_->mm.app_high() || len > process_->mm.app_high() - addr) return Napi::Boolean::New(info.Env(), false);
+  return Napi::Boolean::New(info.Env(), process_->ram.MapProgram(addr, len, offset));
 }
 
 // copyProgram(addr, offset, length): bytes of the program's copy into guest RAM.
 Napi::Value Machine::CopyProgram(const Napi::CallbackInfo& info) {
   const uint64_t addr = U64(info[0], "address"), offset = U64(info[1], "offset"), len = U64(info[2], "length");
-  if (!guest_->ram.Phys(addr, len) || addr < RT_LIMIT || !guest_->ram.CopyProgram(addr, offset, len))
+  if (!process_->ram.Phys(addr, len) || addr < RT_LIMIT || !process_->ram.CopyProgram(addr, offset, len))
     throw Napi::RangeError::New(info.Env(), "copyProgram: " + Hex(addr) + "+" + std::to_string(len) + " from offset " +
                                                 std::to_string(offset) + " is outside the application's memory or the program");
   return info.Env().Undefined();
@@ -314,17 +314,17 @@ Napi::Value Machine::CopyProgram(const Napi::CallbackInfo& info) {
 Napi::Value Machine::Fill(const Napi::CallbackInfo& info) {
   const uint64_t addr = U64(info[0], "address"), len = U64(info[1], "length");
   const int byte = static_cast<int>(U64(info[2], "byte"));
-  uint8_t* dst = guest_->ram.Phys(addr, len);
+  uint8_t* dst = process_->ram.Phys(addr, len);
   if (!dst || addr < RT_LIMIT)
     throw Napi::RangeError::New(info.Env(), "fill: " + Hex(addr) + "+" + std::to_string(len) + " is outside the application's memory");
   std::memset(dst, byte, len);
   return info.Env().Undefined();
 }
 Napi::Value Machine::AppLow(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(guest_->mm.app_low()));
+  return Napi::Number::New(info.Env(), static_cast<double>(process_->mm.app_low()));
 }
 Napi::Value Machine::AppHigh(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(guest_->mm.app_high()));
+  return Napi::Number::New(info.Env(), static_cast<double>(process_->mm.app_high()));
 }
 
 Napi::Value Machine::AddMapping(const Napi::CallbackInfo& info) {
@@ -337,16 +337,16 @@ Napi::Value Machine::AddMapping(const Napi::CallbackInfo& info) {
   else if (kind == "stack") k = VmaKind::kStack;
   else if (kind == "heap") k = VmaKind::kBrk;
   const std::string name = info[4].IsString() ? info[4].As<Napi::String>().Utf8Value() : "";
-  return Napi::Boolean::New(info.Env(), guest_->mm.AddMapping(start, end, prot, k, name));
+  return Napi::Boolean::New(info.Env(), process_->mm.AddMapping(start, end, prot, k, name));
 }
 
 Napi::Value Machine::SetBrk(const Napi::CallbackInfo& info) {
-  guest_->mm.SetBrk(U64(info[0], "brk"));
+  process_->mm.SetBrk(U64(info[0], "brk"));
   return info.Env().Undefined();
 }
 
 Napi::Value Machine::SetMmapTop(const Napi::CallbackInfo& info) {
-  guest_->mm.set_mmap_top(U64(info[0], "mmap top"));
+  process_->mm.set_mmap_top(U64(info[0], "mmap top"));
   return info.Env().Undefined();
 }
 
@@ -354,7 +354,7 @@ Napi::Value Machine::Mappings(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Array out = Napi::Array::New(env);
   uint32_t i = 0;
-  for (const auto& [start, v] : guest_->mm.vmas()) {
+  for (const auto& [start, v] : process_->mm.vmas()) {
     Napi::Object o = Napi::Object::New(env);
     o.Set("start", Big(env, v.start));
     o.Set("end", Big(env, v.end));
@@ -408,7 +408,7 @@ void Machine::Body() {
     // Its own fs context: the guest's umask (and, when privileged, its root)
     // belong to this thread only.
     if (unshare(CLONE_FS) < 0) throw SystemError("EKVM", "unshare(CLONE_FS) for the vCPU thread");
-    vcpu_ = std::make_unique<Vcpu>(vm_.get(), *guest_, 0);
+    vcpu_ = std::make_unique<Vcpu>(vm_.get(), *process_, 0);
     vcpu_->Setup();
   } catch (const Error& e) {
     code = e.code();
@@ -420,16 +420,16 @@ void Machine::Body() {
   // thread leaves the host's view of the file system (when it may) and
   // limits its own host syscalls. All it does from here on is KVM ioctls on
   // its own fds, waiting, and the hypercalls.
-  std::string chroot_status = guest_->paths.Confine();
+  std::string chroot_status = process_->paths.Confine();
   // Then it gives up root's powers: from here on it may do for the guest
   // only what an ordinary user may (no chown to others, no set-ID files, no
   // raw sockets, no reading files it has no permission for).
-  std::string privileges_status = DropCapabilities(guest_->paths.root_fd());
-  guest_->sockets_of_root = setfsuid(-1) == 0;
+  std::string privileges_status = DropCapabilities(process_->paths.root_fd());
+  process_->sockets_of_root = setfsuid(-1) == 0;
   std::string seccomp_status = "not asked for";
   if (use_seccomp_ && !vcpu_) seccomp_status = "no vCPU";
   if (use_seccomp_ && vcpu_) {
-    const Paths& paths = guest_->paths;
+    const Paths& paths = process_->paths;
     FilterContext ctx;
     ctx.vm = vm_.get();
     ctx.vcpu = vcpu_->fd();
@@ -477,7 +477,7 @@ void Machine::Body() {
   }
   changed_.notify_all();
   auto* boxed = new RunResult(std::move(result));
-  Guest* guest = guest_.get();
+  Process* guest = process_.get();
   done_.BlockingCall(boxed, [guest](Napi::Env env, Napi::Function callback, RunResult* r) {
     callback.Call({ResultToJs(env, *r, *guest)});
     delete r;
@@ -489,7 +489,7 @@ void Machine::Body() {
 
 Napi::Value Machine::Kill(const Napi::CallbackInfo& info) {
   if (started_ && vcpu_ && thread_.joinable()) {
-    RequestStop(Guest::kKill);
+    RequestStop(Process::kKill);
     GiveOrder(Order{OrderKind::kKill});  // in case it is parked
     tracer_->Close();                    // ...or waiting for JavaScript to take records
   }
@@ -500,7 +500,7 @@ Napi::Value Machine::HypercallCounts(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
   for (int nr = 0; nr < kMaxHypercall; nr++)
-    if (guest_->counts[nr]) out.Set(nr, static_cast<double>(guest_->counts[nr]));
+    if (process_->counts[nr]) out.Set(nr, static_cast<double>(process_->counts[nr]));
   return out;
 }
 
@@ -525,7 +525,7 @@ Napi::Value Machine::NeededHypercalls(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Array out = Napi::Array::New(env);
   for (int nr = 0; nr < kMaxHypercall; nr++)
-    if (guest_->needed[nr]) out.Set(out.Length(), nr);
+    if (process_->needed[nr]) out.Set(out.Length(), nr);
   return out;
 }
 
@@ -665,7 +665,7 @@ Napi::Value Machine::DebugInterrupt(const Napi::CallbackInfo& info) {
       std::lock_guard<std::mutex> lock(debug_->mutex);
       if (debug_->parked && debug_->order.kind == OrderKind::kNone) return info.Env().Undefined();
     }
-    RequestStop(Guest::kInterrupt);
+    RequestStop(Process::kInterrupt);
   }
   return info.Env().Undefined();
 }
@@ -676,9 +676,9 @@ Napi::Value Machine::DebugRead(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const uint64_t addr = U64(info[0], "address");
   const uint64_t len = std::min<uint64_t>(U64(info[1], "length"), 1 << 20);
-  const uint64_t n = guest_->mm.DebuggerExtent(addr, len);
+  const uint64_t n = process_->mm.DebuggerExtent(addr, len);
   if (len && !n) return env.Null();
-  return Napi::Buffer<uint8_t>::Copy(env, guest_->ram.Phys(addr, n), n);
+  return Napi::Buffer<uint8_t>::Copy(env, process_->ram.Phys(addr, n), n);
 }
 
 // debugWrite(addr, bytes): writes into mapped application memory, read-only
@@ -688,9 +688,9 @@ Napi::Value Machine::DebugWrite(const Napi::CallbackInfo& info) {
   const uint64_t addr = U64(info[0], "address");
   if (!info[1].IsTypedArray()) throw Napi::TypeError::New(env, "Expected debugWrite(address, Uint8Array)");
   Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
-  const uint64_t n = guest_->mm.DebuggerExtent(addr, bytes.ByteLength());
+  const uint64_t n = process_->mm.DebuggerExtent(addr, bytes.ByteLength());
   if (n != bytes.ByteLength()) return Napi::Number::New(env, 0);
-  std::memcpy(guest_->ram.Phys(addr, n), bytes.Data(), n);
+  std::memcpy(process_->ram.Phys(addr, n), bytes.Data(), n);
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
@@ -708,7 +708,7 @@ Napi::Value Machine::DebugWatch(const Napi::CallbackInfo& info) {
   if (!debug_->parked) return Napi::Boolean::New(env, false);
   auto& ws = debug_->watches;
   if (insert) {
-    if (guest_->mm.DebuggerExtent(addr, len) != len) return Napi::Boolean::New(env, false);
+    if (process_->mm.DebuggerExtent(addr, len) != len) return Napi::Boolean::New(env, false);
     ws.push_back(Watch{addr, len, kind[0]});
   } else {
     auto it = std::find_if(ws.begin(), ws.end(), [&](const Watch& w) { return w.addr == addr && w.len == len && w.kind == kind[0]; });

@@ -19,10 +19,10 @@
 #include <utility>
 
 #include "fd.h"
-#include "guest.h"
+#include "process.h"
 #include "debug.h"
 #include "seccomp.h"
-#include "vcpu.h"
+#include "kvm/vcpu.h"
 
 namespace torov {
 
@@ -79,12 +79,12 @@ class Machine : public Napi::ObjectWrap<Machine> {
   void Body();
   // Asks the vCPU thread to stop (a kill, a debugger's interrupt), and makes
   // sure the request gets through (KickUntilTaken, on the kicker thread).
-  void RequestStop(Guest::StopRequest why);
+  void RequestStop(Process::StopRequest why);
   void KickUntilTaken();
   // Waits for the vCPU thread and the kicker to end.
   void JoinThreads();
 
-  std::shared_ptr<Guest> guest_;
+  std::shared_ptr<Process> process_;
   Fd vm_;
   std::unique_ptr<Vcpu> vcpu_;
   std::thread thread_;
@@ -129,7 +129,7 @@ class Machine : public Napi::ObjectWrap<Machine> {
 // a `code` before src/vmm/native.ts has registered the class).
 Napi::Error ToJsError(Napi::Env env, const std::string& code, const std::string& message);
 
-// { kvmStep, kvmInt3, debugRegisters } (native/probes.cc).
+// { kvmStep, kvmInt3, debugRegisters } (native/kvm/probes.cc).
 Napi::Object MechanismsToJs(Napi::Env env, const DebugMechanisms& m);
 
 }  // namespace torov

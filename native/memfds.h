@@ -50,7 +50,7 @@ class MemfdBudget {
   void Update(MemfdUse& m, int fd);
 
   // The device memfds live on (the kernel's internal tmpfs): learnt once per
-  // process, on the first Guest's construction (the vCPU thread's filter
+  // process, on the first Process's construction (the vCPU thread's filter
   // may not admit memfd_create).
   static dev_t Device();
 

@@ -9,7 +9,7 @@
 #include <iterator>
 
 #include "errors.h"
-#include "guest/runtime.h"
+#include "kvm/runtime.h"
 #include "snapshot.h"
 
 namespace torov {

@@ -1,4 +1,4 @@
-// Guest path names resolve inside the application's MountPoint.
+// Process path names resolve inside the application's MountPoint.
 //
 // Every lookup is one openat2(root, absolute-guest-path, RESOLVE_IN_ROOT |
 // RESOLVE_NO_MAGICLINKS): the kernel treats `root` as "/", so `..` stops at
@@ -37,7 +37,7 @@ class Paths {
   const std::string& cwd() const { return cwd_; }
   // The host file the guest sees as /proc/self/exe.
   void set_exe(const std::string& host_path) { exe_ = host_path; }
-  // Non-zero while a stop is requested (Guest::stop_request): a blocking
+  // Non-zero while a stop is requested (Process::stop_request): a blocking
   // open gives up (EINTR) instead of starting over.
   void set_stop(const std::atomic<int>* stop) { stop_ = stop; }
 

@@ -14,10 +14,10 @@
 #include <cstring>
 
 #include "debug.h"
-#include "guest/runtime.h"
+#include "kvm/runtime.h"
 #include "hypercalls/hypercalls.h"
 #include "trace.h"
-#include "vcpu.h"
+#include "kvm/vcpu.h"
 
 namespace torov {
 
@@ -49,12 +49,12 @@ constexpr uint64_t kSigKillStop = (uint64_t{1} << (SIGKILL - 1)) | (uint64_t{1} 
 
 Vcpu::Next Vcpu::DeliverSignals(RunResult* result) {
   uint64_t reported = 0;  // signals the debugger has seen here already
-  while (!guest_.exited) {
-    const uint64_t ready = guest_.sig_pending & ~guest_.sigmask;
+  while (!process_.exited) {
+    const uint64_t ready = process_.sig_pending & ~process_.sigmask;
     if (!ready) return Next::kContinue;
     const int sig = __builtin_ctzll(ready) + 1;
     const uint64_t bit = uint64_t{1} << (sig - 1);
-    guest_.sig_pending &= ~bit;
+    process_.sig_pending &= ~bit;
     if (debug_ && !(reported & bit) && !(debug_->pass_signals.load() & bit)) {
       // As under ptrace: the debugger sees the signal first, and the
       // program gets it only if the debugger resumes with it (Park leaves
@@ -64,30 +64,30 @@ Vcpu::Next Vcpu::DeliverSignals(RunResult* result) {
       if (Park(stop, Context::kHypercall, result) == Next::kEnd) return Next::kEnd;
       continue;
     }
-    kernel_sigaction_t& act = guest_.sigactions[sig];
-    if (tracer_ && tracer_->enabled()) tracer_->Signal(sig, guest_.sig_code[sig], guest_.pid, guest_.uid);
+    kernel_sigaction_t& act = process_.sigactions[sig];
+    if (tracer_ && tracer_->enabled()) tracer_->Signal(sig, process_.sig_code[sig], process_.pid, process_.uid);
     if (act.handler == reinterpret_cast<uint64_t>(SIG_IGN)) continue;
     if (act.handler == reinterpret_cast<uint64_t>(SIG_DFL)) {
       if (DefaultIsIgnore(sig)) continue;  // SIGCHLD, SIGWINCH...
-      guest_.Kill(sig, sig == SIGPIPE ? "broken pipe" : "sent itself the signal");
+      process_.Kill(sig, sig == SIGPIPE ? "broken pipe" : "sent itself the signal");
       return Next::kContinue;
     }
     if (!(act.flags & kSaRestorer)) {
       // x86-64 Linux needs a restorer to return through: without one the
       // process gets SIGSEGV (libcs always give one).
-      guest_.Kill(SIGSEGV, "a signal handler without sa_restorer");
+      process_.Kill(SIGSEGV, "a signal handler without sa_restorer");
       return Next::kContinue;
     }
     if (act.handler >= kTaskSizeMax || act.restorer >= kTaskSizeMax) {
-      guest_.Kill(SIGSEGV, "a signal handler outside user space");
+      process_.Kill(SIGSEGV, "a signal handler outside user space");
       return Next::kContinue;
     }
     if (!PushSignalFrame(sig, act)) {
-      guest_.Kill(SIGSEGV, "no room for a signal frame on the stack");
+      process_.Kill(SIGSEGV, "no room for a signal frame on the stack");
       return Next::kContinue;
     }
-    guest_.sigmask |= act.mask | ((act.flags & SA_NODEFER) ? 0 : uint64_t{1} << (sig - 1));
-    guest_.sigmask &= ~kSigKillStop;
+    process_.sigmask |= act.mask | ((act.flags & SA_NODEFER) ? 0 : uint64_t{1} << (sig - 1));
+    process_.sigmask &= ~kSigKillStop;
     if (act.flags & SA_RESETHAND) {
       act.handler = reinterpret_cast<uint64_t>(SIG_DFL);
       act.flags &= ~uint64_t{SA_SIGINFO};
@@ -102,7 +102,7 @@ bool Vcpu::PushSignalFrame(int sig, const kernel_sigaction_t& act) {
   DebugRegs regs;
   Capture(Context::kHypercall, &regs);
   const uint64_t rsp = regs.gpr[7];
-  const uint64_t* alt = guest_.altstack;  // ss_sp, ss_flags, ss_size
+  const uint64_t* alt = process_.altstack;  // ss_sp, ss_flags, ss_size
   const bool alt_enabled = !(alt[1] & kSsDisable) && alt[2] != 0;
   const bool on_alt = alt_enabled && rsp - alt[0] <= alt[2];
   uint64_t sp = rsp - kRedZone;
@@ -110,7 +110,7 @@ bool Vcpu::PushSignalFrame(int sig, const kernel_sigaction_t& act) {
   const uint64_t fp = (sp - kFpSize) & ~uint64_t{63};
   const uint64_t frame = ((fp - kFrameSize) & ~uint64_t{15}) - 8;
   if (frame > fp) return false;  // wrapped
-  uint8_t* f = guest_.mm.User(frame, fp + kFpSize - frame, Access::kWrite);
+  uint8_t* f = process_.mm.User(frame, fp + kFpSize - frame, Access::kWrite);
   if (!f) return false;
   std::memset(f, 0, fp + kFpSize - frame);
   auto put = [&](uint64_t off, uint64_t v) { std::memcpy(f + off, &v, 8); };
@@ -124,11 +124,11 @@ bool Vcpu::PushSignalFrame(int sig, const kernel_sigaction_t& act) {
   put(mc + 8 * kMcRip, regs.rip);
   put(mc + 8 * kMcEflags, regs.rflags);
   put(mc + 8 * kMcSegs, uint64_t{USER_CS} | (uint64_t{USER_DS} << 48));  // cs, gs 0, fs 0, ss
-  put(mc + 8 * kMcOldmask, guest_.sigmask);
+  put(mc + 8 * kMcOldmask, process_.sigmask);
   put(mc + 8 * kMcFpstate, fp);
-  put(kUcOffset + kUcSigmask, guest_.sigmask);
+  put(kUcOffset + kUcSigmask, process_.sigmask);
   // siginfo: signo, errno, code; the sender is the guest itself.
-  const int32_t info[6] = {sig, 0, guest_.sig_code[sig], 0, guest_.pid, static_cast<int32_t>(guest_.uid)};
+  const int32_t info[6] = {sig, 0, process_.sig_code[sig], 0, process_.pid, static_cast<int32_t>(process_.uid)};
   std::memcpy(f + kInfoOffset, info, sizeof info);
   std::memcpy(f + (fp - frame), regs.fxsave, kFpSize);
   // Into the handler: handler(sig, &info, &uc), returning to the restorer.
@@ -148,9 +148,9 @@ int64_t Vcpu::SigReturn() {
   Capture(Context::kHypercall, &regs);
   // The restorer's `ret` popped pretcode: the ucontext is at rsp.
   const uint64_t uc = regs.gpr[7];
-  const uint8_t* f = guest_.mm.User(uc, kUcSize, Access::kRead);
+  const uint8_t* f = process_.mm.User(uc, kUcSize, Access::kRead);
   if (!f) {
-    guest_.Kill(SIGSEGV, "rt_sigreturn without a signal frame");
+    process_.Kill(SIGSEGV, "rt_sigreturn without a signal frame");
     return -EFAULT;
   }
   auto get = [&](uint64_t off) {
@@ -165,14 +165,14 @@ int64_t Vcpu::SigReturn() {
   if (regs.rip >= kTaskSizeMax) {
     // Linux would fault fetching there; the runtime's sysret must never see
     // a non-canonical or kernel address.
-    guest_.Kill(SIGSEGV, "rt_sigreturn to an address outside user space");
+    process_.Kill(SIGSEGV, "rt_sigreturn to an address outside user space");
     return -EFAULT;
   }
   const uint64_t fp = get(mc + 8 * kMcFpstate);
   if (fp) {
-    const uint8_t* x = guest_.mm.User(fp, kFpSize, Access::kRead);
+    const uint8_t* x = process_.mm.User(fp, kFpSize, Access::kRead);
     if (!x) {
-      guest_.Kill(SIGSEGV, "rt_sigreturn with a bad FPU state");
+      process_.Kill(SIGSEGV, "rt_sigreturn with a bad FPU state");
       return -EFAULT;
     }
     std::memcpy(regs.fxsave, x, kFpSize);
@@ -181,7 +181,7 @@ int64_t Vcpu::SigReturn() {
     mxcsr &= 0xffff;  // reserved bits would make the restore fault
     std::memcpy(regs.fxsave + 24, &mxcsr, 4);
   }
-  guest_.sigmask = get(kUcSigmask) & ~kSigKillStop;
+  process_.sigmask = get(kUcSigmask) & ~kSigKillStop;
   regs.orig_rax = ~uint64_t{0};
   Apply(Context::kHypercall, regs);
   // The hypercall's result is rax: the interrupted point's own.

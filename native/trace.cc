@@ -33,7 +33,7 @@ void Align8(std::vector<uint8_t>* v) { v->resize((v->size() + 7) & ~size_t{7}, 0
 
 }  // namespace
 
-Tracer::Tracer(const Guest& guest) : guest_(guest) { plan_.resize(kMaxHypercall * kTraceMaxOps); }
+Tracer::Tracer(const Process& guest) : process_(guest) { plan_.resize(kMaxHypercall * kTraceMaxOps); }
 
 void Tracer::Configure(std::vector<TraceOp> plan, const std::array<uint8_t, kMaxHypercall / 8>& filter, bool records,
                        size_t buffer_bytes) {
@@ -155,7 +155,7 @@ void Tracer::Blob(int index, uint8_t flags, const uint8_t* data, uint32_t len, u
 void Tracer::Capture(const TraceOp& op, int index, int64_t result) {
   if (op.arg < 0 || op.arg > 5) return;
   const uint64_t addr = args_[op.arg];
-  const AddressSpace& mm = guest_.mm;
+  const AddressSpace& mm = process_.mm;
   uint64_t size = 0;
   switch (op.size) {
     case TraceOp::kConst:
@@ -210,7 +210,7 @@ void Tracer::Capture(const TraceOp& op, int index, int64_t result) {
 void Tracer::CaptureIovec(const TraceOp& op, int index, uint64_t count, int64_t limit) {
   // The iovec array, then each element's first bytes; at exit only as many
   // bytes in all as the call transferred (`limit`).
-  const AddressSpace& mm = guest_.mm;
+  const AddressSpace& mm = process_.mm;
   const uint64_t keep = std::min<uint64_t>(count, static_cast<uint64_t>(std::max(op.max_elems, 0)));
   const uint8_t* iov = mm.User(args_[op.arg], keep * 16, Access::kRead);
   if (!iov && keep) return Blob(index, kCaptureFault, nullptr, 0, count);

@@ -28,7 +28,7 @@
 #include <mutex>
 #include <vector>
 
-#include "guest.h"
+#include "process.h"
 
 namespace torov {
 
@@ -67,7 +67,7 @@ constexpr int kTraceMaxOps = 6;  // per hypercall
 
 class Tracer {
  public:
-  explicit Tracer(const Guest& guest);
+  explicit Tracer(const Process& guest);
 
   // Set while the vCPU is not in a hypercall (before start, or parked).
   // `plan`: for each number, up to kTraceMaxOps ops (kind 0 ends the list);
@@ -102,7 +102,7 @@ class Tracer {
   void CaptureIovec(const TraceOp& op, int index, uint64_t count, int64_t limit);
   void Blob(int index, uint8_t flags, const uint8_t* data, uint32_t len, uint64_t full);
 
-  const Guest& guest_;
+  const Process& process_;
   std::atomic<bool> enabled_{false};
   std::vector<TraceOp> plan_;  // kMaxHypercall x kTraceMaxOps
   std::array<uint8_t, kMaxHypercall / 8> filter_{};

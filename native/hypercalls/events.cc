@@ -22,20 +22,20 @@ namespace {
 // Linux's EP_MAX_EVENTS: the most one epoll_wait may be asked for.
 constexpr uint64_t kMaxEvents = INT_MAX / sizeof(epoll_event);
 
-int64_t EpollCreate1(Guest& g, const uint64_t* a) {
+int64_t EpollCreate1(Process& g, const uint64_t* a) {
   if (a[0] & ~uint64_t{EPOLL_CLOEXEC}) return -EINVAL;
   int fd = epoll_create1(EPOLL_CLOEXEC);
   if (fd < 0) return -errno;
   return InstallHostFd(g, fd, (a[0] & EPOLL_CLOEXEC) ? O_CLOEXEC : 0);
 }
 
-int64_t EpollCreate(Guest& g, const uint64_t* a) {
+int64_t EpollCreate(Process& g, const uint64_t* a) {
   if (static_cast<int64_t>(a[0]) <= 0) return -EINVAL;
   const uint64_t none[1] = {0};
   return EpollCreate1(g, none);
 }
 
-int64_t EpollCtl(Guest& g, const uint64_t* a) {
+int64_t EpollCtl(Process& g, const uint64_t* a) {
   const OpenFile* ep = g.fds.Get(a[0]);
   const OpenFile* target = g.fds.Get(a[2]);
   if (!ep || !target) return -EBADF;
@@ -45,7 +45,7 @@ int64_t EpollCtl(Guest& g, const uint64_t* a) {
   return HostResult(epoll_ctl(ep->host.get(), op, target->host.get(), op == EPOLL_CTL_DEL ? nullptr : &ev));
 }
 
-int64_t EpollWaitImpl(Guest& g, uint64_t epfd, uint64_t events, uint64_t max, int timeout_ms, const timespec* timeout) {
+int64_t EpollWaitImpl(Process& g, uint64_t epfd, uint64_t events, uint64_t max, int timeout_ms, const timespec* timeout) {
   const OpenFile* ep = g.fds.Get(epfd);
   if (!ep) return -EBADF;
   if (static_cast<int64_t>(max) <= 0 || max > kMaxEvents) return -EINVAL;
@@ -62,31 +62,31 @@ int64_t EpollWaitImpl(Guest& g, uint64_t epfd, uint64_t events, uint64_t max, in
   return r;
 }
 
-int64_t EpollWait(Guest& g, const uint64_t* a) {
+int64_t EpollWait(Process& g, const uint64_t* a) {
   return EpollWaitImpl(g, a[0], a[1], a[2], static_cast<int>(a[3]), nullptr);
 }
-int64_t EpollPwait(Guest& g, const uint64_t* a) {  // the signal mask is not used: no signals are delivered
+int64_t EpollPwait(Process& g, const uint64_t* a) {  // the signal mask is not used: no signals are delivered
   return EpollWaitImpl(g, a[0], a[1], a[2], static_cast<int>(a[3]), nullptr);
 }
-int64_t EpollPwait2(Guest& g, const uint64_t* a) {
+int64_t EpollPwait2(Process& g, const uint64_t* a) {
   timespec ts;
   if (a[3] && !CopyIn(g, a[3], &ts)) return -EFAULT;
   return EpollWaitImpl(g, a[0], a[1], a[2], -1, a[3] ? &ts : nullptr);
 }
 
-int64_t Eventfd2(Guest& g, const uint64_t* a) {
+int64_t Eventfd2(Process& g, const uint64_t* a) {
   const int flags = static_cast<int>(a[1]);
   if (flags & ~(EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE)) return -EINVAL;
   int fd = eventfd(static_cast<unsigned>(a[0]), (flags & ~EFD_CLOEXEC) | EFD_CLOEXEC);
   if (fd < 0) return -errno;
   return InstallHostFd(g, fd, ((flags & EFD_NONBLOCK) ? O_NONBLOCK : 0) | ((flags & EFD_CLOEXEC) ? O_CLOEXEC : 0));
 }
-int64_t Eventfd(Guest& g, const uint64_t* a) {
+int64_t Eventfd(Process& g, const uint64_t* a) {
   const uint64_t args[2] = {a[0], 0};
   return Eventfd2(g, args);
 }
 
-int64_t TimerfdCreate(Guest& g, const uint64_t* a) {
+int64_t TimerfdCreate(Process& g, const uint64_t* a) {
   const int clock = static_cast<int>(a[0]);
   const int flags = static_cast<int>(a[1]);
   if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC && clock != CLOCK_BOOTTIME) return -EINVAL;
@@ -96,7 +96,7 @@ int64_t TimerfdCreate(Guest& g, const uint64_t* a) {
   return InstallHostFd(g, fd, ((flags & TFD_NONBLOCK) ? O_NONBLOCK : 0) | ((flags & TFD_CLOEXEC) ? O_CLOEXEC : 0));
 }
 
-int64_t TimerfdSettime(Guest& g, const uint64_t* a) {
+int64_t TimerfdSettime(Process& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   itimerspec next, old;
@@ -106,7 +106,7 @@ int64_t TimerfdSettime(Guest& g, const uint64_t* a) {
   return 0;
 }
 
-int64_t TimerfdGettime(Guest& g, const uint64_t* a) {
+int64_t TimerfdGettime(Process& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   itimerspec cur;
@@ -115,7 +115,7 @@ int64_t TimerfdGettime(Guest& g, const uint64_t* a) {
 }
 
 // An anonymous file in host memory: no path, nothing shared with the host.
-int64_t MemfdCreate(Guest& g, const uint64_t* a) {
+int64_t MemfdCreate(Process& g, const uint64_t* a) {
   std::string name;
   if (int r = GuestPath(g, a[0], &name); r < 0) return r;
   const unsigned flags = static_cast<unsigned>(a[1]);

@@ -29,7 +29,7 @@ namespace {
 
 constexpr int64_t kFdCwd = AT_FDCWD;
 
-int64_t OpenAt(Guest& g, int64_t dirfd, uint64_t path_addr, int flags, mode_t mode) {
+int64_t OpenAt(Process& g, int64_t dirfd, uint64_t path_addr, int flags, mode_t mode) {
   std::string path, abs;
   if (int r = GuestPath(g, path_addr, &path); r < 0) return r;
   if (int r = g.paths.Join(g.fds, dirfd, path, &abs); r < 0) return r;
@@ -51,19 +51,19 @@ int64_t OpenAt(Guest& g, int64_t dirfd, uint64_t path_addr, int flags, mode_t mo
   return fd;
 }
 
-int64_t Open(Guest& g, const uint64_t* a) {
+int64_t Open(Process& g, const uint64_t* a) {
   return OpenAt(g, kFdCwd, a[0], static_cast<int>(a[1]), static_cast<mode_t>(a[2]));
 }
-int64_t Openat(Guest& g, const uint64_t* a) {
+int64_t Openat(Process& g, const uint64_t* a) {
   return OpenAt(g, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]), static_cast<mode_t>(a[3]));
 }
-int64_t Creat(Guest& g, const uint64_t* a) {
+int64_t Creat(Process& g, const uint64_t* a) {
   return OpenAt(g, kFdCwd, a[0], O_CREAT | O_WRONLY | O_TRUNC, static_cast<mode_t>(a[1]));
 }
 
-int64_t Close(Guest& g, const uint64_t* a) { return g.fds.Close(a[0]); }
+int64_t Close(Process& g, const uint64_t* a) { return g.fds.Close(a[0]); }
 
-int64_t CloseRange(Guest& g, const uint64_t* a) {
+int64_t CloseRange(Process& g, const uint64_t* a) {
   const uint64_t first = a[0], last = a[1], flags = a[2];
   if (first > last || (flags & ~uint64_t{CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC})) return -EINVAL;
   const uint64_t end = std::min<uint64_t>(last, static_cast<uint64_t>(g.fds.used()) - 1);
@@ -79,7 +79,7 @@ int64_t CloseRange(Guest& g, const uint64_t* a) {
 
 // ---- stat family
 
-int64_t StatAt(Guest& g, int64_t dirfd, uint64_t path, uint64_t buf, int flags) {
+int64_t StatAt(Process& g, int64_t dirfd, uint64_t path, uint64_t buf, int flags) {
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT)) return -EINVAL;
   Fd fd;
   if (int r = ResolvePath(g, dirfd, path, flags & AT_SYMLINK_NOFOLLOW, flags & AT_EMPTY_PATH, &fd); r < 0) return r;
@@ -88,13 +88,13 @@ int64_t StatAt(Guest& g, int64_t dirfd, uint64_t path, uint64_t buf, int flags) 
   return CopyOut(g, buf, st) ? 0 : -EFAULT;
 }
 
-int64_t Stat(Guest& g, const uint64_t* a) { return StatAt(g, kFdCwd, a[0], a[1], 0); }
-int64_t Lstat(Guest& g, const uint64_t* a) { return StatAt(g, kFdCwd, a[0], a[1], AT_SYMLINK_NOFOLLOW); }
-int64_t Newfstatat(Guest& g, const uint64_t* a) {
+int64_t Stat(Process& g, const uint64_t* a) { return StatAt(g, kFdCwd, a[0], a[1], 0); }
+int64_t Lstat(Process& g, const uint64_t* a) { return StatAt(g, kFdCwd, a[0], a[1], AT_SYMLINK_NOFOLLOW); }
+int64_t Newfstatat(Process& g, const uint64_t* a) {
   return StatAt(g, static_cast<int>(a[0]), a[1], a[2], static_cast<int>(a[3]));
 }
 
-int64_t Fstat(Guest& g, const uint64_t* a) {
+int64_t Fstat(Process& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   struct stat st;
@@ -102,7 +102,7 @@ int64_t Fstat(Guest& g, const uint64_t* a) {
   return CopyOut(g, a[1], st) ? 0 : -EFAULT;
 }
 
-int64_t Statx(Guest& g, const uint64_t* a) {
+int64_t Statx(Process& g, const uint64_t* a) {
   const int flags = static_cast<int>(a[2]);
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE)) return -EINVAL;
   Fd fd;
@@ -115,7 +115,7 @@ int64_t Statx(Guest& g, const uint64_t* a) {
   return CopyOut(g, a[4], stx) ? 0 : -EFAULT;
 }
 
-int64_t AccessAt(Guest& g, int64_t dirfd, uint64_t path, int mode, int flags) {
+int64_t AccessAt(Process& g, int64_t dirfd, uint64_t path, int mode, int flags) {
   if (mode & ~(F_OK | R_OK | W_OK | X_OK)) return -EINVAL;
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EACCESS | AT_EMPTY_PATH)) return -EINVAL;
   Fd fd;
@@ -123,15 +123,15 @@ int64_t AccessAt(Guest& g, int64_t dirfd, uint64_t path, int mode, int flags) {
   return HostResult(syscall(SYS_faccessat2, fd.get(), "", mode, AT_EMPTY_PATH | (flags & AT_EACCESS)));
 }
 
-int64_t AccessCall(Guest& g, const uint64_t* a) { return AccessAt(g, kFdCwd, a[0], static_cast<int>(a[1]), 0); }
-int64_t Faccessat(Guest& g, const uint64_t* a) {
+int64_t AccessCall(Process& g, const uint64_t* a) { return AccessAt(g, kFdCwd, a[0], static_cast<int>(a[1]), 0); }
+int64_t Faccessat(Process& g, const uint64_t* a) {
   return AccessAt(g, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]), 0);
 }
-int64_t Faccessat2(Guest& g, const uint64_t* a) {
+int64_t Faccessat2(Process& g, const uint64_t* a) {
   return AccessAt(g, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]), static_cast<int>(a[3]));
 }
 
-int64_t Getdents64(Guest& g, const uint64_t* a) {
+int64_t Getdents64(Process& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   const uint64_t len = std::min<uint64_t>(a[2], 1 << 20);
@@ -141,7 +141,7 @@ int64_t Getdents64(Guest& g, const uint64_t* a) {
 }
 
 // The old getdents: linux_dirent records, which the host writes directly.
-int64_t Getdents(Guest& g, const uint64_t* a) {
+int64_t Getdents(Process& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   const uint64_t len = std::min<uint64_t>(a[2], 1 << 20);
@@ -150,7 +150,7 @@ int64_t Getdents(Guest& g, const uint64_t* a) {
   return HostResult(syscall(SYS_getdents, f->host.get(), g.mm.User(a[1], n, Access::kWrite), n));
 }
 
-int64_t Statfs(Guest& g, const uint64_t* a) {
+int64_t Statfs(Process& g, const uint64_t* a) {
   Fd fd;
   if (int r = ResolvePath(g, kFdCwd, a[0], false, false, &fd); r < 0) return r;
   struct statfs st;
@@ -158,7 +158,7 @@ int64_t Statfs(Guest& g, const uint64_t* a) {
   return CopyOut(g, a[1], st) ? 0 : -EFAULT;
 }
 
-int64_t Fstatfs(Guest& g, const uint64_t* a) {
+int64_t Fstatfs(Process& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   struct statfs st;
@@ -169,26 +169,26 @@ int64_t Fstatfs(Guest& g, const uint64_t* a) {
 // ---- names in directories
 
 // The confined parent directory of (dirfd, path) and the last component.
-int ParentOf(Guest& g, int64_t dirfd, uint64_t path_addr, Fd* dir, std::string* name) {
+int ParentOf(Process& g, int64_t dirfd, uint64_t path_addr, Fd* dir, std::string* name) {
   std::string path, abs;
   if (int r = GuestPath(g, path_addr, &path); r < 0) return r;
   if (int r = g.paths.Join(g.fds, dirfd, path, &abs); r < 0) return r;
   return g.paths.Parent(abs, dir, name);
 }
 
-int64_t MkdirAt(Guest& g, int64_t dirfd, uint64_t path, mode_t mode) {
+int64_t MkdirAt(Process& g, int64_t dirfd, uint64_t path, mode_t mode) {
   Fd dir;
   std::string name;
   if (int r = ParentOf(g, dirfd, path, &dir, &name); r < 0) return r;
   if (Paths::IsDots(name)) return -EEXIST;
   return HostResult(mkdirat(dir.get(), name.c_str(), mode));
 }
-int64_t Mkdir(Guest& g, const uint64_t* a) { return MkdirAt(g, kFdCwd, a[0], static_cast<mode_t>(a[1])); }
-int64_t Mkdirat(Guest& g, const uint64_t* a) {
+int64_t Mkdir(Process& g, const uint64_t* a) { return MkdirAt(g, kFdCwd, a[0], static_cast<mode_t>(a[1])); }
+int64_t Mkdirat(Process& g, const uint64_t* a) {
   return MkdirAt(g, static_cast<int>(a[0]), a[1], static_cast<mode_t>(a[2]));
 }
 
-int64_t Mknodat(Guest& g, int64_t dirfd, uint64_t path, mode_t mode, dev_t dev) {
+int64_t Mknodat(Process& g, int64_t dirfd, uint64_t path, mode_t mode, dev_t dev) {
   // Only what an unprivileged process may make: FIFOs, sockets, regular files.
   const mode_t type = mode & S_IFMT;
   if (type != S_IFIFO && type != S_IFSOCK && type != S_IFREG && type != 0) return -EPERM;
@@ -198,14 +198,14 @@ int64_t Mknodat(Guest& g, int64_t dirfd, uint64_t path, mode_t mode, dev_t dev) 
   if (Paths::IsDots(name)) return -EEXIST;
   return HostResult(mknodat(dir.get(), name.c_str(), type | NoSetId(mode & 07777, false), dev));
 }
-int64_t Mknod(Guest& g, const uint64_t* a) {
+int64_t Mknod(Process& g, const uint64_t* a) {
   return Mknodat(g, kFdCwd, a[0], static_cast<mode_t>(a[1]), static_cast<dev_t>(a[2]));
 }
-int64_t MknodatCall(Guest& g, const uint64_t* a) {
+int64_t MknodatCall(Process& g, const uint64_t* a) {
   return Mknodat(g, static_cast<int>(a[0]), a[1], static_cast<mode_t>(a[2]), static_cast<dev_t>(a[3]));
 }
 
-int64_t UnlinkAt(Guest& g, int64_t dirfd, uint64_t path, int flags) {
+int64_t UnlinkAt(Process& g, int64_t dirfd, uint64_t path, int flags) {
   if (flags & ~AT_REMOVEDIR) return -EINVAL;
   Fd dir;
   std::string name;
@@ -216,13 +216,13 @@ int64_t UnlinkAt(Guest& g, int64_t dirfd, uint64_t path, int flags) {
   }
   return HostResult(unlinkat(dir.get(), name.c_str(), flags));
 }
-int64_t Unlink(Guest& g, const uint64_t* a) { return UnlinkAt(g, kFdCwd, a[0], 0); }
-int64_t Rmdir(Guest& g, const uint64_t* a) { return UnlinkAt(g, kFdCwd, a[0], AT_REMOVEDIR); }
-int64_t Unlinkat(Guest& g, const uint64_t* a) {
+int64_t Unlink(Process& g, const uint64_t* a) { return UnlinkAt(g, kFdCwd, a[0], 0); }
+int64_t Rmdir(Process& g, const uint64_t* a) { return UnlinkAt(g, kFdCwd, a[0], AT_REMOVEDIR); }
+int64_t Unlinkat(Process& g, const uint64_t* a) {
   return UnlinkAt(g, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]));
 }
 
-int64_t RenameAt(Guest& g, int64_t olddir, uint64_t oldpath, int64_t newdir, uint64_t newpath, unsigned flags) {
+int64_t RenameAt(Process& g, int64_t olddir, uint64_t oldpath, int64_t newdir, uint64_t newpath, unsigned flags) {
   if (flags & ~unsigned{RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT}) return -EINVAL;
   Fd odir, ndir;
   std::string oname, nname;
@@ -231,15 +231,15 @@ int64_t RenameAt(Guest& g, int64_t olddir, uint64_t oldpath, int64_t newdir, uin
   if (Paths::IsDots(oname) || Paths::IsDots(nname)) return -EBUSY;
   return HostResult(renameat2(odir.get(), oname.c_str(), ndir.get(), nname.c_str(), flags));
 }
-int64_t Rename(Guest& g, const uint64_t* a) { return RenameAt(g, kFdCwd, a[0], kFdCwd, a[1], 0); }
-int64_t Renameat(Guest& g, const uint64_t* a) {
+int64_t Rename(Process& g, const uint64_t* a) { return RenameAt(g, kFdCwd, a[0], kFdCwd, a[1], 0); }
+int64_t Renameat(Process& g, const uint64_t* a) {
   return RenameAt(g, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]), a[3], 0);
 }
-int64_t Renameat2(Guest& g, const uint64_t* a) {
+int64_t Renameat2(Process& g, const uint64_t* a) {
   return RenameAt(g, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]), a[3], static_cast<unsigned>(a[4]));
 }
 
-int64_t LinkAt(Guest& g, int64_t olddir, uint64_t oldpath, int64_t newdir, uint64_t newpath, int flags) {
+int64_t LinkAt(Process& g, int64_t olddir, uint64_t oldpath, int64_t newdir, uint64_t newpath, int flags) {
   if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) return -EINVAL;
   Fd ndir;
   std::string nname;
@@ -261,12 +261,12 @@ int64_t LinkAt(Guest& g, int64_t olddir, uint64_t oldpath, int64_t newdir, uint6
   if (Paths::IsDots(oname)) return -EPERM;
   return HostResult(linkat(odir.get(), oname.c_str(), ndir.get(), nname.c_str(), 0));
 }
-int64_t Link(Guest& g, const uint64_t* a) { return LinkAt(g, kFdCwd, a[0], kFdCwd, a[1], 0); }
-int64_t Linkat(Guest& g, const uint64_t* a) {
+int64_t Link(Process& g, const uint64_t* a) { return LinkAt(g, kFdCwd, a[0], kFdCwd, a[1], 0); }
+int64_t Linkat(Process& g, const uint64_t* a) {
   return LinkAt(g, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]), a[3], static_cast<int>(a[4]));
 }
 
-int64_t SymlinkAt(Guest& g, uint64_t target_addr, int64_t newdir, uint64_t linkpath) {
+int64_t SymlinkAt(Process& g, uint64_t target_addr, int64_t newdir, uint64_t linkpath) {
   std::string target;
   if (int r = GuestPath(g, target_addr, &target); r < 0) return r;
   if (target.empty()) return -ENOENT;
@@ -277,10 +277,10 @@ int64_t SymlinkAt(Guest& g, uint64_t target_addr, int64_t newdir, uint64_t linkp
   // The target is only text; resolving it later is confined like any path.
   return HostResult(symlinkat(target.c_str(), dir.get(), name.c_str()));
 }
-int64_t Symlink(Guest& g, const uint64_t* a) { return SymlinkAt(g, a[0], kFdCwd, a[1]); }
-int64_t Symlinkat(Guest& g, const uint64_t* a) { return SymlinkAt(g, a[0], static_cast<int>(a[1]), a[2]); }
+int64_t Symlink(Process& g, const uint64_t* a) { return SymlinkAt(g, a[0], kFdCwd, a[1]); }
+int64_t Symlinkat(Process& g, const uint64_t* a) { return SymlinkAt(g, a[0], static_cast<int>(a[1]), a[2]); }
 
-int64_t ReadlinkAt(Guest& g, int64_t dirfd, uint64_t path_addr, uint64_t buf, uint64_t size) {
+int64_t ReadlinkAt(Process& g, int64_t dirfd, uint64_t path_addr, uint64_t buf, uint64_t size) {
   if (static_cast<int64_t>(size) <= 0) return -EINVAL;
   std::string path, abs;
   if (int r = GuestPath(g, path_addr, &path); r < 0) return r;
@@ -299,12 +299,12 @@ int64_t ReadlinkAt(Guest& g, int64_t dirfd, uint64_t path_addr, uint64_t buf, ui
   if (!CopyOutBytes(g, buf, target.data(), n)) return -EFAULT;
   return static_cast<int64_t>(n);
 }
-int64_t Readlink(Guest& g, const uint64_t* a) { return ReadlinkAt(g, kFdCwd, a[0], a[1], a[2]); }
-int64_t Readlinkat(Guest& g, const uint64_t* a) { return ReadlinkAt(g, static_cast<int>(a[0]), a[1], a[2], a[3]); }
+int64_t Readlink(Process& g, const uint64_t* a) { return ReadlinkAt(g, kFdCwd, a[0], a[1], a[2]); }
+int64_t Readlinkat(Process& g, const uint64_t* a) { return ReadlinkAt(g, static_cast<int>(a[0]), a[1], a[2], a[3]); }
 
 // ---- metadata
 
-int64_t ChmodAt(Guest& g, int64_t dirfd, uint64_t path, mode_t mode, int flags) {
+int64_t ChmodAt(Process& g, int64_t dirfd, uint64_t path, mode_t mode, int flags) {
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -EINVAL;
   Fd fd;
   bool borrowed;
@@ -317,11 +317,11 @@ int64_t ChmodAt(Guest& g, int64_t dirfd, uint64_t path, mode_t mode, int flags) 
   const auto link = g.paths.Magic(fd.get());
   return HostResult(fchmodat(link.dir, link.name.c_str(), NoSetId(mode, S_ISDIR(st.st_mode)), 0));
 }
-int64_t Chmod(Guest& g, const uint64_t* a) { return ChmodAt(g, kFdCwd, a[0], static_cast<mode_t>(a[1]), 0); }
-int64_t Fchmodat(Guest& g, const uint64_t* a) {
+int64_t Chmod(Process& g, const uint64_t* a) { return ChmodAt(g, kFdCwd, a[0], static_cast<mode_t>(a[1]), 0); }
+int64_t Fchmodat(Process& g, const uint64_t* a) {
   return ChmodAt(g, static_cast<int>(a[0]), a[1], static_cast<mode_t>(a[2]), 0);
 }
-int64_t Fchmod(Guest& g, const uint64_t* a) {
+int64_t Fchmod(Process& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   if (f->borrowed) return -EPERM;
@@ -330,7 +330,7 @@ int64_t Fchmod(Guest& g, const uint64_t* a) {
   return HostResult(fchmod(f->host.get(), NoSetId(static_cast<mode_t>(a[1]), S_ISDIR(st.st_mode))));
 }
 
-int64_t ChownAt(Guest& g, int64_t dirfd, uint64_t path, uint64_t uid, uint64_t gid, int flags) {
+int64_t ChownAt(Process& g, int64_t dirfd, uint64_t path, uint64_t uid, uint64_t gid, int flags) {
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -EINVAL;
   Fd fd;
   bool borrowed;
@@ -339,19 +339,19 @@ int64_t ChownAt(Guest& g, int64_t dirfd, uint64_t path, uint64_t uid, uint64_t g
   if (borrowed) return -EPERM;
   return HostResult(fchownat(fd.get(), "", static_cast<uid_t>(uid), static_cast<gid_t>(gid), AT_EMPTY_PATH));
 }
-int64_t Chown(Guest& g, const uint64_t* a) { return ChownAt(g, kFdCwd, a[0], a[1], a[2], 0); }
-int64_t Lchown(Guest& g, const uint64_t* a) { return ChownAt(g, kFdCwd, a[0], a[1], a[2], AT_SYMLINK_NOFOLLOW); }
-int64_t Fchownat(Guest& g, const uint64_t* a) {
+int64_t Chown(Process& g, const uint64_t* a) { return ChownAt(g, kFdCwd, a[0], a[1], a[2], 0); }
+int64_t Lchown(Process& g, const uint64_t* a) { return ChownAt(g, kFdCwd, a[0], a[1], a[2], AT_SYMLINK_NOFOLLOW); }
+int64_t Fchownat(Process& g, const uint64_t* a) {
   return ChownAt(g, static_cast<int>(a[0]), a[1], a[2], a[3], static_cast<int>(a[4]));
 }
-int64_t Fchown(Guest& g, const uint64_t* a) {
+int64_t Fchown(Process& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   if (f->borrowed) return -EPERM;
   return HostResult(fchown(f->host.get(), static_cast<uid_t>(a[1]), static_cast<gid_t>(a[2])));
 }
 
-int64_t UtimesAt(Guest& g, int64_t dirfd, uint64_t path, const timespec* tp, int flags) {
+int64_t UtimesAt(Process& g, int64_t dirfd, uint64_t path, const timespec* tp, int flags) {
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -EINVAL;
   if (path == 0) {  // futimens: the dirfd itself
     const OpenFile* f = g.fds.Get(dirfd);
@@ -375,14 +375,14 @@ int64_t UtimesAt(Guest& g, int64_t dirfd, uint64_t path, const timespec* tp, int
   return HostResult(utimensat(link.dir, link.name.c_str(), tp, 0));
 }
 
-int64_t Utimensat(Guest& g, const uint64_t* a) {
+int64_t Utimensat(Process& g, const uint64_t* a) {
   timespec times[2];
   if (a[2] && !CopyIn(g, a[2], &times)) return -EFAULT;
   return UtimesAt(g, static_cast<int>(a[0]), a[1], a[2] ? times : nullptr, static_cast<int>(a[3]));
 }
 
 // utimes/futimesat take two timevals; utime a utimbuf of two time_t.
-int64_t FutimesatImpl(Guest& g, int64_t dirfd, uint64_t path, uint64_t tv_addr) {
+int64_t FutimesatImpl(Process& g, int64_t dirfd, uint64_t path, uint64_t tv_addr) {
   if (!path) return -EFAULT;
   timeval tv[2];
   timespec ts[2];
@@ -395,9 +395,9 @@ int64_t FutimesatImpl(Guest& g, int64_t dirfd, uint64_t path, uint64_t tv_addr) 
   }
   return UtimesAt(g, dirfd, path, tv_addr ? ts : nullptr, 0);
 }
-int64_t Utimes(Guest& g, const uint64_t* a) { return FutimesatImpl(g, kFdCwd, a[0], a[1]); }
-int64_t Futimesat(Guest& g, const uint64_t* a) { return FutimesatImpl(g, static_cast<int>(a[0]), a[1], a[2]); }
-int64_t Utime(Guest& g, const uint64_t* a) {
+int64_t Utimes(Process& g, const uint64_t* a) { return FutimesatImpl(g, kFdCwd, a[0], a[1]); }
+int64_t Futimesat(Process& g, const uint64_t* a) { return FutimesatImpl(g, static_cast<int>(a[0]), a[1], a[2]); }
+int64_t Utime(Process& g, const uint64_t* a) {
   if (!a[0]) return -EFAULT;
   time_t t[2];
   timespec ts[2];
@@ -411,7 +411,7 @@ int64_t Utime(Guest& g, const uint64_t* a) {
 
 // sync(2) would flush every file system of the host; syncfs of the
 // MountPoint is what the guest's writes need.
-int64_t Sync(Guest& g, const uint64_t*) {
+int64_t Sync(Process& g, const uint64_t*) {
   int fd = g.paths.Open("/", O_RDONLY | O_DIRECTORY, 0);
   if (fd < 0) return 0;
   Fd root(fd);
@@ -419,13 +419,13 @@ int64_t Sync(Guest& g, const uint64_t*) {
   return 0;
 }
 
-int64_t Syncfs(Guest& g, const uint64_t* a) {
+int64_t Syncfs(Process& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   return HostResult(syncfs(f->host.get()));
 }
 
-int64_t Truncate(Guest& g, const uint64_t* a) {
+int64_t Truncate(Process& g, const uint64_t* a) {
   std::string path, abs;
   if (int r = GuestPath(g, a[0], &path); r < 0) return r;
   if (int r = g.paths.Join(g.fds, kFdCwd, path, &abs); r < 0) return r;
@@ -435,7 +435,7 @@ int64_t Truncate(Guest& g, const uint64_t* a) {
   return HostResult(ftruncate(fd.get(), static_cast<off_t>(a[1])));
 }
 
-int64_t Ftruncate(Guest& g, const uint64_t* a) {
+int64_t Ftruncate(Process& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   if (f->borrowed) return -EPERM;
@@ -444,7 +444,7 @@ int64_t Ftruncate(Guest& g, const uint64_t* a) {
   return r;
 }
 
-int64_t Fallocate(Guest& g, const uint64_t* a) {
+int64_t Fallocate(Process& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   if (f->borrowed) return -EPERM;
@@ -461,7 +461,7 @@ int64_t Fallocate(Guest& g, const uint64_t* a) {
   return r;
 }
 
-int64_t Flock(Guest& g, const uint64_t* a) {
+int64_t Flock(Process& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   // A lock held elsewhere: LOCK_NB answers EWOULDBLOCK at once; without it
@@ -469,7 +469,7 @@ int64_t Flock(Guest& g, const uint64_t* a) {
   return HostIo(g, *f, POLLIN, [&] { return ::flock(f->host.get(), static_cast<int>(a[1])); }, a[1] & LOCK_NB);
 }
 
-int64_t Umask(Guest&, const uint64_t* a) {
+int64_t Umask(Process&, const uint64_t* a) {
   // The vCPU thread has its own fs context (unshare(CLONE_FS)): this umask
   // is the guest's alone, and the host applies it to files the guest creates.
   return umask(static_cast<mode_t>(a[0] & 0777));
@@ -477,23 +477,23 @@ int64_t Umask(Guest&, const uint64_t* a) {
 
 // ---- the fd table
 
-int64_t Dup(Guest& g, const uint64_t* a) {
+int64_t Dup(Process& g, const uint64_t* a) {
   auto file = g.fds.Ref(a[0]);
   if (!file) return -EBADF;
   return g.fds.Install(std::move(file), false);
 }
 
-int64_t Dup3Impl(Guest& g, uint64_t oldfd, uint64_t newfd, bool cloexec) {
+int64_t Dup3Impl(Process& g, uint64_t oldfd, uint64_t newfd, bool cloexec) {
   auto file = g.fds.Ref(oldfd);
   if (!file) return -EBADF;
   if (newfd >= static_cast<uint64_t>(g.fds.limit())) return -EBADF;
   return g.fds.InstallAt(static_cast<int>(newfd), std::move(file), cloexec);
 }
-int64_t Dup2(Guest& g, const uint64_t* a) {
+int64_t Dup2(Process& g, const uint64_t* a) {
   if (a[0] == a[1]) return g.fds.Get(a[0]) ? static_cast<int64_t>(a[1]) : -EBADF;
   return Dup3Impl(g, a[0], a[1], false);
 }
-int64_t Dup3(Guest& g, const uint64_t* a) {
+int64_t Dup3(Process& g, const uint64_t* a) {
   if (a[2] & ~uint64_t{O_CLOEXEC}) return -EINVAL;
   if (a[0] == a[1]) return -EINVAL;
   return Dup3Impl(g, a[0], a[1], a[2] & O_CLOEXEC);
@@ -502,7 +502,7 @@ int64_t Dup3(Guest& g, const uint64_t* a) {
 // The largest pipe buffer a guest may ask for: a new pipe's.
 constexpr uint64_t kMaxPipeBuffer = 16 * kPageSize;
 
-int64_t Fcntl(Guest& g, const uint64_t* a) {
+int64_t Fcntl(Process& g, const uint64_t* a) {
   OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   const int fd = static_cast<int>(a[0]);
@@ -569,7 +569,7 @@ int64_t Fcntl(Guest& g, const uint64_t* a) {
   }
 }
 
-int64_t Pipe2Impl(Guest& g, uint64_t out, int flags) {
+int64_t Pipe2Impl(Process& g, uint64_t out, int flags) {
   if (flags & ~(O_CLOEXEC | O_NONBLOCK | O_DIRECT)) return -EINVAL;
   if (!g.mm.User(out, 8, Access::kWrite)) return -EFAULT;
   int host[2];
@@ -586,26 +586,26 @@ int64_t Pipe2Impl(Guest& g, uint64_t out, int flags) {
   CopyOut(g, out, fds);
   return 0;
 }
-int64_t Pipe(Guest& g, const uint64_t* a) { return Pipe2Impl(g, a[0], 0); }
-int64_t Pipe2(Guest& g, const uint64_t* a) { return Pipe2Impl(g, a[0], static_cast<int>(a[1])); }
+int64_t Pipe(Process& g, const uint64_t* a) { return Pipe2Impl(g, a[0], 0); }
+int64_t Pipe2(Process& g, const uint64_t* a) { return Pipe2Impl(g, a[0], static_cast<int>(a[1])); }
 
 // ---- the cwd
 
-int64_t Getcwd(Guest& g, const uint64_t* a) {
+int64_t Getcwd(Process& g, const uint64_t* a) {
   const std::string& cwd = g.paths.cwd();
   if (a[1] < cwd.size() + 1) return -ERANGE;
   if (!CopyOutBytes(g, a[0], cwd.c_str(), cwd.size() + 1)) return -EFAULT;
   return static_cast<int64_t>(cwd.size() + 1);
 }
 
-int64_t Chdir(Guest& g, const uint64_t* a) {
+int64_t Chdir(Process& g, const uint64_t* a) {
   std::string path, abs;
   if (int r = GuestPath(g, a[0], &path); r < 0) return r;
   if (int r = g.paths.Join(g.fds, kFdCwd, path, &abs); r < 0) return r;
   return g.paths.Chdir(abs);
 }
 
-int64_t Fchdir(Guest& g, const uint64_t* a) {
+int64_t Fchdir(Process& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   return g.paths.Fchdir(*f);
@@ -613,7 +613,7 @@ int64_t Fchdir(Guest& g, const uint64_t* a) {
 
 }  // namespace
 
-bool IsSelfExeReadlink(const Guest& g, uint64_t nr, const uint64_t* a) {
+bool IsSelfExeReadlink(const Process& g, uint64_t nr, const uint64_t* a) {
   if (nr != SYS_readlink && nr != SYS_readlinkat) return false;
   const int64_t dirfd = nr == SYS_readlink ? kFdCwd : static_cast<int64_t>(a[0]);
   std::string path, abs;

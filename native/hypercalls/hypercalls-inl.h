@@ -8,7 +8,7 @@
 namespace torov {
 
 template <typename Op>
-int64_t HostIoUntilReady(const Guest& g, bool may_wait, std::initializer_list<pollfd> waits, Op op) {
+int64_t HostIoUntilReady(const Process& g, bool may_wait, std::initializer_list<pollfd> waits, Op op) {
   for (;;) {
     long r = op();
     if (r >= 0) return r;
@@ -31,12 +31,12 @@ int64_t HostIoUntilReady(const Guest& g, bool may_wait, std::initializer_list<po
 }
 
 template <typename Op>
-int64_t HostIo(const Guest& g, const OpenFile& f, short events, Op op, bool dont_wait) {
+int64_t HostIo(const Process& g, const OpenFile& f, short events, Op op, bool dont_wait) {
   return HostIoUntilReady(g, !f.nonblock && !dont_wait, {pollfd{f.host.get(), events, 0}}, op);
 }
 
 template <typename Op>
-int64_t HostIoBetween(const Guest& g, const OpenFile& in, const OpenFile& out, Op op, bool dont_wait) {
+int64_t HostIoBetween(const Process& g, const OpenFile& in, const OpenFile& out, Op op, bool dont_wait) {
   return HostIoUntilReady(g, !in.nonblock && !out.nonblock && !dont_wait,
                           {pollfd{in.host.get(), POLLIN, 0}, pollfd{out.host.get(), POLLOUT, 0}}, op);
 }

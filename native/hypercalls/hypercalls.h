@@ -14,11 +14,11 @@
 #include <string>
 
 #include "../fd.h"
-#include "../guest.h"
+#include "../process.h"
 
 namespace torov {
 
-using Handler = int64_t (*)(Guest& g, const uint64_t* a);
+using Handler = int64_t (*)(Process& g, const uint64_t* a);
 
 struct HypercallTable {
   Handler handlers[kMaxHypercall] = {};
@@ -38,13 +38,13 @@ void RegisterTimeHypercalls(HypercallTable& t);
 
 // readlink("/proc/self/exe") is answered from the manifest without the host,
 // so it is emulated (always allowed) even where readlink is not.
-bool IsSelfExeReadlink(const Guest& g, uint64_t nr, const uint64_t* a);
+bool IsSelfExeReadlink(const Process& g, uint64_t nr, const uint64_t* a);
 // Whether a signal's default action is to ignore it (the others end the
 // process here: there are no stops and no core dumps).
 bool DefaultIsIgnore(int sig);
 // A signal the guest sends itself, with its si_code: pending until the vCPU
 // delivers or drops it (native/signals.cc).
-int64_t SignalSelf(Guest& g, uint64_t sig, int32_t code);
+int64_t SignalSelf(Process& g, uint64_t sig, int32_t code);
 
 // ---- helpers shared by the families ----
 
@@ -57,7 +57,7 @@ constexpr uint64_t kMaxRw = 0x7ffff000;  // Linux's MAX_RW_COUNT
 // EFAULT), then it is clamped to MAX_RW_COUNT and to what is mapped with
 // `access` (a short transfer). False (EFAULT) when a non-empty buffer has no
 // accessible byte.
-inline bool GuestBuffer(const Guest& g, uint64_t addr, uint64_t len, Access access, uint8_t** p, size_t* n) {
+inline bool GuestBuffer(const Process& g, uint64_t addr, uint64_t len, Access access, uint8_t** p, size_t* n) {
   if (!AccessOk(addr, len)) return false;
   if (len > kMaxRw) len = kMaxRw;
   *n = g.mm.UserExtent(addr, len, access);
@@ -68,26 +68,26 @@ inline bool GuestBuffer(const Guest& g, uint64_t addr, uint64_t len, Access acce
 
 // Copies a guest object in or out; false on a bad pointer (-EFAULT).
 template <typename T>
-bool CopyIn(const Guest& g, uint64_t addr, T* out) {
+bool CopyIn(const Process& g, uint64_t addr, T* out) {
   const uint8_t* p = g.mm.User(addr, sizeof(T), Access::kRead);
   if (!p) return false;
   std::memcpy(out, p, sizeof(T));
   return true;
 }
 template <typename T>
-bool CopyOut(const Guest& g, uint64_t addr, const T& in) {
+bool CopyOut(const Process& g, uint64_t addr, const T& in) {
   uint8_t* p = g.mm.User(addr, sizeof(T), Access::kWrite);
   if (!p) return false;
   std::memcpy(p, &in, sizeof(T));
   return true;
 }
-inline bool CopyInBytes(const Guest& g, uint64_t addr, void* out, uint64_t len) {
+inline bool CopyInBytes(const Process& g, uint64_t addr, void* out, uint64_t len) {
   const uint8_t* p = g.mm.User(addr, len, Access::kRead);
   if (!p) return false;
   std::memcpy(out, p, len);
   return true;
 }
-inline bool CopyOutBytes(const Guest& g, uint64_t addr, const void* in, uint64_t len) {
+inline bool CopyOutBytes(const Process& g, uint64_t addr, const void* in, uint64_t len) {
   uint8_t* p = g.mm.User(addr, len, Access::kWrite);
   if (!p) return false;
   std::memcpy(p, in, len);
@@ -95,26 +95,26 @@ inline bool CopyOutBytes(const Guest& g, uint64_t addr, const void* in, uint64_t
 }
 
 // A guest path string (at most PATH_MAX - 1 bytes); 0 or -EFAULT/-ENAMETOOLONG.
-int GuestPath(const Guest& g, uint64_t addr, std::string* out);
+int GuestPath(const Process& g, uint64_t addr, std::string* out);
 
 // Runs a host call for a guest file descriptor with the guest's blocking
 // semantics: EINTR is retried, and EAGAIN from a host description that is
 // non-blocking while the guest's view of it is blocking waits for `events`,
 // unless this one call asked not to wait (`dont_wait`: MSG_DONTWAIT).
 template <typename Op>
-int64_t HostIo(const Guest& g, const OpenFile& f, short events, Op op, bool dont_wait = false);
+int64_t HostIo(const Process& g, const OpenFile& f, short events, Op op, bool dont_wait = false);
 // The same for a call that moves data from `in` to `out` (splice, tee,
 // sendfile, copy_file_range): it waits for both, and not at all when either
 // is non-blocking in the guest's view, as Linux does.
 template <typename Op>
-int64_t HostIoBetween(const Guest& g, const OpenFile& in, const OpenFile& out, Op op, bool dont_wait = false);
+int64_t HostIoBetween(const Process& g, const OpenFile& in, const OpenFile& out, Op op, bool dont_wait = false);
 
 // Resolves (dirfd, path) to a host O_PATH fd: a file inside the MountPoint,
 // a virtual device, /proc/self/exe, or what a /dev/fd/N alias names.
 // `nofollow` keeps a final symlink; `empty_path` allows "" to mean dirfd
 // itself (AT_EMPTY_PATH). *borrowed (when given) tells whether the file is
 // one lent from outside the MountPoint (OpenFile::borrowed). 0 or -errno.
-int ResolvePath(Guest& g, int64_t dirfd, uint64_t path_addr, bool nofollow, bool empty_path, Fd* out,
+int ResolvePath(Process& g, int64_t dirfd, uint64_t path_addr, bool nofollow, bool empty_path, Fd* out,
                 bool* borrowed = nullptr);
 
 // The mode bits a guest may set on a host file: never set-user-ID, and
@@ -126,22 +126,22 @@ inline mode_t NoSetId(mode_t mode, bool directory) {
 
 // Installs a freshly opened host fd as a guest fd (lowest free), recording
 // what later calls need (O_NONBLOCK view, directory path). Takes ownership.
-int64_t InstallHostFd(Guest& g, int host_fd, int open_flags);
+int64_t InstallHostFd(Process& g, int host_fd, int open_flags);
 // The same for a descriptor received in SCM_RIGHTS: lent (OpenFile::borrowed)
 // unless it is plainly the guest's own (inside the MountPoint, a memfd, a
 // socket, a pipe or another object without a name).
-int64_t InstallReceivedFd(Guest& g, int host_fd, int open_flags);
+int64_t InstallReceivedFd(Process& g, int host_fd, int open_flags);
 
 // A call that writes into a guest memfd writes only what the guest's budget
 // has room for (native/memfds.h): how many of `len` bytes it may write into
 // `f` at `offset`, or at the file position when `at_position`; -ENOSPC
 // when none. Anything but a memfd takes all `len`.
-inline int64_t MemfdRoom(Guest& g, const OpenFile& f, bool at_position, uint64_t offset, uint64_t len) {
+inline int64_t MemfdRoom(Process& g, const OpenFile& f, bool at_position, uint64_t offset, uint64_t len) {
   if (!f.memfd) return static_cast<int64_t>(len);
   return g.memfds.Room(*f.memfd, f.host.get(), at_position, offset, len);
 }
 // After a call that may have changed what memfd `f` holds.
-inline void MemfdUsed(Guest& g, const OpenFile& f) {
+inline void MemfdUsed(Process& g, const OpenFile& f) {
   if (f.memfd) g.memfds.Update(*f.memfd, f.host.get());
 }
 

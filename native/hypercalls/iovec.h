@@ -1,11 +1,11 @@
-// Guest iovec arrays, shared by the I/O and socket families.
+// Process iovec arrays, shared by the I/O and socket families.
 #pragma once
 
 #include <sys/uio.h>
 
 #include <vector>
 
-#include "../guest.h"
+#include "../process.h"
 
 namespace torov {
 
@@ -13,6 +13,6 @@ namespace torov {
 // memory. A vector that runs off a mapping is cut there, and the rest is
 // dropped; -EFAULT when not even the first byte is accessible, -EINVAL for a
 // count over IOV_MAX or a total over SSIZE_MAX. 0 on success.
-int GuestIovecs(const Guest& g, uint64_t addr, uint64_t count, Access access, std::vector<iovec>* out);
+int GuestIovecs(const Process& g, uint64_t addr, uint64_t count, Access access, std::vector<iovec>* out);
 
 }  // namespace torov

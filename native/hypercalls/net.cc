@@ -55,7 +55,7 @@ struct HostAddr {
   Fd dir;  // what the host path of a unix socket goes through, held until the call is made
 };
 
-int AddrIn(Guest& g, uint64_t addr, uint64_t len, HostAddr* out, bool bind = false) {
+int AddrIn(Process& g, uint64_t addr, uint64_t len, HostAddr* out, bool bind = false) {
   if (len > sizeof(sockaddr_storage)) return -EINVAL;
   if (!CopyInBytes(g, addr, &out->storage, len)) return -EFAULT;
   out->len = static_cast<socklen_t>(len);
@@ -78,7 +78,7 @@ int AddrIn(Guest& g, uint64_t addr, uint64_t len, HostAddr* out, bool bind = fal
 
 // Writes a host socket address back to the guest (addr, *addrlen in/out).
 // Host paths of unix sockets are not shown to the guest.
-int AddrOut(Guest& g, const sockaddr_storage& ss, socklen_t len, uint64_t addr, uint64_t lenp) {
+int AddrOut(Process& g, const sockaddr_storage& ss, socklen_t len, uint64_t addr, uint64_t lenp) {
   if (!addr || !lenp) return 0;
   socklen_t room;
   if (!CopyIn(g, lenp, &room)) return -EFAULT;
@@ -93,7 +93,7 @@ int AddrOut(Guest& g, const sockaddr_storage& ss, socklen_t len, uint64_t addr, 
   return 0;
 }
 
-int64_t Socket(Guest& g, const uint64_t* a) {
+int64_t Socket(Process& g, const uint64_t* a) {
   const int family = static_cast<int>(a[0]);
   const int type = static_cast<int>(a[1]);
   if (!AllowedFamily(family)) return -EAFNOSUPPORT;
@@ -103,7 +103,7 @@ int64_t Socket(Guest& g, const uint64_t* a) {
   return InstallHostFd(g, fd, ((type & SOCK_NONBLOCK) ? O_NONBLOCK : 0) | ((type & SOCK_CLOEXEC) ? O_CLOEXEC : 0));
 }
 
-int64_t Socketpair(Guest& g, const uint64_t* a) {
+int64_t Socketpair(Process& g, const uint64_t* a) {
   const int family = static_cast<int>(a[0]);
   const int type = static_cast<int>(a[1]);
   if (family != AF_UNIX) return -EAFNOSUPPORT;
@@ -125,7 +125,7 @@ int64_t Socketpair(Guest& g, const uint64_t* a) {
   return 0;
 }
 
-int64_t Bind(Guest& g, const uint64_t* a) {
+int64_t Bind(Process& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   HostAddr addr;
@@ -133,7 +133,7 @@ int64_t Bind(Guest& g, const uint64_t* a) {
   return HostResult(bind(f->host.get(), reinterpret_cast<sockaddr*>(&addr.storage), addr.len));
 }
 
-int64_t Connect(Guest& g, const uint64_t* a) {
+int64_t Connect(Process& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   HostAddr addr;
@@ -155,13 +155,13 @@ int64_t Connect(Guest& g, const uint64_t* a) {
   return -err;
 }
 
-int64_t Listen(Guest& g, const uint64_t* a) {
+int64_t Listen(Process& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   return HostResult(listen(f->host.get(), static_cast<int>(a[1])));
 }
 
-int64_t AcceptImpl(Guest& g, uint64_t fd, uint64_t addr, uint64_t lenp, int flags) {
+int64_t AcceptImpl(Process& g, uint64_t fd, uint64_t addr, uint64_t lenp, int flags) {
   if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) return -EINVAL;
   const OpenFile* f = g.fds.Get(fd);
   if (!f) return -EBADF;
@@ -177,16 +177,16 @@ int64_t AcceptImpl(Guest& g, uint64_t fd, uint64_t addr, uint64_t lenp, int flag
   return InstallHostFd(g, conn.Release(),
                        ((flags & SOCK_NONBLOCK) ? O_NONBLOCK : 0) | ((flags & SOCK_CLOEXEC) ? O_CLOEXEC : 0));
 }
-int64_t Accept(Guest& g, const uint64_t* a) { return AcceptImpl(g, a[0], a[1], a[2], 0); }
-int64_t Accept4(Guest& g, const uint64_t* a) { return AcceptImpl(g, a[0], a[1], a[2], static_cast<int>(a[3])); }
+int64_t Accept(Process& g, const uint64_t* a) { return AcceptImpl(g, a[0], a[1], a[2], 0); }
+int64_t Accept4(Process& g, const uint64_t* a) { return AcceptImpl(g, a[0], a[1], a[2], static_cast<int>(a[3])); }
 
-int64_t Shutdown(Guest& g, const uint64_t* a) {
+int64_t Shutdown(Process& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   return HostResult(shutdown(f->host.get(), static_cast<int>(a[1])));
 }
 
-int64_t Sendto(Guest& g, const uint64_t* a) {
+int64_t Sendto(Process& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   uint8_t* buf;
@@ -203,7 +203,7 @@ int64_t Sendto(Guest& g, const uint64_t* a) {
   }, flags & MSG_DONTWAIT);
 }
 
-int64_t Recvfrom(Guest& g, const uint64_t* a) {
+int64_t Recvfrom(Process& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   uint8_t* buf;
@@ -236,7 +236,7 @@ struct GuestMsghdr {
   uint32_t pad1;
 };
 
-int64_t Sendmsg(Guest& g, const uint64_t* a) {
+int64_t Sendmsg(Process& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   GuestMsghdr m;
@@ -296,7 +296,7 @@ int64_t Sendmsg(Guest& g, const uint64_t* a) {
   return HostIo(g, *f, POLLOUT, [&] { return sendmsg(f->host.get(), &h, flags); }, flags & MSG_DONTWAIT);
 }
 
-int64_t Recvmsg(Guest& g, const uint64_t* a) {
+int64_t Recvmsg(Process& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   GuestMsghdr m;
@@ -349,7 +349,7 @@ int64_t Recvmsg(Guest& g, const uint64_t* a) {
 
 // sendmmsg/recvmmsg: one msghdr after another, each through the single
 // call above; msg_len follows each 56-byte header.
-int64_t MultiMsg(Guest& g, const uint64_t* a, bool send) {
+int64_t MultiMsg(Process& g, const uint64_t* a, bool send) {
   if (!g.fds.Get(a[0])) return -EBADF;
   const uint64_t vlen = std::min<uint64_t>(a[2], 1024);
   unsigned flags = static_cast<unsigned>(a[3]);
@@ -366,8 +366,8 @@ int64_t MultiMsg(Guest& g, const uint64_t* a, bool send) {
   }
   return done;
 }
-int64_t Sendmmsg(Guest& g, const uint64_t* a) { return MultiMsg(g, a, true); }
-int64_t Recvmmsg(Guest& g, const uint64_t* a) { return MultiMsg(g, a, false); }
+int64_t Sendmmsg(Process& g, const uint64_t* a) { return MultiMsg(g, a, true); }
+int64_t Recvmmsg(Process& g, const uint64_t* a) { return MultiMsg(g, a, false); }
 
 // The socket options whose value the monitor knows to be flat (integers,
 // timevals, addresses, names): the value is copied, and the host kernel
@@ -417,7 +417,7 @@ bool KnownOption(int level, int name) {
   return false;
 }
 
-int64_t Setsockopt(Guest& g, const uint64_t* a) {
+int64_t Setsockopt(Process& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   const int level = static_cast<int>(a[1]), name = static_cast<int>(a[2]);
@@ -430,7 +430,7 @@ int64_t Setsockopt(Guest& g, const uint64_t* a) {
   return HostResult(setsockopt(f->host.get(), level, name, val.data(), static_cast<socklen_t>(a[4])));
 }
 
-int64_t Getsockopt(Guest& g, const uint64_t* a) {
+int64_t Getsockopt(Process& g, const uint64_t* a) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   const int level = static_cast<int>(a[1]), name = static_cast<int>(a[2]);
@@ -445,7 +445,7 @@ int64_t Getsockopt(Guest& g, const uint64_t* a) {
   return CopyOut(g, a[4], got) ? 0 : -EFAULT;
 }
 
-int64_t SockName(Guest& g, const uint64_t* a, bool peer) {
+int64_t SockName(Process& g, const uint64_t* a, bool peer) {
   const OpenFile* f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   sockaddr_storage ss{};
@@ -456,8 +456,8 @@ int64_t SockName(Guest& g, const uint64_t* a, bool peer) {
   if (!a[1] || !a[2]) return -EFAULT;
   return AddrOut(g, ss, len, a[1], a[2]);
 }
-int64_t Getsockname(Guest& g, const uint64_t* a) { return SockName(g, a, false); }
-int64_t Getpeername(Guest& g, const uint64_t* a) { return SockName(g, a, true); }
+int64_t Getsockname(Process& g, const uint64_t* a) { return SockName(g, a, false); }
+int64_t Getpeername(Process& g, const uint64_t* a) { return SockName(g, a, true); }
 
 }  // namespace
 

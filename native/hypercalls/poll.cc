@@ -19,7 +19,7 @@ constexpr short kReadable = POLLRDNORM | POLLRDBAND | POLLIN | POLLHUP | POLLERR
 constexpr short kWritable = POLLWRBAND | POLLWRNORM | POLLOUT | POLLERR;
 constexpr short kExcept = POLLPRI;
 
-int64_t DoPoll(Guest& g, uint64_t fds_addr, uint64_t nfds, int timeout_ms, const timespec* timeout) {
+int64_t DoPoll(Process& g, uint64_t fds_addr, uint64_t nfds, int timeout_ms, const timespec* timeout) {
   if (nfds > static_cast<uint64_t>(g.fds.limit())) return -EINVAL;
   pollfd* guest = nfds ? reinterpret_cast<pollfd*>(g.mm.User(fds_addr, nfds * sizeof(pollfd), Access::kWrite)) : nullptr;
   if (nfds && !guest) return -EFAULT;
@@ -53,11 +53,11 @@ int64_t DoPoll(Guest& g, uint64_t fds_addr, uint64_t nfds, int timeout_ms, const
   return r;
 }
 
-int64_t Poll(Guest& g, const uint64_t* a) {
+int64_t Poll(Process& g, const uint64_t* a) {
   return DoPoll(g, a[0], a[1], static_cast<int>(a[2]), nullptr);
 }
 
-int64_t Ppoll(Guest& g, const uint64_t* a) {
+int64_t Ppoll(Process& g, const uint64_t* a) {
   timespec ts;
   if (a[2]) {
     if (!CopyIn(g, a[2], &ts)) return -EFAULT;
@@ -68,7 +68,7 @@ int64_t Ppoll(Guest& g, const uint64_t* a) {
 
 // select(2) over poll. `timeout` is null for "wait forever"; on return it
 // holds the time left, which select reports back to the guest.
-int64_t DoSelect(Guest& g, uint64_t nfds, uint64_t rset, uint64_t wset, uint64_t eset, timespec* timeout) {
+int64_t DoSelect(Process& g, uint64_t nfds, uint64_t rset, uint64_t wset, uint64_t eset, timespec* timeout) {
   if (nfds > static_cast<uint64_t>(g.fds.limit())) nfds = static_cast<uint64_t>(g.fds.limit());
   const uint64_t bytes = (nfds + 63) / 64 * 8;
   uint8_t* sets[3] = {nullptr, nullptr, nullptr};
@@ -125,7 +125,7 @@ int64_t DoSelect(Guest& g, uint64_t nfds, uint64_t rset, uint64_t wset, uint64_t
   return count;
 }
 
-int64_t Select(Guest& g, const uint64_t* a) {
+int64_t Select(Process& g, const uint64_t* a) {
   timeval tv;
   timespec ts;
   if (a[4]) {
@@ -141,7 +141,7 @@ int64_t Select(Guest& g, const uint64_t* a) {
   return r;
 }
 
-int64_t Pselect6(Guest& g, const uint64_t* a) {
+int64_t Pselect6(Process& g, const uint64_t* a) {
   timespec ts;
   if (a[4]) {
     if (!CopyIn(g, a[4], &ts)) return -EFAULT;

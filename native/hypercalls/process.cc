@@ -27,40 +27,40 @@ namespace torov {
 
 namespace {
 
-int64_t ExitGroup(Guest& g, const uint64_t* a) {
+int64_t ExitGroup(Process& g, const uint64_t* a) {
   g.exited = true;
   g.exit_status = static_cast<int>(a[0] & 0xff);
   return 0;
 }
 
-int64_t Getpid(Guest& g, const uint64_t*) { return g.pid; }
-int64_t Getppid(Guest& g, const uint64_t*) { return g.ppid; }
-int64_t Getuid(Guest& g, const uint64_t*) { return g.uid; }
-int64_t Geteuid(Guest& g, const uint64_t*) { return g.euid; }
-int64_t Getgid(Guest& g, const uint64_t*) { return g.gid; }
-int64_t Getegid(Guest& g, const uint64_t*) { return g.egid; }
-int64_t Getpgrp(Guest& g, const uint64_t*) { return g.pid; }
+int64_t Getpid(Process& g, const uint64_t*) { return g.pid; }
+int64_t Getppid(Process& g, const uint64_t*) { return g.ppid; }
+int64_t Getuid(Process& g, const uint64_t*) { return g.uid; }
+int64_t Geteuid(Process& g, const uint64_t*) { return g.euid; }
+int64_t Getgid(Process& g, const uint64_t*) { return g.gid; }
+int64_t Getegid(Process& g, const uint64_t*) { return g.egid; }
+int64_t Getpgrp(Process& g, const uint64_t*) { return g.pid; }
 
-int64_t Getpgid(Guest& g, const uint64_t* a) {
+int64_t Getpgid(Process& g, const uint64_t* a) {
   if (a[0] != 0 && a[0] != static_cast<uint64_t>(g.pid)) return -ESRCH;
   return g.pid;
 }
 
-int64_t Getresuid(Guest& g, const uint64_t* a) {
+int64_t Getresuid(Process& g, const uint64_t* a) {
   const uid_t ids[3] = {g.uid, g.euid, g.suid};
   for (int i = 0; i < 3; i++)
     if (!CopyOut(g, a[i], ids[i])) return -EFAULT;
   return 0;
 }
 
-int64_t Getresgid(Guest& g, const uint64_t* a) {
+int64_t Getresgid(Process& g, const uint64_t* a) {
   const gid_t ids[3] = {g.gid, g.egid, g.sgid};
   for (int i = 0; i < 3; i++)
     if (!CopyOut(g, a[i], ids[i])) return -EFAULT;
   return 0;
 }
 
-int64_t Getgroups(Guest& g, const uint64_t* a) {
+int64_t Getgroups(Process& g, const uint64_t* a) {
   std::vector<gid_t> groups(NGROUPS_MAX);
   int n = getgroups(static_cast<int>(groups.size()), groups.data());
   if (n < 0) return -errno;
@@ -107,50 +107,50 @@ int64_t SetAll(Ids ids, uint32_t real, uint32_t effective, uint32_t saved) {  //
   return 0;
 }
 
-Ids UserIds(Guest& g) { return {&g.uid, &g.euid, &g.suid}; }
-Ids GroupIds(Guest& g) { return {&g.gid, &g.egid, &g.sgid}; }
+Ids UserIds(Process& g) { return {&g.uid, &g.euid, &g.suid}; }
+Ids GroupIds(Process& g) { return {&g.gid, &g.egid, &g.sgid}; }
 uint32_t Id(uint64_t v) { return static_cast<uint32_t>(v); }
 
-int64_t Setuid(Guest& g, const uint64_t* a) { return SetOne(UserIds(g), Id(a[0])); }
-int64_t Setgid(Guest& g, const uint64_t* a) { return SetOne(GroupIds(g), Id(a[0])); }
-int64_t Setreuid(Guest& g, const uint64_t* a) { return SetRealEffective(UserIds(g), Id(a[0]), Id(a[1])); }
-int64_t Setregid(Guest& g, const uint64_t* a) { return SetRealEffective(GroupIds(g), Id(a[0]), Id(a[1])); }
-int64_t Setresuid(Guest& g, const uint64_t* a) { return SetAll(UserIds(g), Id(a[0]), Id(a[1]), Id(a[2])); }
-int64_t Setresgid(Guest& g, const uint64_t* a) { return SetAll(GroupIds(g), Id(a[0]), Id(a[1]), Id(a[2])); }
+int64_t Setuid(Process& g, const uint64_t* a) { return SetOne(UserIds(g), Id(a[0])); }
+int64_t Setgid(Process& g, const uint64_t* a) { return SetOne(GroupIds(g), Id(a[0])); }
+int64_t Setreuid(Process& g, const uint64_t* a) { return SetRealEffective(UserIds(g), Id(a[0]), Id(a[1])); }
+int64_t Setregid(Process& g, const uint64_t* a) { return SetRealEffective(GroupIds(g), Id(a[0]), Id(a[1])); }
+int64_t Setresuid(Process& g, const uint64_t* a) { return SetAll(UserIds(g), Id(a[0]), Id(a[1]), Id(a[2])); }
+int64_t Setresgid(Process& g, const uint64_t* a) { return SetAll(GroupIds(g), Id(a[0]), Id(a[1]), Id(a[2])); }
 // Supplementary groups are root's to change.
-int64_t Setgroups(Guest&, const uint64_t*) { return -EPERM; }
+int64_t Setgroups(Process&, const uint64_t*) { return -EPERM; }
 
 // Sessions and process groups. The guest leads its own process group (as a
 // shell's job does) in a session led by someone else: with Newpid, outside
 // its pid namespace, which Linux shows as session 0.
-int64_t Getsid(Guest& g, const uint64_t* a) {
+int64_t Getsid(Process& g, const uint64_t* a) {
   if (a[0] != 0 && a[0] != static_cast<uint64_t>(g.pid)) return -ESRCH;
   return g.sid;
 }
 // A process group leader may not start a session.
-int64_t Setsid(Guest&, const uint64_t*) { return -EPERM; }
+int64_t Setsid(Process&, const uint64_t*) { return -EPERM; }
 // It may "move" into the group it leads; there is no other group in its session.
-int64_t Setpgid(Guest& g, const uint64_t* a) {
+int64_t Setpgid(Process& g, const uint64_t* a) {
   const int64_t pid = static_cast<int32_t>(a[0]), pgid = static_cast<int32_t>(a[1]);
   if (pgid < 0) return -EINVAL;
   if (pid != 0 && pid != g.pid) return -ESRCH;
   return pgid == 0 || pgid == g.pid ? 0 : -EPERM;
 }
 
-int64_t Gettid(Guest& g, const uint64_t*) { return g.pid; }
+int64_t Gettid(Process& g, const uint64_t*) { return g.pid; }
 
-int64_t SetTidAddress(Guest& g, const uint64_t* a) {
+int64_t SetTidAddress(Process& g, const uint64_t* a) {
   g.clear_child_tid = a[0];
   return g.pid;
 }
 
-int64_t SetRobustList(Guest& g, const uint64_t* a) {
+int64_t SetRobustList(Process& g, const uint64_t* a) {
   if (a[1] != 24) return -EINVAL;  // sizeof(struct robust_list_head)
   g.robust_list = a[0];
   return 0;
 }
 
-int64_t GetRobustList(Guest& g, const uint64_t* a) {
+int64_t GetRobustList(Process& g, const uint64_t* a) {
   if (a[0] != 0 && a[0] != static_cast<uint64_t>(g.pid)) return -ESRCH;
   if (!CopyOut(g, a[1], g.robust_list) || !CopyOut(g, a[2], uint64_t{24})) return -EFAULT;
   return 0;
@@ -158,7 +158,7 @@ int64_t GetRobustList(Guest& g, const uint64_t* a) {
 
 // Restartable sequences: one vCPU that the guest never migrates off, so the
 // cpu fields are 0 for good and no critical section is ever interrupted.
-int64_t Rseq(Guest& g, const uint64_t* a) {
+int64_t Rseq(Process& g, const uint64_t* a) {
   const uint64_t area = a[0], len = a[1], flags = a[2];
   if (flags & 1) {  // RSEQ_FLAG_UNREGISTER
     if (area != g.rseq_area) return -EINVAL;
@@ -181,7 +181,7 @@ int64_t Rseq(Guest& g, const uint64_t* a) {
   return 0;
 }
 
-int64_t ArchPrctl(Guest& g, const uint64_t* a) {
+int64_t ArchPrctl(Process& g, const uint64_t* a) {
   const uint64_t code = a[0], addr = a[1];
   auto canonical = [](uint64_t v) { return v < (1ull << 47) || v >= ~((1ull << 47) - 1); };
   switch (code) {
@@ -204,13 +204,13 @@ int64_t ArchPrctl(Guest& g, const uint64_t* a) {
   }
 }
 
-int64_t Uname(Guest& g, const uint64_t* a) {
+int64_t Uname(Process& g, const uint64_t* a) {
   utsname u;
   if (uname(&u) < 0) return -errno;
   return CopyOut(g, a[0], u) ? 0 : -EFAULT;
 }
 
-int64_t Prlimit(Guest& g, uint64_t pid, uint64_t resource, uint64_t new_addr, uint64_t old_addr) {
+int64_t Prlimit(Process& g, uint64_t pid, uint64_t resource, uint64_t new_addr, uint64_t old_addr) {
   if (pid != 0 && pid != static_cast<uint64_t>(g.pid)) return -ESRCH;
   if (resource >= RLIM_NLIMITS) return -EINVAL;
   rlimit next;
@@ -228,11 +228,11 @@ int64_t Prlimit(Guest& g, uint64_t pid, uint64_t resource, uint64_t new_addr, ui
   return 0;
 }
 
-int64_t Prlimit64(Guest& g, const uint64_t* a) { return Prlimit(g, a[0], a[1], a[2], a[3]); }
-int64_t Getrlimit(Guest& g, const uint64_t* a) { return Prlimit(g, 0, a[0], 0, a[1]); }
-int64_t Setrlimit(Guest& g, const uint64_t* a) { return Prlimit(g, 0, a[0], a[1], 0); }
+int64_t Prlimit64(Process& g, const uint64_t* a) { return Prlimit(g, a[0], a[1], a[2], a[3]); }
+int64_t Getrlimit(Process& g, const uint64_t* a) { return Prlimit(g, 0, a[0], 0, a[1]); }
+int64_t Setrlimit(Process& g, const uint64_t* a) { return Prlimit(g, 0, a[0], a[1], 0); }
 
-int64_t Getrusage(Guest& g, const uint64_t* a) {
+int64_t Getrusage(Process& g, const uint64_t* a) {
   rusage ru{};
   const int who = static_cast<int>(a[0]);
   if (who == RUSAGE_SELF || who == RUSAGE_THREAD) {
@@ -243,7 +243,7 @@ int64_t Getrusage(Guest& g, const uint64_t* a) {
   return CopyOut(g, a[1], ru) ? 0 : -EFAULT;
 }
 
-int64_t Times(Guest& g, const uint64_t* a) {
+int64_t Times(Process& g, const uint64_t* a) {
   timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   const long hz = sysconf(_SC_CLK_TCK);
@@ -254,7 +254,7 @@ int64_t Times(Guest& g, const uint64_t* a) {
   return times(&host);
 }
 
-int64_t Sysinfo(Guest& g, const uint64_t* a) {
+int64_t Sysinfo(Process& g, const uint64_t* a) {
   struct sysinfo si;
   if (sysinfo(&si) < 0) return -errno;
   // Memory as the guest has it.
@@ -268,7 +268,7 @@ int64_t Sysinfo(Guest& g, const uint64_t* a) {
   return CopyOut(g, a[0], si) ? 0 : -EFAULT;
 }
 
-int64_t SchedGetaffinity(Guest& g, const uint64_t* a) {
+int64_t SchedGetaffinity(Process& g, const uint64_t* a) {
   if (a[0] != 0 && a[0] != static_cast<uint64_t>(g.pid)) return -ESRCH;
   const uint64_t len = std::min<uint64_t>(a[1], 8192);
   if (len < sizeof(unsigned long) || (len % sizeof(unsigned long))) return -EINVAL;
@@ -279,35 +279,35 @@ int64_t SchedGetaffinity(Guest& g, const uint64_t* a) {
   return r;
 }
 
-int64_t SchedSetaffinity(Guest& g, const uint64_t* a) {
+int64_t SchedSetaffinity(Process& g, const uint64_t* a) {
   if (a[0] != 0 && a[0] != static_cast<uint64_t>(g.pid)) return -ESRCH;
   return 0;  // the guest does not pin the monitor's threads
 }
 
-int64_t Zero(Guest&, const uint64_t*) { return 0; }
+int64_t Zero(Process&, const uint64_t*) { return 0; }
 
-int64_t SchedGetscheduler(Guest& g, const uint64_t* a) {
+int64_t SchedGetscheduler(Process& g, const uint64_t* a) {
   if (a[0] != 0 && a[0] != static_cast<uint64_t>(g.pid)) return -ESRCH;
   return SCHED_OTHER;
 }
 
-int64_t SchedGetparam(Guest& g, const uint64_t* a) {
+int64_t SchedGetparam(Process& g, const uint64_t* a) {
   if (a[0] != 0 && a[0] != static_cast<uint64_t>(g.pid)) return -ESRCH;
   return CopyOut(g, a[1], int{0}) ? 0 : -EFAULT;
 }
 
-int64_t Getcpu(Guest& g, const uint64_t* a) {
+int64_t Getcpu(Process& g, const uint64_t* a) {
   if (a[0] && !CopyOut(g, a[0], unsigned{0})) return -EFAULT;
   if (a[1] && !CopyOut(g, a[1], unsigned{0})) return -EFAULT;
   return 0;
 }
 
-int64_t Getpriority(Guest& g, const uint64_t* a) {
+int64_t Getpriority(Process& g, const uint64_t* a) {
   if (a[1] != 0 && a[1] != static_cast<uint64_t>(g.pid)) return -ESRCH;
   return 20;  // nice 0, in the syscall's 1..40 encoding
 }
 
-int64_t Prctl(Guest& g, const uint64_t* a) {
+int64_t Prctl(Process& g, const uint64_t* a) {
   switch (a[0]) {
     case PR_SET_NAME: {
       char name[16] = {};
@@ -334,7 +334,7 @@ int64_t Prctl(Guest& g, const uint64_t* a) {
   }
 }
 
-int64_t Getrandom(Guest& g, const uint64_t* a) {
+int64_t Getrandom(Process& g, const uint64_t* a) {
   if (a[2] & ~uint64_t{GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE}) return -EINVAL;
   const uint64_t len = std::min<uint64_t>(a[1], 33554431);  // Linux caps a call at 32 MiB - 1
   const uint64_t n = g.mm.UserExtent(a[0], len, Access::kWrite);
@@ -352,7 +352,7 @@ constexpr uint64_t kSigsetSize = 8;
 constexpr uint64_t kSsAutodisarm = 1u << 31;  // linux/signal.h; not in glibc's headers
 constexpr uint64_t kMinSigStkSz = 2048;       // the kernel's MINSIGSTKSZ on x86
 
-int64_t RtSigaction(Guest& g, const uint64_t* a) {
+int64_t RtSigaction(Process& g, const uint64_t* a) {
   const uint64_t sig = a[0];
   if (a[3] != kSigsetSize) return -EINVAL;
   if (sig < 1 || sig > 64) return -EINVAL;
@@ -369,7 +369,7 @@ int64_t RtSigaction(Guest& g, const uint64_t* a) {
   return 0;
 }
 
-int64_t RtSigprocmask(Guest& g, const uint64_t* a) {
+int64_t RtSigprocmask(Process& g, const uint64_t* a) {
   if (a[3] != kSigsetSize) return -EINVAL;
   uint64_t set = 0;
   if (a[1] && !CopyIn(g, a[1], &set)) return -EFAULT;
@@ -385,12 +385,12 @@ int64_t RtSigprocmask(Guest& g, const uint64_t* a) {
   return 0;
 }
 
-int64_t RtSigpending(Guest& g, const uint64_t* a) {
+int64_t RtSigpending(Process& g, const uint64_t* a) {
   if (a[1] > kSigsetSize) return -EINVAL;
   return CopyOut(g, a[0], g.sig_pending & g.sigmask) ? 0 : -EFAULT;
 }
 
-int64_t Sigaltstack(Guest& g, const uint64_t* a) {
+int64_t Sigaltstack(Process& g, const uint64_t* a) {
   uint64_t next[3];  // ss_sp, ss_flags (int + padding), ss_size
   if (a[0]) {
     if (!CopyIn(g, a[0], &next)) return -EFAULT;
@@ -406,9 +406,9 @@ int64_t Sigaltstack(Guest& g, const uint64_t* a) {
 // The guest is a process alone: it, its process group and its session are
 // itself. Nothing else on the host can be named (-1, "every process but
 // me", names nobody).
-bool IsSelf(Guest& g, int64_t pid) { return pid == 0 || pid == g.pid || pid == -g.pid; }
+bool IsSelf(Process& g, int64_t pid) { return pid == 0 || pid == g.pid || pid == -g.pid; }
 
-int64_t Kill(Guest& g, const uint64_t* a) {
+int64_t Kill(Process& g, const uint64_t* a) {
   const int64_t pid = static_cast<int32_t>(a[0]);
   if (a[1] > 64) return -EINVAL;
   if (pid == -1) return -ESRCH;
@@ -416,19 +416,19 @@ int64_t Kill(Guest& g, const uint64_t* a) {
   if (!IsSelf(g, pid)) return g.config.newpid ? -ESRCH : -EPERM;
   return SignalSelf(g, a[1], SI_USER);
 }
-int64_t Tkill(Guest& g, const uint64_t* a) {
+int64_t Tkill(Process& g, const uint64_t* a) {
   if (static_cast<int64_t>(a[0]) != g.pid) return -ESRCH;
   return SignalSelf(g, a[1], SI_TKILL);
 }
-int64_t Tgkill(Guest& g, const uint64_t* a) {
+int64_t Tgkill(Process& g, const uint64_t* a) {
   if (static_cast<int64_t>(a[0]) != g.pid || static_cast<int64_t>(a[1]) != g.pid) return -ESRCH;
   return SignalSelf(g, a[2], SI_TKILL);
 }
 
-int64_t Wait4(Guest&, const uint64_t*) { return -ECHILD; }
+int64_t Wait4(Process&, const uint64_t*) { return -ECHILD; }
 
 // One thread: a futex wait can only be woken by its timeout.
-int64_t Futex(Guest& g, const uint64_t* a) {
+int64_t Futex(Process& g, const uint64_t* a) {
   const int op = static_cast<int>(a[1]) & FUTEX_CMD_MASK;
   switch (op) {
     case FUTEX_WAKE:
@@ -464,7 +464,7 @@ int64_t Futex(Guest& g, const uint64_t* a) {
 // the hypercall returns, or when it is unblocked (signals.cc), which is
 // also where an ignored one is dropped (after a tracer or a debugger has
 // seen it, as ptrace shows ignored signals too).
-int64_t SignalSelf(Guest& g, uint64_t sig, int32_t code) {
+int64_t SignalSelf(Process& g, uint64_t sig, int32_t code) {
   if (sig > 64) return -EINVAL;
   if (sig == 0) return 0;
   if (sig == SIGKILL) {
@@ -533,7 +533,7 @@ void RegisterProcessHypercalls(HypercallTable& t) {
   t.handlers[SYS_sigaltstack] = Sigaltstack;
   // rt_sigreturn needs the registers: Vcpu::Dispatch answers it before
   // this table (native/signals.cc). The entry says it is implemented.
-  t.handlers[SYS_rt_sigreturn] = [](Guest&, const uint64_t*) -> int64_t { return -ENOSYS; };
+  t.handlers[SYS_rt_sigreturn] = [](Process&, const uint64_t*) -> int64_t { return -ENOSYS; };
   t.handlers[SYS_kill] = Kill;
   t.handlers[SYS_tkill] = Tkill;
   t.handlers[SYS_tgkill] = Tgkill;

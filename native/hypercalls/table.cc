@@ -27,13 +27,13 @@ const HypercallTable& Hypercalls() {
   return table;
 }
 
-int GuestPath(const Guest& g, uint64_t addr, std::string* out) {
+int GuestPath(const Process& g, uint64_t addr, std::string* out) {
   int err = 0;
   if (!g.mm.UserString(addr, PATH_MAX - 1, out, &err)) return -err;
   return 0;
 }
 
-int ResolvePath(Guest& g, int64_t dirfd, uint64_t path_addr, bool nofollow, bool empty_path, Fd* out,
+int ResolvePath(Process& g, int64_t dirfd, uint64_t path_addr, bool nofollow, bool empty_path, Fd* out,
                 bool* borrowed) {
   bool lent = false;
   if (borrowed) *borrowed = false;
@@ -71,7 +71,7 @@ int ResolvePath(Guest& g, int64_t dirfd, uint64_t path_addr, bool nofollow, bool
   return 0;
 }
 
-int64_t InstallHostFd(Guest& g, int host_fd, int open_flags) {
+int64_t InstallHostFd(Process& g, int host_fd, int open_flags) {
   auto file = std::make_shared<OpenFile>();
   file->host.Reset(host_fd);
   file->nonblock = (open_flags & O_NONBLOCK) != 0;
@@ -93,7 +93,7 @@ namespace {
 // it was lent (by device and inode), and a socket, a memfd, a pipe or
 // another object without a name, or a file inside the MountPoint that is
 // not one of the virtual names (a host peer may send the host's /dev/null).
-bool OwnFile(Guest& g, const OpenFile& file) {
+bool OwnFile(Process& g, const OpenFile& file) {
   struct stat st;
   if (fstat(file.host.get(), &st) < 0) return false;
   if (g.lent.count({st.st_dev, st.st_ino})) return false;
@@ -112,7 +112,7 @@ bool OwnFile(Guest& g, const OpenFile& file) {
 
 }  // namespace
 
-int64_t InstallReceivedFd(Guest& g, int host_fd, int open_flags) {
+int64_t InstallReceivedFd(Process& g, int host_fd, int open_flags) {
   const int64_t fd = InstallHostFd(g, host_fd, open_flags);
   if (fd < 0) return fd;
   OpenFile* file = g.fds.Get(fd);

@@ -23,14 +23,14 @@ bool ValidClock(uint64_t id) {
   return id <= CLOCK_TAI;
 }
 
-int64_t ClockGettime(Guest& g, const uint64_t* a) {
+int64_t ClockGettime(Process& g, const uint64_t* a) {
   if (!ValidClock(a[0])) return -EINVAL;
   timespec ts;
   if (clock_gettime(GuestClock(a[0]), &ts) < 0) return -errno;
   return CopyOut(g, a[1], ts) ? 0 : -EFAULT;
 }
 
-int64_t ClockGetres(Guest& g, const uint64_t* a) {
+int64_t ClockGetres(Process& g, const uint64_t* a) {
   if (!ValidClock(a[0])) return -EINVAL;
   timespec ts;
   if (clock_getres(GuestClock(a[0]), &ts) < 0) return -errno;
@@ -38,7 +38,7 @@ int64_t ClockGetres(Guest& g, const uint64_t* a) {
   return 0;
 }
 
-int64_t Gettimeofday(Guest& g, const uint64_t* a) {
+int64_t Gettimeofday(Process& g, const uint64_t* a) {
   timeval tv;
   gettimeofday(&tv, nullptr);
   if (a[0] && !CopyOut(g, a[0], tv)) return -EFAULT;
@@ -49,13 +49,13 @@ int64_t Gettimeofday(Guest& g, const uint64_t* a) {
   return 0;
 }
 
-int64_t Time(Guest& g, const uint64_t* a) {
+int64_t Time(Process& g, const uint64_t* a) {
   const time_t t = time(nullptr);
   if (a[0] && !CopyOut(g, a[0], t)) return -EFAULT;
   return t;
 }
 
-int64_t Sleep(Guest& g, clockid_t clock, int flags, uint64_t req_addr, uint64_t rem_addr) {
+int64_t Sleep(Process& g, clockid_t clock, int flags, uint64_t req_addr, uint64_t rem_addr) {
   timespec req, rem{};
   if (!CopyIn(g, req_addr, &req)) return -EFAULT;
   if (req.tv_nsec < 0 || req.tv_nsec >= 1000000000 || req.tv_sec < 0) return -EINVAL;
@@ -72,9 +72,9 @@ int64_t Sleep(Guest& g, clockid_t clock, int flags, uint64_t req_addr, uint64_t 
   return -r;
 }
 
-int64_t Nanosleep(Guest& g, const uint64_t* a) { return Sleep(g, CLOCK_MONOTONIC, 0, a[0], a[1]); }
+int64_t Nanosleep(Process& g, const uint64_t* a) { return Sleep(g, CLOCK_MONOTONIC, 0, a[0], a[1]); }
 
-int64_t ClockNanosleep(Guest& g, const uint64_t* a) {
+int64_t ClockNanosleep(Process& g, const uint64_t* a) {
   if (!ValidClock(a[0])) return -EINVAL;
   if (a[0] == CLOCK_THREAD_CPUTIME_ID) return -EINVAL;
   if (a[1] & ~uint64_t{TIMER_ABSTIME}) return -EINVAL;

@@ -1,4 +1,4 @@
-#include "guest.h"
+#include "process.h"
 
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -11,7 +11,7 @@
 
 namespace torov {
 
-Guest::Guest(const GuestConfig& cfg)
+Process::Process(const GuestConfig& cfg)
     : config(cfg), ram(cfg.memory_bytes), mm(ram), memfds(cfg.memory_bytes / 2), paths(cfg.root) {
   paths.set_exe(cfg.exe);
   paths.set_stop(&stop_request);
@@ -25,7 +25,7 @@ Guest::Guest(const GuestConfig& cfg)
   rlimits[RLIMIT_NOFILE] = {FdTable::kDefaultLimit, FdTable::kDefaultLimit};
   std::strncpy(comm, cfg.exe_name.c_str(), sizeof comm - 1);
 
-  // Guest fds 0, 1, 2 share the monitor's stdio descriptions (or those the
+  // Process fds 0, 1, 2 share the monitor's stdio descriptions (or those the
   // embedder chose), through duplicates: the guest closing its fd 1 must not
   // close Node's.
   for (int fd = 0; fd < 3; fd++) {
@@ -44,7 +44,7 @@ Guest::Guest(const GuestConfig& cfg)
   }
 }
 
-Guest::~Guest() {
+Process::~Process() {
   // Its sockets close now, on whatever thread lets the guest go (Node's,
   // often). A socket set to linger (SO_LINGER) would hold that thread until
   // its data is acknowledged, for as long as the guest asked; Linux does not

@@ -1,4 +1,4 @@
-#include "scratch.h"
+#include "kvm/scratch.h"
 
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -6,8 +6,8 @@
 #include <cstring>
 
 #include "errors.h"
-#include "guest/runtime.h"
-#include "kvm.h"
+#include "kvm/runtime.h"
+#include "kvm/kvm.h"
 
 extern "C" const uint8_t torov_runtime_image[];
 extern "C" const uint8_t torov_runtime_image_end[];
@@ -21,17 +21,17 @@ ScratchVm::ScratchVm(const std::vector<uint8_t>& code) {
   config.exe = "/proc/self/exe";
   config.exe_name = "scratch";
   config.stdio = {-1, -1, -1};
-  guest_ = std::make_unique<Guest>(config);
+  process_ = std::make_unique<Process>(config);
   const size_t image = static_cast<size_t>(torov_runtime_image_end - torov_runtime_image);
-  std::memcpy(guest_->ram.Phys(RT_BASE, image), torov_runtime_image, image);
-  guest_->mm.AddMapping(kCode, kCode + kPageSize, PROT_READ | PROT_EXEC, VmaKind::kImage);
-  guest_->mm.AddMapping(kStack - kPageSize, kStack, PROT_READ | PROT_WRITE, VmaKind::kStack);
-  std::memcpy(guest_->ram.Phys(kCode, code.size()), code.data(), code.size());
+  std::memcpy(process_->ram.Phys(RT_BASE, image), torov_runtime_image, image);
+  process_->mm.AddMapping(kCode, kCode + kPageSize, PROT_READ | PROT_EXEC, VmaKind::kImage);
+  process_->mm.AddMapping(kStack - kPageSize, kStack, PROT_READ | PROT_WRITE, VmaKind::kStack);
+  std::memcpy(process_->ram.Phys(kCode, code.size()), code.data(), code.size());
   kvm_userspace_memory_region region{};
-  region.memory_size = guest_->ram.size();
-  region.userspace_addr = reinterpret_cast<uint64_t>(guest_->ram.base());
+  region.memory_size = process_->ram.size();
+  region.userspace_addr = reinterpret_cast<uint64_t>(process_->ram.base());
   if (ioctl(vm_.get(), KVM_SET_USER_MEMORY_REGION, &region) < 0) throw SystemError("EKVM", "KVM_SET_USER_MEMORY_REGION");
-  vcpu_ = std::make_unique<Vcpu>(vm_.get(), *guest_, 0);
+  vcpu_ = std::make_unique<Vcpu>(vm_.get(), *process_, 0);
   vcpu_->Setup();
   vcpu_->SetEntry({kCode, kStack});
 }

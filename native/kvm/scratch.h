@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "fd.h"
-#include "guest.h"
-#include "vcpu.h"
+#include "process.h"
+#include "kvm/vcpu.h"
 
 namespace torov {
 
@@ -18,11 +18,11 @@ class ScratchVm {
 
   explicit ScratchVm(const std::vector<uint8_t>& code);
   Vcpu& vcpu() { return *vcpu_; }
-  Guest& guest() { return *guest_; }
+  Process& guest() { return *process_; }
 
  private:
   Fd vm_;
-  std::unique_ptr<Guest> guest_;
+  std::unique_ptr<Process> process_;
   std::unique_ptr<Vcpu> vcpu_;
 };
 

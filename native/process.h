@@ -53,10 +53,10 @@ struct kernel_sigaction_t {
   uint64_t mask;
 };
 
-class Guest {
+class Process {
  public:
-  explicit Guest(const GuestConfig& config);
-  ~Guest();
+  explicit Process(const GuestConfig& config);
+  ~Process();
 
   const GuestConfig config;
   GuestRam ram;

@@ -1,4 +1,4 @@
-#include "vcpu.h"
+#include "kvm/vcpu.h"
 
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "errors.h"
-#include "guest/runtime.h"
+#include "kvm/runtime.h"
 #include "hypercalls/hypercalls.h"
-#include "kvm.h"
+#include "kvm/kvm.h"
 
 namespace torov {
 
@@ -121,7 +121,7 @@ int SignalForVector(int vector) {
   }
 }
 
-Vcpu::Vcpu(int vm_fd, Guest& guest, int index) : guest_(guest) {
+Vcpu::Vcpu(int vm_fd, Process& guest, int index) : process_(guest) {
   int fd = ioctl(vm_fd, KVM_CREATE_VCPU, index);
   if (fd < 0) throw SystemError("EKVM", "KVM_CREATE_VCPU");
   fd_.Reset(fd);
@@ -129,14 +129,14 @@ Vcpu::Vcpu(int vm_fd, Guest& guest, int index) : guest_(guest) {
   void* p = mmap(nullptr, run_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) throw SystemError("EKVM", "mmap of kvm_run");
   run_ = static_cast<kvm_run*>(p);
-  guest_.cpu = this;
+  process_.cpu = this;
   has_xsave_ = ioctl(Kvm::Get().fd(), KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) > 0;
   constexpr int kSyncRegs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
   has_sync_regs_ = (ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) & kSyncRegs) == kSyncRegs;
 }
 
 Vcpu::~Vcpu() {
-  if (guest_.cpu == this) guest_.cpu = nullptr;
+  if (process_.cpu == this) process_.cpu = nullptr;
   if (run_) munmap(run_, run_size_);
 }
 
@@ -159,7 +159,7 @@ void Vcpu::Setup() {
   kvm_sregs sregs;
   if (ioctl(fd, KVM_GET_SREGS, &sregs) < 0) throw SystemError("EKVM", "KVM_GET_SREGS");
   sregs.cr0 = kCr0;
-  sregs.cr3 = guest_.mm.pml4();
+  sregs.cr3 = process_.mm.pml4();
   sregs.cr4 = kCr4Pae | kCr4Pge | kCr4Osfxsr | kCr4Osxmmexcpt | (xsave ? kCr4Osxsave : 0) |
               (fsgsbase ? kCr4Fsgsbase : 0);
   sregs.efer = kEfer;
@@ -272,12 +272,12 @@ void Vcpu::RegsChanged() {
   }
 }
 
-void Vcpu::RequestStop(pthread_t thread, Guest::StopRequest why, bool kick) {
-  if (why == Guest::kKill) {
-    guest_.stop_request.store(Guest::kKill);
+void Vcpu::RequestStop(pthread_t thread, Process::StopRequest why, bool kick) {
+  if (why == Process::kKill) {
+    process_.stop_request.store(Process::kKill);
   } else {
-    int none = Guest::kNoStop;
-    guest_.stop_request.compare_exchange_strong(none, why);
+    int none = Process::kNoStop;
+    process_.stop_request.compare_exchange_strong(none, why);
   }
   run_->immediate_exit = 1;
   if (kick) pthread_kill(thread, KickSignal());
@@ -288,7 +288,7 @@ bool Vcpu::InRuntime(uint64_t rip) const { return rip >= RT_BASE && rip < RT_LIM
 int64_t Vcpu::Dispatch(uint64_t nr, const uint64_t* args) {
   if (nr == SYS_rt_sigreturn) return SigReturn();
   const Handler handler = Hypercalls().handlers[nr];
-  int64_t ret = handler ? handler(guest_, args) : -ENOSYS;
+  int64_t ret = handler ? handler(process_, args) : -ENOSYS;
   // Writing to a broken pipe or socket sends a Linux process SIGPIPE
   // unless it asked for MSG_NOSIGNAL. The monitor itself never gets
   // SIGPIPE (Node ignores it).
@@ -298,7 +298,7 @@ int64_t Vcpu::Dispatch(uint64_t nr, const uint64_t* args) {
     if (nr == SYS_sendmsg) nosignal = args[2] & MSG_NOSIGNAL;
     const bool writes = nr == SYS_write || nr == SYS_writev || nr == SYS_pwrite64 || nr == SYS_pwritev ||
                         nr == SYS_sendto || nr == SYS_sendmsg || nr == SYS_sendfile;
-    if (writes && !nosignal) SignalSelf(guest_, SIGPIPE, SI_USER);
+    if (writes && !nosignal) SignalSelf(process_, SIGPIPE, SI_USER);
   }
   return ret;
 }
@@ -350,12 +350,12 @@ void Vcpu::Hypercall(RunResult* result, Next* next) {
     ret = static_cast<int64_t>(page[HC_RET / 8]);  // skipped: rax as the debugger left it
   } else if (nr >= kMaxHypercall) {
     ret = -ENOSYS;
-  } else if (!guest_.Allowed(nr) && !IsSelfExeReadlink(guest_, nr, page + HC_A0 / 8)) {
+  } else if (!process_.Allowed(nr) && !IsSelfExeReadlink(process_, nr, page + HC_A0 / 8)) {
     // A denied hypercall never reaches its handler, so never the host.
     ret = -EPERM;
     denied = true;
-    guest_.denied_count++;
-    guest_.counts[nr]++;
+    process_.denied_count++;
+    process_.counts[nr]++;
     if (debug_ && debug_->stop_on_denied) {
       page[HC_RET / 8] = static_cast<uint64_t>(ret);
       Stop stop{StopWhy::kDenied, SIGSYS};
@@ -366,30 +366,30 @@ void Vcpu::Hypercall(RunResult* result, Next* next) {
         return;
       }
       ret = static_cast<int64_t>(page[HC_RET / 8]);
-    } else if (guest_.config.on_denied == OnDenied::kKill) {
-      guest_.denied_nr = static_cast<int>(nr);
-      guest_.Kill(SIGSYS, "denied");
+    } else if (process_.config.on_denied == OnDenied::kKill) {
+      process_.denied_nr = static_cast<int>(nr);
+      process_.Kill(SIGSYS, "denied");
     }
   } else {
-    guest_.counts[nr]++;
-    if (!guest_.needed[nr] && !IsSelfExeReadlink(guest_, nr, page + HC_A0 / 8)) guest_.needed[nr] = true;
+    process_.counts[nr]++;
+    if (!process_.needed[nr] && !IsSelfExeReadlink(process_, nr, page + HC_A0 / 8)) process_.needed[nr] = true;
     ret = Dispatch(nr, page + HC_A0 / 8);
   }
   if (traced) EndTrace(nr, ret, denied);
   page[HC_RET / 8] = static_cast<uint64_t>(ret);
-  if (guest_.sig_pending && DeliverSignals(result) == Next::kEnd) {
+  if (process_.sig_pending && DeliverSignals(result) == Next::kEnd) {
     *next = Next::kEnd;
     return;
   }
-  if (guest_.exited) return;
+  if (process_.exited) return;
 
   // Ctrl-C from the debugger during the hypercall: if it cut a blocking host
   // call short, the call starts over when the program goes on (the pc is
   // put back on the syscall instruction with rax = the number, as a
   // restarted Linux syscall); otherwise the program stops right after it.
   bool restarted = false;
-  int request = Guest::kInterrupt;
-  if (guest_.stop_request.compare_exchange_strong(request, Guest::kNoStop)) {
+  int request = Process::kInterrupt;
+  if (process_.stop_request.compare_exchange_strong(request, Process::kNoStop)) {
     if (!debug_) return;
     if (ret == -EINTR && nr < kMaxHypercall) {
       page[HC_RET / 8] = nr;
@@ -434,17 +434,17 @@ void Vcpu::FlatHypercall() {
   int64_t ret;
   if (nr >= kMaxHypercall) {
     ret = -ENOSYS;
-  } else if (!guest_.Allowed(nr)) {
+  } else if (!process_.Allowed(nr)) {
     ret = -EPERM;
     denied = true;
-    guest_.denied_count++;
-    if (guest_.config.on_denied == OnDenied::kKill) {
-      guest_.denied_nr = static_cast<int>(nr);
-      guest_.Kill(SIGSYS, "denied");
+    process_.denied_count++;
+    if (process_.config.on_denied == OnDenied::kKill) {
+      process_.denied_nr = static_cast<int>(nr);
+      process_.Kill(SIGSYS, "denied");
     }
   } else {
-    guest_.counts[nr]++;
-    guest_.needed[nr] = true;
+    process_.counts[nr]++;
+    process_.needed[nr] = true;
     ret = Dispatch(nr, args);
   }
   if (traced) EndTrace(nr, ret, denied);
@@ -458,7 +458,7 @@ bool Vcpu::Traced(uint64_t nr, const uint64_t* args) {
 
 void Vcpu::EndTrace(uint64_t nr, int64_t ret, bool denied) {
   uint8_t flags = denied ? kTraceDenied : 0;
-  if (guest_.exited && (nr == SYS_exit || nr == SYS_exit_group)) flags |= kTraceNoReturn;
+  if (process_.exited && (nr == SYS_exit || nr == SYS_exit_group)) flags |= kTraceNoReturn;
   tracer_->End(ret, flags);
 }
 
@@ -484,7 +484,7 @@ void Vcpu::Capture(Context ctx, DebugRegs* out) {
   out->gs_base = sr.gs.base;
   out->orig_rax = ~uint64_t{0};
   if (ctx == Context::kException) {
-    const uint64_t* frame = reinterpret_cast<const uint64_t*>(guest_.ram.Phys(r.rsp, 7 * 8));
+    const uint64_t* frame = reinterpret_cast<const uint64_t*>(process_.ram.Phys(r.rsp, 7 * 8));
     if (!frame || r.rsp < RT_IST_LOW) throw Error("EKVM", "the guest runtime's exception frame is unreadable");
     out->rip = frame[2];
     out->seg[0] = frame[3];
@@ -538,7 +538,7 @@ void Vcpu::Apply(Context ctx, const DebugRegs& in) {
   for (int i = 0; i < 16; i++) *g[i] = in.gpr[i];
   const uint64_t flags = (in.rflags & kUserFlags) | kRflagsFixed | kRflagsIf;
   if (ctx == Context::kException) {
-    auto* frame = reinterpret_cast<uint64_t*>(guest_.ram.Phys(keep_rsp, 7 * 8));
+    auto* frame = reinterpret_cast<uint64_t*>(process_.ram.Phys(keep_rsp, 7 * 8));
     frame[2] = in.rip;
     frame[4] = flags;
     frame[5] = in.gpr[7];
@@ -597,7 +597,7 @@ void Vcpu::SetTrapFlag(Context ctx, bool on) {
   }
   kvm_regs& r = Regs();
   if (ctx == Context::kException) {
-    set(reinterpret_cast<uint64_t*>(guest_.ram.Phys(r.rsp + 4 * 8, 8)));
+    set(reinterpret_cast<uint64_t*>(process_.ram.Phys(r.rsp + 4 * 8, 8)));
   } else {
     set(&r.rflags);
     RegsChanged();
@@ -668,22 +668,22 @@ Vcpu::Next Vcpu::Park(const Stop& stop, Context ctx, RunResult* result) {
     // run a handler yet, so a fault's signal still ends the program, as
     // does any signal whose default action is not to ignore it.
     const int sig = order.signal;
-    const uint64_t handler = guest_.sigactions[sig].handler;
+    const uint64_t handler = process_.sigactions[sig].handler;
     const bool handled = handler != reinterpret_cast<uint64_t>(SIG_IGN) && handler != reinterpret_cast<uint64_t>(SIG_DFL);
     const bool ignored = sig != SIGKILL && (handler == reinterpret_cast<uint64_t>(SIG_IGN) ||
                                             (handler == reinterpret_cast<uint64_t>(SIG_DFL) && DefaultIsIgnore(sig)));
     const bool fault = stop.why == StopWhy::kSignal && ctx == Context::kException;
     if (sig != SIGKILL && handled && !fault) {
-      guest_.sig_pending |= uint64_t{1} << (sig - 1);
+      process_.sig_pending |= uint64_t{1} << (sig - 1);
       // The signal it stopped for keeps its siginfo, as under ptrace; one
       // the debugger adds comes from "a user".
-      if (stop.why != StopWhy::kSignal || stop.signal != sig) guest_.sig_code[sig] = SI_USER;
+      if (stop.why != StopWhy::kSignal || stop.signal != sig) process_.sig_code[sig] = SI_USER;
     } else if (!ignored) {
-      guest_.Kill(sig, "signal from the debugger");
+      process_.Kill(sig, "signal from the debugger");
       result->kind = RunResult::kSignaled;
       result->signal = sig;
       result->status = 128 + sig;
-      result->message = guest_.reason;
+      result->message = process_.reason;
       return Next::kEnd;
     }
   }
@@ -705,14 +705,14 @@ void Vcpu::GuardPage(uint64_t page, bool on) {
     for (const Watch& w : debug_->watches)
       if (w.addr < page + kPageSize && page < w.addr + w.len)
         mask |= w.kind == 'w' ? PROT_WRITE : (PROT_READ | PROT_WRITE | PROT_EXEC);
-  const int before = guest_.mm.Guard(page);
-  guest_.mm.SetGuard(page, mask);
-  if (mask & ~before) guest_.ram.Zap(page, kPageSize);
+  const int before = process_.mm.Guard(page);
+  process_.mm.SetGuard(page, mask);
+  if (mask & ~before) process_.ram.Zap(page, kPageSize);
 }
 
 void Vcpu::UpdateWatches() {
   std::set<uint64_t> pages;
-  for (const auto& [page, mask] : guest_.mm.guards()) pages.insert(page);
+  for (const auto& [page, mask] : process_.mm.guards()) pages.insert(page);
   if (debug_ && debug_->watches_by_pages)
     for (const Watch& w : debug_->watches)
       for (uint64_t p = PageDown(w.addr); p < w.addr + w.len; p += kPageSize) pages.insert(p);
@@ -725,7 +725,7 @@ Vcpu::Next Vcpu::Exception(RunResult* result) {
   const kvm_regs& r = Regs();
   // The stub left [vector, error code, rip, cs, rflags, rsp, ss] on the IST stack.
   uint64_t* frame = r.rsp >= RT_IST_LOW && r.rsp + 7 * 8 <= RT_IST_TOP
-                        ? reinterpret_cast<uint64_t*>(guest_.ram.Phys(r.rsp, 7 * 8))
+                        ? reinterpret_cast<uint64_t*>(process_.ram.Phys(r.rsp, 7 * 8))
                         : nullptr;
   if (!frame) {
     result->kind = RunResult::kError;
@@ -742,11 +742,11 @@ Vcpu::Next Vcpu::Exception(RunResult* result) {
   const uint64_t cr2 = vector == 14 ? Sregs().cr2 : 0;
 
   // ToroV's flat programs end with `hlt`, which faults at CPL 3.
-  if (guest_.config.flat && vector == 13) {
-    const uint8_t* insn = guest_.mm.User(rip, 1, Access::kRead);
+  if (process_.config.flat && vector == 13) {
+    const uint8_t* insn = process_.mm.User(rip, 1, Access::kRead);
     if (insn && *insn == 0xf4) {
-      guest_.exited = true;
-      guest_.exit_status = 0;
+      process_.exited = true;
+      process_.exit_status = 0;
       return Next::kContinue;
     }
   }
@@ -778,10 +778,10 @@ Vcpu::Next Vcpu::Exception(RunResult* result) {
     stop = *step;
   } else if (vector == 3) {
     stop = Stop{StopWhy::kTrap, SIGTRAP};
-  } else if (vector == 14 && guest_.mm.Guard(cr2)) {
+  } else if (vector == 14 && process_.mm.Guard(cr2)) {
     // A watched page. Let the access through for one instruction, then
     // guard the page again; report it if it touched a watched range.
-    const Vma* vma = guest_.mm.VmaAt(cr2);
+    const Vma* vma = process_.mm.VmaAt(cr2);
     const bool write = error_code & 2;
     const int need = write ? PROT_WRITE : (error_code & 16 ? PROT_EXEC : PROT_READ);
     if (!vma || !(vma->prot & need)) {
@@ -792,13 +792,13 @@ Vcpu::Next Vcpu::Exception(RunResult* result) {
         const bool kind_matches = w.kind == 'a' || (w.kind == 'w') == write;
         if (kind_matches && cr2 < w.addr + w.len && w.addr < cr2 + 8) {
           const uint64_t at = std::max(w.addr, cr2), end = std::min(w.addr + w.len, cr2 + 8);
-          const uint8_t* bytes = guest_.ram.Phys(at, end - at);
+          const uint8_t* bytes = process_.ram.Phys(at, end - at);
           lifted_.hits.push_back({w.addr, w.kind, at, bytes ? std::vector<uint8_t>(bytes, bytes + (end - at)) : std::vector<uint8_t>{}});
         }
       }
       if (lifted_.pages.empty()) lifted_.app_tf = frame[4] & kTrapFlag;
       lifted_.pages.push_back(page);
-      guest_.mm.SetGuard(page, 0);
+      process_.mm.SetGuard(page, 0);
       // One instruction: KVM's single step (ArmGuestDebug sees the lift),
       // or the trap flag.
       if (!KvmStep()) {
@@ -818,7 +818,7 @@ const Vcpu::Lifted::Hit& Vcpu::ReportedHit() const {
   const Lifted::Hit* changed = nullptr;
   for (const Lifted::Hit& h : lifted_.hits) {
     if (!lowest || h.addr < lowest->addr) lowest = &h;
-    const uint8_t* now = h.before.empty() ? nullptr : guest_.ram.Phys(h.at, h.before.size());
+    const uint8_t* now = h.before.empty() ? nullptr : process_.ram.Phys(h.at, h.before.size());
     if (now && std::memcmp(now, h.before.data(), h.before.size()) != 0 && (!changed || h.addr < changed->addr)) changed = &h;
   }
   return changed ? *changed : *lowest;
@@ -903,7 +903,7 @@ void Vcpu::LeaveRuntime(Context ctx) {
     r.rflags = (page[HC_RFLAGS / 8] & kUserFlags & ~kResumeFlag) | kRflagsFixed | kRflagsIf;  // sysretq clears RF
   } else if (ctx == Context::kException) {
     // iretq, after the stub drops [vector, error code].
-    const uint64_t* frame = reinterpret_cast<const uint64_t*>(guest_.ram.Phys(r.rsp, 7 * 8));
+    const uint64_t* frame = reinterpret_cast<const uint64_t*>(process_.ram.Phys(r.rsp, 7 * 8));
     if (!frame || r.rsp < RT_IST_LOW) throw Error("EKVM", "the guest runtime's exception frame is unreadable");
     r.rip = frame[2];
     r.rflags = (frame[4] & kUserFlags) | kRflagsFixed | kRflagsIf;
@@ -932,7 +932,7 @@ void Vcpu::KeepWatchBytes() {
   // accesses count.
   for (size_t i = 0; i < plan_watches_.size(); i++) {
     const Watch& w = plan_watches_[i];
-    const uint8_t* p = guest_.ram.Phys(w.addr, w.len);
+    const uint8_t* p = process_.ram.Phys(w.addr, w.len);
     if (p) watch_bytes_[i].assign(p, p + w.len);
     else watch_bytes_[i].clear();
   }
@@ -1021,7 +1021,7 @@ Vcpu::Next Vcpu::DebugExit(RunResult* result) {
     watch_fired = true;
     const Watch& w = plan_watches_[index];
     const std::vector<uint8_t>& before = watch_bytes_[index];
-    const uint8_t* now = guest_.ram.Phys(w.addr, w.len);
+    const uint8_t* now = process_.ram.Phys(w.addr, w.len);
     const bool changed = now && before.size() == w.len && std::memcmp(now, before.data(), w.len) != 0;
     if (w.kind == 'r' && changed) continue;
     if (chosen < 0 || (changed && !chosen_changed) ||
@@ -1050,10 +1050,10 @@ Vcpu::Next Vcpu::DebugExit(RunResult* result) {
 
 RunResult Vcpu::Run() {
   RunResult result;
-  const bool flat = guest_.config.flat;
+  const bool flat = process_.config.flat;
   if (debug_ && Park(Stop{StopWhy::kInitial, SIGTRAP}, Context::kDirect, &result) == Next::kEnd) return result;
   for (;;) {
-    if (guest_.stop_request.load() == Guest::kKill) {
+    if (process_.stop_request.load() == Process::kKill) {
       result.kind = RunResult::kKilled;
       return result;
     }
@@ -1069,8 +1069,8 @@ RunResult Vcpu::Run() {
       // own, and the context of the last exit (a hypercall's, an
       // exception's) is over.
       exit_ctx_ = Context::kDirect;
-      int request = Guest::kInterrupt;
-      if (guest_.stop_request.compare_exchange_strong(request, Guest::kNoStop) && debug_) {
+      int request = Process::kInterrupt;
+      if (process_.stop_request.compare_exchange_strong(request, Process::kNoStop) && debug_) {
         if (InRuntime(Regs().rip)) {
           interrupt_pending_ = true;  // inside the runtime: stop at the next exit
         } else if (Park(Stop{StopWhy::kInterrupt, SIGINT}, Context::kDirect, &result) == Next::kEnd) {
@@ -1108,8 +1108,8 @@ RunResult Vcpu::Run() {
         }
         break;
       case KVM_EXIT_HLT:
-        guest_.exited = true;
-        guest_.exit_status = 0;
+        process_.exited = true;
+        process_.exit_status = 0;
         break;
       case KVM_EXIT_SHUTDOWN: {
         result.kind = RunResult::kError;
@@ -1139,11 +1139,11 @@ RunResult Vcpu::Run() {
         result.message = "unexpected KVM exit " + std::to_string(run_->exit_reason);
         return result;
     }
-    if (guest_.exited) {
-      result.kind = guest_.signal ? RunResult::kSignaled : RunResult::kExited;
-      result.status = guest_.exit_status;
-      result.signal = guest_.signal;
-      result.message = guest_.reason;
+    if (process_.exited) {
+      result.kind = process_.signal ? RunResult::kSignaled : RunResult::kExited;
+      result.status = process_.exit_status;
+      result.signal = process_.signal;
+      result.message = process_.reason;
       return result;
     }
   }

@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "debug.h"
-#include "guest/runtime.h"
+#include "kvm/runtime.h"
 #include "fd.h"
-#include "guest.h"
+#include "process.h"
 #include "trace.h"
 
 namespace torov {
@@ -44,7 +44,7 @@ struct InitialState {
 
 class Vcpu : public CpuControl {
  public:
-  Vcpu(int vm_fd, Guest& guest, int index);
+  Vcpu(int vm_fd, Process& guest, int index);
   ~Vcpu() override;
   Vcpu(const Vcpu&) = delete;
   Vcpu& operator=(const Vcpu&) = delete;
@@ -65,11 +65,11 @@ class Vcpu : public CpuControl {
   RunResult Run();
   // One KVM_RUN that must end in an exit on HC_PORT (the raw-exit benchmark).
   bool RunOnce();
-  // For diagnostics on scratch VMs (native/probes.cc).
+  // For diagnostics on scratch VMs (native/kvm/probes.cc).
   int fd() const { return fd_.get(); }
   const kvm_run* run() const { return run_; }
   // From another thread: end the run (kKilled), or stop it for the debugger.
-  void RequestStop(pthread_t thread, Guest::StopRequest why, bool kick = true);
+  void RequestStop(pthread_t thread, Process::StopRequest why, bool kick = true);
   // Page guards for watchpoints changed (called while parked).
   void UpdateWatches();
 
@@ -140,7 +140,7 @@ class Vcpu : public CpuControl {
   bool KvmStep() const { return debug_ && mech_.kvm_step; }
   bool DebugRegisters() const { return debug_ && mech_.debug_registers; }
   // The hypercall page, as 64-bit words (HC_* / 8).
-  uint64_t* HcPage() { return reinterpret_cast<uint64_t*>(guest_.ram.Phys(RT_HCPAGE, kPageSize)); }
+  uint64_t* HcPage() { return reinterpret_cast<uint64_t*>(process_.ram.Phys(RT_HCPAGE, kPageSize)); }
   // Takes the debugger's hardware breakpoints and watchpoints into the
   // debug registers (while parked, under the debug mutex).
   void KeepWatchBytes();
@@ -149,7 +149,7 @@ class Vcpu : public CpuControl {
   void FlushRegs();
   void GuardPage(uint64_t page, bool on);
 
-  Guest& guest_;
+  Process& process_;
   Fd fd_;
   kvm_run* run_ = nullptr;
   size_t run_size_ = 0;

@@ -1,7 +1,7 @@
 /*
  * The guest runtime's memory map, shared by runtime.S and the monitor.
  *
- * Guest virtual == guest physical. Everything the runtime needs lives below
+ * Process virtual == guest physical. Everything the runtime needs lives below
  * 0x10000, Linux's mmap_min_addr, where no Linux program ever maps anything:
  *
  *   0x0000 +-----------------------------+ not present: NULL faults

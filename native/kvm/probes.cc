@@ -10,9 +10,9 @@
 
 #include "debug.h"
 #include "errors.h"
-#include "guest/runtime.h"
+#include "kvm/runtime.h"
 #include "machine.h"
-#include "scratch.h"
+#include "kvm/scratch.h"
 
 namespace torov {
 

@@ -1,4 +1,4 @@
-#include "kvm.h"
+#include "kvm/kvm.h"
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
