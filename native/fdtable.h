@@ -1,4 +1,4 @@
-// Process file descriptors are virtual: a per-VM table maps each guest fd to an
+// Guest file descriptors are virtual: a per-VM table maps each guest fd to an
 // open file the monitor holds. The guest can only name what it opened itself
 // (and the stdio it was given), never /dev/kvm, the VM and vCPU fds, or
 // Node's own pipes and sockets.

@@ -171,9 +171,11 @@ Machine::Machine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Machine>(inf
       // ToroV's flat programs make hypercalls with `out` on ports of their
       // choosing: open all 256 to user mode but the runtime's exception port.
       // (Not IOPL 3: PVM forces IOPL 0 in user mode; the bitmap works on both.)
-      uint8_t* bitmap = process_->ram.Phys(RT_TSS + RT_TSS_IOMAP, RT_TSS_IOPORTS / 8);
-      std::memset(bitmap, 0, RT_TSS_IOPORTS / 8);
-      bitmap[EXC_PORT / 8] |= static_cast<uint8_t>(1u << (EXC_PORT % 8));
+      for (int n = 0; n < RT_MAX_VCPUS; n++) {
+        uint8_t* bitmap = process_->ram.Phys(RT_TSS(n) + RT_TSS_IOMAP, RT_TSS_IOPORTS / 8);
+        std::memset(bitmap, 0, RT_TSS_IOPORTS / 8);
+        bitmap[EXC_PORT / 8] |= static_cast<uint8_t>(1u << (EXC_PORT % 8));
+      }
     }
     kvm_userspace_memory_region region{};
     region.slot = 0;
@@ -247,7 +249,7 @@ void Machine::KickUntilTaken() {
 
 Napi::Value Machine::Memory(const Napi::CallbackInfo& info) {
   if (memory_.IsEmpty()) {
-    // Process RAM as an external ArrayBuffer; it keeps the guest alive for as
+    // Guest RAM as an external ArrayBuffer; it keeps the guest alive for as
     // long as JavaScript holds it.
     auto* keep = new std::shared_ptr<Process>(process_);
     Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(

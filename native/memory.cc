@@ -179,18 +179,16 @@ AddressSpace::AddressSpace(GuestRam& ram) : ram_(ram) {
   // Page tables are contiguous, so the entry for page p is at pt_base_ + 8p.
   for (uint64_t r = 0; r < regions; r++) pde[r] = (pt_base_ + r * kPageSize) | kTable;
 
-  // The runtime (runtime.h). Only the syscall stub and the hypercall page
+  // The runtime (runtime.h). Only the syscall stubs and the hypercall slots
   // are reachable from user mode.
   auto map = [this](uint64_t addr, uint64_t len, uint64_t flags) {
     for (uint64_t a = addr; a < addr + len; a += kPageSize) *Pte(a) = a | kPteP | flags;
   };
-  map(RT_SYSCALL, kPageSize, kPteUs);
+  map(RT_SYSCALL, RT_EXCEPTION - RT_SYSCALL, kPteUs);
   map(RT_EXCEPTION, kPageSize, 0);
-  map(RT_HCPAGE, kPageSize, kPteUs | kPteRw | kPteNx);
-  map(RT_GDT, kPageSize, kPteRw | kPteNx);
-  map(RT_IDT, kPageSize, kPteNx);
-  map(RT_TSS, kPageSize, kPteRw | kPteNx);
-  map(RT_IST_LOW, RT_IST_TOP - RT_IST_LOW, kPteRw | kPteNx);
+  map(RT_HC, RT_GDT - RT_HC, kPteUs | kPteRw | kPteNx);
+  map(RT_GDT, RT_TASK - RT_GDT, kPteRw | kPteNx);
+  map(RT_TASK, RT_END - RT_TASK, kPteRw | kPteNx);
 }
 
 uint64_t AddressSpace::app_low() const { return RT_LIMIT; }

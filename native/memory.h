@@ -1,11 +1,11 @@
-// Process memory: the RAM mapping, the application's address space (its VMAs
+// Guest memory: the RAM mapping, the application's address space (its VMAs
 // and the page tables that enforce them), and the one accessor through which
 // every guest pointer is translated.
 //
 //   0            RT_LIMIT (0x10000)                       app_high          ram_size
 //   | runtime    | application: image, brk ->   <- mmap   stack | page-table pool |
 //
-// Process virtual == guest physical. The monitor keeps its own list of what the
+// Guest virtual == guest physical. The monitor keeps its own list of what the
 // application has mapped (VMAs) and derives the page tables from it; it never
 // trusts the page tables, only that list.
 #pragma once

@@ -1,4 +1,4 @@
-// Process path names resolve inside the application's MountPoint.
+// Guest path names resolve inside the application's MountPoint.
 //
 // Every lookup is one openat2(root, absolute-guest-path, RESOLVE_IN_ROOT |
 // RESOLVE_NO_MAGICLINKS): the kernel treats `root` as "/", so `..` stops at

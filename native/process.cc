@@ -25,7 +25,7 @@ Process::Process(const GuestConfig& cfg)
   rlimits[RLIMIT_NOFILE] = {FdTable::kDefaultLimit, FdTable::kDefaultLimit};
   std::strncpy(comm, cfg.exe_name.c_str(), sizeof comm - 1);
 
-  // Process fds 0, 1, 2 share the monitor's stdio descriptions (or those the
+  // Guest fds 0, 1, 2 share the monitor's stdio descriptions (or those the
   // embedder chose), through duplicates: the guest closing its fd 1 must not
   // close Node's.
   for (int fd = 0; fd < 3; fd++) {

@@ -1,4 +1,4 @@
-// Process iovec arrays, shared by the I/O and socket families.
+// Guest iovec arrays, shared by the I/O and socket families.
 #pragma once
 
 #include <sys/uio.h>

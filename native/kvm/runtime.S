@@ -22,43 +22,49 @@
 torov_runtime_image:
 
 /*
- * The hypercall path. The application's `syscall` lands here (LSTAR). Store
- * the Linux syscall registers in the hypercall page, exit once on HC_PORT,
- * and return the result the monitor left in HC_RET. Nothing but rax, rcx and
- * r11 changes, exactly as with a Linux kernel.
+ * The hypercall path. The application's `syscall` lands at its vCPU's stub
+ * (LSTAR). Store the Linux syscall registers in the vCPU's hypercall slot,
+ * exit once on HC_PORT, and return the result the monitor left in HC_RET.
+ * Nothing but rax, rcx and r11 changes, exactly as with a Linux kernel.
+ * One copy per vCPU, each RT_STUB_SIZE bytes (a larger one would move the
+ * next .org backwards, which the assembler refuses): `hc` is its own slot.
  */
-        .org RT_SYSCALL - RT_BASE
-syscall_entry:
-        mov     qword ptr [rip + hcpage + HC_NR], rax
-        mov     qword ptr [rip + hcpage + HC_A0], rdi
-        mov     qword ptr [rip + hcpage + HC_A1], rsi
-        mov     qword ptr [rip + hcpage + HC_A2], rdx
-        mov     qword ptr [rip + hcpage + HC_A3], r10
-        mov     qword ptr [rip + hcpage + HC_A4], r8
-        mov     qword ptr [rip + hcpage + HC_A5], r9
-        mov     qword ptr [rip + hcpage + HC_RIP], rcx
-        mov     qword ptr [rip + hcpage + HC_RFLAGS], r11
+        .set    n, 0
+        .rept   RT_MAX_VCPUS
+        .org    RT_STUB(n) - RT_BASE
+        .set    hc, torov_runtime_image + RT_HCSLOT(n) - RT_BASE
+        mov     qword ptr [rip + hc + HC_NR], rax
+        mov     qword ptr [rip + hc + HC_A0], rdi
+        mov     qword ptr [rip + hc + HC_A1], rsi
+        mov     qword ptr [rip + hc + HC_A2], rdx
+        mov     qword ptr [rip + hc + HC_A3], r10
+        mov     qword ptr [rip + hc + HC_A4], r8
+        mov     qword ptr [rip + hc + HC_A5], r9
+        mov     qword ptr [rip + hc + HC_RIP], rcx
+        mov     qword ptr [rip + hc + HC_RFLAGS], r11
         out     HC_PORT, al
         /* The monitor may have moved the return point (a debugger setting pc). */
-        mov     rcx, qword ptr [rip + hcpage + HC_RIP]
-        mov     r11, qword ptr [rip + hcpage + HC_RFLAGS]
+        mov     rcx, qword ptr [rip + hc + HC_RIP]
+        mov     r11, qword ptr [rip + hc + HC_RFLAGS]
         mov     eax, cs
         test    al, 3
-        mov     rax, qword ptr [rip + hcpage + HC_RET]
+        mov     rax, qword ptr [rip + hc + HC_RET]
         jnz     1f
         /* CPL 0 (VT-x/AMD-V): the ordinary return. */
         sysretq
 1:      /*
          * User mode (PVM): there is no sysret to do, so restore the flags
-         * and jump. popfq needs a stack; use a slot in the hypercall page
+         * and jump. popfq needs a stack; use a word of the hypercall slot
          * rather than the application's stack, which may have a red zone in
          * use or no room at all.
          */
-        mov     qword ptr [rip + hcpage + HC_RSP], rsp
-        lea     rsp, [rip + hcpage + HC_RFLAGS]
+        mov     qword ptr [rip + hc + HC_RSP], rsp
+        lea     rsp, [rip + hc + HC_RFLAGS]
         popfq
-        mov     rsp, qword ptr [rip + hcpage + HC_RSP]
+        mov     rsp, qword ptr [rip + hc + HC_RSP]
         jmp     rcx
+        .set    n, n + 1
+        .endr
 
 /*
  * Exception stubs, one per vector, 16 bytes apart. Each pushes a dummy error
@@ -118,10 +124,9 @@ exception_common:
         add     rsp, 16
         iretq
 
-/* The hypercall page: written by the stub and the monitor, never by the image. */
-        .org RT_HCPAGE - RT_BASE
-hcpage:
-        .skip   4096
+/* The hypercall slots: written by the stubs and the monitor, never by the image. */
+        .org    RT_HC - RT_BASE
+        .skip   RT_MAX_VCPUS * RT_HC_SIZE
 
 /* GDT: Linux's selector values (runtime.h). */
         .org RT_GDT - RT_BASE
@@ -134,12 +139,12 @@ hcpage:
         .quad   0x00affb000000ffff      /* 0x30 user code, 64-bit (0x33) */
         .quad   0                       /* 0x38 unused */
         /* 0x40: 64-bit TSS descriptor, 16 bytes */
-        .word   RT_TSS_LIMIT
-        .word   RT_TSS & 0xffff
-        .byte   (RT_TSS >> 16) & 0xff
+        .word   RT_TSS_LIMIT            /* vCPU 0's; each vCPU's TR has its own base */
+        .word   RT_TSS(0) & 0xffff
+        .byte   (RT_TSS(0) >> 16) & 0xff
         .byte   0x89                    /* present, available 64-bit TSS */
         .byte   0
-        .byte   (RT_TSS >> 24) & 0xff
+        .byte   (RT_TSS(0) >> 24) & 0xff
         .long   0
         .long   0
 
@@ -163,18 +168,21 @@ hcpage:
         .endr
 
 /*
- * TSS: the ring-0 and IST stacks, and an I/O permission bitmap that lets
- * user mode reach HC_PORT and nothing else. PVM runs the syscall stub at
- * CPL 3 and checks I/O permission there; IOPL 3 would open every port (and
- * cli/sti) to the application instead. Ports past the bitmap are denied.
+ * TSSs, one per vCPU: the ring-0 and IST stacks (the end of the vCPU's
+ * block), and an I/O permission bitmap that lets user mode reach HC_PORT and
+ * nothing else. PVM runs the syscall stub at CPL 3 and checks I/O permission
+ * there; IOPL 3 would open every port (and cli/sti) to the application
+ * instead. Ports past the bitmap are denied.
  */
-        .org RT_TSS - RT_BASE
+        .set    n, 0
+        .rept   RT_MAX_VCPUS
+        .org    RT_TSS(n) - RT_BASE
         .long   0
-        .quad   RT_IST_TOP      /* rsp0 */
+        .quad   RT_IST_TOP(n)   /* rsp0 */
         .quad   0               /* rsp1 */
         .quad   0               /* rsp2 */
         .quad   0
-        .quad   RT_IST_TOP      /* ist1 */
+        .quad   RT_IST_TOP(n)   /* ist1 */
         .quad   0, 0, 0, 0, 0, 0
         .quad   0
         .word   0
@@ -189,6 +197,8 @@ hcpage:
         .set    port, port + 8
         .endr
         .byte   0xff            /* the bitmap's terminator */
+        .set    n, n + 1
+        .endr
 
         .org RT_END - RT_BASE
 torov_runtime_image_end:

@@ -1,18 +1,24 @@
 /*
  * The guest runtime's memory map, shared by runtime.S and the monitor.
  *
- * Process virtual == guest physical. Everything the runtime needs lives below
- * 0x10000, Linux's mmap_min_addr, where no Linux program ever maps anything:
+ * Guest virtual == guest physical. Everything the runtime needs lives below
+ * 0x10000, Linux's mmap_min_addr, where no Linux program ever maps anything.
+ * Each vCPU (one per guest thread) has its own syscall stub, hypercall slot,
+ * TSS and exception stack; the rest is shared:
  *
  *   0x0000 +-----------------------------+ not present: NULL faults
- *   0x1000 | syscall entry stub          | user, read + execute (PVM runs it at CPL 3)
- *   0x2000 | exception stubs             | supervisor, read + execute
- *   0x3000 | hypercall page (vCPU 0)     | user, read + write (the stub stores into it)
- *   0x4000 | GDT                         | supervisor, read + write (CPU sets busy/accessed bits)
- *   0x5000 | IDT                         | supervisor, read
- *   0x6000 | TSS                         | supervisor, read + write
- *   0x7000 | IST stack (8 KiB)           | supervisor, read + write
- *   0x9000 +-----------------------------+ free up to 0x10000 (more vCPUs later)
+ *   0x1000 | syscall stubs, one per vCPU | user, read + execute (PVM runs them at CPL 3)
+ *   0x3000 | exception stubs             | supervisor, read + execute
+ *   0x4000 | hypercall slots, one each   | user, read + write (the stub stores into its own)
+ *   0x6000 | GDT, then the IDT at 0x6800 | supervisor, read + write (CPU sets busy/accessed bits)
+ *   0x7000 | TSS + exception stack, each | supervisor, read + write
+ *   0xf000 +-----------------------------+ free up to 0x10000
+ *
+ * vCPU n's stub is at RT_STUB(n) and its slot at RT_HCSLOT(n): the same
+ * distance apart for every n, so every stub is the same bytes, addressing its
+ * own slot RIP-relative, and the vCPU's LSTAR picks its stub. Its TSS starts
+ * its block at RT_TSS(n) and its exception stack (IST1) ends the block at
+ * RT_IST_TOP(n).
  *
  * Page tables live in a pool at the top of guest RAM (see memory.h); the
  * application owns everything in between.
@@ -22,23 +28,32 @@
 #ifndef TOROV_GUEST_RUNTIME_H
 #define TOROV_GUEST_RUNTIME_H
 
+#define RT_MAX_VCPUS   64      /* guest threads at once */
+
 #define RT_BASE        0x1000
 #define RT_SYSCALL     0x1000
-#define RT_EXCEPTION   0x2000
-#define RT_HCPAGE      0x3000
-#define RT_GDT         0x4000
-#define RT_IDT         0x5000
-#define RT_TSS         0x6000
-#define RT_IST_LOW     0x7000
-#define RT_IST_TOP     0x9000
-#define RT_END         0x9000
+#define RT_STUB_SIZE   128
+#define RT_EXCEPTION   0x3000
+#define RT_HC          0x4000
+#define RT_HC_SIZE     128
+#define RT_GDT         0x6000
+#define RT_IDT         0x6800
+#define RT_TASK        0x7000
+#define RT_TASK_SIZE   512
+#define RT_END         0xf000
 #define RT_LIMIT       0x10000 /* first address an application may use */
+
+#define RT_STUB(n)     (RT_SYSCALL + (n) * RT_STUB_SIZE)
+#define RT_HCSLOT(n)   (RT_HC + (n) * RT_HC_SIZE)
+#define RT_TSS(n)      (RT_TASK + (n) * RT_TASK_SIZE)
+#define RT_IST_TOP(n)  (RT_TASK + ((n) + 1) * RT_TASK_SIZE)
 
 /* Each exception stub is 16 bytes: vector N's stub is at RT_EXCEPTION + 16*N. */
 #define RT_EXC_STUB_SIZE 16
 #define RT_EXC_VECTORS   32
 
-/* The TSS: 0x68 bytes, then a bitmap for ports 0..RT_TSS_IOPORTS-1 and a terminator. */
+/* A TSS: 0x68 bytes, then a bitmap for ports 0..RT_TSS_IOPORTS-1 and a
+ * terminator. Its exception stack has the rest of its block. */
 #define RT_TSS_IOMAP   0x68
 #define RT_TSS_IOPORTS 256
 #define RT_TSS_LIMIT   (RT_TSS_IOMAP + RT_TSS_IOPORTS / 8)
@@ -48,7 +63,7 @@
 #define EXC_PORT 0xf2 /* exception: vector and error code on the IST stack */
 
 /*
- * Hypercall page layout (offsets). The stub stores the Linux syscall
+ * Hypercall slot layout (offsets). The stub stores the Linux syscall
  * registers here, exits, then returns HC_RET in rax, jumping to HC_RIP with
  * flags HC_RFLAGS: the monitor may rewrite those (a debugger changing pc).
  */

@@ -121,7 +121,8 @@ int SignalForVector(int vector) {
   }
 }
 
-Vcpu::Vcpu(int vm_fd, Process& guest, int index) : process_(guest) {
+Vcpu::Vcpu(int vm_fd, Process& guest, int index) : process_(guest), index_(index) {
+  if (index < 0 || index >= RT_MAX_VCPUS) throw Error("EKVM", "vCPU " + std::to_string(index) + " has no runtime slot");
   int fd = ioctl(vm_fd, KVM_CREATE_VCPU, index);
   if (fd < 0) throw SystemError("EKVM", "KVM_CREATE_VCPU");
   fd_.Reset(fd);
@@ -175,7 +176,7 @@ void Vcpu::Setup() {
   sregs.idt.limit = RT_EXC_VECTORS * 16 - 1;
   std::memset(&sregs.tr, 0, sizeof sregs.tr);
   sregs.tr.selector = TSS_SEL;
-  sregs.tr.base = RT_TSS;
+  sregs.tr.base = RT_TSS(index_);
   sregs.tr.limit = RT_TSS_LIMIT;
   sregs.tr.type = 11;  // busy 64-bit TSS
   sregs.tr.present = 1;
@@ -185,7 +186,7 @@ void Vcpu::Setup() {
 
   kvm_msr_entry entries[] = {
       {MSR_STAR, 0, (uint64_t{USER32_CS} << 48) | (uint64_t{KERNEL_CS} << 32)},
-      {MSR_LSTAR, 0, RT_SYSCALL},
+      {MSR_LSTAR, 0, RT_STUB(index_)},
       {MSR_CSTAR, 0, 0},
       {MSR_SYSCALL_MASK, 0, kFmask},
       {MSR_FS_BASE, 0, 0},
@@ -485,7 +486,7 @@ void Vcpu::Capture(Context ctx, DebugRegs* out) {
   out->orig_rax = ~uint64_t{0};
   if (ctx == Context::kException) {
     const uint64_t* frame = reinterpret_cast<const uint64_t*>(process_.ram.Phys(r.rsp, 7 * 8));
-    if (!frame || r.rsp < RT_IST_LOW) throw Error("EKVM", "the guest runtime's exception frame is unreadable");
+    if (!frame || !OnExceptionStack(r.rsp)) throw Error("EKVM", "the guest runtime's exception frame is unreadable");
     out->rip = frame[2];
     out->seg[0] = frame[3];
     out->rflags = frame[4];
@@ -724,9 +725,7 @@ void Vcpu::UpdateWatches() {
 Vcpu::Next Vcpu::Exception(RunResult* result) {
   const kvm_regs& r = Regs();
   // The stub left [vector, error code, rip, cs, rflags, rsp, ss] on the IST stack.
-  uint64_t* frame = r.rsp >= RT_IST_LOW && r.rsp + 7 * 8 <= RT_IST_TOP
-                        ? reinterpret_cast<uint64_t*>(process_.ram.Phys(r.rsp, 7 * 8))
-                        : nullptr;
+  uint64_t* frame = OnExceptionStack(r.rsp) ? reinterpret_cast<uint64_t*>(process_.ram.Phys(r.rsp, 7 * 8)) : nullptr;
   if (!frame) {
     result->kind = RunResult::kError;
     result->message = "the guest runtime's exception frame is unreadable";
@@ -904,7 +903,7 @@ void Vcpu::LeaveRuntime(Context ctx) {
   } else if (ctx == Context::kException) {
     // iretq, after the stub drops [vector, error code].
     const uint64_t* frame = reinterpret_cast<const uint64_t*>(process_.ram.Phys(r.rsp, 7 * 8));
-    if (!frame || r.rsp < RT_IST_LOW) throw Error("EKVM", "the guest runtime's exception frame is unreadable");
+    if (!frame || !OnExceptionStack(r.rsp)) throw Error("EKVM", "the guest runtime's exception frame is unreadable");
     r.rip = frame[2];
     r.rflags = (frame[4] & kUserFlags) | kRflagsFixed | kRflagsIf;
     r.rsp = frame[5];

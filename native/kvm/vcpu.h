@@ -140,7 +140,12 @@ class Vcpu : public CpuControl {
   bool KvmStep() const { return debug_ && mech_.kvm_step; }
   bool DebugRegisters() const { return debug_ && mech_.debug_registers; }
   // The hypercall page, as 64-bit words (HC_* / 8).
-  uint64_t* HcPage() { return reinterpret_cast<uint64_t*>(process_.ram.Phys(RT_HCPAGE, kPageSize)); }
+  uint64_t* HcPage() { return reinterpret_cast<uint64_t*>(process_.ram.Phys(RT_HCSLOT(index_), RT_HC_SIZE)); }
+  // Whether [rsp, rsp + 7 words) is on this vCPU's exception stack.
+  bool OnExceptionStack(uint64_t rsp) const {
+    const uint64_t low = RT_TSS(index_) + RT_TSS_LIMIT + 1, top = RT_IST_TOP(index_);
+    return rsp >= low && rsp + 7 * 8 <= top;
+  }
   // Takes the debugger's hardware breakpoints and watchpoints into the
   // debug registers (while parked, under the debug mutex).
   void KeepWatchBytes();
@@ -150,6 +155,7 @@ class Vcpu : public CpuControl {
   void GuardPage(uint64_t page, bool on);
 
   Process& process_;
+  const int index_;  // KVM's vCPU id, and the runtime slot it uses
   Fd fd_;
   kvm_run* run_ = nullptr;
   size_t run_size_ = 0;
