@@ -186,7 +186,7 @@ void Vcpu::Setup() {
 
   kvm_msr_entry entries[] = {
       {MSR_STAR, 0, (uint64_t{USER32_CS} << 48) | (uint64_t{KERNEL_CS} << 32)},
-      {MSR_LSTAR, 0, RT_STUB(index_)},
+      {MSR_LSTAR, 0, static_cast<uint64_t>(RT_STUB(index_))},
       {MSR_CSTAR, 0, 0},
       {MSR_SYSCALL_MASK, 0, kFmask},
       {MSR_FS_BASE, 0, 0},
