@@ -59,7 +59,16 @@ static const char *ename(int e) {
 
 static pid_t tid(void) { return (pid_t)syscall(SYS_gettid); }
 
-#define NEW(t, fn, arg) CHECK(pthread_create(&(t), NULL, (fn), (void *)(intptr_t)(arg)) == 0)
+// pthread_create, or the end: a section cannot go on without its threads
+// (it would wait for them for ever), so the program stops at once, and
+// says why.
+static void create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), intptr_t arg, int line) {
+  int r = pthread_create(t, a, fn, (void *)arg);
+  if (r == 0) return;
+  printf("FAIL line %d: pthread_create: %s\nfailures=%d\n", line, ename(r), failures + 1);
+  exit(1);
+}
+#define NEW(t, fn, arg) create(&(t), NULL, (fn), (intptr_t)(arg), __LINE__)
 #define JOIN(t) CHECK(pthread_join((t), NULL) == 0)
 
 // An absolute CLOCK_REALTIME deadline `ms` milliseconds from now.
@@ -419,8 +428,10 @@ static void detached(void) {
   for (int i = 1; i <= DETACHED; i++) {
     pthread_t t;
     if (i % 2) {
-      made += pthread_create(&t, &a, detached_worker, (void *)(intptr_t)i) == 0;
-    } else if (pthread_create(&t, NULL, detached_worker, (void *)(intptr_t)i) == 0) {
+      create(&t, &a, detached_worker, i, __LINE__);
+      made++;
+    } else {
+      create(&t, NULL, detached_worker, i, __LINE__);
       made += pthread_detach(t) == 0;  // detached after it started
     }
   }
@@ -860,7 +871,7 @@ static void stacks(void) {
   CHECK(pthread_attr_setstacksize(&a, 64 * 1024) == 0);
   pthread_t t;
   void *r = NULL;
-  CHECK(pthread_create(&t, &a, climb, (void *)(intptr_t)40) == 0);
+  create(&t, &a, climb, 40, __LINE__);
   CHECK(pthread_join(t, &r) == 0);
   SAY("17 stacks: 64 KiB stack, 40 frames of 512 bytes: %ld\n", (long)(intptr_t)r);
   pthread_attr_destroy(&a);
@@ -868,7 +879,7 @@ static void stacks(void) {
   void *mem = aligned_alloc(4096, size);
   pthread_attr_init(&a);
   CHECK(pthread_attr_setstack(&a, mem, size) == 0);
-  CHECK(pthread_create(&t, &a, climb, (void *)(intptr_t)100) == 0);
+  create(&t, &a, climb, 100, __LINE__);
   CHECK(pthread_join(t, &r) == 0);
   SAY("17 stacks: a stack from malloc, 100 frames: %ld\n", (long)(intptr_t)r);
   pthread_attr_destroy(&a);
