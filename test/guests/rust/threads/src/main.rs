@@ -299,9 +299,16 @@ fn park_and_ids() {
 }
 
 fn main() {
-    // Panics on purpose below: their messages would go to stderr, with
-    // line numbers; join's Err says what they were.
-    std::panic::set_hook(Box::new(|_| {}));
+    // Two panics below are on purpose: their messages would go to stderr,
+    // with line numbers; join's Err says what they were. Any other (a
+    // thread that cannot be spawned) is reported as usual.
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info.payload().downcast_ref::<&str>().copied().unwrap_or("");
+        if msg != "on purpose" && msg != "poisoning" {
+            report(info);
+        }
+    }));
     spawn_join();
     channels();
     mutex();
