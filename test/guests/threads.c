@@ -9,7 +9,8 @@
 //   threads exit-in-thread  a worker calls exit(3) while main waits in
 //                           pthread_join for a thread blocked in read: 3
 //   threads main-exit       main calls pthread_exit while a worker runs; the
-//                           worker finishes and the process exits 0
+//                           worker joins main, finishes, and the process
+//                           exits 0
 //   threads many N          N threads at once, each waiting until every
 //                           creation was tried: how many pthread_create
 //                           calls succeeded and the first error's name
@@ -470,26 +471,29 @@ static void *exiter(void *arg) {
   return NULL;
 }
 
+static long spins;  // the spinner's laps, atomic
 static void *spinner(void *arg) {
   (void)arg;
-  long spins = 0;
-  while (!stop_spinner) spins++, sched_yield();
-  return (void *)(intptr_t)(spins > 0);
+  while (!stop_spinner) __atomic_add_fetch(&spins, 1, __ATOMIC_RELAXED), sched_yield();
+  return NULL;
 }
 
 static void thread_exit(void) {
   pthread_key_create(&key, destructor);
   pthread_t s, e;
   NEW(s, spinner, 0);
+  while (!__atomic_load_n(&spins, __ATOMIC_RELAXED)) sched_yield();  // it runs
   NEW(e, exiter, 0);
   void *r = NULL;
   CHECK(pthread_join(e, &r) == 0);
+  // The spinner goes on after the other's pthread_exit.
+  long before = __atomic_load_n(&spins, __ATOMIC_RELAXED);
+  while (__atomic_load_n(&spins, __ATOMIC_RELAXED) == before) sched_yield();
   stop_spinner = 1;
-  void *spun = NULL;
-  CHECK(pthread_join(s, &spun) == 0);
-  SAY("8 pthread_exit: joined with %ld, cleanup handler %d, key destructor %d, code after it ran: %s, other thread "
-      "kept running: %s\n",
-      (long)(intptr_t)r, cleanup_ran, destructor_ran, after_exit_ran ? "yes" : "no", spun ? "yes" : "no");
+  JOIN(s);
+  SAY("8 pthread_exit: joined with %ld, cleanup handler %d, key destructor %d, code after it ran: %s, the other thread "
+      "ran on after it: yes\n",
+      (long)(intptr_t)r, cleanup_ran, destructor_ran, after_exit_ran ? "yes" : "no");
   pthread_key_delete(key);
 }
 
@@ -909,10 +913,12 @@ static void *exiter3(void *arg) {
   exit(3);
 }
 
+static pthread_t main_thread;
 static void *late_worker(void *arg) {
   (void)arg;
-  usleep(5000);
-  SAY("the worker finishes after main's pthread_exit\n");
+  void *r = (void *)1;
+  int j = pthread_join(main_thread, &r);  // main has gone when this returns
+  SAY("the worker joined main: %s, its value %s; the worker finishes\n", ename(j), r == NULL ? "NULL" : "not NULL");
   return NULL;
 }
 
@@ -977,9 +983,10 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (!strcmp(mode, "main-exit")) {
-    pthread_t t;
-    NEW(t, late_worker, 0);
     SAY("main calls pthread_exit while a worker runs\n");
+    pthread_t t;
+    main_thread = pthread_self();
+    NEW(t, late_worker, 0);
     pthread_exit(NULL);
   }
   if (!strcmp(mode, "many")) return many(argc > 2 ? atoi(argv[2]) : 100);
