@@ -1,0 +1,3 @@
+module torov.test/threads
+
+go 1.19
