@@ -19,6 +19,8 @@
         "native/signals.cc",
         "native/snapshot.cc",
         "native/trace.cc",
+        "native/futex.cc",
+        "native/threads.cc",
         "native/kvm/vcpu.cc",
         "native/hypercalls/events.cc",
         "native/hypercalls/files.cc",

@@ -118,6 +118,15 @@ Napi::Value KvmInfo(const Napi::CallbackInfo& info) {
   }
 }
 
+// The requests a vCPU thread makes on its vCPU (src/vmm/seccomp.ts).
+Napi::Value VcpuRequestsJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t n = 0;
+  for (unsigned long r : VcpuRequests()) out.Set(n++, static_cast<double>(r));
+  return out;
+}
+
 // The Linux numbers that have a handler (a consistency check for the
 // hypercall table in src/vmm/hypercalls.ts).
 Napi::Value ImplementedHypercalls(const Napi::CallbackInfo& info) {
@@ -168,6 +177,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass));
   exports.Set("kvmInfo", Napi::Function::New(env, KvmInfo));
   exports.Set("implementedHypercalls", Napi::Function::New(env, ImplementedHypercalls));
+  exports.Set("vcpuRequests", Napi::Function::New(env, VcpuRequestsJs));
   exports.Set("getRandom", Napi::Function::New(env, GetRandom));
   exports.Set("rawExitBenchmark", Napi::Function::New(env, RawExitBenchmark));
   exports.Set("openInRoot", Napi::Function::New(env, OpenInRoot));

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -33,31 +34,44 @@ struct OpenFile {
   std::shared_ptr<MemfdUse> memfd;
 };
 
+// Shared by the guest's threads (CLONE_FILES), under its own lock. A file
+// taken with Get() stays open for the caller even if another thread closes
+// its fd meanwhile, as a Linux call holds its file.
 class FdTable {
  public:
   static constexpr int kDefaultLimit = 1024;  // RLIMIT_NOFILE, as a shell gives it
-
-  int limit() const { return limit_; }
-  void set_limit(int limit) { limit_ = limit; }
+  int limit() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return limit_;
+  }
+  void set_limit(int limit) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    limit_ = limit;
+  }
 
   // Lowest free guest fd >= min; -EMFILE (or -EINVAL past the limit).
   int Install(std::shared_ptr<OpenFile> file, bool cloexec, int min = 0);
   // Puts `file` at exactly `fd`, closing what was there (dup2).
   int InstallAt(int fd, std::shared_ptr<OpenFile> file, bool cloexec);
   // nullptr when `fd` is not open (the caller returns -EBADF).
-  OpenFile* Get(int64_t fd) const;
-  std::shared_ptr<OpenFile> Ref(int64_t fd) const;
+  std::shared_ptr<OpenFile> Get(int64_t fd) const;
   int Close(int64_t fd);
-  bool cloexec(int fd) const { return slots_[fd].cloexec; }
-  void set_cloexec(int fd, bool on) { slots_[fd].cloexec = on; }
+  // FD_CLOEXEC of an open fd (false when it is not open).
+  bool cloexec(int fd) const;
+  // Sets it; false when `fd` is not open.
+  bool set_cloexec(int fd, bool on);
   // Highest open fd + 1.
-  int used() const { return static_cast<int>(slots_.size()); }
+  int used() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return static_cast<int>(slots_.size());
+  }
 
  private:
   struct Slot {
     std::shared_ptr<OpenFile> file;
     bool cloexec = false;
   };
+  mutable std::mutex mutex_;
   std::vector<Slot> slots_;
   int limit_ = kDefaultLimit;
 };

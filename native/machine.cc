@@ -60,8 +60,8 @@ Napi::Object ResultToJs(Napi::Env env, const RunResult& r, const Process& g) {
   o.Set("status", r.status);
   o.Set("signal", r.signal);
   o.Set("message", r.message);
-  o.Set("deniedCount", static_cast<double>(g.denied_count));
-  if (g.denied_nr >= 0) o.Set("deniedNr", g.denied_nr);
+  o.Set("deniedCount", static_cast<double>(g.denied_count.load()));
+  if (g.denied_nr >= 0) o.Set("deniedNr", g.denied_nr.load());
   if (r.kind == RunResult::kFault) {
     o.Set("vector", r.vector);
     o.Set("errorCode", static_cast<double>(r.error_code));
@@ -189,6 +189,11 @@ Machine::Machine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Machine>(inf
   }
   tracer_ = std::make_unique<Tracer>(*process_);
   KickSignal();
+  try {
+    threads_ = std::make_unique<Threads>(*process_, vm_.get(), tracer_.get());
+  } catch (const Error& e) {
+    throw ToJsError(env, e.code(), e.what());
+  }
   thread_ = std::thread([this] { Body(); });
 }
 
@@ -210,41 +215,15 @@ Machine::~Machine() {
 
 void Machine::JoinThreads() {
   if (thread_.joinable()) thread_.join();
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    running_ = false;
-  }
-  changed_.notify_all();
-  if (kicker_.joinable()) kicker_.join();
+  threads_->Shutdown();
 }
 
 void Machine::RequestStop(Process::StopRequest why) {
   // TOROV_FAULT_LOSE_KICK=1 (for the tests): the first kick is never sent,
-  // as if it had come just before a wait; the kicker must make up for it.
+  // as if it had come just before a wait; the threads' service thread must
+  // make up for it (native/threads.h).
   const bool lose_kick = getenv("TOROV_FAULT_LOSE_KICK") != nullptr;
-  vcpu_->RequestStop(thread_.native_handle(), why, !lose_kick);
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (!kicker_.joinable()) kicker_ = std::thread([this] { KickUntilTaken(); });
-  }
-  changed_.notify_all();
-}
-
-// The kick is one signal: sent just before the vCPU thread starts a host
-// call that waits (after it last looked at the request), it is lost, and
-// the wait would last for ever. So while a request is pending, the kick is
-// sent again every few milliseconds until the thread has taken it.
-void Machine::KickUntilTaken() {
-  pthread_setname_np(pthread_self(), "torov-kick");
-  const pthread_t vcpu_thread = thread_.native_handle();
-  std::unique_lock<std::mutex> lock(mutex_);
-  for (;;) {
-    changed_.wait(lock, [this] { return !running_ || process_->interrupted(); });
-    if (!running_) return;
-    if (changed_.wait_for(lock, std::chrono::milliseconds(10), [this] { return !running_ || !process_->interrupted(); }))
-      continue;
-    pthread_kill(vcpu_thread, KickSignal());
-  }
+  threads_->RequestStop(why, lose_kick);
 }
 
 Napi::Value Machine::Memory(const Napi::CallbackInfo& info) {
@@ -356,7 +335,7 @@ Napi::Value Machine::Mappings(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Array out = Napi::Array::New(env);
   uint32_t i = 0;
-  for (const auto& [start, v] : process_->mm.vmas()) {
+  for (const Vma& v : process_->mm.vmas()) {
     Napi::Object o = Napi::Object::New(env);
     o.Set("start", Big(env, v.start));
     o.Set("end", Big(env, v.end));
@@ -409,8 +388,9 @@ void Machine::Body() {
   try {
     // Its own fs context: the guest's umask (and, when privileged, its root)
     // belong to this thread only.
+    // The guest's other threads share it: each is started by another.
     if (unshare(CLONE_FS) < 0) throw SystemError("EKVM", "unshare(CLONE_FS) for the vCPU thread");
-    vcpu_ = std::make_unique<Vcpu>(vm_.get(), *process_, 0);
+    vcpu_ = &threads_->CreateMain();
     vcpu_->Setup();
   } catch (const Error& e) {
     code = e.code();
@@ -453,31 +433,22 @@ void Machine::Body() {
     setup_message_ = message;
     changed_.notify_all();
     changed_.wait(lock, [this] { return launch_ != Launch::kWait; });
-    if (launch_ == Launch::kAbandon || !code.empty()) {
-      running_ = false;
-      return;
-    }
+    if (launch_ == Launch::kAbandon || !code.empty()) return;
     init = init_;
   }
   RunResult result;
   try {
     vcpu_->SetEntry(init);
-    vcpu_->SetTracer(tracer_.get());
     if (debug_) {
       vcpu_->EnableDebug(debug_.get(), debug_mechanisms_, [this] {
         stops_.BlockingCall([](Napi::Env, Napi::Function onStop) { onStop.Call({}); });
       });
     }
-    result = vcpu_->Run();
+    result = threads_->RunMain();
   } catch (const Error& e) {
     result.kind = RunResult::kError;
     result.message = e.what();
   }
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    running_ = false;
-  }
-  changed_.notify_all();
   auto* boxed = new RunResult(std::move(result));
   Process* guest = process_.get();
   done_.BlockingCall(boxed, [guest](Napi::Env env, Napi::Function callback, RunResult* r) {
@@ -502,7 +473,7 @@ Napi::Value Machine::HypercallCounts(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
   for (int nr = 0; nr < kMaxHypercall; nr++)
-    if (process_->counts[nr]) out.Set(nr, static_cast<double>(process_->counts[nr]));
+    if (const uint64_t n = process_->counts[nr].load(std::memory_order_relaxed)) out.Set(nr, static_cast<double>(n));
   return out;
 }
 
@@ -517,7 +488,8 @@ Napi::Value Machine::Containment(const Napi::CallbackInfo& info) {
   o.Set("seccomp", seccomp_status_);
   o.Set("capabilities", privileges_status_);
   std::set<int> numbers;
-  for (const FilterRule& r : filter_) numbers.insert(r.nr);
+  for (const FilterRule& r : filter_)
+    if (!r.error) numbers.insert(r.nr);
   o.Set("hostSyscalls", static_cast<double>(numbers.size()));
   return o;
 }

@@ -22,6 +22,7 @@
 #include "process.h"
 #include "debug.h"
 #include "seccomp.h"
+#include "threads.h"
 #include "kvm/vcpu.h"
 
 namespace torov {
@@ -77,16 +78,17 @@ class Machine : public Napi::ObjectWrap<Machine> {
   // The vCPU thread: set-up, then wait for start() (or the machine's end),
   // then the run.
   void Body();
-  // Asks the vCPU thread to stop (a kill, a debugger's interrupt), and makes
-  // sure the request gets through (KickUntilTaken, on the kicker thread).
+  // Asks the guest's threads to stop (a kill, a debugger's interrupt).
   void RequestStop(Process::StopRequest why);
-  void KickUntilTaken();
-  // Waits for the vCPU thread and the kicker to end.
+  // Waits for the vCPU thread (and with it every guest thread) to end.
   void JoinThreads();
 
   std::shared_ptr<Process> process_;
   Fd vm_;
-  std::unique_ptr<Vcpu> vcpu_;
+  // The guest's threads; the main one runs on thread_, the machine's vCPU
+  // thread.
+  std::unique_ptr<Threads> threads_;
+  Vcpu* vcpu_ = nullptr;  // the main thread's
   std::thread thread_;
   Napi::ThreadSafeFunction done_;
   bool started_ = false;
@@ -117,8 +119,6 @@ class Machine : public Napi::ObjectWrap<Machine> {
   bool setup_done_ = false;
   std::string setup_code_, setup_message_;  // set-up failure, if any
   Launch launch_ = Launch::kWait;
-  bool running_ = true;  // false once the vCPU thread runs the guest no more
-  std::thread kicker_;   // started by the first stop request
   InitialState init_;
   // Created on first use: V8 charges an external buffer of guest-RAM size to
   // its heap accounting, which costs garbage collections at start-up.

@@ -218,7 +218,36 @@ void AddressSpace::SetPtes(uint64_t start, uint64_t end, int prot, bool user) {
   }
 }
 
-const Vma* AddressSpace::VmaAt(uint64_t addr) const {
+RwLock::RwLock() {
+  pthread_rwlockattr_t attr;
+  pthread_rwlockattr_init(&attr);
+  pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_READER_NP);
+  pthread_rwlock_init(&lock_, &attr);
+  pthread_rwlockattr_destroy(&attr);
+}
+
+bool AddressSpace::VmaAt(uint64_t addr, Vma* out) const {
+  const RwHold hold(lock_, false);
+  const Vma* v = FindVma(addr);
+  if (v) *out = *v;
+  return v != nullptr;
+}
+
+std::vector<Vma> AddressSpace::vmas() const {
+  const RwHold hold(lock_, false);
+  std::vector<Vma> out;
+  for (const auto& [start, v] : vmas_) out.push_back(v);
+  return out;
+}
+
+uint64_t AddressSpace::MappedBytes() const {
+  const RwHold hold(lock_, false);
+  uint64_t used = 0;
+  for (const auto& [start, v] : vmas_) used += v.end - v.start;
+  return used;
+}
+
+const Vma* AddressSpace::FindVma(uint64_t addr) const {
   auto it = vmas_.upper_bound(addr);
   if (it == vmas_.begin()) return nullptr;
   --it;
@@ -226,26 +255,29 @@ const Vma* AddressSpace::VmaAt(uint64_t addr) const {
 }
 
 void AddressSpace::SetGuard(uint64_t page, int mask) {
+  const RwHold hold(lock_, true);
   page = PageDown(page);
   if (mask) guards_[page] = mask;
   else guards_.erase(page);
-  const Vma* v = VmaAt(page);
+  const Vma* v = FindVma(page);
   const uint64_t f = v ? PteFlags(v->prot & ~mask, true) : 0;
   *Pte(page) = f ? (page | f) : 0;
 }
 
 int AddressSpace::Guard(uint64_t page) const {
+  const RwHold hold(lock_, false);
   auto it = guards_.find(PageDown(page));
   return it == guards_.end() ? 0 : it->second;
 }
 
 uint64_t AddressSpace::DebuggerExtent(uint64_t addr, uint64_t len) const {
   if (len == 0) return 0;
+  const RwHold hold(lock_, false);
   if (AddOverflows(addr, len)) len = ~addr;
   const uint64_t end = addr + len;
   uint64_t cur = addr;
   while (cur < end) {
-    const Vma* v = VmaAt(cur);
+    const Vma* v = FindVma(cur);
     if (!v) break;
     cur = v->end;
   }
@@ -325,6 +357,7 @@ void AddressSpace::Unmap(uint64_t start, uint64_t end) {
 uint8_t* AddressSpace::User(uint64_t addr, uint64_t len, Access access) const {
   if (len == 0) return ram_.base() + RT_LIMIT;  // never dereferenced
   if (AddOverflows(addr, len)) return nullptr;
+  const RwHold hold(lock_, false);
   const uint64_t end = addr + len;
   auto it = vmas_.upper_bound(addr);
   if (it == vmas_.begin()) return nullptr;
@@ -341,6 +374,7 @@ uint8_t* AddressSpace::User(uint64_t addr, uint64_t len, Access access) const {
 uint64_t AddressSpace::UserExtent(uint64_t addr, uint64_t len, Access access) const {
   if (len == 0) return 0;
   if (AddOverflows(addr, len)) len = ~addr;
+  const RwHold hold(lock_, false);
   const uint64_t end = addr + len;
   auto it = vmas_.upper_bound(addr);
   if (it == vmas_.begin()) return 0;
@@ -356,6 +390,7 @@ uint64_t AddressSpace::UserExtent(uint64_t addr, uint64_t len, Access access) co
 
 bool AddressSpace::UserString(uint64_t addr, size_t max, std::string* out, int* err) const {
   out->clear();
+  const RwHold hold(lock_, false);
   auto it = vmas_.upper_bound(addr);
   if (it == vmas_.begin()) return *err = EFAULT, false;
   --it;
@@ -380,6 +415,7 @@ bool AddressSpace::UserString(uint64_t addr, size_t max, std::string* out, int* 
 }
 
 bool AddressSpace::AddMapping(uint64_t start, uint64_t end, int prot, VmaKind kind, std::string name) {
+  const RwHold hold(lock_, true);
   start = PageDown(start);
   end = PageUp(end);
   if (!InApp(start, end) || !IsFree(start, end)) return false;
@@ -387,9 +423,13 @@ bool AddressSpace::AddMapping(uint64_t start, uint64_t end, int prot, VmaKind ki
   return true;
 }
 
-void AddressSpace::SetBrk(uint64_t start) { brk_start_ = brk_cur_ = start; }
+void AddressSpace::SetBrk(uint64_t start) {
+  const RwHold hold(lock_, true);
+  brk_start_ = brk_cur_ = start;
+}
 
 int64_t AddressSpace::Brk(uint64_t addr) {
+  const RwHold hold(lock_, true);
   if (addr < brk_start_) return brk_cur_;
   const uint64_t old_end = PageUp(brk_cur_);
   const uint64_t new_end = PageUp(addr);
@@ -407,6 +447,7 @@ int64_t AddressSpace::Brk(uint64_t addr) {
 int64_t AddressSpace::MmapAnon(uint64_t addr, uint64_t len, int prot, int flags, VmaKind kind,
                                std::string name) {
   if (len == 0) return -EINVAL;
+  const RwHold hold(lock_, true);
   const uint64_t alen = PageUp(len);
   if (alen < len || alen > app_high_) return -ENOMEM;
   uint64_t start = 0;
@@ -435,6 +476,7 @@ int64_t AddressSpace::MmapAnon(uint64_t addr, uint64_t len, int prot, int flags,
 
 int64_t AddressSpace::Munmap(uint64_t addr, uint64_t len) {
   if ((addr & (kPageSize - 1)) || len == 0) return -EINVAL;
+  const RwHold hold(lock_, true);
   const uint64_t alen = PageUp(len);
   if (alen < len || AddOverflows(addr, alen)) return -EINVAL;
   if (!InApp(addr, addr + alen)) return -EINVAL;
@@ -446,6 +488,7 @@ int64_t AddressSpace::Mprotect(uint64_t addr, uint64_t len, int prot) {
   if (addr & (kPageSize - 1)) return -EINVAL;
   if (prot & ~(kProtMask | PROT_GROWSDOWN | PROT_GROWSUP)) return -EINVAL;
   if (len == 0) return 0;
+  const RwHold hold(lock_, true);
   const uint64_t alen = PageUp(len);
   if (alen < len || AddOverflows(addr, alen)) return -ENOMEM;
   const uint64_t end = addr + alen;
@@ -481,6 +524,7 @@ int64_t AddressSpace::Mremap(uint64_t old_addr, uint64_t old_len, uint64_t new_l
   const uint64_t nlen = PageUp(new_len);
   if (olen < old_len || nlen < new_len || nlen == 0 || olen == 0) return -EINVAL;
   if (AddOverflows(old_addr, olen)) return -EFAULT;
+  const RwHold hold(lock_, true);
   auto it = vmas_.upper_bound(old_addr);
   if (it == vmas_.begin()) return -EFAULT;
   const Vma src = std::prev(it)->second;
@@ -490,7 +534,7 @@ int64_t AddressSpace::Mremap(uint64_t old_addr, uint64_t old_len, uint64_t new_l
     Insert(dst, dst + nlen, src.prot, src.kind, src.name);
     // Moving the pages costs a page-table update; copying them, a copy.
     const uint64_t keep = std::min(olen, nlen);
-    if (!ram_.Move(old_addr, dst, keep)) std::memcpy(ram_.base() + dst, ram_.base() + old_addr, keep);
+    if (threaded_ || !ram_.Move(old_addr, dst, keep)) std::memcpy(ram_.base() + dst, ram_.base() + old_addr, keep);
     Unmap(old_addr, old_addr + olen);
     return static_cast<int64_t>(dst);
   };
@@ -521,6 +565,7 @@ int64_t AddressSpace::Madvise(uint64_t addr, uint64_t len, int advice) {
   const uint64_t alen = PageUp(len);
   if (alen < len || AddOverflows(addr, alen)) return -EINVAL;
   if (alen == 0) return 0;
+  const RwHold hold(lock_, true);
   const uint64_t end = addr + alen;
   bool hole = false;
   uint64_t cur = addr;

@@ -10,9 +10,11 @@
 // trusts the page tables, only that list.
 #pragma once
 
+#include <pthread.h>
 #include <sys/mman.h>
 
 #include <cstdint>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -102,7 +104,44 @@ struct Vma {
 
 enum class Access { kRead, kWrite };
 
-// The application's address space.
+// A readers-writer lock that lets a thread that reads take it again for
+// reading (glibc's reader-preferring rwlock): the monitor holds it around a
+// write into guest memory and the accessor, inside, takes it too.
+class RwLock {
+ public:
+  RwLock();
+  ~RwLock() { pthread_rwlock_destroy(&lock_); }
+  RwLock(const RwLock&) = delete;
+  RwLock& operator=(const RwLock&) = delete;
+  void LockShared() const { pthread_rwlock_rdlock(&lock_); }
+  void Lock() const { pthread_rwlock_wrlock(&lock_); }
+  void Unlock() const { pthread_rwlock_unlock(&lock_); }
+
+ private:
+  mutable pthread_rwlock_t lock_;
+};
+
+// Holds an RwLock (shared or exclusive) for its lifetime.
+class [[nodiscard]] RwHold {
+ public:
+  RwHold(const RwLock& lock, bool exclusive) : lock_(&lock) { exclusive ? lock.Lock() : lock.LockShared(); }
+  ~RwHold() {
+    if (lock_) lock_->Unlock();
+  }
+  RwHold(RwHold&& other) noexcept : lock_(other.lock_) { other.lock_ = nullptr; }
+  RwHold(const RwHold&) = delete;
+  RwHold& operator=(const RwHold&) = delete;
+
+ private:
+  const RwLock* lock_;
+};
+
+// The application's address space. Its threads' vCPUs share it: the calls
+// that change it take its lock exclusively, the accessor shares it. A
+// pointer the accessor returned stays inside guest RAM whatever happens
+// next, but another thread may take the page's write access away meanwhile
+// (Zap makes host pages read-only for an instant): the monitor writes into
+// guest memory only while it holds Hold().
 class AddressSpace {
  public:
   // Builds the page-table skeleton at the top of RAM and maps the runtime.
@@ -124,6 +163,15 @@ class AddressSpace {
   // A NUL-terminated guest string of at most `max` bytes (not counting NUL).
   // Returns false with *err = EFAULT or ENAMETOOLONG.
   bool UserString(uint64_t addr, size_t max, std::string* out, int* err) const;
+
+  // Keeps the address space as it is (shared with the accessor's other
+  // users) while the caller writes through pointers it got.
+  RwHold Hold() const { return RwHold(lock_, false); }
+  // The process has more than one thread: pages are never moved by
+  // remapping them (GuestRam::Move leaves a hole for an instant).
+  void set_threaded() { threaded_ = true; }
+  // Bytes mapped in all (sysinfo).
+  uint64_t MappedBytes() const;
 
   // --- set-up (loader) ---
   // Maps [start, end) for the application. The range must be free and inside
@@ -147,18 +195,19 @@ class AddressSpace {
   int Guard(uint64_t page) const;
   bool has_guards() const { return !guards_.empty(); }
   const std::map<uint64_t, int>& guards() const { return guards_; }
-  // The mapping that holds `addr`, or nullptr.
-  const Vma* VmaAt(uint64_t addr) const;
+  // A copy of the mapping that holds `addr`; false when none does.
+  bool VmaAt(uint64_t addr, Vma* out) const;
   // The debugger's access (ptrace's FOLL_FORCE): any mapped application
   // byte, whatever its protection. Bytes accessible from `addr` (up to len).
   uint64_t DebuggerExtent(uint64_t addr, uint64_t len) const;
   GuestRam& ram() const { return ram_; }
 
-  const std::map<uint64_t, Vma>& vmas() const { return vmas_; }
+  std::vector<Vma> vmas() const;
   uint64_t brk() const { return brk_cur_; }
   uint64_t brk_start() const { return brk_start_; }
 
  private:
+  const Vma* FindVma(uint64_t addr) const;
   uint64_t* Pte(uint64_t addr) const;
   void SetPtes(uint64_t start, uint64_t end, int prot, bool user);
   // Removes [start, end) from the VMA list and the page tables, and discards
@@ -180,6 +229,8 @@ class AddressSpace {
   uint64_t brk_cur_ = 0;
   std::map<uint64_t, Vma> vmas_;  // keyed by start
   std::map<uint64_t, int> guards_;  // page -> PROT_* bits taken away
+  RwLock lock_;
+  std::atomic<bool> threaded_{false};
 };
 
 }  // namespace torov

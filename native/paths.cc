@@ -101,7 +101,7 @@ int Paths::Join(const FdTable& fds, int64_t dirfd, const std::string& path, std:
   if (dirfd == AT_FDCWD) {
     base = cwd_;
   } else {
-    const OpenFile* dir = fds.Get(dirfd);
+    const std::shared_ptr<OpenFile> dir = fds.Get(dirfd);
     if (!dir) return -EBADF;
     if (!dir->directory) return -ENOTDIR;
     base = dir->guest_path;

@@ -23,7 +23,6 @@ Process::Process(const GuestConfig& cfg)
   for (int r = 0; r < RLIM_NLIMITS; r++) getrlimit(r, &rlimits[r]);
   rlimits[RLIMIT_AS] = {cfg.memory_bytes, cfg.memory_bytes};
   rlimits[RLIMIT_NOFILE] = {FdTable::kDefaultLimit, FdTable::kDefaultLimit};
-  std::strncpy(comm, cfg.exe_name.c_str(), sizeof comm - 1);
 
   // Guest fds 0, 1, 2 share the monitor's stdio descriptions (or those the
   // embedder chose), through duplicates: the guest closing its fd 1 must not
@@ -52,7 +51,7 @@ Process::~Process() {
   // background.
   const linger off{0, 0};
   for (int fd = 0; fd < fds.used(); fd++) {
-    const OpenFile* f = fds.Get(fd);
+    const std::shared_ptr<OpenFile> f = fds.Get(fd);
     struct stat st;
     if (f && fstat(f->host.get(), &st) == 0 && S_ISSOCK(st.st_mode))
       setsockopt(f->host.get(), SOL_SOCKET, SO_LINGER, &off, sizeof off);

@@ -8,12 +8,15 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
+#include <mutex>
 #include <cstdint>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "fdtable.h"
+#include "futex.h"
 #include "memfds.h"
 #include "memory.h"
 #include "paths.h"
@@ -37,13 +40,25 @@ struct GuestConfig {
   std::array<uint8_t, kMaxHypercall / 8> allowed{};  // policy bitmap, built by src/vmm/policy.ts
 };
 
-// The registers and operations the CPU-facing side offers to handlers that
-// need them (arch_prctl). Implemented by the vCPU.
-class CpuControl {
+struct Task;
+
+// How the process makes and ends threads: implemented by the machine
+// (native/threads.h), which owns the vCPUs and their native threads.
+class ThreadHost {
  public:
-  virtual ~CpuControl() = default;
-  virtual bool SetSegmentBase(bool fs, uint64_t base) = 0;
-  virtual bool GetSegmentBase(bool fs, uint64_t* base) = 0;
+  virtual ~ThreadHost() = default;
+  // A new thread that starts as `parent` returns from clone (rax 0) with
+  // `stack` (0: the parent's) and, when `set_tls`, fs base `tls`. Its tid,
+  // or -EAGAIN when no vCPU is left.
+  virtual int64_t Spawn(Task& parent, uint64_t stack, bool set_tls, uint64_t tls, uint64_t clear_child_tid,
+                        uint64_t child_tid_addr, uint64_t parent_tid_addr) = 0;
+  // The thread with `tid`, or nullptr; `fn` runs under the lock that keeps
+  // it alive.
+  virtual bool WithTask(int tid, const std::function<void(Task&)>& fn) = 0;
+  // Every live thread, under the same lock.
+  virtual void ForEachTask(const std::function<void(Task&)>& fn) = 0;
+  // Ends every thread but `self` (exit_group, a fatal signal).
+  virtual void KillOthers(const Task* self) = 0;
 };
 
 struct kernel_sigaction_t {
@@ -65,64 +80,78 @@ class Process {
   // What the guest's memfds may hold: half of Memory (native/memfds.h).
   MemfdBudget memfds;
   Paths paths;
-  CpuControl* cpu = nullptr;
+  // Futex waits and wakes on guest memory (native/futex.h).
+  Futexes futexes;
+  // Its threads: set by the machine before the guest runs.
+  ThreadHost* threads = nullptr;
 
-  // Identity, read once from the host (emulated calls never touch it again).
+  // Identity, read once from the host (emulated calls never touch it again);
+  // the set*id calls change the ids, under `mutex`.
   int pid = 0, ppid = 0;
-  int sid = 0;
+  int sid = 0;  // its session: the monitor's, or 0 (outside its pid namespace) with Newpid
   // Whether the host sees the guest's sockets as root's (torov run as root
   // on a MountPoint root owns): SO_REUSEPORT would let it share root's ports.
   bool sockets_of_root = false;
   // The files it was lent (OpenFile::borrowed) by device and inode: one that
-  // comes back through a socket stays lent.
-  std::set<std::pair<dev_t, ino_t>> lent;  // its session: the monitor's, or 0 (outside its pid namespace) with Newpid
+  // comes back through a socket stays lent. Fixed before the guest runs.
+  std::set<std::pair<dev_t, ino_t>> lent;
   uid_t uid = 0, euid = 0, suid = 0;
   gid_t gid = 0, egid = 0, sgid = 0;
 
-  // Bookkeeping for emulated calls.
+  // For state threads share that has no lock of its own: ids, limits, the
+  // exit state.
+  mutable std::mutex mutex;
   std::array<rlimit, RLIM_NLIMITS> rlimits{};
-  std::array<kernel_sigaction_t, 65> sigactions{};
-  uint64_t sigmask = 0;
-  // Signals sent and not yet delivered (bit sig-1), and each one's si_code.
-  // The vCPU delivers them when the hypercall that made them deliverable
-  // returns (native/signals.cc).
-  uint64_t sig_pending = 0;
-  std::array<int32_t, 65> sig_code{};
-  uint64_t altstack[3] = {0, 2 /* SS_DISABLE */, 0};
-  uint64_t clear_child_tid = 0;
-  uint64_t robust_list = 0;
-  uint64_t rseq_area = 0;
-  char comm[16] = {};
 
-  // Set from another thread to end the run (Machine::Kill) or to stop it for
-  // a debugger (its Ctrl-C). A host call blocked for the guest is interrupted
-  // by a signal (EINTR) and every retry loop checks this before trying again.
+  // Signal dispositions, and signals sent to the process as a whole (kill):
+  // pending until a thread that does not block one takes it (each thread's
+  // own are in its Task), under signal_mutex. The vCPU delivers them when a
+  // hypercall returns (native/signals.cc).
+  std::mutex signal_mutex;
+  std::array<kernel_sigaction_t, 65> sigactions{};
+  std::atomic<uint64_t> shared_pending{0};
+  std::array<int32_t, 65> shared_code{};
+
+  // Set from another thread to end the run (Machine::Kill, exit_group) or to
+  // stop it for a debugger (its Ctrl-C). A host call blocked for the guest is
+  // interrupted by a signal (EINTR) and every retry loop checks this before
+  // trying again.
   enum StopRequest : int { kNoStop = 0, kInterrupt = 1, kKill = 2 };
   std::atomic<int> stop_request{kNoStop};
   bool interrupted() const { return stop_request.load(std::memory_order_relaxed) != kNoStop; }
   // Hypercalls made so far, by number (the debugger's `monitor hypercalls`).
-  std::array<uint64_t, kMaxHypercall> counts{};
+  std::array<std::atomic<uint64_t>, kMaxHypercall> counts{};
   // Those the policy let through because it allows them: what `torov
   // profile` must allow (not readlink("/proc/self/exe"), always answered).
-  std::array<bool, kMaxHypercall> needed{};
+  std::array<std::atomic<bool>, kMaxHypercall> needed{};
 
   // Hypercalls the policy refused so far, and the one that killed the guest
   // (OnDenied "kill"), for the report.
-  uint64_t denied_count = 0;
-  int denied_nr = -1;
+  std::atomic<uint64_t> denied_count{0};
+  std::atomic<int> denied_nr{-1};
 
-  // How the guest ended. `signal` != 0: killed by that signal.
-  bool exited = false;
+  // How the guest ended, under `mutex`; `exited` is set last. `signal` != 0:
+  // killed by that signal.
+  std::atomic<bool> exited{false};
   int exit_status = 0;
   int signal = 0;
   std::string reason;  // why the monitor ended it, for the report
 
-  // Ends the guest as if killed by `sig`, whatever its handlers.
-  void Kill(int sig, std::string why) {
+  // Ends the process with `status` (exit_group), unless it has ended already.
+  void Exit(int status) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (exited) return;
+    exit_status = status;
     exited = true;
+  }
+  // Ends the process as if killed by `sig`, whatever its handlers.
+  void Kill(int sig, std::string why) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (exited) return;
     signal = sig;
     exit_status = 128 + sig;
     reason = std::move(why);
+    exited = true;
   }
   bool Allowed(uint64_t nr) const {
     return nr < kMaxHypercall && (config.allowed[nr / 8] >> (nr % 8)) & 1;

@@ -59,7 +59,12 @@ struct Slots {
   }
 };
 
-// One rule: its checks, then "allow". A check that fails jumps past the
+// What a rule does when its checks hold.
+uint32_t Action(const FilterRule& rule) {
+  return rule.error ? SECCOMP_RET_ERRNO | (static_cast<uint32_t>(rule.error) & SECCOMP_RET_DATA) : kAllow;
+}
+
+// One rule: its checks, then its action. A check that fails jumps past the
 // rule's end, where the next rule (or "deny") begins.
 std::string EmitRule(const FilterRule& rule, const Slots& slots, Code* out) {
   Code c;
@@ -101,7 +106,7 @@ std::string EmitRule(const FilterRule& rule, const Slots& slots, Code* out) {
         break;
     }
   }
-  c.push_back(Stmt(BPF_RET | BPF_K, kAllow));
+  c.push_back(Stmt(BPF_RET | BPF_K, Action(rule)));
   for (const Fail& f : fails) {
     const size_t off = c.size() - (f.at + 1);
     if (f.field == 'k') {
@@ -183,6 +188,10 @@ std::vector<FilterRule> FilterRulesFromJs(const Napi::Value& v) {
     FilterRule rule;
     rule.nr = static_cast<int>(Low32(o.Get("nr"), "a rule's nr"));
     if (rule.nr < 0 || rule.nr >= 1024) throw Napi::TypeError::New(env, "Expected a rule's nr to be a syscall number");
+    if (!o.Get("errno").IsUndefined()) {
+      rule.error = static_cast<int>(Low32(o.Get("errno"), "a rule's errno"));
+      if (rule.error < 1 || rule.error > 4095) throw Napi::TypeError::New(env, "Expected a rule's errno to be 1..4095");
+    }
     Napi::Value when = o.Get("when");
     if (!when.IsUndefined()) {
       if (!when.IsArray()) throw Napi::TypeError::New(env, "Expected a rule's when to be an array");
@@ -239,8 +248,9 @@ std::string InstallSeccomp(const std::vector<FilterRule>& rules, const FilterCon
   std::vector<Entry> entries;
   for (const auto& [nr, list] : by_nr) {
     Entry e{nr, {}};
-    if (std::any_of(list.begin(), list.end(), [](const FilterRule* r) { return r->when.empty(); })) {
-      e.body.push_back(Stmt(BPF_RET | BPF_K, kAllow));
+    const auto unconditional = std::find_if(list.begin(), list.end(), [](const FilterRule* r) { return r->when.empty(); });
+    if (unconditional != list.end()) {
+      e.body.push_back(Stmt(BPF_RET | BPF_K, Action(**unconditional)));
     } else {
       for (const FilterRule* rule : list)
         if (std::string err = EmitRule(*rule, slots, &e.body); !err.empty()) return "seccomp: " + err;

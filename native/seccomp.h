@@ -41,6 +41,9 @@ struct ArgCheck {
 struct FilterRule {
   int nr = -1;
   std::vector<ArgCheck> when;
+  // 0: the call is admitted; else it fails with this errno without
+  // reaching the kernel (clone3 -> ENOSYS, so that libc falls back).
+  int error = 0;
 };
 
 // What the slots stand for on this thread; -1: absent (a check against an

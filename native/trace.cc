@@ -9,7 +9,7 @@ namespace torov {
 
 namespace {
 
-constexpr size_t kHeader = 88;
+constexpr size_t kHeader = 96;
 constexpr size_t kBlobHeader = 16;
 
 uint64_t Monotonic() {
@@ -45,75 +45,79 @@ void Tracer::Configure(std::vector<TraceOp> plan, const std::array<uint8_t, kMax
   realtime_offset_ = Realtime() - static_cast<int64_t>(Monotonic());
 }
 
-bool Tracer::Begin(uint64_t nr, const uint64_t* args) {
+bool Tracer::Begin(TraceCall& call, int tid, uint64_t nr, const uint64_t* args) {
   if (nr >= kMaxHypercall) return false;
-  nr_ = nr;
-  std::memcpy(args_, args, sizeof args_);
-  recording_ = records_ && (filter_[nr / 8] >> (nr % 8)) & 1;
-  if (recording_) {
-    rec_.assign(kHeader, 0);
+  call.nr = nr;
+  call.tid = tid;
+  std::memcpy(call.args, args, sizeof call.args);
+  call.recording = records_ && (filter_[nr / 8] >> (nr % 8)) & 1;
+  if (call.recording) {
+    call.rec.assign(kHeader, 0);
     const TraceOp* ops = &plan_[nr * kTraceMaxOps];
     for (int i = 0; i < kTraceMaxOps && ops[i].kind; i++)
-      if (ops[i].when == TraceOp::kEntry) Capture(ops[i], i, 0);
+      if (ops[i].when == TraceOp::kEntry) Capture(call, ops[i], i, 0);
   }
-  start_ = Monotonic();
+  call.start = Monotonic();
   return true;
 }
 
-void Tracer::End(int64_t result, uint8_t flags) {
-  const uint64_t duration = Monotonic() - start_;
+void Tracer::End(TraceCall& call, int64_t result, uint8_t flags) {
+  const uint64_t duration = Monotonic() - call.start;
   const bool failed = result < 0 && result > -4096;
-  if (recording_ && !(flags & kTraceSignal)) {
-    const TraceOp* ops = &plan_[nr_ * kTraceMaxOps];
+  if (call.recording && !(flags & kTraceSignal)) {
+    const TraceOp* ops = &plan_[call.nr * kTraceMaxOps];
     if (!(flags & kTraceNoReturn))
       for (int i = 0; i < kTraceMaxOps && ops[i].kind; i++)
-        if (ops[i].when == TraceOp::kExit || (ops[i].when == TraceOp::kExitOk && !failed)) Capture(ops[i], i, result);
+        if (ops[i].when == TraceOp::kExit || (ops[i].when == TraceOp::kExitOk && !failed)) Capture(call, ops[i], i, result);
   }
   std::unique_lock<std::mutex> lock(mutex_);
   if (!(flags & (kTraceNoReturn | kTraceSignal))) {  // strace -c counts calls that returned
-    Count& c = counts_[nr_];
+    Count& c = counts_[call.nr];
     c.calls++;
     c.errors += failed;
     c.nanos += duration;
   }
-  if (!recording_) return;
+  if (!call.recording) return;
   // The header: the blobs are in place already.
   int nblobs = 0;
-  for (size_t at = kHeader; at < rec_.size(); nblobs++) {
+  for (size_t at = kHeader; at < call.rec.size(); nblobs++) {
     uint32_t len;
-    std::memcpy(&len, rec_.data() + at + 4, 4);
+    std::memcpy(&len, call.rec.data() + at + 4, 4);
     at += (kBlobHeader + len + 7) & ~size_t{7};
   }
-  Put<uint32_t>(&rec_, 0, static_cast<uint32_t>(rec_.size()));
-  Put<uint16_t>(&rec_, 4, static_cast<uint16_t>(nr_));
-  Put<uint8_t>(&rec_, 6, flags);
-  Put<uint8_t>(&rec_, 7, static_cast<uint8_t>(nblobs));
-  Put<uint64_t>(&rec_, 8, ++seq_);
-  Put<int64_t>(&rec_, 16, static_cast<int64_t>(start_) + realtime_offset_);
-  Put<uint64_t>(&rec_, 24, duration);
-  Put<int64_t>(&rec_, 32, result);
-  std::memcpy(rec_.data() + 40, args_, sizeof args_);
+  Put<uint32_t>(&call.rec, 0, static_cast<uint32_t>(call.rec.size()));
+  Put<uint16_t>(&call.rec, 4, static_cast<uint16_t>(call.nr));
+  Put<uint8_t>(&call.rec, 6, flags);
+  Put<uint8_t>(&call.rec, 7, static_cast<uint8_t>(nblobs));
+  Put<uint64_t>(&call.rec, 8, ++seq_);
+  Put<int64_t>(&call.rec, 16, static_cast<int64_t>(call.start) + realtime_offset_);
+  Put<uint64_t>(&call.rec, 24, duration);
+  Put<int64_t>(&call.rec, 32, result);
+  std::memcpy(call.rec.data() + 40, call.args, sizeof call.args);
+  Put<uint32_t>(&call.rec, 88, static_cast<uint32_t>(call.tid));
+  Put<uint32_t>(&call.rec, 92, 0);
   // Wait for room: a record is never dropped. JavaScript drains on its own
   // timer; past half full it is also told at once.
-  room_.wait(lock, [this] { return closed_ || ready_.size() + rec_.size() <= limit_ || ready_.empty(); });
+  room_.wait(lock, [this, &call] { return closed_ || ready_.size() + call.rec.size() <= limit_ || ready_.empty(); });
   if (closed_) return;
-  ready_.insert(ready_.end(), rec_.begin(), rec_.end());
+  ready_.insert(ready_.end(), call.rec.begin(), call.rec.end());
   const bool tell = !notified_ && ready_.size() * 2 >= limit_ && notify_;
   if (tell) notified_ = true;
   lock.unlock();
   if (tell) notify_();
 }
 
-void Tracer::Signal(int sig, int32_t code, int32_t pid, uint32_t uid) {
+void Tracer::Signal(TraceCall& call, int tid, int sig, int32_t code, int32_t pid, uint32_t uid) {
   if (!records_) return;
-  nr_ = static_cast<uint64_t>(sig);
+  call.tid = tid;
+  call.nr = static_cast<uint64_t>(sig);
   const uint64_t args[6] = {static_cast<uint64_t>(sig), static_cast<uint64_t>(static_cast<int64_t>(code)),
                             static_cast<uint64_t>(pid), uid, 0, 0};
-  std::memcpy(args_, args, sizeof args_);
-  rec_.assign(kHeader, 0);
-  recording_ = true;
-  start_ = Monotonic();
-  End(0, kTraceSignal);
+  std::memcpy(call.args, args, sizeof call.args);
+  call.rec.assign(kHeader, 0);
+  call.recording = true;
+  call.start = Monotonic();
+  End(call, 0, kTraceSignal);
 }
 
 std::vector<uint8_t> Tracer::Take() {
@@ -140,21 +144,21 @@ std::array<Tracer::Count, kMaxHypercall> Tracer::counts() const {
   return counts_;
 }
 
-void Tracer::Blob(int index, uint8_t flags, const uint8_t* data, uint32_t len, uint64_t full) {
-  const size_t at = rec_.size();
-  rec_.resize(at + kBlobHeader + len);
-  rec_[at] = static_cast<uint8_t>(index);
-  rec_[at + 1] = flags;
-  Put<uint16_t>(&rec_, at + 2, 0);
-  Put<uint32_t>(&rec_, at + 4, len);
-  Put<uint64_t>(&rec_, at + 8, full);
-  if (len) std::memcpy(rec_.data() + at + kBlobHeader, data, len);
-  Align8(&rec_);
+void Tracer::Blob(TraceCall& call, int index, uint8_t flags, const uint8_t* data, uint32_t len, uint64_t full) {
+  const size_t at = call.rec.size();
+  call.rec.resize(at + kBlobHeader + len);
+  call.rec[at] = static_cast<uint8_t>(index);
+  call.rec[at + 1] = flags;
+  Put<uint16_t>(&call.rec, at + 2, 0);
+  Put<uint32_t>(&call.rec, at + 4, len);
+  Put<uint64_t>(&call.rec, at + 8, full);
+  if (len) std::memcpy(call.rec.data() + at + kBlobHeader, data, len);
+  Align8(&call.rec);
 }
 
-void Tracer::Capture(const TraceOp& op, int index, int64_t result) {
+void Tracer::Capture(TraceCall& call, const TraceOp& op, int index, int64_t result) {
   if (op.arg < 0 || op.arg > 5) return;
-  const uint64_t addr = args_[op.arg];
+  const uint64_t addr = call.args[op.arg];
   const AddressSpace& mm = process_.mm;
   uint64_t size = 0;
   switch (op.size) {
@@ -163,7 +167,7 @@ void Tracer::Capture(const TraceOp& op, int index, int64_t result) {
       break;
     case TraceOp::kArg:
       if (op.size_arg < 0 || op.size_arg > 5) return;
-      size = args_[op.size_arg];
+      size = call.args[op.size_arg];
       if (op.constant > 1) size = size > (~uint64_t{0} / op.constant) ? ~uint64_t{0} : size * op.constant;
       break;
     case TraceOp::kResult:
@@ -171,8 +175,8 @@ void Tracer::Capture(const TraceOp& op, int index, int64_t result) {
       break;
     case TraceOp::kArgPointer: {
       if (op.size_arg < 0 || op.size_arg > 5) return;
-      const uint8_t* p = mm.User(args_[op.size_arg], 4, Access::kRead);
-      if (!p) return Blob(index, kCaptureFault, nullptr, 0, 0);
+      const uint8_t* p = mm.User(call.args[op.size_arg], 4, Access::kRead);
+      if (!p) return Blob(call, index, kCaptureFault, nullptr, 0, 0);
       uint32_t n;
       std::memcpy(&n, p, 4);
       size = n;
@@ -186,34 +190,34 @@ void Tracer::Capture(const TraceOp& op, int index, int64_t result) {
     case TraceOp::kString: {
       // Up to max bytes, stopping at the NUL; unreadable memory ends it.
       const uint64_t n = mm.UserExtent(addr, max, Access::kRead);
-      if (n == 0 && max) return Blob(index, kCaptureFault, nullptr, 0, 0);
+      if (n == 0 && max) return Blob(call, index, kCaptureFault, nullptr, 0, 0);
       const uint8_t* p = mm.User(addr, n, Access::kRead);
       const void* nul = p ? std::memchr(p, 0, n) : nullptr;
       const uint32_t len = nul ? static_cast<uint32_t>(static_cast<const uint8_t*>(nul) - p) : static_cast<uint32_t>(n);
-      return Blob(index, nul ? 0 : kCaptureTruncated, p, len, len);
+      return Blob(call, index, nul ? 0 : kCaptureTruncated, p, len, len);
     }
     case TraceOp::kBytes: {
       const uint64_t want = std::min(size, max);
-      if (want == 0) return Blob(index, 0, nullptr, 0, size);
+      if (want == 0) return Blob(call, index, 0, nullptr, 0, size);
       const uint64_t n = mm.UserExtent(addr, want, Access::kRead);
-      if (n < want && n == 0) return Blob(index, kCaptureFault, nullptr, 0, size);
+      if (n < want && n == 0) return Blob(call, index, kCaptureFault, nullptr, 0, size);
       const uint8_t* p = mm.User(addr, n, Access::kRead);
-      return Blob(index, size > n ? kCaptureTruncated : 0, p, static_cast<uint32_t>(n), size);
+      return Blob(call, index, size > n ? kCaptureTruncated : 0, p, static_cast<uint32_t>(n), size);
     }
     case TraceOp::kIovec:
-      return CaptureIovec(op, index, size, op.when == TraceOp::kEntry ? -1 : result);
+      return CaptureIovec(call, op, index, size, op.when == TraceOp::kEntry ? -1 : result);
     default:
       return;
   }
 }
 
-void Tracer::CaptureIovec(const TraceOp& op, int index, uint64_t count, int64_t limit) {
+void Tracer::CaptureIovec(TraceCall& call, const TraceOp& op, int index, uint64_t count, int64_t limit) {
   // The iovec array, then each element's first bytes; at exit only as many
   // bytes in all as the call transferred (`limit`).
   const AddressSpace& mm = process_.mm;
   const uint64_t keep = std::min<uint64_t>(count, static_cast<uint64_t>(std::max(op.max_elems, 0)));
-  const uint8_t* iov = mm.User(args_[op.arg], keep * 16, Access::kRead);
-  if (!iov && keep) return Blob(index, kCaptureFault, nullptr, 0, count);
+  const uint8_t* iov = mm.User(call.args[op.arg], keep * 16, Access::kRead);
+  if (!iov && keep) return Blob(call, index, kCaptureFault, nullptr, 0, count);
   std::vector<uint8_t> out(8 + keep * 24, 0);
   Put<uint32_t>(&out, 0, static_cast<uint32_t>(keep));
   uint64_t left = limit < 0 ? ~uint64_t{0} : static_cast<uint64_t>(limit);
@@ -232,7 +236,7 @@ void Tracer::CaptureIovec(const TraceOp& op, int index, uint64_t count, int64_t 
     Put<uint32_t>(&out, at + 20, want && !n ? kCaptureFault : 0);
     if (n) out.insert(out.end(), p, p + n);
   }
-  Blob(index, count > keep ? kCaptureTruncated : 0, out.data(), static_cast<uint32_t>(out.size()), count);
+  Blob(call, index, count > keep ? kCaptureTruncated : 0, out.data(), static_cast<uint32_t>(out.size()), count);
 }
 
 }  // namespace torov

@@ -10,10 +10,10 @@
 // waits for JavaScript: no record is ever dropped. Per-number counts and
 // times (`-c`) are kept without records.
 //
-// Record: 88-byte header, then `nblobs` captures, each 8-aligned.
+// Record: 96-byte header, then `nblobs` captures, each 8-aligned.
 //   u32 size (whole record, 8-aligned)   u16 nr   u8 flags   u8 nblobs
 //   u64 seq   u64 start (CLOCK_REALTIME ns)   u64 duration ns   i64 result
-//   u64 args[6]
+//   u64 args[6]   u32 tid (the thread that made the call)   u32 0
 // Capture: u8 op (index in the plan of this number)  u8 flags  u16 0
 //   u32 length (bytes that follow)  u64 full (the length the call named,
 //   or the string's length when it ended within the limit)  bytes...
@@ -65,6 +65,16 @@ struct TraceOp {
 constexpr int kTraceOpInts = 8;  // TraceOp as the plan's Int32Array has it
 constexpr int kTraceMaxOps = 6;  // per hypercall
 
+// One thread's call being recorded (each vCPU has its own).
+struct TraceCall {
+  std::vector<uint8_t> rec;
+  uint64_t nr = 0;
+  uint64_t args[6] = {};
+  uint64_t start = 0;
+  bool recording = false;
+  int tid = 0;
+};
+
 class Tracer {
  public:
   explicit Tracer(const Process& guest);
@@ -77,13 +87,13 @@ class Tracer {
   void Enable(bool on) { enabled_.store(on, std::memory_order_release); }
   bool enabled() const { return enabled_.load(std::memory_order_relaxed); }
 
-  // The vCPU thread, around one hypercall. Begin() returns false when it is
-  // not traced (nothing else to do then).
-  bool Begin(uint64_t nr, const uint64_t* args);
-  void End(int64_t result, uint8_t flags);
+  // A vCPU thread, around one hypercall of thread `tid`. Begin() returns
+  // false when it is not traced (nothing else to do then).
+  bool Begin(TraceCall& call, int tid, uint64_t nr, const uint64_t* args);
+  void End(TraceCall& call, int64_t result, uint8_t flags);
   // A signal delivered to the guest, between hypercalls (strace's
   // "--- SIGUSR1 {...} ---"): recorded whatever the filter says, never counted.
-  void Signal(int sig, int32_t code, int32_t pid, uint32_t uid);
+  void Signal(TraceCall& call, int tid, int sig, int32_t code, int32_t pid, uint32_t uid);
 
   // JavaScript: the records written so far (empty when none).
   std::vector<uint8_t> Take();
@@ -98,9 +108,9 @@ class Tracer {
   std::array<Count, kMaxHypercall> counts() const;
 
  private:
-  void Capture(const TraceOp& op, int index, int64_t result);
-  void CaptureIovec(const TraceOp& op, int index, uint64_t count, int64_t limit);
-  void Blob(int index, uint8_t flags, const uint8_t* data, uint32_t len, uint64_t full);
+  void Capture(TraceCall& call, const TraceOp& op, int index, int64_t result);
+  void CaptureIovec(TraceCall& call, const TraceOp& op, int index, uint64_t count, int64_t limit);
+  void Blob(TraceCall& call, int index, uint8_t flags, const uint8_t* data, uint32_t len, uint64_t full);
 
   const Process& process_;
   std::atomic<bool> enabled_{false};
@@ -110,13 +120,7 @@ class Tracer {
   size_t limit_ = 4 << 20;
   int64_t realtime_offset_ = 0;  // CLOCK_REALTIME - CLOCK_MONOTONIC, at Configure
 
-  // The record being built (vCPU thread only).
-  std::vector<uint8_t> rec_;
-  uint64_t nr_ = 0;
-  uint64_t args_[6] = {};
-  uint64_t start_ = 0;
-  bool recording_ = false;
-  uint64_t seq_ = 0;
+  uint64_t seq_ = 0;  // under mutex_
 
   // Shared with JavaScript.
   mutable std::mutex mutex_;

@@ -36,7 +36,7 @@ int64_t OpenAt(Process& g, int64_t dirfd, uint64_t path_addr, int flags, mode_t 
   const int alias = Paths::StdioAlias(Paths::Normalize(abs));
   if (alias >= 0) {
     // /dev/stdout, /dev/fd/N: the same open file as guest fd N.
-    auto file = g.fds.Ref(alias);
+    auto file = g.fds.Get(alias);
     if (!file) return -ENOENT;
     return g.fds.Install(std::move(file), (flags & O_CLOEXEC) != 0);
   }
@@ -51,19 +51,19 @@ int64_t OpenAt(Process& g, int64_t dirfd, uint64_t path_addr, int flags, mode_t 
   return fd;
 }
 
-int64_t Open(Process& g, const uint64_t* a) {
+int64_t Open(Process& g, Task& t, const uint64_t* a) {
   return OpenAt(g, kFdCwd, a[0], static_cast<int>(a[1]), static_cast<mode_t>(a[2]));
 }
-int64_t Openat(Process& g, const uint64_t* a) {
+int64_t Openat(Process& g, Task& t, const uint64_t* a) {
   return OpenAt(g, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]), static_cast<mode_t>(a[3]));
 }
-int64_t Creat(Process& g, const uint64_t* a) {
+int64_t Creat(Process& g, Task& t, const uint64_t* a) {
   return OpenAt(g, kFdCwd, a[0], O_CREAT | O_WRONLY | O_TRUNC, static_cast<mode_t>(a[1]));
 }
 
-int64_t Close(Process& g, const uint64_t* a) { return g.fds.Close(a[0]); }
+int64_t Close(Process& g, Task& t, const uint64_t* a) { return g.fds.Close(a[0]); }
 
-int64_t CloseRange(Process& g, const uint64_t* a) {
+int64_t CloseRange(Process& g, Task& t, const uint64_t* a) {
   const uint64_t first = a[0], last = a[1], flags = a[2];
   if (first > last || (flags & ~uint64_t{CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC})) return -EINVAL;
   const uint64_t end = std::min<uint64_t>(last, static_cast<uint64_t>(g.fds.used()) - 1);
@@ -88,21 +88,21 @@ int64_t StatAt(Process& g, int64_t dirfd, uint64_t path, uint64_t buf, int flags
   return CopyOut(g, buf, st) ? 0 : -EFAULT;
 }
 
-int64_t Stat(Process& g, const uint64_t* a) { return StatAt(g, kFdCwd, a[0], a[1], 0); }
-int64_t Lstat(Process& g, const uint64_t* a) { return StatAt(g, kFdCwd, a[0], a[1], AT_SYMLINK_NOFOLLOW); }
-int64_t Newfstatat(Process& g, const uint64_t* a) {
+int64_t Stat(Process& g, Task& t, const uint64_t* a) { return StatAt(g, kFdCwd, a[0], a[1], 0); }
+int64_t Lstat(Process& g, Task& t, const uint64_t* a) { return StatAt(g, kFdCwd, a[0], a[1], AT_SYMLINK_NOFOLLOW); }
+int64_t Newfstatat(Process& g, Task& t, const uint64_t* a) {
   return StatAt(g, static_cast<int>(a[0]), a[1], a[2], static_cast<int>(a[3]));
 }
 
-int64_t Fstat(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Fstat(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   struct stat st;
   if (fstat(f->host.get(), &st) < 0) return -errno;
   return CopyOut(g, a[1], st) ? 0 : -EFAULT;
 }
 
-int64_t Statx(Process& g, const uint64_t* a) {
+int64_t Statx(Process& g, Task& t, const uint64_t* a) {
   const int flags = static_cast<int>(a[2]);
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE)) return -EINVAL;
   Fd fd;
@@ -123,16 +123,16 @@ int64_t AccessAt(Process& g, int64_t dirfd, uint64_t path, int mode, int flags) 
   return HostResult(syscall(SYS_faccessat2, fd.get(), "", mode, AT_EMPTY_PATH | (flags & AT_EACCESS)));
 }
 
-int64_t AccessCall(Process& g, const uint64_t* a) { return AccessAt(g, kFdCwd, a[0], static_cast<int>(a[1]), 0); }
-int64_t Faccessat(Process& g, const uint64_t* a) {
+int64_t AccessCall(Process& g, Task& t, const uint64_t* a) { return AccessAt(g, kFdCwd, a[0], static_cast<int>(a[1]), 0); }
+int64_t Faccessat(Process& g, Task& t, const uint64_t* a) {
   return AccessAt(g, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]), 0);
 }
-int64_t Faccessat2(Process& g, const uint64_t* a) {
+int64_t Faccessat2(Process& g, Task& t, const uint64_t* a) {
   return AccessAt(g, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]), static_cast<int>(a[3]));
 }
 
-int64_t Getdents64(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Getdents64(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   const uint64_t len = std::min<uint64_t>(a[2], 1 << 20);
   const uint64_t n = g.mm.UserExtent(a[1], len, Access::kWrite);
@@ -141,8 +141,8 @@ int64_t Getdents64(Process& g, const uint64_t* a) {
 }
 
 // The old getdents: linux_dirent records, which the host writes directly.
-int64_t Getdents(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Getdents(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   const uint64_t len = std::min<uint64_t>(a[2], 1 << 20);
   const uint64_t n = g.mm.UserExtent(a[1], len, Access::kWrite);
@@ -150,7 +150,7 @@ int64_t Getdents(Process& g, const uint64_t* a) {
   return HostResult(syscall(SYS_getdents, f->host.get(), g.mm.User(a[1], n, Access::kWrite), n));
 }
 
-int64_t Statfs(Process& g, const uint64_t* a) {
+int64_t Statfs(Process& g, Task& t, const uint64_t* a) {
   Fd fd;
   if (int r = ResolvePath(g, kFdCwd, a[0], false, false, &fd); r < 0) return r;
   struct statfs st;
@@ -158,8 +158,8 @@ int64_t Statfs(Process& g, const uint64_t* a) {
   return CopyOut(g, a[1], st) ? 0 : -EFAULT;
 }
 
-int64_t Fstatfs(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Fstatfs(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   struct statfs st;
   if (fstatfs(f->host.get(), &st) < 0) return -errno;
@@ -183,8 +183,8 @@ int64_t MkdirAt(Process& g, int64_t dirfd, uint64_t path, mode_t mode) {
   if (Paths::IsDots(name)) return -EEXIST;
   return HostResult(mkdirat(dir.get(), name.c_str(), mode));
 }
-int64_t Mkdir(Process& g, const uint64_t* a) { return MkdirAt(g, kFdCwd, a[0], static_cast<mode_t>(a[1])); }
-int64_t Mkdirat(Process& g, const uint64_t* a) {
+int64_t Mkdir(Process& g, Task& t, const uint64_t* a) { return MkdirAt(g, kFdCwd, a[0], static_cast<mode_t>(a[1])); }
+int64_t Mkdirat(Process& g, Task& t, const uint64_t* a) {
   return MkdirAt(g, static_cast<int>(a[0]), a[1], static_cast<mode_t>(a[2]));
 }
 
@@ -198,10 +198,10 @@ int64_t Mknodat(Process& g, int64_t dirfd, uint64_t path, mode_t mode, dev_t dev
   if (Paths::IsDots(name)) return -EEXIST;
   return HostResult(mknodat(dir.get(), name.c_str(), type | NoSetId(mode & 07777, false), dev));
 }
-int64_t Mknod(Process& g, const uint64_t* a) {
+int64_t Mknod(Process& g, Task& t, const uint64_t* a) {
   return Mknodat(g, kFdCwd, a[0], static_cast<mode_t>(a[1]), static_cast<dev_t>(a[2]));
 }
-int64_t MknodatCall(Process& g, const uint64_t* a) {
+int64_t MknodatCall(Process& g, Task& t, const uint64_t* a) {
   return Mknodat(g, static_cast<int>(a[0]), a[1], static_cast<mode_t>(a[2]), static_cast<dev_t>(a[3]));
 }
 
@@ -216,9 +216,9 @@ int64_t UnlinkAt(Process& g, int64_t dirfd, uint64_t path, int flags) {
   }
   return HostResult(unlinkat(dir.get(), name.c_str(), flags));
 }
-int64_t Unlink(Process& g, const uint64_t* a) { return UnlinkAt(g, kFdCwd, a[0], 0); }
-int64_t Rmdir(Process& g, const uint64_t* a) { return UnlinkAt(g, kFdCwd, a[0], AT_REMOVEDIR); }
-int64_t Unlinkat(Process& g, const uint64_t* a) {
+int64_t Unlink(Process& g, Task& t, const uint64_t* a) { return UnlinkAt(g, kFdCwd, a[0], 0); }
+int64_t Rmdir(Process& g, Task& t, const uint64_t* a) { return UnlinkAt(g, kFdCwd, a[0], AT_REMOVEDIR); }
+int64_t Unlinkat(Process& g, Task& t, const uint64_t* a) {
   return UnlinkAt(g, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]));
 }
 
@@ -231,11 +231,11 @@ int64_t RenameAt(Process& g, int64_t olddir, uint64_t oldpath, int64_t newdir, u
   if (Paths::IsDots(oname) || Paths::IsDots(nname)) return -EBUSY;
   return HostResult(renameat2(odir.get(), oname.c_str(), ndir.get(), nname.c_str(), flags));
 }
-int64_t Rename(Process& g, const uint64_t* a) { return RenameAt(g, kFdCwd, a[0], kFdCwd, a[1], 0); }
-int64_t Renameat(Process& g, const uint64_t* a) {
+int64_t Rename(Process& g, Task& t, const uint64_t* a) { return RenameAt(g, kFdCwd, a[0], kFdCwd, a[1], 0); }
+int64_t Renameat(Process& g, Task& t, const uint64_t* a) {
   return RenameAt(g, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]), a[3], 0);
 }
-int64_t Renameat2(Process& g, const uint64_t* a) {
+int64_t Renameat2(Process& g, Task& t, const uint64_t* a) {
   return RenameAt(g, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]), a[3], static_cast<unsigned>(a[4]));
 }
 
@@ -261,8 +261,8 @@ int64_t LinkAt(Process& g, int64_t olddir, uint64_t oldpath, int64_t newdir, uin
   if (Paths::IsDots(oname)) return -EPERM;
   return HostResult(linkat(odir.get(), oname.c_str(), ndir.get(), nname.c_str(), 0));
 }
-int64_t Link(Process& g, const uint64_t* a) { return LinkAt(g, kFdCwd, a[0], kFdCwd, a[1], 0); }
-int64_t Linkat(Process& g, const uint64_t* a) {
+int64_t Link(Process& g, Task& t, const uint64_t* a) { return LinkAt(g, kFdCwd, a[0], kFdCwd, a[1], 0); }
+int64_t Linkat(Process& g, Task& t, const uint64_t* a) {
   return LinkAt(g, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]), a[3], static_cast<int>(a[4]));
 }
 
@@ -277,8 +277,8 @@ int64_t SymlinkAt(Process& g, uint64_t target_addr, int64_t newdir, uint64_t lin
   // The target is only text; resolving it later is confined like any path.
   return HostResult(symlinkat(target.c_str(), dir.get(), name.c_str()));
 }
-int64_t Symlink(Process& g, const uint64_t* a) { return SymlinkAt(g, a[0], kFdCwd, a[1]); }
-int64_t Symlinkat(Process& g, const uint64_t* a) { return SymlinkAt(g, a[0], static_cast<int>(a[1]), a[2]); }
+int64_t Symlink(Process& g, Task& t, const uint64_t* a) { return SymlinkAt(g, a[0], kFdCwd, a[1]); }
+int64_t Symlinkat(Process& g, Task& t, const uint64_t* a) { return SymlinkAt(g, a[0], static_cast<int>(a[1]), a[2]); }
 
 int64_t ReadlinkAt(Process& g, int64_t dirfd, uint64_t path_addr, uint64_t buf, uint64_t size) {
   if (static_cast<int64_t>(size) <= 0) return -EINVAL;
@@ -299,8 +299,8 @@ int64_t ReadlinkAt(Process& g, int64_t dirfd, uint64_t path_addr, uint64_t buf, 
   if (!CopyOutBytes(g, buf, target.data(), n)) return -EFAULT;
   return static_cast<int64_t>(n);
 }
-int64_t Readlink(Process& g, const uint64_t* a) { return ReadlinkAt(g, kFdCwd, a[0], a[1], a[2]); }
-int64_t Readlinkat(Process& g, const uint64_t* a) { return ReadlinkAt(g, static_cast<int>(a[0]), a[1], a[2], a[3]); }
+int64_t Readlink(Process& g, Task& t, const uint64_t* a) { return ReadlinkAt(g, kFdCwd, a[0], a[1], a[2]); }
+int64_t Readlinkat(Process& g, Task& t, const uint64_t* a) { return ReadlinkAt(g, static_cast<int>(a[0]), a[1], a[2], a[3]); }
 
 // ---- metadata
 
@@ -317,12 +317,12 @@ int64_t ChmodAt(Process& g, int64_t dirfd, uint64_t path, mode_t mode, int flags
   const auto link = g.paths.Magic(fd.get());
   return HostResult(fchmodat(link.dir, link.name.c_str(), NoSetId(mode, S_ISDIR(st.st_mode)), 0));
 }
-int64_t Chmod(Process& g, const uint64_t* a) { return ChmodAt(g, kFdCwd, a[0], static_cast<mode_t>(a[1]), 0); }
-int64_t Fchmodat(Process& g, const uint64_t* a) {
+int64_t Chmod(Process& g, Task& t, const uint64_t* a) { return ChmodAt(g, kFdCwd, a[0], static_cast<mode_t>(a[1]), 0); }
+int64_t Fchmodat(Process& g, Task& t, const uint64_t* a) {
   return ChmodAt(g, static_cast<int>(a[0]), a[1], static_cast<mode_t>(a[2]), 0);
 }
-int64_t Fchmod(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Fchmod(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   if (f->borrowed) return -EPERM;
   struct stat st;
@@ -339,13 +339,13 @@ int64_t ChownAt(Process& g, int64_t dirfd, uint64_t path, uint64_t uid, uint64_t
   if (borrowed) return -EPERM;
   return HostResult(fchownat(fd.get(), "", static_cast<uid_t>(uid), static_cast<gid_t>(gid), AT_EMPTY_PATH));
 }
-int64_t Chown(Process& g, const uint64_t* a) { return ChownAt(g, kFdCwd, a[0], a[1], a[2], 0); }
-int64_t Lchown(Process& g, const uint64_t* a) { return ChownAt(g, kFdCwd, a[0], a[1], a[2], AT_SYMLINK_NOFOLLOW); }
-int64_t Fchownat(Process& g, const uint64_t* a) {
+int64_t Chown(Process& g, Task& t, const uint64_t* a) { return ChownAt(g, kFdCwd, a[0], a[1], a[2], 0); }
+int64_t Lchown(Process& g, Task& t, const uint64_t* a) { return ChownAt(g, kFdCwd, a[0], a[1], a[2], AT_SYMLINK_NOFOLLOW); }
+int64_t Fchownat(Process& g, Task& t, const uint64_t* a) {
   return ChownAt(g, static_cast<int>(a[0]), a[1], a[2], a[3], static_cast<int>(a[4]));
 }
-int64_t Fchown(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Fchown(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   if (f->borrowed) return -EPERM;
   return HostResult(fchown(f->host.get(), static_cast<uid_t>(a[1]), static_cast<gid_t>(a[2])));
@@ -354,7 +354,7 @@ int64_t Fchown(Process& g, const uint64_t* a) {
 int64_t UtimesAt(Process& g, int64_t dirfd, uint64_t path, const timespec* tp, int flags) {
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -EINVAL;
   if (path == 0) {  // futimens: the dirfd itself
-    const OpenFile* f = g.fds.Get(dirfd);
+    const std::shared_ptr<OpenFile> f = g.fds.Get(dirfd);
     if (!f) return -EBADF;
     if (f->borrowed) return -EPERM;
     return HostResult(futimens(f->host.get(), tp));
@@ -375,7 +375,7 @@ int64_t UtimesAt(Process& g, int64_t dirfd, uint64_t path, const timespec* tp, i
   return HostResult(utimensat(link.dir, link.name.c_str(), tp, 0));
 }
 
-int64_t Utimensat(Process& g, const uint64_t* a) {
+int64_t Utimensat(Process& g, Task& t, const uint64_t* a) {
   timespec times[2];
   if (a[2] && !CopyIn(g, a[2], &times)) return -EFAULT;
   return UtimesAt(g, static_cast<int>(a[0]), a[1], a[2] ? times : nullptr, static_cast<int>(a[3]));
@@ -395,23 +395,23 @@ int64_t FutimesatImpl(Process& g, int64_t dirfd, uint64_t path, uint64_t tv_addr
   }
   return UtimesAt(g, dirfd, path, tv_addr ? ts : nullptr, 0);
 }
-int64_t Utimes(Process& g, const uint64_t* a) { return FutimesatImpl(g, kFdCwd, a[0], a[1]); }
-int64_t Futimesat(Process& g, const uint64_t* a) { return FutimesatImpl(g, static_cast<int>(a[0]), a[1], a[2]); }
-int64_t Utime(Process& g, const uint64_t* a) {
+int64_t Utimes(Process& g, Task& t, const uint64_t* a) { return FutimesatImpl(g, kFdCwd, a[0], a[1]); }
+int64_t Futimesat(Process& g, Task& t, const uint64_t* a) { return FutimesatImpl(g, static_cast<int>(a[0]), a[1], a[2]); }
+int64_t Utime(Process& g, Task& t, const uint64_t* a) {
   if (!a[0]) return -EFAULT;
-  time_t t[2];
+  time_t times[2];
   timespec ts[2];
   if (a[1]) {
-    if (!CopyIn(g, a[1], &t)) return -EFAULT;
-    ts[0] = {t[0], 0};
-    ts[1] = {t[1], 0};
+    if (!CopyIn(g, a[1], &times)) return -EFAULT;
+    ts[0] = {times[0], 0};
+    ts[1] = {times[1], 0};
   }
   return UtimesAt(g, kFdCwd, a[0], a[1] ? ts : nullptr, 0);
 }
 
 // sync(2) would flush every file system of the host; syncfs of the
 // MountPoint is what the guest's writes need.
-int64_t Sync(Process& g, const uint64_t*) {
+int64_t Sync(Process& g, Task& t, const uint64_t*) {
   int fd = g.paths.Open("/", O_RDONLY | O_DIRECTORY, 0);
   if (fd < 0) return 0;
   Fd root(fd);
@@ -419,13 +419,13 @@ int64_t Sync(Process& g, const uint64_t*) {
   return 0;
 }
 
-int64_t Syncfs(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Syncfs(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   return HostResult(syncfs(f->host.get()));
 }
 
-int64_t Truncate(Process& g, const uint64_t* a) {
+int64_t Truncate(Process& g, Task& t, const uint64_t* a) {
   std::string path, abs;
   if (int r = GuestPath(g, a[0], &path); r < 0) return r;
   if (int r = g.paths.Join(g.fds, kFdCwd, path, &abs); r < 0) return r;
@@ -435,8 +435,8 @@ int64_t Truncate(Process& g, const uint64_t* a) {
   return HostResult(ftruncate(fd.get(), static_cast<off_t>(a[1])));
 }
 
-int64_t Ftruncate(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Ftruncate(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   if (f->borrowed) return -EPERM;
   const int64_t r = HostResult(ftruncate(f->host.get(), static_cast<off_t>(a[1])));
@@ -444,8 +444,8 @@ int64_t Ftruncate(Process& g, const uint64_t* a) {
   return r;
 }
 
-int64_t Fallocate(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Fallocate(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   if (f->borrowed) return -EPERM;
   const int mode = static_cast<int>(a[1]);
@@ -461,15 +461,15 @@ int64_t Fallocate(Process& g, const uint64_t* a) {
   return r;
 }
 
-int64_t Flock(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Flock(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   // A lock held elsewhere: LOCK_NB answers EWOULDBLOCK at once; without it
   // the host call itself waits (and a kill's signal cuts it short).
-  return HostIo(g, *f, POLLIN, [&] { return ::flock(f->host.get(), static_cast<int>(a[1])); }, a[1] & LOCK_NB);
+  return HostIo(t, *f, POLLIN, [&] { return ::flock(f->host.get(), static_cast<int>(a[1])); }, a[1] & LOCK_NB);
 }
 
-int64_t Umask(Process&, const uint64_t* a) {
+int64_t Umask(Process&, Task&, const uint64_t* a) {
   // The vCPU thread has its own fs context (unshare(CLONE_FS)): this umask
   // is the guest's alone, and the host applies it to files the guest creates.
   return umask(static_cast<mode_t>(a[0] & 0777));
@@ -477,23 +477,23 @@ int64_t Umask(Process&, const uint64_t* a) {
 
 // ---- the fd table
 
-int64_t Dup(Process& g, const uint64_t* a) {
-  auto file = g.fds.Ref(a[0]);
+int64_t Dup(Process& g, Task& t, const uint64_t* a) {
+  auto file = g.fds.Get(a[0]);
   if (!file) return -EBADF;
   return g.fds.Install(std::move(file), false);
 }
 
 int64_t Dup3Impl(Process& g, uint64_t oldfd, uint64_t newfd, bool cloexec) {
-  auto file = g.fds.Ref(oldfd);
+  auto file = g.fds.Get(oldfd);
   if (!file) return -EBADF;
   if (newfd >= static_cast<uint64_t>(g.fds.limit())) return -EBADF;
   return g.fds.InstallAt(static_cast<int>(newfd), std::move(file), cloexec);
 }
-int64_t Dup2(Process& g, const uint64_t* a) {
+int64_t Dup2(Process& g, Task& t, const uint64_t* a) {
   if (a[0] == a[1]) return g.fds.Get(a[0]) ? static_cast<int64_t>(a[1]) : -EBADF;
   return Dup3Impl(g, a[0], a[1], false);
 }
-int64_t Dup3(Process& g, const uint64_t* a) {
+int64_t Dup3(Process& g, Task& t, const uint64_t* a) {
   if (a[2] & ~uint64_t{O_CLOEXEC}) return -EINVAL;
   if (a[0] == a[1]) return -EINVAL;
   return Dup3Impl(g, a[0], a[1], a[2] & O_CLOEXEC);
@@ -502,8 +502,8 @@ int64_t Dup3(Process& g, const uint64_t* a) {
 // The largest pipe buffer a guest may ask for: a new pipe's.
 constexpr uint64_t kMaxPipeBuffer = 16 * kPageSize;
 
-int64_t Fcntl(Process& g, const uint64_t* a) {
-  OpenFile* f = g.fds.Get(a[0]);
+int64_t Fcntl(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   const int fd = static_cast<int>(a[0]);
   const int host = f->host.get();
@@ -512,7 +512,7 @@ int64_t Fcntl(Process& g, const uint64_t* a) {
     case F_DUPFD:
     case F_DUPFD_CLOEXEC:
       if (arg >= static_cast<uint64_t>(g.fds.limit())) return -EINVAL;
-      return g.fds.Install(g.fds.Ref(fd), a[1] == F_DUPFD_CLOEXEC, static_cast<int>(arg));
+      return g.fds.Install(g.fds.Get(fd), a[1] == F_DUPFD_CLOEXEC, static_cast<int>(arg));
     case F_GETFD:
       return g.fds.cloexec(fd) ? FD_CLOEXEC : 0;
     case F_SETFD:
@@ -540,7 +540,7 @@ int64_t Fcntl(Process& g, const uint64_t* a) {
       const int cmd = static_cast<int>(a[1]);
       // F_SETLK's conflict is EAGAIN (or EACCES): an answer, not a wait.
       const bool waits = cmd == F_SETLKW || cmd == F_OFD_SETLKW;
-      int64_t r = HostIo(g, *f, POLLIN, [&] { return fcntl(host, cmd, &lk); }, !waits);
+      int64_t r = HostIo(t, *f, POLLIN, [&] { return fcntl(host, cmd, &lk); }, !waits);
       if (r < 0) return r;
       if ((cmd == F_GETLK || cmd == F_OFD_GETLK) && !CopyOut(g, arg, lk)) return -EFAULT;
       return r;
@@ -586,27 +586,27 @@ int64_t Pipe2Impl(Process& g, uint64_t out, int flags) {
   CopyOut(g, out, fds);
   return 0;
 }
-int64_t Pipe(Process& g, const uint64_t* a) { return Pipe2Impl(g, a[0], 0); }
-int64_t Pipe2(Process& g, const uint64_t* a) { return Pipe2Impl(g, a[0], static_cast<int>(a[1])); }
+int64_t Pipe(Process& g, Task& t, const uint64_t* a) { return Pipe2Impl(g, a[0], 0); }
+int64_t Pipe2(Process& g, Task& t, const uint64_t* a) { return Pipe2Impl(g, a[0], static_cast<int>(a[1])); }
 
 // ---- the cwd
 
-int64_t Getcwd(Process& g, const uint64_t* a) {
+int64_t Getcwd(Process& g, Task& t, const uint64_t* a) {
   const std::string& cwd = g.paths.cwd();
   if (a[1] < cwd.size() + 1) return -ERANGE;
   if (!CopyOutBytes(g, a[0], cwd.c_str(), cwd.size() + 1)) return -EFAULT;
   return static_cast<int64_t>(cwd.size() + 1);
 }
 
-int64_t Chdir(Process& g, const uint64_t* a) {
+int64_t Chdir(Process& g, Task& t, const uint64_t* a) {
   std::string path, abs;
   if (int r = GuestPath(g, a[0], &path); r < 0) return r;
   if (int r = g.paths.Join(g.fds, kFdCwd, path, &abs); r < 0) return r;
   return g.paths.Chdir(abs);
 }
 
-int64_t Fchdir(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Fchdir(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   return g.paths.Fchdir(*f);
 }
@@ -621,67 +621,67 @@ bool IsSelfExeReadlink(const Process& g, uint64_t nr, const uint64_t* a) {
   return g.paths.Join(g.fds, dirfd, path, &abs) == 0 && Paths::Normalize(abs) == "/proc/self/exe";
 }
 
-void RegisterFileHypercalls(HypercallTable& t) {
-  t.handlers[SYS_open] = Open;
-  t.handlers[SYS_openat] = Openat;
-  t.handlers[SYS_creat] = Creat;
-  t.handlers[SYS_close] = Close;
-  t.handlers[SYS_close_range] = CloseRange;
-  t.handlers[SYS_stat] = Stat;
-  t.handlers[SYS_lstat] = Lstat;
-  t.handlers[SYS_fstat] = Fstat;
-  t.handlers[SYS_newfstatat] = Newfstatat;
-  t.handlers[SYS_statx] = Statx;
-  t.handlers[SYS_access] = AccessCall;
-  t.handlers[SYS_faccessat] = Faccessat;
-  t.handlers[SYS_faccessat2] = Faccessat2;
-  t.handlers[SYS_getdents64] = Getdents64;
-  t.handlers[SYS_statfs] = Statfs;
-  t.handlers[SYS_fstatfs] = Fstatfs;
-  t.handlers[SYS_mkdir] = Mkdir;
-  t.handlers[SYS_mkdirat] = Mkdirat;
-  t.handlers[SYS_mknod] = Mknod;
-  t.handlers[SYS_mknodat] = MknodatCall;
-  t.handlers[SYS_unlink] = Unlink;
-  t.handlers[SYS_unlinkat] = Unlinkat;
-  t.handlers[SYS_rmdir] = Rmdir;
-  t.handlers[SYS_rename] = Rename;
-  t.handlers[SYS_renameat] = Renameat;
-  t.handlers[SYS_renameat2] = Renameat2;
-  t.handlers[SYS_link] = Link;
-  t.handlers[SYS_linkat] = Linkat;
-  t.handlers[SYS_symlink] = Symlink;
-  t.handlers[SYS_symlinkat] = Symlinkat;
-  t.handlers[SYS_readlink] = Readlink;
-  t.handlers[SYS_readlinkat] = Readlinkat;
-  t.handlers[SYS_chmod] = Chmod;
-  t.handlers[SYS_fchmod] = Fchmod;
-  t.handlers[SYS_fchmodat] = Fchmodat;
-  t.handlers[SYS_chown] = Chown;
-  t.handlers[SYS_lchown] = Lchown;
-  t.handlers[SYS_fchown] = Fchown;
-  t.handlers[SYS_fchownat] = Fchownat;
-  t.handlers[SYS_utimensat] = Utimensat;
-  t.handlers[SYS_utimes] = Utimes;
-  t.handlers[SYS_futimesat] = Futimesat;
-  t.handlers[SYS_utime] = Utime;
-  t.handlers[SYS_getdents] = Getdents;
-  t.handlers[SYS_sync] = Sync;
-  t.handlers[SYS_syncfs] = Syncfs;
-  t.handlers[SYS_truncate] = Truncate;
-  t.handlers[SYS_ftruncate] = Ftruncate;
-  t.handlers[SYS_fallocate] = Fallocate;
-  t.handlers[SYS_flock] = Flock;
-  t.handlers[SYS_umask] = Umask;
-  t.handlers[SYS_dup] = Dup;
-  t.handlers[SYS_dup2] = Dup2;
-  t.handlers[SYS_dup3] = Dup3;
-  t.handlers[SYS_fcntl] = Fcntl;
-  t.handlers[SYS_pipe] = Pipe;
-  t.handlers[SYS_pipe2] = Pipe2;
-  t.handlers[SYS_getcwd] = Getcwd;
-  t.handlers[SYS_chdir] = Chdir;
-  t.handlers[SYS_fchdir] = Fchdir;
+void RegisterFileHypercalls(HypercallTable& table) {
+  table.handlers[SYS_open] = Open;
+  table.handlers[SYS_openat] = Openat;
+  table.handlers[SYS_creat] = Creat;
+  table.handlers[SYS_close] = Close;
+  table.handlers[SYS_close_range] = CloseRange;
+  table.handlers[SYS_stat] = Stat;
+  table.handlers[SYS_lstat] = Lstat;
+  table.handlers[SYS_fstat] = Fstat;
+  table.handlers[SYS_newfstatat] = Newfstatat;
+  table.handlers[SYS_statx] = Statx;
+  table.handlers[SYS_access] = AccessCall;
+  table.handlers[SYS_faccessat] = Faccessat;
+  table.handlers[SYS_faccessat2] = Faccessat2;
+  table.handlers[SYS_getdents64] = Getdents64;
+  table.handlers[SYS_statfs] = Statfs;
+  table.handlers[SYS_fstatfs] = Fstatfs;
+  table.handlers[SYS_mkdir] = Mkdir;
+  table.handlers[SYS_mkdirat] = Mkdirat;
+  table.handlers[SYS_mknod] = Mknod;
+  table.handlers[SYS_mknodat] = MknodatCall;
+  table.handlers[SYS_unlink] = Unlink;
+  table.handlers[SYS_unlinkat] = Unlinkat;
+  table.handlers[SYS_rmdir] = Rmdir;
+  table.handlers[SYS_rename] = Rename;
+  table.handlers[SYS_renameat] = Renameat;
+  table.handlers[SYS_renameat2] = Renameat2;
+  table.handlers[SYS_link] = Link;
+  table.handlers[SYS_linkat] = Linkat;
+  table.handlers[SYS_symlink] = Symlink;
+  table.handlers[SYS_symlinkat] = Symlinkat;
+  table.handlers[SYS_readlink] = Readlink;
+  table.handlers[SYS_readlinkat] = Readlinkat;
+  table.handlers[SYS_chmod] = Chmod;
+  table.handlers[SYS_fchmod] = Fchmod;
+  table.handlers[SYS_fchmodat] = Fchmodat;
+  table.handlers[SYS_chown] = Chown;
+  table.handlers[SYS_lchown] = Lchown;
+  table.handlers[SYS_fchown] = Fchown;
+  table.handlers[SYS_fchownat] = Fchownat;
+  table.handlers[SYS_utimensat] = Utimensat;
+  table.handlers[SYS_utimes] = Utimes;
+  table.handlers[SYS_futimesat] = Futimesat;
+  table.handlers[SYS_utime] = Utime;
+  table.handlers[SYS_getdents] = Getdents;
+  table.handlers[SYS_sync] = Sync;
+  table.handlers[SYS_syncfs] = Syncfs;
+  table.handlers[SYS_truncate] = Truncate;
+  table.handlers[SYS_ftruncate] = Ftruncate;
+  table.handlers[SYS_fallocate] = Fallocate;
+  table.handlers[SYS_flock] = Flock;
+  table.handlers[SYS_umask] = Umask;
+  table.handlers[SYS_dup] = Dup;
+  table.handlers[SYS_dup2] = Dup2;
+  table.handlers[SYS_dup3] = Dup3;
+  table.handlers[SYS_fcntl] = Fcntl;
+  table.handlers[SYS_pipe] = Pipe;
+  table.handlers[SYS_pipe2] = Pipe2;
+  table.handlers[SYS_getcwd] = Getcwd;
+  table.handlers[SYS_chdir] = Chdir;
+  table.handlers[SYS_fchdir] = Fchdir;
 }
 
 }  // namespace torov

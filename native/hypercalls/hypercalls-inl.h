@@ -8,13 +8,13 @@
 namespace torov {
 
 template <typename Op>
-int64_t HostIoUntilReady(const Process& g, bool may_wait, std::initializer_list<pollfd> waits, Op op) {
+int64_t HostIoUntilReady(const Task& t, bool may_wait, std::initializer_list<pollfd> waits, Op op) {
   for (;;) {
     long r = op();
     if (r >= 0) return r;
     const int err = errno;
     if (err == EINTR) {
-      if (g.interrupted()) return -EINTR;
+      if (t.interrupted()) return -EINTR;
       continue;
     }
     if ((err == EAGAIN || err == EWOULDBLOCK) && may_wait) {
@@ -22,7 +22,7 @@ int64_t HostIoUntilReady(const Process& g, bool may_wait, std::initializer_list<
       // is (a regular file) must not turn the wait into a spin.
       for (pollfd p : waits) {
         if (poll(&p, 1, -1) < 0 && errno != EINTR) return -errno;
-        if (g.interrupted()) return -EINTR;
+        if (t.interrupted()) return -EINTR;
       }
       continue;
     }
@@ -31,13 +31,13 @@ int64_t HostIoUntilReady(const Process& g, bool may_wait, std::initializer_list<
 }
 
 template <typename Op>
-int64_t HostIo(const Process& g, const OpenFile& f, short events, Op op, bool dont_wait) {
-  return HostIoUntilReady(g, !f.nonblock && !dont_wait, {pollfd{f.host.get(), events, 0}}, op);
+int64_t HostIo(const Task& t, const OpenFile& f, short events, Op op, bool dont_wait) {
+  return HostIoUntilReady(t, !f.nonblock && !dont_wait, {pollfd{f.host.get(), events, 0}}, op);
 }
 
 template <typename Op>
-int64_t HostIoBetween(const Process& g, const OpenFile& in, const OpenFile& out, Op op, bool dont_wait) {
-  return HostIoUntilReady(g, !in.nonblock && !out.nonblock && !dont_wait,
+int64_t HostIoBetween(const Task& t, const OpenFile& in, const OpenFile& out, Op op, bool dont_wait) {
+  return HostIoUntilReady(t, !in.nonblock && !out.nonblock && !dont_wait,
                           {pollfd{in.host.get(), POLLIN, 0}, pollfd{out.host.get(), POLLOUT, 0}}, op);
 }
 

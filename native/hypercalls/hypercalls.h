@@ -14,11 +14,11 @@
 #include <string>
 
 #include "../fd.h"
-#include "../process.h"
+#include "../task.h"
 
 namespace torov {
 
-using Handler = int64_t (*)(Process& g, const uint64_t* a);
+using Handler = int64_t (*)(Process& g, Task& t, const uint64_t* a);
 
 struct HypercallTable {
   Handler handlers[kMaxHypercall] = {};
@@ -42,9 +42,13 @@ bool IsSelfExeReadlink(const Process& g, uint64_t nr, const uint64_t* a);
 // Whether a signal's default action is to ignore it (the others end the
 // process here: there are no stops and no core dumps).
 bool DefaultIsIgnore(int sig);
-// A signal the guest sends itself, with its si_code: pending until the vCPU
-// delivers or drops it (native/signals.cc).
-int64_t SignalSelf(Process& g, uint64_t sig, int32_t code);
+// Signals the guest sends, with their si_code: pending until a vCPU
+// delivers or drops them (native/signals.cc). To one thread (tgkill, a
+// fault, SIGPIPE), to the process (kill), or to the calling thread itself.
+// `sender` (may be null) is the thread that sends.
+int64_t SignalThread(Task& target, Task* sender, int sig, int32_t code);
+int64_t SignalProcess(Process& g, Task* sender, int sig, int32_t code);
+int64_t SignalSelf(Task& t, int sig, int32_t code);
 
 // ---- helpers shared by the families ----
 
@@ -74,8 +78,10 @@ bool CopyIn(const Process& g, uint64_t addr, T* out) {
   std::memcpy(out, p, sizeof(T));
   return true;
 }
+// The monitor's own writes hold the address space (AddressSpace::Hold).
 template <typename T>
 bool CopyOut(const Process& g, uint64_t addr, const T& in) {
+  const auto hold = g.mm.Hold();
   uint8_t* p = g.mm.User(addr, sizeof(T), Access::kWrite);
   if (!p) return false;
   std::memcpy(p, &in, sizeof(T));
@@ -88,6 +94,7 @@ inline bool CopyInBytes(const Process& g, uint64_t addr, void* out, uint64_t len
   return true;
 }
 inline bool CopyOutBytes(const Process& g, uint64_t addr, const void* in, uint64_t len) {
+  const auto hold = g.mm.Hold();
   uint8_t* p = g.mm.User(addr, len, Access::kWrite);
   if (!p) return false;
   std::memcpy(p, in, len);
@@ -102,12 +109,12 @@ int GuestPath(const Process& g, uint64_t addr, std::string* out);
 // non-blocking while the guest's view of it is blocking waits for `events`,
 // unless this one call asked not to wait (`dont_wait`: MSG_DONTWAIT).
 template <typename Op>
-int64_t HostIo(const Process& g, const OpenFile& f, short events, Op op, bool dont_wait = false);
+int64_t HostIo(const Task& t, const OpenFile& f, short events, Op op, bool dont_wait = false);
 // The same for a call that moves data from `in` to `out` (splice, tee,
 // sendfile, copy_file_range): it waits for both, and not at all when either
 // is non-blocking in the guest's view, as Linux does.
 template <typename Op>
-int64_t HostIoBetween(const Process& g, const OpenFile& in, const OpenFile& out, Op op, bool dont_wait = false);
+int64_t HostIoBetween(const Task& t, const OpenFile& in, const OpenFile& out, Op op, bool dont_wait = false);
 
 // Resolves (dirfd, path) to a host O_PATH fd: a file inside the MountPoint,
 // a virtual device, /proc/self/exe, or what a /dev/fd/N alias names.

@@ -23,13 +23,13 @@ namespace torov {
 
 namespace {
 
-int64_t Read(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Read(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   uint8_t* p;
   size_t n;
   if (!GuestBuffer(g, a[1], a[2], Access::kWrite, &p, &n)) return -EFAULT;
-  return HostIo(g, *f, POLLIN, [&] { return ::read(f->host.get(), p, n); });
+  return HostIo(t, *f, POLLIN, [&] { return ::read(f->host.get(), p, n); });
 }
 
 // Memfds take what their budget has room for (MemfdRoom): the rest of a
@@ -51,8 +51,8 @@ uint64_t IovecsLength(const std::vector<iovec>& iov) {
   return n;
 }
 
-int64_t Write(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Write(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   uint8_t* p;
   size_t n;
@@ -62,22 +62,22 @@ int64_t Write(Process& g, const uint64_t* a) {
     if (room < 0) return room;
     n = static_cast<size_t>(room);
   }
-  const int64_t r = HostIo(g, *f, POLLOUT, [&] { return ::write(f->host.get(), p, n); });
+  const int64_t r = HostIo(t, *f, POLLOUT, [&] { return ::write(f->host.get(), p, n); });
   MemfdUsed(g, *f);
   return r;
 }
 
-int64_t Pread64(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Pread64(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   uint8_t* p;
   size_t n;
   if (!GuestBuffer(g, a[1], a[2], Access::kWrite, &p, &n)) return -EFAULT;
-  return HostIo(g, *f, POLLIN, [&] { return ::pread(f->host.get(), p, n, static_cast<off_t>(a[3])); });
+  return HostIo(t, *f, POLLIN, [&] { return ::pread(f->host.get(), p, n, static_cast<off_t>(a[3])); });
 }
 
-int64_t Pwrite64(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Pwrite64(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   uint8_t* p;
   size_t n;
@@ -87,21 +87,21 @@ int64_t Pwrite64(Process& g, const uint64_t* a) {
     if (room < 0) return room;
     n = static_cast<size_t>(room);
   }
-  const int64_t r = HostIo(g, *f, POLLOUT, [&] { return ::pwrite(f->host.get(), p, n, static_cast<off_t>(a[3])); });
+  const int64_t r = HostIo(t, *f, POLLOUT, [&] { return ::pwrite(f->host.get(), p, n, static_cast<off_t>(a[3])); });
   MemfdUsed(g, *f);
   return r;
 }
 
-int64_t Readv(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Readv(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   std::vector<iovec> iov;
   if (int r = GuestIovecs(g, a[1], a[2], Access::kWrite, &iov); r < 0) return r;
-  return HostIo(g, *f, POLLIN, [&] { return ::readv(f->host.get(), iov.data(), static_cast<int>(iov.size())); });
+  return HostIo(t, *f, POLLIN, [&] { return ::readv(f->host.get(), iov.data(), static_cast<int>(iov.size())); });
 }
 
-int64_t Writev(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Writev(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   std::vector<iovec> iov;
   if (int r = GuestIovecs(g, a[1], a[2], Access::kRead, &iov); r < 0) return r;
@@ -110,24 +110,24 @@ int64_t Writev(Process& g, const uint64_t* a) {
     if (room < 0) return room;
     TrimIovecs(&iov, static_cast<uint64_t>(room));
   }
-  const int64_t r = HostIo(g, *f, POLLOUT, [&] { return ::writev(f->host.get(), iov.data(), static_cast<int>(iov.size())); });
+  const int64_t r = HostIo(t, *f, POLLOUT, [&] { return ::writev(f->host.get(), iov.data(), static_cast<int>(iov.size())); });
   MemfdUsed(g, *f);
   return r;
 }
 
 // preadv/pwritev pass the offset split in two registers (pos_l, pos_h).
-int64_t Preadv(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Preadv(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   std::vector<iovec> iov;
   if (int r = GuestIovecs(g, a[1], a[2], Access::kWrite, &iov); r < 0) return r;
-  return HostIo(g, *f, POLLIN, [&] {
+  return HostIo(t, *f, POLLIN, [&] {
     return ::preadv(f->host.get(), iov.data(), static_cast<int>(iov.size()), static_cast<off_t>(a[3]));
   });
 }
 
-int64_t Pwritev(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Pwritev(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   std::vector<iovec> iov;
   if (int r = GuestIovecs(g, a[1], a[2], Access::kRead, &iov); r < 0) return r;
@@ -136,22 +136,22 @@ int64_t Pwritev(Process& g, const uint64_t* a) {
     if (room < 0) return room;
     TrimIovecs(&iov, static_cast<uint64_t>(room));
   }
-  const int64_t r = HostIo(g, *f, POLLOUT, [&] {
+  const int64_t r = HostIo(t, *f, POLLOUT, [&] {
     return ::pwritev(f->host.get(), iov.data(), static_cast<int>(iov.size()), static_cast<off_t>(a[3]));
   });
   MemfdUsed(g, *f);
   return r;
 }
 
-int64_t Lseek(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Lseek(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   return HostResult(::lseek(f->host.get(), static_cast<off_t>(a[1]), static_cast<int>(a[2])));
 }
 
-int64_t Sendfile(Process& g, const uint64_t* a) {
-  const OpenFile* out = g.fds.Get(a[0]);
-  const OpenFile* in = g.fds.Get(a[1]);
+int64_t Sendfile(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> out = g.fds.Get(a[0]);
+  const std::shared_ptr<OpenFile> in = g.fds.Get(a[1]);
   if (!out || !in) return -EBADF;
   off_t off = 0;
   if (a[2] && !CopyIn(g, a[2], &off)) return -EFAULT;
@@ -161,7 +161,7 @@ int64_t Sendfile(Process& g, const uint64_t* a) {
     if (room < 0) return room;
     count = static_cast<size_t>(room);
   }
-  int64_t r = HostIoBetween(g, *in, *out, [&] {
+  int64_t r = HostIoBetween(t, *in, *out, [&] {
     return ::sendfile(out->host.get(), in->host.get(), a[2] ? &off : nullptr, count);
   });
   MemfdUsed(g, *out);
@@ -171,9 +171,9 @@ int64_t Sendfile(Process& g, const uint64_t* a) {
 
 // splice/tee/copy_file_range move data between two guest fds inside the
 // host kernel; the offsets are copied in and out by the monitor.
-int64_t SpliceLike(Process& g, const uint64_t* a, long nr) {
-  const OpenFile* in = g.fds.Get(a[0]);
-  const OpenFile* out = g.fds.Get(a[2]);
+int64_t SpliceLike(Process& g, Task& t, const uint64_t* a, long nr) {
+  const std::shared_ptr<OpenFile> in = g.fds.Get(a[0]);
+  const std::shared_ptr<OpenFile> out = g.fds.Get(a[2]);
   if (!in || !out) return -EBADF;
   loff_t off_in = 0, off_out = 0;
   if (a[1] && !CopyIn(g, a[1], &off_in)) return -EFAULT;
@@ -186,7 +186,7 @@ int64_t SpliceLike(Process& g, const uint64_t* a, long nr) {
   }
   const bool nonblock = nr == SYS_splice && (a[5] & SPLICE_F_NONBLOCK);
   int64_t r = HostIoBetween(
-      g, *in, *out,
+      t, *in, *out,
       [&] {
         return syscall(nr, in->host.get(), a[1] ? &off_in : nullptr, out->host.get(), a[3] ? &off_out : nullptr, len,
                        static_cast<unsigned>(a[5]));
@@ -197,45 +197,45 @@ int64_t SpliceLike(Process& g, const uint64_t* a, long nr) {
   if (r >= 0 && a[3] && !CopyOut(g, a[3], off_out)) return -EFAULT;
   return r;
 }
-int64_t Splice(Process& g, const uint64_t* a) { return SpliceLike(g, a, SYS_splice); }
-int64_t CopyFileRange(Process& g, const uint64_t* a) { return SpliceLike(g, a, SYS_copy_file_range); }
+int64_t Splice(Process& g, Task& t, const uint64_t* a) { return SpliceLike(g, t, a, SYS_splice); }
+int64_t CopyFileRange(Process& g, Task& t, const uint64_t* a) { return SpliceLike(g, t, a, SYS_copy_file_range); }
 
-int64_t Tee(Process& g, const uint64_t* a) {
-  const OpenFile* in = g.fds.Get(a[0]);
-  const OpenFile* out = g.fds.Get(a[1]);
+int64_t Tee(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> in = g.fds.Get(a[0]);
+  const std::shared_ptr<OpenFile> out = g.fds.Get(a[1]);
   if (!in || !out) return -EBADF;
   const size_t len = a[2] > kMaxRw ? kMaxRw : a[2];
   return HostIoBetween(
-      g, *in, *out, [&] { return ::tee(in->host.get(), out->host.get(), len, static_cast<unsigned>(a[3])); },
+      t, *in, *out, [&] { return ::tee(in->host.get(), out->host.get(), len, static_cast<unsigned>(a[3])); },
       a[3] & SPLICE_F_NONBLOCK);
 }
 
-int64_t Readahead(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Readahead(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   return HostResult(::readahead(f->host.get(), static_cast<off64_t>(a[1]), a[2]));
 }
 
-int64_t SyncFileRange(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t SyncFileRange(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   return HostResult(sync_file_range(f->host.get(), static_cast<off64_t>(a[1]), static_cast<off64_t>(a[2]), static_cast<unsigned>(a[3])));
 }
 
-int64_t Fsync(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Fsync(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   return HostResult(::fsync(f->host.get()));
 }
 
-int64_t Fdatasync(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Fdatasync(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   return HostResult(::fdatasync(f->host.get()));
 }
 
-int64_t Fadvise64(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Fadvise64(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   int r = posix_fadvise(f->host.get(), static_cast<off_t>(a[1]), static_cast<off_t>(a[2]), static_cast<int>(a[3]));
   return -r;
@@ -244,8 +244,8 @@ int64_t Fadvise64(Process& g, const uint64_t* a) {
 // Only requests whose argument layout is known are forwarded: the monitor
 // copies the argument in or out itself, so no guest address ever reaches the
 // host kernel. Anything else is -ENOTTY, as for a file that has no such ioctl.
-int64_t Ioctl(Process& g, const uint64_t* a) {
-  OpenFile* f = g.fds.Get(a[0]);
+int64_t Ioctl(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   const int host = f->host.get();
   const unsigned long req = a[1];
@@ -336,26 +336,26 @@ int GuestIovecs(const Process& g, uint64_t addr, uint64_t count, Access access, 
   return 0;
 }
 
-void RegisterIoHypercalls(HypercallTable& t) {
-  t.handlers[SYS_read] = Read;
-  t.handlers[SYS_write] = Write;
-  t.handlers[SYS_pread64] = Pread64;
-  t.handlers[SYS_pwrite64] = Pwrite64;
-  t.handlers[SYS_readv] = Readv;
-  t.handlers[SYS_writev] = Writev;
-  t.handlers[SYS_preadv] = Preadv;
-  t.handlers[SYS_pwritev] = Pwritev;
-  t.handlers[SYS_lseek] = Lseek;
-  t.handlers[SYS_sendfile] = Sendfile;
-  t.handlers[SYS_fsync] = Fsync;
-  t.handlers[SYS_fdatasync] = Fdatasync;
-  t.handlers[SYS_fadvise64] = Fadvise64;
-  t.handlers[SYS_splice] = Splice;
-  t.handlers[SYS_tee] = Tee;
-  t.handlers[SYS_copy_file_range] = CopyFileRange;
-  t.handlers[SYS_readahead] = Readahead;
-  t.handlers[SYS_sync_file_range] = SyncFileRange;
-  t.handlers[SYS_ioctl] = Ioctl;
+void RegisterIoHypercalls(HypercallTable& table) {
+  table.handlers[SYS_read] = Read;
+  table.handlers[SYS_write] = Write;
+  table.handlers[SYS_pread64] = Pread64;
+  table.handlers[SYS_pwrite64] = Pwrite64;
+  table.handlers[SYS_readv] = Readv;
+  table.handlers[SYS_writev] = Writev;
+  table.handlers[SYS_preadv] = Preadv;
+  table.handlers[SYS_pwritev] = Pwritev;
+  table.handlers[SYS_lseek] = Lseek;
+  table.handlers[SYS_sendfile] = Sendfile;
+  table.handlers[SYS_fsync] = Fsync;
+  table.handlers[SYS_fdatasync] = Fdatasync;
+  table.handlers[SYS_fadvise64] = Fadvise64;
+  table.handlers[SYS_splice] = Splice;
+  table.handlers[SYS_tee] = Tee;
+  table.handlers[SYS_copy_file_range] = CopyFileRange;
+  table.handlers[SYS_readahead] = Readahead;
+  table.handlers[SYS_sync_file_range] = SyncFileRange;
+  table.handlers[SYS_ioctl] = Ioctl;
 }
 
 }  // namespace torov

@@ -16,9 +16,9 @@ namespace torov {
 
 namespace {
 
-int64_t Brk(Process& g, const uint64_t* a) { return g.mm.Brk(a[0]); }
+int64_t Brk(Process& g, Task& t, const uint64_t* a) { return g.mm.Brk(a[0]); }
 
-int64_t Mmap(Process& g, const uint64_t* a) {
+int64_t Mmap(Process& g, Task& t, const uint64_t* a) {
   const uint64_t addr = a[0], len = a[1], off = a[5];
   const int prot = static_cast<int>(a[2]);
   const int flags = static_cast<int>(a[3]);
@@ -27,7 +27,7 @@ int64_t Mmap(Process& g, const uint64_t* a) {
   if (flags & MAP_ANONYMOUS) return g.mm.MmapAnon(addr, len, prot, flags);
 
   if (off & (kPageSize - 1)) return -EINVAL;
-  const OpenFile* f = g.fds.Get(a[4]);
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[4]);
   if (!f) return -EBADF;
   const int fl = fcntl(f->host.get(), F_GETFL);
   if (fl < 0) return -errno;
@@ -48,7 +48,7 @@ int64_t Mmap(Process& g, const uint64_t* a) {
   uint64_t done = 0;
   while (done < len) {
     ssize_t n = pread(f->host.get(), dst + done, len - done, static_cast<off_t>(off + done));
-    if (n < 0 && errno == EINTR && !g.interrupted()) continue;
+    if (n < 0 && errno == EINTR && !t.interrupted()) continue;
     if (n < 0) {
       const int err = errno;
       g.mm.Munmap(static_cast<uint64_t>(start), len);
@@ -60,12 +60,12 @@ int64_t Mmap(Process& g, const uint64_t* a) {
   return start;
 }
 
-int64_t Munmap(Process& g, const uint64_t* a) { return g.mm.Munmap(a[0], a[1]); }
-int64_t Mprotect(Process& g, const uint64_t* a) { return g.mm.Mprotect(a[0], a[1], static_cast<int>(a[2])); }
-int64_t Mremap(Process& g, const uint64_t* a) {
+int64_t Munmap(Process& g, Task& t, const uint64_t* a) { return g.mm.Munmap(a[0], a[1]); }
+int64_t Mprotect(Process& g, Task& t, const uint64_t* a) { return g.mm.Mprotect(a[0], a[1], static_cast<int>(a[2])); }
+int64_t Mremap(Process& g, Task& t, const uint64_t* a) {
   return g.mm.Mremap(a[0], a[1], a[2], static_cast<int>(a[3]), a[4]);
 }
-int64_t Madvise(Process& g, const uint64_t* a) { return g.mm.Madvise(a[0], a[1], static_cast<int>(a[2])); }
+int64_t Madvise(Process& g, Task& t, const uint64_t* a) { return g.mm.Madvise(a[0], a[1], static_cast<int>(a[2])); }
 
 // The range must be mapped; there is nothing to write back (no shared
 // mappings) and nothing to lock (the monitor's memory is never swapped for
@@ -75,11 +75,11 @@ int64_t RangeMapped(Process& g, uint64_t addr, uint64_t len) {
   if (len == 0) return 0;
   return g.mm.UserExtent(addr, len, Access::kRead) == len ? 0 : -ENOMEM;
 }
-int64_t Msync(Process& g, const uint64_t* a) { return RangeMapped(g, a[0], a[1]); }
-int64_t Mlock(Process& g, const uint64_t* a) { return RangeMapped(g, PageDown(a[0]), a[1] + (a[0] & 4095)); }
-int64_t Nothing(Process&, const uint64_t*) { return 0; }
+int64_t Msync(Process& g, Task& t, const uint64_t* a) { return RangeMapped(g, a[0], a[1]); }
+int64_t Mlock(Process& g, Task& t, const uint64_t* a) { return RangeMapped(g, PageDown(a[0]), a[1] + (a[0] & 4095)); }
+int64_t Nothing(Process&, Task&, const uint64_t*) { return 0; }
 
-int64_t Mincore(Process& g, const uint64_t* a) {
+int64_t Mincore(Process& g, Task& t, const uint64_t* a) {
   if (a[0] & (kPageSize - 1)) return -EINVAL;
   const uint64_t pages = PageUp(a[1]) / kPageSize;
   if (g.mm.UserExtent(a[0], a[1], Access::kRead) != a[1]) return -ENOMEM;
@@ -91,19 +91,19 @@ int64_t Mincore(Process& g, const uint64_t* a) {
 
 }  // namespace
 
-void RegisterMemoryHypercalls(HypercallTable& t) {
-  t.handlers[SYS_brk] = Brk;
-  t.handlers[SYS_mmap] = Mmap;
-  t.handlers[SYS_munmap] = Munmap;
-  t.handlers[SYS_mprotect] = Mprotect;
-  t.handlers[SYS_mremap] = Mremap;
-  t.handlers[SYS_madvise] = Madvise;
-  t.handlers[SYS_msync] = Msync;
-  t.handlers[SYS_mlock] = Mlock;
-  t.handlers[SYS_munlock] = Mlock;
-  t.handlers[SYS_mlockall] = Nothing;
-  t.handlers[SYS_munlockall] = Nothing;
-  t.handlers[SYS_mincore] = Mincore;
+void RegisterMemoryHypercalls(HypercallTable& table) {
+  table.handlers[SYS_brk] = Brk;
+  table.handlers[SYS_mmap] = Mmap;
+  table.handlers[SYS_munmap] = Munmap;
+  table.handlers[SYS_mprotect] = Mprotect;
+  table.handlers[SYS_mremap] = Mremap;
+  table.handlers[SYS_madvise] = Madvise;
+  table.handlers[SYS_msync] = Msync;
+  table.handlers[SYS_mlock] = Mlock;
+  table.handlers[SYS_munlock] = Mlock;
+  table.handlers[SYS_mlockall] = Nothing;
+  table.handlers[SYS_munlockall] = Nothing;
+  table.handlers[SYS_mincore] = Mincore;
 }
 
 }  // namespace torov

@@ -93,7 +93,7 @@ int AddrOut(Process& g, const sockaddr_storage& ss, socklen_t len, uint64_t addr
   return 0;
 }
 
-int64_t Socket(Process& g, const uint64_t* a) {
+int64_t Socket(Process& g, Task& t, const uint64_t* a) {
   const int family = static_cast<int>(a[0]);
   const int type = static_cast<int>(a[1]);
   if (!AllowedFamily(family)) return -EAFNOSUPPORT;
@@ -103,7 +103,7 @@ int64_t Socket(Process& g, const uint64_t* a) {
   return InstallHostFd(g, fd, ((type & SOCK_NONBLOCK) ? O_NONBLOCK : 0) | ((type & SOCK_CLOEXEC) ? O_CLOEXEC : 0));
 }
 
-int64_t Socketpair(Process& g, const uint64_t* a) {
+int64_t Socketpair(Process& g, Task& t, const uint64_t* a) {
   const int family = static_cast<int>(a[0]);
   const int type = static_cast<int>(a[1]);
   if (family != AF_UNIX) return -EAFNOSUPPORT;
@@ -125,16 +125,16 @@ int64_t Socketpair(Process& g, const uint64_t* a) {
   return 0;
 }
 
-int64_t Bind(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Bind(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   HostAddr addr;
   if (int r = AddrIn(g, a[1], a[2], &addr, true); r < 0) return r;
   return HostResult(bind(f->host.get(), reinterpret_cast<sockaddr*>(&addr.storage), addr.len));
 }
 
-int64_t Connect(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Connect(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   HostAddr addr;
   if (int r = AddrIn(g, a[1], a[2], &addr); r < 0) return r;
@@ -146,7 +146,7 @@ int64_t Connect(Process& g, const uint64_t* a) {
     // A blocking guest on a host socket that is not: wait for the outcome.
     pollfd p{f->host.get(), POLLOUT, 0};
     while (poll(&p, 1, -1) < 0 && errno == EINTR)
-      if (g.interrupted()) return -EINTR;
+      if (t.interrupted()) return -EINTR;
     int soerr = 0;
     socklen_t l = sizeof soerr;
     getsockopt(f->host.get(), SOL_SOCKET, SO_ERROR, &soerr, &l);
@@ -155,19 +155,19 @@ int64_t Connect(Process& g, const uint64_t* a) {
   return -err;
 }
 
-int64_t Listen(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Listen(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   return HostResult(listen(f->host.get(), static_cast<int>(a[1])));
 }
 
-int64_t AcceptImpl(Process& g, uint64_t fd, uint64_t addr, uint64_t lenp, int flags) {
+int64_t AcceptImpl(Process& g, Task& t, uint64_t fd, uint64_t addr, uint64_t lenp, int flags) {
   if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) return -EINVAL;
-  const OpenFile* f = g.fds.Get(fd);
+  const std::shared_ptr<OpenFile> f = g.fds.Get(fd);
   if (!f) return -EBADF;
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
-  int64_t host = HostIo(g, *f, POLLIN, [&] {
+  int64_t host = HostIo(t, *f, POLLIN, [&] {
     len = sizeof ss;
     return accept4(f->host.get(), reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC | (flags & SOCK_NONBLOCK));
   });
@@ -177,17 +177,17 @@ int64_t AcceptImpl(Process& g, uint64_t fd, uint64_t addr, uint64_t lenp, int fl
   return InstallHostFd(g, conn.Release(),
                        ((flags & SOCK_NONBLOCK) ? O_NONBLOCK : 0) | ((flags & SOCK_CLOEXEC) ? O_CLOEXEC : 0));
 }
-int64_t Accept(Process& g, const uint64_t* a) { return AcceptImpl(g, a[0], a[1], a[2], 0); }
-int64_t Accept4(Process& g, const uint64_t* a) { return AcceptImpl(g, a[0], a[1], a[2], static_cast<int>(a[3])); }
+int64_t Accept(Process& g, Task& t, const uint64_t* a) { return AcceptImpl(g, t, a[0], a[1], a[2], 0); }
+int64_t Accept4(Process& g, Task& t, const uint64_t* a) { return AcceptImpl(g, t, a[0], a[1], a[2], static_cast<int>(a[3])); }
 
-int64_t Shutdown(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Shutdown(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   return HostResult(shutdown(f->host.get(), static_cast<int>(a[1])));
 }
 
-int64_t Sendto(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Sendto(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   uint8_t* buf;
   size_t n;
@@ -197,21 +197,21 @@ int64_t Sendto(Process& g, const uint64_t* a) {
     if (int r = AddrIn(g, a[4], a[5], &addr); r < 0) return r;
   }
   const int flags = static_cast<int>(a[3]) | MSG_NOSIGNAL;
-  return HostIo(g, *f, POLLOUT, [&] {
+  return HostIo(t, *f, POLLOUT, [&] {
     return sendto(f->host.get(), buf, n, flags, a[4] ? reinterpret_cast<sockaddr*>(&addr.storage) : nullptr,
                   a[4] ? addr.len : 0);
   }, flags & MSG_DONTWAIT);
 }
 
-int64_t Recvfrom(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Recvfrom(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   uint8_t* buf;
   size_t n;
   if (!GuestBuffer(g, a[1], a[2], Access::kWrite, &buf, &n)) return -EFAULT;
   sockaddr_storage ss{};
   socklen_t slen = sizeof ss;
-  int64_t r = HostIo(g, *f, POLLIN, [&] {
+  int64_t r = HostIo(t, *f, POLLIN, [&] {
     slen = sizeof ss;
     return recvfrom(f->host.get(), buf, n, static_cast<int>(a[3]), reinterpret_cast<sockaddr*>(&ss), &slen);
   }, a[3] & MSG_DONTWAIT);
@@ -236,8 +236,8 @@ struct GuestMsghdr {
   uint32_t pad1;
 };
 
-int64_t Sendmsg(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Sendmsg(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   GuestMsghdr m;
   if (!CopyIn(g, a[1], &m)) return -EFAULT;
@@ -276,7 +276,7 @@ int64_t Sendmsg(Process& g, const uint64_t* a) {
       if (count > 253) return -EINVAL;
       int* fds = reinterpret_cast<int*>(CMSG_DATA(c));
       for (size_t i = 0; i < count; i++) {
-        const OpenFile* passed = g.fds.Get(fds[i]);
+        const std::shared_ptr<OpenFile> passed = g.fds.Get(fds[i]);
         if (!passed) return -EBADF;
         // A memfd in flight (or in another process) keeps its pages where
         // no guest fd shows them: it counts until the guest ends.
@@ -293,11 +293,11 @@ int64_t Sendmsg(Process& g, const uint64_t* a) {
   h.msg_control = control.empty() ? nullptr : control.data();
   h.msg_controllen = control.size();
   const int flags = static_cast<int>(a[2]) | MSG_NOSIGNAL;
-  return HostIo(g, *f, POLLOUT, [&] { return sendmsg(f->host.get(), &h, flags); }, flags & MSG_DONTWAIT);
+  return HostIo(t, *f, POLLOUT, [&] { return sendmsg(f->host.get(), &h, flags); }, flags & MSG_DONTWAIT);
 }
 
-int64_t Recvmsg(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Recvmsg(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   GuestMsghdr m;
   if (!CopyIn(g, a[1], &m)) return -EFAULT;
@@ -313,7 +313,7 @@ int64_t Recvmsg(Process& g, const uint64_t* a) {
   h.msg_control = control.empty() ? nullptr : control.data();
   h.msg_controllen = control.size();
   const int flags = static_cast<int>(a[2]) | MSG_CMSG_CLOEXEC;
-  int64_t r = HostIo(g, *f, POLLIN, [&] {
+  int64_t r = HostIo(t, *f, POLLIN, [&] {
     h.msg_namelen = sizeof ss;
     h.msg_controllen = control.size();
     return recvmsg(f->host.get(), &h, flags);
@@ -349,7 +349,7 @@ int64_t Recvmsg(Process& g, const uint64_t* a) {
 
 // sendmmsg/recvmmsg: one msghdr after another, each through the single
 // call above; msg_len follows each 56-byte header.
-int64_t MultiMsg(Process& g, const uint64_t* a, bool send) {
+int64_t MultiMsg(Process& g, Task& t, const uint64_t* a, bool send) {
   if (!g.fds.Get(a[0])) return -EBADF;
   const uint64_t vlen = std::min<uint64_t>(a[2], 1024);
   unsigned flags = static_cast<unsigned>(a[3]);
@@ -358,7 +358,7 @@ int64_t MultiMsg(Process& g, const uint64_t* a, bool send) {
   for (uint64_t i = 0; i < vlen; i++) {
     const uint64_t hdr = a[1] + i * 64;
     const uint64_t args[3] = {a[0], hdr, flags};
-    const int64_t r = send ? Sendmsg(g, args) : Recvmsg(g, args);
+    const int64_t r = send ? Sendmsg(g, t, args) : Recvmsg(g, t, args);
     if (r < 0) return done ? done : r;
     if (!CopyOut(g, hdr + 56, static_cast<uint32_t>(r))) return done ? done : -EFAULT;
     done++;
@@ -366,8 +366,8 @@ int64_t MultiMsg(Process& g, const uint64_t* a, bool send) {
   }
   return done;
 }
-int64_t Sendmmsg(Process& g, const uint64_t* a) { return MultiMsg(g, a, true); }
-int64_t Recvmmsg(Process& g, const uint64_t* a) { return MultiMsg(g, a, false); }
+int64_t Sendmmsg(Process& g, Task& t, const uint64_t* a) { return MultiMsg(g, t, a, true); }
+int64_t Recvmmsg(Process& g, Task& t, const uint64_t* a) { return MultiMsg(g, t, a, false); }
 
 // The socket options whose value the monitor knows to be flat (integers,
 // timevals, addresses, names): the value is copied, and the host kernel
@@ -417,8 +417,8 @@ bool KnownOption(int level, int name) {
   return false;
 }
 
-int64_t Setsockopt(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Setsockopt(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   const int level = static_cast<int>(a[1]), name = static_cast<int>(a[2]);
   if (!KnownOption(level, name)) return -ENOPROTOOPT;
@@ -430,8 +430,8 @@ int64_t Setsockopt(Process& g, const uint64_t* a) {
   return HostResult(setsockopt(f->host.get(), level, name, val.data(), static_cast<socklen_t>(a[4])));
 }
 
-int64_t Getsockopt(Process& g, const uint64_t* a) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t Getsockopt(Process& g, Task& t, const uint64_t* a) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   const int level = static_cast<int>(a[1]), name = static_cast<int>(a[2]);
   if (!KnownOption(level, name)) return -ENOPROTOOPT;
@@ -445,8 +445,8 @@ int64_t Getsockopt(Process& g, const uint64_t* a) {
   return CopyOut(g, a[4], got) ? 0 : -EFAULT;
 }
 
-int64_t SockName(Process& g, const uint64_t* a, bool peer) {
-  const OpenFile* f = g.fds.Get(a[0]);
+int64_t SockName(Process& g, Task& t, const uint64_t* a, bool peer) {
+  const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
@@ -456,30 +456,30 @@ int64_t SockName(Process& g, const uint64_t* a, bool peer) {
   if (!a[1] || !a[2]) return -EFAULT;
   return AddrOut(g, ss, len, a[1], a[2]);
 }
-int64_t Getsockname(Process& g, const uint64_t* a) { return SockName(g, a, false); }
-int64_t Getpeername(Process& g, const uint64_t* a) { return SockName(g, a, true); }
+int64_t Getsockname(Process& g, Task& t, const uint64_t* a) { return SockName(g, t, a, false); }
+int64_t Getpeername(Process& g, Task& t, const uint64_t* a) { return SockName(g, t, a, true); }
 
 }  // namespace
 
-void RegisterNetHypercalls(HypercallTable& t) {
-  t.handlers[SYS_socket] = Socket;
-  t.handlers[SYS_socketpair] = Socketpair;
-  t.handlers[SYS_bind] = Bind;
-  t.handlers[SYS_connect] = Connect;
-  t.handlers[SYS_listen] = Listen;
-  t.handlers[SYS_accept] = Accept;
-  t.handlers[SYS_accept4] = Accept4;
-  t.handlers[SYS_shutdown] = Shutdown;
-  t.handlers[SYS_sendto] = Sendto;
-  t.handlers[SYS_recvfrom] = Recvfrom;
-  t.handlers[SYS_sendmsg] = Sendmsg;
-  t.handlers[SYS_recvmsg] = Recvmsg;
-  t.handlers[SYS_sendmmsg] = Sendmmsg;
-  t.handlers[SYS_recvmmsg] = Recvmmsg;
-  t.handlers[SYS_setsockopt] = Setsockopt;
-  t.handlers[SYS_getsockopt] = Getsockopt;
-  t.handlers[SYS_getsockname] = Getsockname;
-  t.handlers[SYS_getpeername] = Getpeername;
+void RegisterNetHypercalls(HypercallTable& table) {
+  table.handlers[SYS_socket] = Socket;
+  table.handlers[SYS_socketpair] = Socketpair;
+  table.handlers[SYS_bind] = Bind;
+  table.handlers[SYS_connect] = Connect;
+  table.handlers[SYS_listen] = Listen;
+  table.handlers[SYS_accept] = Accept;
+  table.handlers[SYS_accept4] = Accept4;
+  table.handlers[SYS_shutdown] = Shutdown;
+  table.handlers[SYS_sendto] = Sendto;
+  table.handlers[SYS_recvfrom] = Recvfrom;
+  table.handlers[SYS_sendmsg] = Sendmsg;
+  table.handlers[SYS_recvmsg] = Recvmsg;
+  table.handlers[SYS_sendmmsg] = Sendmmsg;
+  table.handlers[SYS_recvmmsg] = Recvmmsg;
+  table.handlers[SYS_setsockopt] = Setsockopt;
+  table.handlers[SYS_getsockopt] = Getsockopt;
+  table.handlers[SYS_getsockname] = Getsockname;
+  table.handlers[SYS_getpeername] = Getpeername;
 }
 
 }  // namespace torov

@@ -19,7 +19,7 @@ constexpr short kReadable = POLLRDNORM | POLLRDBAND | POLLIN | POLLHUP | POLLERR
 constexpr short kWritable = POLLWRBAND | POLLWRNORM | POLLOUT | POLLERR;
 constexpr short kExcept = POLLPRI;
 
-int64_t DoPoll(Process& g, uint64_t fds_addr, uint64_t nfds, int timeout_ms, const timespec* timeout) {
+int64_t DoPoll(Process& g, Task& t, uint64_t fds_addr, uint64_t nfds, int timeout_ms, const timespec* timeout) {
   if (nfds > static_cast<uint64_t>(g.fds.limit())) return -EINVAL;
   pollfd* guest = nfds ? reinterpret_cast<pollfd*>(g.mm.User(fds_addr, nfds * sizeof(pollfd), Access::kWrite)) : nullptr;
   if (nfds && !guest) return -EFAULT;
@@ -28,7 +28,7 @@ int64_t DoPoll(Process& g, uint64_t fds_addr, uint64_t nfds, int timeout_ms, con
   for (uint64_t i = 0; i < nfds; i++) {
     host[i] = {-1, guest[i].events, 0};
     if (guest[i].fd < 0) continue;
-    const OpenFile* f = g.fds.Get(guest[i].fd);
+    const std::shared_ptr<OpenFile> f = g.fds.Get(guest[i].fd);
     if (f) host[i].fd = f->host.get();
     else invalid++;
   }
@@ -41,9 +41,10 @@ int64_t DoPoll(Process& g, uint64_t fds_addr, uint64_t nfds, int timeout_ms, con
   }
   int r;
   do r = timeout ? ppoll(host.data(), nfds, timeout, nullptr) : poll(host.data(), nfds, timeout_ms);
-  while (r < 0 && errno == EINTR && !g.interrupted());
+  while (r < 0 && errno == EINTR && !t.interrupted());
   if (r < 0) return -errno;
   r = 0;
+  const auto hold = g.mm.Hold();
   for (uint64_t i = 0; i < nfds; i++) {
     short revents = 0;
     if (guest[i].fd >= 0) revents = host[i].fd < 0 ? POLLNVAL : host[i].revents;
@@ -53,22 +54,22 @@ int64_t DoPoll(Process& g, uint64_t fds_addr, uint64_t nfds, int timeout_ms, con
   return r;
 }
 
-int64_t Poll(Process& g, const uint64_t* a) {
-  return DoPoll(g, a[0], a[1], static_cast<int>(a[2]), nullptr);
+int64_t Poll(Process& g, Task& t, const uint64_t* a) {
+  return DoPoll(g, t, a[0], a[1], static_cast<int>(a[2]), nullptr);
 }
 
-int64_t Ppoll(Process& g, const uint64_t* a) {
+int64_t Ppoll(Process& g, Task& t, const uint64_t* a) {
   timespec ts;
   if (a[2]) {
     if (!CopyIn(g, a[2], &ts)) return -EFAULT;
     if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000) return -EINVAL;
   }
-  return DoPoll(g, a[0], a[1], -1, a[2] ? &ts : nullptr);
+  return DoPoll(g, t, a[0], a[1], -1, a[2] ? &ts : nullptr);
 }
 
 // select(2) over poll. `timeout` is null for "wait forever"; on return it
 // holds the time left, which select reports back to the guest.
-int64_t DoSelect(Process& g, uint64_t nfds, uint64_t rset, uint64_t wset, uint64_t eset, timespec* timeout) {
+int64_t DoSelect(Process& g, Task& t, uint64_t nfds, uint64_t rset, uint64_t wset, uint64_t eset, timespec* timeout) {
   if (nfds > static_cast<uint64_t>(g.fds.limit())) nfds = static_cast<uint64_t>(g.fds.limit());
   const uint64_t bytes = (nfds + 63) / 64 * 8;
   uint8_t* sets[3] = {nullptr, nullptr, nullptr};
@@ -87,7 +88,7 @@ int64_t DoSelect(Process& g, uint64_t nfds, uint64_t rset, uint64_t wset, uint64
     if (bit(sets[1], fd)) events |= POLLOUT;
     if (bit(sets[2], fd)) events |= POLLPRI;
     if (!events) continue;
-    const OpenFile* f = g.fds.Get(fd);
+    const std::shared_ptr<OpenFile> f = g.fds.Get(fd);
     if (!f) return -EBADF;
     host.push_back({f->host.get(), events, 0});
     which.push_back(static_cast<int>(fd));
@@ -96,7 +97,7 @@ int64_t DoSelect(Process& g, uint64_t nfds, uint64_t rset, uint64_t wset, uint64
   clock_gettime(CLOCK_MONOTONIC, &start);
   int r;
   do r = ppoll(host.data(), host.size(), timeout, nullptr);
-  while (r < 0 && errno == EINTR && !g.interrupted());
+  while (r < 0 && errno == EINTR && !t.interrupted());
   if (r < 0) return -errno;
   if (timeout) {
     timespec now;
@@ -107,6 +108,7 @@ int64_t DoSelect(Process& g, uint64_t nfds, uint64_t rset, uint64_t wset, uint64
     timeout->tv_sec = left / 1000000000LL;
     timeout->tv_nsec = left % 1000000000LL;
   }
+  const auto hold = g.mm.Hold();
   for (int k = 0; k < 3; k++)
     if (sets[k]) std::memset(sets[k], 0, bytes);
   int count = 0;
@@ -125,7 +127,7 @@ int64_t DoSelect(Process& g, uint64_t nfds, uint64_t rset, uint64_t wset, uint64
   return count;
 }
 
-int64_t Select(Process& g, const uint64_t* a) {
+int64_t Select(Process& g, Task& t, const uint64_t* a) {
   timeval tv;
   timespec ts;
   if (a[4]) {
@@ -133,7 +135,7 @@ int64_t Select(Process& g, const uint64_t* a) {
     if (tv.tv_sec < 0 || tv.tv_usec < 0) return -EINVAL;
     ts = {tv.tv_sec + tv.tv_usec / 1000000, (tv.tv_usec % 1000000) * 1000};
   }
-  int64_t r = DoSelect(g, a[0], a[1], a[2], a[3], a[4] ? &ts : nullptr);
+  int64_t r = DoSelect(g, t, a[0], a[1], a[2], a[3], a[4] ? &ts : nullptr);
   if (r >= 0 && a[4]) {
     tv = {ts.tv_sec, ts.tv_nsec / 1000};
     CopyOut(g, a[4], tv);  // Linux reports the time left
@@ -141,24 +143,24 @@ int64_t Select(Process& g, const uint64_t* a) {
   return r;
 }
 
-int64_t Pselect6(Process& g, const uint64_t* a) {
+int64_t Pselect6(Process& g, Task& t, const uint64_t* a) {
   timespec ts;
   if (a[4]) {
     if (!CopyIn(g, a[4], &ts)) return -EFAULT;
     if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000) return -EINVAL;
   }
-  int64_t r = DoSelect(g, a[0], a[1], a[2], a[3], a[4] ? &ts : nullptr);
+  int64_t r = DoSelect(g, t, a[0], a[1], a[2], a[3], a[4] ? &ts : nullptr);
   if (r >= 0 && a[4]) CopyOut(g, a[4], ts);
   return r;
 }
 
 }  // namespace
 
-void RegisterPollHypercalls(HypercallTable& t) {
-  t.handlers[SYS_poll] = Poll;
-  t.handlers[SYS_ppoll] = Ppoll;
-  t.handlers[SYS_select] = Select;
-  t.handlers[SYS_pselect6] = Pselect6;
+void RegisterPollHypercalls(HypercallTable& table) {
+  table.handlers[SYS_poll] = Poll;
+  table.handlers[SYS_ppoll] = Ppoll;
+  table.handlers[SYS_select] = Select;
+  table.handlers[SYS_pselect6] = Pselect6;
 }
 
 }  // namespace torov

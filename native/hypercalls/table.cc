@@ -38,7 +38,7 @@ int ResolvePath(Process& g, int64_t dirfd, uint64_t path_addr, bool nofollow, bo
   bool lent = false;
   if (borrowed) *borrowed = false;
   // "" (AT_EMPTY_PATH) and /dev/fd/N name a guest fd's file: a duplicate of it.
-  auto dup_of = [&lent](const OpenFile* f, int missing) {
+  auto dup_of = [&lent](const std::shared_ptr<OpenFile>& f, int missing) {
     if (!f) return missing;
     lent = f->borrowed;
     const int fd = fcntl(f->host.get(), F_DUPFD_CLOEXEC, 3);
@@ -115,7 +115,7 @@ bool OwnFile(Process& g, const OpenFile& file) {
 int64_t InstallReceivedFd(Process& g, int host_fd, int open_flags) {
   const int64_t fd = InstallHostFd(g, host_fd, open_flags);
   if (fd < 0) return fd;
-  OpenFile* file = g.fds.Get(fd);
+  const std::shared_ptr<OpenFile> file = g.fds.Get(fd);
   file->borrowed = !OwnFile(g, *file);
   return fd;
 }

@@ -23,14 +23,14 @@ bool ValidClock(uint64_t id) {
   return id <= CLOCK_TAI;
 }
 
-int64_t ClockGettime(Process& g, const uint64_t* a) {
+int64_t ClockGettime(Process& g, Task& t, const uint64_t* a) {
   if (!ValidClock(a[0])) return -EINVAL;
   timespec ts;
   if (clock_gettime(GuestClock(a[0]), &ts) < 0) return -errno;
   return CopyOut(g, a[1], ts) ? 0 : -EFAULT;
 }
 
-int64_t ClockGetres(Process& g, const uint64_t* a) {
+int64_t ClockGetres(Process& g, Task& t, const uint64_t* a) {
   if (!ValidClock(a[0])) return -EINVAL;
   timespec ts;
   if (clock_getres(GuestClock(a[0]), &ts) < 0) return -errno;
@@ -38,7 +38,7 @@ int64_t ClockGetres(Process& g, const uint64_t* a) {
   return 0;
 }
 
-int64_t Gettimeofday(Process& g, const uint64_t* a) {
+int64_t Gettimeofday(Process& g, Task& t, const uint64_t* a) {
   timeval tv;
   gettimeofday(&tv, nullptr);
   if (a[0] && !CopyOut(g, a[0], tv)) return -EFAULT;
@@ -49,13 +49,13 @@ int64_t Gettimeofday(Process& g, const uint64_t* a) {
   return 0;
 }
 
-int64_t Time(Process& g, const uint64_t* a) {
-  const time_t t = time(nullptr);
-  if (a[0] && !CopyOut(g, a[0], t)) return -EFAULT;
-  return t;
+int64_t Time(Process& g, Task& t, const uint64_t* a) {
+  const time_t now = time(nullptr);
+  if (a[0] && !CopyOut(g, a[0], now)) return -EFAULT;
+  return now;
 }
 
-int64_t Sleep(Process& g, clockid_t clock, int flags, uint64_t req_addr, uint64_t rem_addr) {
+int64_t Sleep(Process& g, Task& t, clockid_t clock, int flags, uint64_t req_addr, uint64_t rem_addr) {
   timespec req, rem{};
   if (!CopyIn(g, req_addr, &req)) return -EFAULT;
   if (req.tv_nsec < 0 || req.tv_nsec >= 1000000000 || req.tv_sec < 0) return -EINVAL;
@@ -63,7 +63,7 @@ int64_t Sleep(Process& g, clockid_t clock, int flags, uint64_t req_addr, uint64_
   // Only a stop request (the end of the VM, or a debugger) interrupts it;
   // then the time left is reported, as a signal would on Linux.
   while ((r = clock_nanosleep(clock, flags, &req, &rem)) == EINTR) {
-    if (g.interrupted()) {
+    if (t.interrupted()) {
       if (rem_addr && !(flags & TIMER_ABSTIME) && !CopyOut(g, rem_addr, rem)) return -EFAULT;
       return -EINTR;
     }
@@ -72,24 +72,24 @@ int64_t Sleep(Process& g, clockid_t clock, int flags, uint64_t req_addr, uint64_
   return -r;
 }
 
-int64_t Nanosleep(Process& g, const uint64_t* a) { return Sleep(g, CLOCK_MONOTONIC, 0, a[0], a[1]); }
+int64_t Nanosleep(Process& g, Task& t, const uint64_t* a) { return Sleep(g, t, CLOCK_MONOTONIC, 0, a[0], a[1]); }
 
-int64_t ClockNanosleep(Process& g, const uint64_t* a) {
+int64_t ClockNanosleep(Process& g, Task& t, const uint64_t* a) {
   if (!ValidClock(a[0])) return -EINVAL;
   if (a[0] == CLOCK_THREAD_CPUTIME_ID) return -EINVAL;
   if (a[1] & ~uint64_t{TIMER_ABSTIME}) return -EINVAL;
-  return Sleep(g, GuestClock(a[0]), static_cast<int>(a[1]), a[2], a[3]);
+  return Sleep(g, t, GuestClock(a[0]), static_cast<int>(a[1]), a[2], a[3]);
 }
 
 }  // namespace
 
-void RegisterTimeHypercalls(HypercallTable& t) {
-  t.handlers[SYS_clock_gettime] = ClockGettime;
-  t.handlers[SYS_clock_getres] = ClockGetres;
-  t.handlers[SYS_gettimeofday] = Gettimeofday;
-  t.handlers[SYS_time] = Time;
-  t.handlers[SYS_nanosleep] = Nanosleep;
-  t.handlers[SYS_clock_nanosleep] = ClockNanosleep;
+void RegisterTimeHypercalls(HypercallTable& table) {
+  table.handlers[SYS_clock_gettime] = ClockGettime;
+  table.handlers[SYS_clock_getres] = ClockGetres;
+  table.handlers[SYS_gettimeofday] = Gettimeofday;
+  table.handlers[SYS_time] = Time;
+  table.handlers[SYS_nanosleep] = Nanosleep;
+  table.handlers[SYS_clock_nanosleep] = ClockNanosleep;
 }
 
 }  // namespace torov

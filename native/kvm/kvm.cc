@@ -80,6 +80,11 @@ Kvm::Kvm() {
   if (caps_.vcpu_mmap_size <= 0) throw SystemError("EKVM", "KVM_GET_VCPU_MMAP_SIZE");
   auto has = [fd](long cap) { return ioctl(fd, KVM_CHECK_EXTENSION, cap); };
   caps_.sync_regs = (has(KVM_CAP_SYNC_REGS) & KVM_SYNC_X86_REGS) != 0;
+  caps_.sync_sregs = caps_.sync_regs && (has(KVM_CAP_SYNC_REGS) & KVM_SYNC_X86_SREGS) != 0;
+  caps_.xsave = has(KVM_CAP_XSAVE) > 0;
+  caps_.max_vcpus = has(KVM_CAP_MAX_VCPUS);
+  if (caps_.max_vcpus <= 0) caps_.max_vcpus = has(KVM_CAP_NR_VCPUS);
+  if (caps_.max_vcpus <= 0) caps_.max_vcpus = 4;  // what KVM_CAP_NR_VCPUS's absence promises
   caps_.immediate_exit = has(KVM_CAP_IMMEDIATE_EXIT) > 0;
   caps_.xcrs = has(KVM_CAP_XCRS) > 0;
   caps_.guest_debug = has(KVM_CAP_SET_GUEST_DEBUG) > 0;

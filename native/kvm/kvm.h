@@ -38,6 +38,9 @@ constexpr unsigned long kKvmSetMsrs = _IOW(KVMIO, 0x89, KvmMsrsHeader);
 struct KvmCaps {
   int vcpu_mmap_size = 0;
   bool sync_regs = false;       // KVM_CAP_SYNC_REGS: registers in kvm_run, no ioctl
+  bool sync_sregs = false;      // ...and the special registers too
+  bool xsave = false;           // KVM_CAP_XSAVE
+  int max_vcpus = 1;            // KVM_CAP_MAX_VCPUS (else KVM_CAP_NR_VCPUS)
   bool immediate_exit = false;  // KVM_CAP_IMMEDIATE_EXIT: a stop request cannot be lost
   bool xcrs = false;            // KVM_CAP_XCRS
   bool guest_debug = false;     // KVM_CAP_SET_GUEST_DEBUG (PVM accepts it but ignores it at CPL 3)

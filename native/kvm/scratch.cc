@@ -31,7 +31,9 @@ ScratchVm::ScratchVm(const std::vector<uint8_t>& code) {
   region.memory_size = process_->ram.size();
   region.userspace_addr = reinterpret_cast<uint64_t>(process_->ram.base());
   if (ioctl(vm_.get(), KVM_SET_USER_MEMORY_REGION, &region) < 0) throw SystemError("EKVM", "KVM_SET_USER_MEMORY_REGION");
-  vcpu_ = std::make_unique<Vcpu>(vm_.get(), *process_, 0);
+  kvm_ = std::make_unique<KvmVcpu>(vm_.get(), 0);
+  task_ = std::make_unique<Task>(*process_, process_->pid);
+  vcpu_ = std::make_unique<Vcpu>(*kvm_, *process_, *task_);
   vcpu_->Setup();
   vcpu_->SetEntry({kCode, kStack});
 }

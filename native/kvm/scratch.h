@@ -23,6 +23,8 @@ class ScratchVm {
  private:
   Fd vm_;
   std::unique_ptr<Process> process_;
+  std::unique_ptr<KvmVcpu> kvm_;
+  std::unique_ptr<Task> task_;
   std::unique_ptr<Vcpu> vcpu_;
 };
 

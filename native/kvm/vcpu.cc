@@ -105,6 +105,14 @@ int KickSignal() {
   return sig;
 }
 
+const std::vector<unsigned long>& VcpuRequests() {
+  static const std::vector<unsigned long> requests = {
+      KVM_RUN,        KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS,       kKvmGetMsrs,  kKvmSetMsrs,
+      kKvmSetCpuid2,  KVM_SET_XCRS, KVM_GET_FPU,  KVM_SET_FPU,   KVM_SET_GUEST_DEBUG, kKvmGetXsave, kKvmSetXsave,
+  };
+  return requests;
+}
+
 int SignalForVector(int vector) {
   switch (vector) {
     case 0: return SIGFPE;   // #DE
@@ -121,7 +129,7 @@ int SignalForVector(int vector) {
   }
 }
 
-Vcpu::Vcpu(int vm_fd, Process& guest, int index) : process_(guest), index_(index) {
+KvmVcpu::KvmVcpu(int vm_fd, int index) : index_(index) {
   if (index < 0 || index >= RT_MAX_VCPUS) throw Error("EKVM", "vCPU " + std::to_string(index) + " has no runtime slot");
   int fd = ioctl(vm_fd, KVM_CREATE_VCPU, index);
   if (fd < 0) throw SystemError("EKVM", "KVM_CREATE_VCPU");
@@ -130,27 +138,35 @@ Vcpu::Vcpu(int vm_fd, Process& guest, int index) : process_(guest), index_(index
   void* p = mmap(nullptr, run_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) throw SystemError("EKVM", "mmap of kvm_run");
   run_ = static_cast<kvm_run*>(p);
-  process_.cpu = this;
-  has_xsave_ = ioctl(Kvm::Get().fd(), KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) > 0;
-  constexpr int kSyncRegs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
-  has_sync_regs_ = (ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) & kSyncRegs) == kSyncRegs;
+}
+
+KvmVcpu::~KvmVcpu() {
+  if (run_) munmap(run_, run_size_);
+}
+
+Vcpu::Vcpu(KvmVcpu& kvm, Process& process, Task& task)
+    : process_(process), task_(task), kvm_(kvm), index_(kvm.index()), fd_(kvm.fd()), run_(kvm.run()) {
+  task_.cpu = this;
+  run_->immediate_exit = 0;
+  has_xsave_ = Kvm::Get().caps().xsave;
+  has_sync_regs_ = Kvm::Get().caps().sync_sregs;
 }
 
 Vcpu::~Vcpu() {
-  if (process_.cpu == this) process_.cpu = nullptr;
-  if (run_) munmap(run_, run_size_);
+  if (task_.cpu == this) task_.cpu = nullptr;
 }
 
 void Vcpu::Setup() {
   const KvmCaps& caps = Kvm::Get().caps();
-  const int fd = fd_.get();
+  const int fd = fd_;
 
   // CPUID as KVM can back it. Under PVM user-mode `cpuid` does not trap and
   // the guest sees the host CPU instead; both are consistent with CR4/XCR0.
   std::vector<uint8_t> buf(sizeof(KvmCpuidHeader) + caps.cpuid.size() * sizeof(kvm_cpuid_entry2));
   reinterpret_cast<KvmCpuidHeader*>(buf.data())->nent = static_cast<uint32_t>(caps.cpuid.size());
   std::memcpy(buf.data() + sizeof(KvmCpuidHeader), caps.cpuid.data(), caps.cpuid.size() * sizeof(kvm_cpuid_entry2));
-  if (ioctl(fd, kKvmSetCpuid2, buf.data()) < 0) throw SystemError("EKVM", "KVM_SET_CPUID2");
+  if (!kvm_.cpuid_set && ioctl(fd, kKvmSetCpuid2, buf.data()) < 0) throw SystemError("EKVM", "KVM_SET_CPUID2");
+  kvm_.cpuid_set = true;
   const kvm_cpuid_entry2* leaf1 = FindCpuid(caps.cpuid, 1);
   const kvm_cpuid_entry2* leaf7 = FindCpuid(caps.cpuid, 7, 0);
   const kvm_cpuid_entry2* leafd = FindCpuid(caps.cpuid, 0xd, 0);
@@ -220,23 +236,23 @@ void Vcpu::SetEntry(const InitialState& init) {
   regs.rip = init.rip;
   regs.rsp = init.rsp;
   regs.rflags = kRflagsFixed | kRflagsIf;
-  if (ioctl(fd_.get(), KVM_SET_REGS, &regs) < 0) throw SystemError("EKVM", "KVM_SET_REGS");
+  if (ioctl(fd_, KVM_SET_REGS, &regs) < 0) throw SystemError("EKVM", "KVM_SET_REGS");
 }
 
 bool Vcpu::SetSegmentBase(bool fs, uint64_t base) {
   kvm_msr_entry e{fs ? MSR_FS_BASE : MSR_GS_BASE, 0, base};
-  return MsrIo(fd_.get(), kKvmSetMsrs, &e, 1);
+  return MsrIo(fd_, kKvmSetMsrs, &e, 1);
 }
 
 bool Vcpu::GetSegmentBase(bool fs, uint64_t* base) {
   kvm_msr_entry e{fs ? MSR_FS_BASE : MSR_GS_BASE, 0, 0};
-  if (!MsrIo(fd_.get(), kKvmGetMsrs, &e, 1)) return false;
+  if (!MsrIo(fd_, kKvmGetMsrs, &e, 1)) return false;
   *base = e.data;
   return true;
 }
 
 bool Vcpu::RunOnce() {
-  return ioctl(fd_.get(), KVM_RUN, 0) == 0 && run_->exit_reason == KVM_EXIT_IO && run_->io.port == HC_PORT;
+  return ioctl(fd_, KVM_RUN, 0) == 0 && run_->exit_reason == KVM_EXIT_IO && run_->io.port == HC_PORT;
 }
 
 bool Vcpu::Enter() {
@@ -244,14 +260,14 @@ bool Vcpu::Enter() {
   // the registers, that is with a debugger.
   const bool sync = has_sync_regs_ && debug_;
   run_->kvm_valid_regs = sync ? KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS : 0;
-  const bool ok = ioctl(fd_.get(), KVM_RUN, 0) == 0;
+  const bool ok = ioctl(fd_, KVM_RUN, 0) == 0;
   regs_ok_ = sregs_ok_ = sync;  // KVM stores them on every way out of KVM_RUN
   return ok;
 }
 
 kvm_regs& Vcpu::Regs() {
   if (!regs_ok_) {
-    if (ioctl(fd_.get(), KVM_GET_REGS, &run_->s.regs.regs) < 0) throw SystemError("EKVM", "KVM_GET_REGS");
+    if (ioctl(fd_, KVM_GET_REGS, &run_->s.regs.regs) < 0) throw SystemError("EKVM", "KVM_GET_REGS");
     regs_ok_ = true;
   }
   return run_->s.regs.regs;
@@ -259,7 +275,7 @@ kvm_regs& Vcpu::Regs() {
 
 const kvm_sregs& Vcpu::Sregs() {
   if (!sregs_ok_) {
-    if (ioctl(fd_.get(), KVM_GET_SREGS, &run_->s.regs.sregs) < 0) throw SystemError("EKVM", "KVM_GET_SREGS");
+    if (ioctl(fd_, KVM_GET_SREGS, &run_->s.regs.sregs) < 0) throw SystemError("EKVM", "KVM_GET_SREGS");
     sregs_ok_ = true;
   }
   return run_->s.regs.sregs;
@@ -268,20 +284,50 @@ const kvm_sregs& Vcpu::Sregs() {
 void Vcpu::RegsChanged() {
   if (run_->kvm_valid_regs & KVM_SYNC_X86_REGS) {
     run_->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
-  } else if (ioctl(fd_.get(), KVM_SET_REGS, &run_->s.regs.regs) < 0) {
+  } else if (ioctl(fd_, KVM_SET_REGS, &run_->s.regs.regs) < 0) {
     throw SystemError("EKVM", "KVM_SET_REGS");
   }
 }
 
-void Vcpu::RequestStop(pthread_t thread, Process::StopRequest why, bool kick) {
-  if (why == Process::kKill) {
-    process_.stop_request.store(Process::kKill);
-  } else {
-    int none = Process::kNoStop;
-    process_.stop_request.compare_exchange_strong(none, why);
-  }
+void Vcpu::Kick(bool signal) {
+  task_.kick_pending.store(true);
   run_->immediate_exit = 1;
-  if (kick) pthread_kill(thread, KickSignal());
+  if (signal) Resignal();
+  if (kick_notice_) kick_notice_();
+}
+
+void Vcpu::Resignal() {
+  if (thread_known_.load(std::memory_order_acquire)) pthread_kill(thread_, KickSignal());
+}
+
+bool Vcpu::StackPointer(uint64_t* sp) {
+  *sp = Regs().rsp;
+  return true;
+}
+
+bool Vcpu::ForkState(uint64_t stack, bool set_tls, uint64_t tls, ThreadStart* out) {
+  // The parent is in the clone hypercall: the program's registers are the
+  // vCPU's, but for rip, rflags and the result, which are in the slot.
+  const uint64_t* page = HcPage();
+  out->regs = Regs();
+  out->regs.rax = 0;
+  out->regs.rip = out->regs.rcx = page[HC_RIP / 8];
+  out->regs.rflags = (page[HC_RFLAGS / 8] & kUserFlags & ~(kTrapFlag | kResumeFlag)) | kRflagsFixed | kRflagsIf;
+  out->regs.r11 = out->regs.rflags;
+  if (stack) out->regs.rsp = stack;
+  const kvm_sregs& sr = Sregs();
+  out->fs_base = set_tls ? tls : sr.fs.base;
+  out->gs_base = sr.gs.base;
+  out->has_xsave = has_xsave_ && ioctl(fd_, kKvmGetXsave, &out->xsave) == 0;
+  return true;
+}
+
+void Vcpu::SetStart(const ThreadStart& start) {
+  if (ioctl(fd_, KVM_SET_REGS, &start.regs) < 0) throw SystemError("EKVM", "KVM_SET_REGS");
+  if (!SetSegmentBase(true, start.fs_base) || !SetSegmentBase(false, start.gs_base))
+    throw SystemError("EKVM", "KVM_SET_MSRS (segment bases)");
+  if (start.has_xsave && ioctl(fd_, kKvmSetXsave, &start.xsave) < 0) throw SystemError("EKVM", "KVM_SET_XSAVE");
+  regs_ok_ = sregs_ok_ = false;
 }
 
 bool Vcpu::InRuntime(uint64_t rip) const { return rip >= RT_BASE && rip < RT_LIMIT; }
@@ -289,7 +335,7 @@ bool Vcpu::InRuntime(uint64_t rip) const { return rip >= RT_BASE && rip < RT_LIM
 int64_t Vcpu::Dispatch(uint64_t nr, const uint64_t* args) {
   if (nr == SYS_rt_sigreturn) return SigReturn();
   const Handler handler = Hypercalls().handlers[nr];
-  int64_t ret = handler ? handler(process_, args) : -ENOSYS;
+  int64_t ret = handler ? handler(process_, task_, args) : -ENOSYS;
   // Writing to a broken pipe or socket sends a Linux process SIGPIPE
   // unless it asked for MSG_NOSIGNAL. The monitor itself never gets
   // SIGPIPE (Node ignores it).
@@ -299,7 +345,7 @@ int64_t Vcpu::Dispatch(uint64_t nr, const uint64_t* args) {
     if (nr == SYS_sendmsg) nosignal = args[2] & MSG_NOSIGNAL;
     const bool writes = nr == SYS_write || nr == SYS_writev || nr == SYS_pwrite64 || nr == SYS_pwritev ||
                         nr == SYS_sendto || nr == SYS_sendmsg || nr == SYS_sendfile;
-    if (writes && !nosignal) SignalSelf(process_, SIGPIPE, SI_USER);
+    if (writes && !nosignal) SignalSelf(task_, SIGPIPE, SI_USER);
   }
   return ret;
 }
@@ -308,6 +354,8 @@ void Vcpu::Hypercall(RunResult* result, Next* next) {
   *next = Next::kContinue;
   uint64_t* page = HcPage();
   uint64_t nr = page[HC_NR / 8];
+  Context ctx = Context::kHypercall;
+  returned_direct_ = false;
   // A single step over `syscall`. With the trap flag, it came in with the
   // application's flags. With KVM's step, a step was under way, so this
   // syscall was the instruction stepped, and the flags it saved hold KVM's
@@ -322,7 +370,7 @@ void Vcpu::Hypercall(RunResult* result, Next* next) {
     page[HC_RET / 8] = static_cast<uint64_t>(-ENOSYS);  // rax at a syscall-entry stop, as on Linux
     Stop stop{StopWhy::kSyscallEntry, SIGTRAP};
     stop.syscall = static_cast<int64_t>(nr);
-    if (Park(stop, Context::kHypercall, result) == Next::kEnd) {
+    if (Park(stop, ctx, result) == Next::kEnd) {
       *next = Next::kEnd;
       return;
     }
@@ -355,13 +403,13 @@ void Vcpu::Hypercall(RunResult* result, Next* next) {
     // A denied hypercall never reaches its handler, so never the host.
     ret = -EPERM;
     denied = true;
-    process_.denied_count++;
-    process_.counts[nr]++;
+    process_.denied_count.fetch_add(1, std::memory_order_relaxed);
+    process_.counts[nr].fetch_add(1, std::memory_order_relaxed);
     if (debug_ && debug_->stop_on_denied) {
       page[HC_RET / 8] = static_cast<uint64_t>(ret);
       Stop stop{StopWhy::kDenied, SIGSYS};
       stop.syscall = static_cast<int64_t>(nr);
-      if (Park(stop, Context::kHypercall, result) == Next::kEnd) {
+      if (Park(stop, ctx, result) == Next::kEnd) {
         if (traced) EndTrace(nr, ret, true);
         *next = Next::kEnd;
         return;
@@ -369,20 +417,38 @@ void Vcpu::Hypercall(RunResult* result, Next* next) {
       ret = static_cast<int64_t>(page[HC_RET / 8]);
     } else if (process_.config.on_denied == OnDenied::kKill) {
       process_.denied_nr = static_cast<int>(nr);
-      process_.Kill(SIGSYS, "denied");
+      KillProcess(SIGSYS, "denied");
     }
   } else {
-    process_.counts[nr]++;
-    if (!process_.needed[nr] && !IsSelfExeReadlink(process_, nr, page + HC_A0 / 8)) process_.needed[nr] = true;
+    process_.counts[nr].fetch_add(1, std::memory_order_relaxed);
+    if (!process_.needed[nr].load(std::memory_order_relaxed) && !IsSelfExeReadlink(process_, nr, page + HC_A0 / 8))
+      process_.needed[nr].store(true, std::memory_order_relaxed);
     ret = Dispatch(nr, page + HC_A0 / 8);
   }
   if (traced) EndTrace(nr, ret, denied);
-  page[HC_RET / 8] = static_cast<uint64_t>(ret);
-  if (process_.sig_pending && DeliverSignals(result) == Next::kEnd) {
+  if (returned_direct_) {
+    // rt_sigreturn put the registers back into the vCPU: the program goes
+    // on from there, not through the stub.
+    ctx = exit_ctx_ = Context::kDirect;
+  } else {
+    page[HC_RET / 8] = static_cast<uint64_t>(ret);
+  }
+  // A call a signal cut short (EINTR, with no stop requested) starts over
+  // unless the signal runs a handler that does not ask for that.
+  eintr_nr_ = ret == -EINTR && ctx == Context::kHypercall && !flat_call_ && nr < kMaxHypercall && !process_.interrupted()
+                  ? static_cast<int>(nr)
+                  : -1;
+  if (task_.Deliverable() && DeliverSignals(ctx, result) == Next::kEnd) {
     *next = Next::kEnd;
     return;
   }
-  if (process_.exited) return;
+  if (eintr_nr_ >= 0) RestartCall();
+  if (task_.restore_sigmask) {
+    // rt_sigsuspend ran no handler: its mask goes.
+    task_.sigmask = task_.saved_sigmask;
+    task_.restore_sigmask = false;
+  }
+  if (process_.exited || task_.exiting) return;
 
   // Ctrl-C from the debugger during the hypercall: if it cut a blocking host
   // call short, the call starts over when the program goes on (the pc is
@@ -392,26 +458,27 @@ void Vcpu::Hypercall(RunResult* result, Next* next) {
   int request = Process::kInterrupt;
   if (process_.stop_request.compare_exchange_strong(request, Process::kNoStop)) {
     if (!debug_) return;
-    if (ret == -EINTR && nr < kMaxHypercall) {
-      page[HC_RET / 8] = nr;
-      page[HC_RIP / 8] -= 2;  // `syscall` is 0f 05
+    if (ret == -EINTR && nr < kMaxHypercall && ctx == Context::kHypercall && !flat_call_) {
+      eintr_nr_ = static_cast<int>(nr);
+      RestartCall();
       restarted = true;
     }
     interrupt_pending_ = true;
   }
   if (!debug_) return;
+  const uint64_t resume = ctx == Context::kHypercall ? page[HC_RIP / 8] : Regs().rip;
   Stop stop;
   if (debug_->Catches(nr) && !restarted) {
     stop = Stop{StopWhy::kSyscallReturn, SIGTRAP};
     stop.syscall = static_cast<int64_t>(nr);
   } else if (interrupt_pending_) {
     stop = Stop{StopWhy::kInterrupt, SIGINT};
-  } else if (stepped && InStepRange(page[HC_RIP / 8])) {
+  } else if (stepped && InStepRange(resume)) {
     // Range stepping goes on from the return address.
     stepping_ = true;
     if (!KvmStep()) {
-      SetTrapFlag(Context::kHypercall, true);
-      skip_trap_at_ = page[HC_RIP / 8];
+      SetTrapFlag(ctx, true);
+      if (ctx == Context::kHypercall) skip_trap_at_ = resume;
     }
     return;
   } else if (stepped) {
@@ -421,52 +488,53 @@ void Vcpu::Hypercall(RunResult* result, Next* next) {
     return;
   }
   interrupt_pending_ = false;
-  if (Park(stop, Context::kHypercall, result) == Next::kEnd) *next = Next::kEnd;
+  if (Park(stop, ctx, result) == Next::kEnd) *next = Next::kEnd;
 }
 
-void Vcpu::FlatHypercall() {
+void Vcpu::RestartCall() {
+  // As a restarted Linux syscall: back on the `syscall` (0f 05) with rax
+  // the number again.
+  uint64_t* page = HcPage();
+  page[HC_RET / 8] = static_cast<uint64_t>(eintr_nr_);
+  page[HC_RIP / 8] -= 2;
+  eintr_nr_ = -1;
+}
+
+void Vcpu::FlatHypercall(RunResult* result, Next* next) {
   // ToroV's ABI: `out` with the number in eax and the Linux arguments in
-  // registers. Not the hot path: it costs two register ioctls.
+  // registers. The call goes into the hypercall slot, through the same gate
+  // as `syscall`'s, and its result comes back into rax. Not the hot path:
+  // it costs two register ioctls.
   kvm_regs& regs = Regs();
-  const uint64_t args[6] = {regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9};
-  const uint64_t nr = regs.rax & 0xffffffff;
-  const bool traced = Traced(nr, args);
-  bool denied = false;
-  int64_t ret;
-  if (nr >= kMaxHypercall) {
-    ret = -ENOSYS;
-  } else if (!process_.Allowed(nr)) {
-    ret = -EPERM;
-    denied = true;
-    process_.denied_count++;
-    if (process_.config.on_denied == OnDenied::kKill) {
-      process_.denied_nr = static_cast<int>(nr);
-      process_.Kill(SIGSYS, "denied");
-    }
-  } else {
-    process_.counts[nr]++;
-    process_.needed[nr] = true;
-    ret = Dispatch(nr, args);
-  }
-  if (traced) EndTrace(nr, ret, denied);
-  regs.rax = static_cast<uint64_t>(ret);
+  uint64_t* page = HcPage();
+  const uint64_t call[9] = {regs.rax & 0xffffffff, regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9,
+                            regs.rip, regs.rflags};
+  std::memcpy(page + HC_NR / 8, call, sizeof call);
+  flat_call_ = true;
+  Hypercall(result, next);
+  flat_call_ = false;
+  if (*next == Next::kEnd || returned_direct_) return;
+  kvm_regs& after = Regs();  // a debugger stop may have changed them
+  after.rax = page[HC_RET / 8];
+  after.rip = page[HC_RIP / 8];
+  after.rflags = (page[HC_RFLAGS / 8] & kUserFlags) | kRflagsFixed | kRflagsIf;
   RegsChanged();
 }
 
 bool Vcpu::Traced(uint64_t nr, const uint64_t* args) {
-  return tracer_ && tracer_->enabled() && tracer_->Begin(nr, args);
+  return tracer_ && tracer_->enabled() && tracer_->Begin(trace_call_, task_.tid, nr, args);
 }
 
 void Vcpu::EndTrace(uint64_t nr, int64_t ret, bool denied) {
   uint8_t flags = denied ? kTraceDenied : 0;
-  if (process_.exited && (nr == SYS_exit || nr == SYS_exit_group)) flags |= kTraceNoReturn;
-  tracer_->End(ret, flags);
+  if ((process_.exited && nr == SYS_exit_group) || (nr == SYS_exit && task_.exiting)) flags |= kTraceNoReturn;
+  tracer_->End(trace_call_, ret, flags);
 }
 
 // ---- the application's registers at a stop
 
 void Vcpu::Capture(Context ctx, DebugRegs* out) {
-  const int fd = fd_.get();
+  const int fd = fd_;
   const kvm_regs& r = Regs();
   const kvm_sregs& sr = Sregs();
   std::memset(out, 0, sizeof *out);
@@ -495,8 +563,10 @@ void Vcpu::Capture(Context ctx, DebugRegs* out) {
   } else if (ctx == Context::kHypercall) {
     const uint64_t* page = HcPage();
     out->gpr[0] = page[HC_RET / 8];
-    out->gpr[2] = page[HC_RIP / 8];  // rcx and r11 after `syscall`, as on Linux
-    out->gpr[11] = page[HC_RFLAGS / 8];
+    if (!flat_call_) {
+      out->gpr[2] = page[HC_RIP / 8];  // rcx and r11 after `syscall`, as on Linux
+      out->gpr[11] = page[HC_RFLAGS / 8];
+    }
     out->rip = page[HC_RIP / 8];
     out->rflags = page[HC_RFLAGS / 8];
     out->seg[0] = USER_CS;  // the stub may run at CPL 0; the application does not
@@ -531,7 +601,7 @@ void Vcpu::Capture(Context ctx, DebugRegs* out) {
 }
 
 void Vcpu::Apply(Context ctx, const DebugRegs& in) {
-  const int fd = fd_.get();
+  const int fd = fd_;
   kvm_regs& r = Regs();
   const uint64_t keep_rsp = r.rsp, keep_rip = r.rip, keep_flags = r.rflags;
   __u64* g[16] = {&r.rax, &r.rbx, &r.rcx, &r.rdx, &r.rsi, &r.rdi, &r.rbp, &r.rsp,
@@ -669,18 +739,23 @@ Vcpu::Next Vcpu::Park(const Stop& stop, Context ctx, RunResult* result) {
     // run a handler yet, so a fault's signal still ends the program, as
     // does any signal whose default action is not to ignore it.
     const int sig = order.signal;
-    const uint64_t handler = process_.sigactions[sig].handler;
+    uint64_t handler;
+    {
+      std::lock_guard<std::mutex> lock(process_.signal_mutex);
+      handler = process_.sigactions[sig].handler;
+    }
     const bool handled = handler != reinterpret_cast<uint64_t>(SIG_IGN) && handler != reinterpret_cast<uint64_t>(SIG_DFL);
     const bool ignored = sig != SIGKILL && (handler == reinterpret_cast<uint64_t>(SIG_IGN) ||
                                             (handler == reinterpret_cast<uint64_t>(SIG_DFL) && DefaultIsIgnore(sig)));
     const bool fault = stop.why == StopWhy::kSignal && ctx == Context::kException;
     if (sig != SIGKILL && handled && !fault) {
-      process_.sig_pending |= uint64_t{1} << (sig - 1);
+      std::lock_guard<std::mutex> lock(process_.signal_mutex);
+      task_.sig_pending |= uint64_t{1} << (sig - 1);
       // The signal it stopped for keeps its siginfo, as under ptrace; one
       // the debugger adds comes from "a user".
-      if (stop.why != StopWhy::kSignal || stop.signal != sig) process_.sig_code[sig] = SI_USER;
+      if (stop.why != StopWhy::kSignal || stop.signal != sig) task_.sig_code[sig] = SI_USER;
     } else if (!ignored) {
-      process_.Kill(sig, "signal from the debugger");
+      KillProcess(sig, "signal from the debugger");
       result->kind = RunResult::kSignaled;
       result->signal = sig;
       result->status = 128 + sig;
@@ -744,8 +819,8 @@ Vcpu::Next Vcpu::Exception(RunResult* result) {
   if (process_.config.flat && vector == 13) {
     const uint8_t* insn = process_.mm.User(rip, 1, Access::kRead);
     if (insn && *insn == 0xf4) {
-      process_.exited = true;
-      process_.exit_status = 0;
+      process_.Exit(0);
+      if (process_.threads) process_.threads->KillOthers(&task_);
       return Next::kContinue;
     }
   }
@@ -780,10 +855,11 @@ Vcpu::Next Vcpu::Exception(RunResult* result) {
   } else if (vector == 14 && process_.mm.Guard(cr2)) {
     // A watched page. Let the access through for one instruction, then
     // guard the page again; report it if it touched a watched range.
-    const Vma* vma = process_.mm.VmaAt(cr2);
+    Vma vma;
+    const bool mapped = process_.mm.VmaAt(cr2, &vma);
     const bool write = error_code & 2;
     const int need = write ? PROT_WRITE : (error_code & 16 ? PROT_EXEC : PROT_READ);
-    if (!vma || !(vma->prot & need)) {
+    if (!mapped || !(vma.prot & need)) {
       stop = fault();  // a real fault, guard or not
     } else {
       const uint64_t page = PageDown(cr2);
@@ -887,7 +963,7 @@ Vcpu::Next Vcpu::StopAt(Stop stop, Context ctx, RunResult* result) {
 
 void Vcpu::FlushRegs() {
   if (!(run_->kvm_dirty_regs & KVM_SYNC_X86_REGS)) return;
-  if (ioctl(fd_.get(), KVM_SET_REGS, &run_->s.regs.regs) < 0) throw SystemError("EKVM", "KVM_SET_REGS");
+  if (ioctl(fd_, KVM_SET_REGS, &run_->s.regs.regs) < 0) throw SystemError("EKVM", "KVM_SET_REGS");
   run_->kvm_dirty_regs &= ~KVM_SYNC_X86_REGS;
 }
 
@@ -911,10 +987,14 @@ void Vcpu::LeaveRuntime(Context ctx) {
     return;
   }
   RegsChanged();
+  EnterUserMode();
+}
+
+void Vcpu::EnterUserMode() {
   kvm_sregs sr = Sregs();
   SetSegment(&sr.cs, USER_CS, true, 3);
   SetSegment(&sr.ss, USER_DS, false, 3);
-  if (ioctl(fd_.get(), KVM_SET_SREGS, &sr) < 0) throw SystemError("EKVM", "KVM_SET_SREGS");
+  if (ioctl(fd_, KVM_SET_SREGS, &sr) < 0) throw SystemError("EKVM", "KVM_SET_SREGS");
   sregs_ok_ = false;
 }
 
@@ -971,7 +1051,7 @@ void Vcpu::ArmGuestDebug() {
   // registers changed meanwhile must reach it first.
   FlushRegs();
   if (!step && armed_valid_ && std::memcmp(&dbg, &armed_, sizeof dbg) == 0) return;
-  if (ioctl(fd_.get(), KVM_SET_GUEST_DEBUG, &dbg) < 0) throw SystemError("EKVM", "KVM_SET_GUEST_DEBUG");
+  if (ioctl(fd_, KVM_SET_GUEST_DEBUG, &dbg) < 0) throw SystemError("EKVM", "KVM_SET_GUEST_DEBUG");
   armed_ = dbg;
   armed_valid_ = true;
 }
@@ -979,7 +1059,7 @@ void Vcpu::ArmGuestDebug() {
 void Vcpu::DisarmGuestDebug() {
   kvm_guest_debug dbg{};
   FlushRegs();
-  if (ioctl(fd_.get(), KVM_SET_GUEST_DEBUG, &dbg) < 0) throw SystemError("EKVM", "KVM_SET_GUEST_DEBUG");
+  if (ioctl(fd_, KVM_SET_GUEST_DEBUG, &dbg) < 0) throw SystemError("EKVM", "KVM_SET_GUEST_DEBUG");
   armed_valid_ = false;
   kvm_stepping_ = false;
   plan_ = DebugRegisterPlan{};
@@ -1050,10 +1130,13 @@ Vcpu::Next Vcpu::DebugExit(RunResult* result) {
 RunResult Vcpu::Run() {
   RunResult result;
   const bool flat = process_.config.flat;
+  thread_ = pthread_self();
+  thread_known_.store(true, std::memory_order_release);
   if (debug_ && Park(Stop{StopWhy::kInitial, SIGTRAP}, Context::kDirect, &result) == Next::kEnd) return result;
   for (;;) {
     if (process_.stop_request.load() == Process::kKill) {
       result.kind = RunResult::kKilled;
+      if (process_.exited) return Ended(result);  // another thread ended the process
       return result;
     }
     if (debug_ && mech_.any()) ArmGuestDebug();
@@ -1064,10 +1147,19 @@ RunResult Vcpu::Run() {
         return result;
       }
       run_->immediate_exit = 0;
+      task_.kick_pending.store(false);
       // Stopped by a signal, not by an exit: the registers are the guest's
       // own, and the context of the last exit (a hypercall's, an
       // exception's) is over.
       exit_ctx_ = Context::kDirect;
+      // A signal sent to this thread while it ran: delivered here, between
+      // two of the program's instructions, unless it is inside the runtime
+      // (then at the hypercall or exception it is about to make).
+      if (task_.Deliverable() && !process_.interrupted() && !InRuntime(Regs().rip)) {
+        eintr_nr_ = -1;
+        if (DeliverSignals(Context::kDirect, &result) == Next::kEnd) return result;
+        if (process_.exited) return Ended(result);
+      }
       int request = Process::kInterrupt;
       if (process_.stop_request.compare_exchange_strong(request, Process::kNoStop) && debug_) {
         if (InRuntime(Regs().rip)) {
@@ -1093,7 +1185,9 @@ RunResult Vcpu::Run() {
         } else if (run_->io.direction == KVM_EXIT_IO_OUT && run_->io.port == EXC_PORT) {
           if (Exception(&result) == Next::kEnd) return result;
         } else if (flat && run_->io.direction == KVM_EXIT_IO_OUT) {
-          FlatHypercall();
+          Next next;
+          FlatHypercall(&result, &next);
+          if (next == Next::kEnd) return result;
         } else {
           // An application `in`/`out`: #GP on a Linux host. (PVM lets it
           // exit instead of faulting.)
@@ -1107,8 +1201,8 @@ RunResult Vcpu::Run() {
         }
         break;
       case KVM_EXIT_HLT:
-        process_.exited = true;
-        process_.exit_status = 0;
+        process_.Exit(0);
+        if (process_.threads) process_.threads->KillOthers(&task_);
         break;
       case KVM_EXIT_SHUTDOWN: {
         result.kind = RunResult::kError;
@@ -1138,14 +1232,27 @@ RunResult Vcpu::Run() {
         result.message = "unexpected KVM exit " + std::to_string(run_->exit_reason);
         return result;
     }
-    if (process_.exited) {
-      result.kind = process_.signal ? RunResult::kSignaled : RunResult::kExited;
-      result.status = process_.exit_status;
-      result.signal = process_.signal;
-      result.message = process_.reason;
+    if (process_.exited) return Ended(result);
+    if (task_.exiting) {
+      result.kind = RunResult::kThreadExit;
+      result.status = task_.exit_status;
       return result;
     }
   }
+}
+
+RunResult& Vcpu::Ended(RunResult& result) {
+  std::lock_guard<std::mutex> lock(process_.mutex);
+  result.kind = process_.signal ? RunResult::kSignaled : RunResult::kExited;
+  result.status = process_.exit_status;
+  result.signal = process_.signal;
+  result.message = process_.reason;
+  return result;
+}
+
+void Vcpu::KillProcess(int sig, std::string why) {
+  process_.Kill(sig, std::move(why));
+  if (process_.threads) process_.threads->KillOthers(&task_);
 }
 
 }  // namespace torov

@@ -17,16 +17,18 @@
 #include <vector>
 
 #include "debug.h"
+#include "kvm/kvm.h"
 #include "kvm/runtime.h"
 #include "fd.h"
-#include "process.h"
+#include "task.h"
 #include "trace.h"
 
 namespace torov {
 
 // How a run ended.
 struct RunResult {
-  enum Kind { kExited, kSignaled, kFault, kKilled, kError } kind = kExited;
+  // kThreadExit: the thread called exit(2); the others go on.
+  enum Kind { kExited, kSignaled, kFault, kKilled, kError, kThreadExit } kind = kExited;
   int status = 0;  // exit status (128 + signal when signaled)
   int signal = 0;
   std::string message;  // kError: what went wrong; kSignaled: why
@@ -42,9 +44,42 @@ struct InitialState {
   uint64_t rsp = 0;
 };
 
+// What a new thread starts with: its parent's registers as clone returns
+// (rax 0), its own stack and TLS.
+struct ThreadStart {
+  kvm_regs regs{};
+  uint64_t fs_base = 0, gs_base = 0;
+  KvmXsave xsave{};
+  bool has_xsave = false;
+};
+
+// A KVM vCPU: its fd, its kvm_run mapping and its id, which is also its
+// slot in the runtime (runtime.h). KVM frees vCPUs only with their VM, so a
+// thread that ends leaves its vCPU to the next one.
+class KvmVcpu {
+ public:
+  KvmVcpu(int vm_fd, int index);
+  ~KvmVcpu();
+  KvmVcpu(const KvmVcpu&) = delete;
+  KvmVcpu& operator=(const KvmVcpu&) = delete;
+  int fd() const { return fd_.get(); }
+  kvm_run* run() const { return run_; }
+  int index() const { return index_; }
+  // KVM takes CPUID only before a vCPU's first run: a vCPU that a thread
+  // leaves to the next keeps it.
+  bool cpuid_set = false;
+
+ private:
+  Fd fd_;
+  kvm_run* run_ = nullptr;
+  size_t run_size_ = 0;
+  int index_;
+};
+
 class Vcpu : public CpuControl {
  public:
-  Vcpu(int vm_fd, Process& guest, int index);
+  // Runs `task` on `kvm`, one thread's lifetime.
+  Vcpu(KvmVcpu& kvm, Process& process, Task& task);
   ~Vcpu() override;
   Vcpu(const Vcpu&) = delete;
   Vcpu& operator=(const Vcpu&) = delete;
@@ -54,6 +89,11 @@ class Vcpu : public CpuControl {
   void Setup();
   // The program's entry point and initial stack.
   void SetEntry(const InitialState& init);
+  // A new thread's state (clone), taken from its parent by ForkState() on
+  // the parent's thread, and applied on its own.
+  bool ForkState(uint64_t stack, bool set_tls, uint64_t tls, ThreadStart* out);
+  void SetStart(const ThreadStart& start);
+  Task& task() { return task_; }
   // With a debugger: Run() parks at stops (the first before the entry point)
   // and calls `report` for each, on this thread, before waiting for an order.
   // `mechanisms` says how stops arise (see debug.h).
@@ -66,7 +106,7 @@ class Vcpu : public CpuControl {
   // One KVM_RUN that must end in an exit on HC_PORT (the raw-exit benchmark).
   bool RunOnce();
   // For diagnostics on scratch VMs (native/kvm/probes.cc).
-  int fd() const { return fd_.get(); }
+  int fd() const { return fd_; }
   const kvm_run* run() const { return run_; }
   // From another thread: end the run (kKilled), or stop it for the debugger.
   void RequestStop(pthread_t thread, Process::StopRequest why, bool kick = true);
@@ -76,6 +116,14 @@ class Vcpu : public CpuControl {
   // CpuControl
   bool SetSegmentBase(bool fs, uint64_t base) override;
   bool GetSegmentBase(bool fs, uint64_t* base) override;
+  bool StackPointer(uint64_t* sp) override;
+  void Kick() override { Kick(true); }
+  // `signal` false: as if the signal had been lost (the tests' fault).
+  void Kick(bool signal);
+  // The kick's signal again, for a kick not taken yet.
+  void Resignal();
+  // Told of each kick, to send it again until it is taken (native/threads.h).
+  void SetKickNotice(std::function<void()> notice) { kick_notice_ = std::move(notice); }
 
  private:
   // Where the application's registers are while it is stopped: in KVM's
@@ -85,8 +133,14 @@ class Vcpu : public CpuControl {
   // What a Park() decided: go on, or end the run.
   enum class Next { kContinue, kEnd };
 
+  // The one gate every hypercall passes, from either ABI: debugger stops at
+  // entry and return, the policy, counting, tracing, the handler, signal
+  // delivery. Its registers are in the hypercall slot: FlatHypercall puts an
+  // `out` call's there first and takes the result back.
   void Hypercall(RunResult* result, Next* next);
-  void FlatHypercall();
+  void FlatHypercall(RunResult* result, Next* next);
+  // Puts the call eintr_nr_ back on its `syscall` instruction, to run again.
+  void RestartCall();
   Next Exception(RunResult* result);
   // A KVM_EXIT_DEBUG: KVM's single step, an int3 it intercepted, a debug
   // register that fired.
@@ -108,14 +162,21 @@ class Vcpu : public CpuControl {
   // would, so that the next KVM_RUN starts at the application's next
   // instruction, in user mode.
   void LeaveRuntime(Context ctx);
+  // Code and stack segments the application's (CPL 3), with the registers
+  // as they are: the next KVM_RUN goes straight back to the program.
+  void EnterUserMode();
   int64_t Dispatch(uint64_t nr, const uint64_t* args);
   // Signals (signals.cc): delivers the first pending, unblocked signal as
   // the hypercall returns (a handler's frame, or its default action), after
   // a debugger has seen it unless it passes it; and rt_sigreturn's return
   // from a handler.
-  Next DeliverSignals(RunResult* result);
-  bool PushSignalFrame(int sig, const kernel_sigaction_t& act);
+  Next DeliverSignals(Context ctx, RunResult* result);
+  bool PushSignalFrame(int sig, int32_t code, const kernel_sigaction_t& act, Context ctx);
   int64_t SigReturn();
+  // Ends the process: the thread's own fatal signal, or exit_group's.
+  void KillProcess(int sig, std::string why);
+  // The process's end, as this thread's result.
+  RunResult& Ended(RunResult& result);
   void Capture(Context ctx, DebugRegs* out);
   void Apply(Context ctx, const DebugRegs& in);
   // Parks at a stop and carries out the order. A resume with a signal the
@@ -139,7 +200,7 @@ class Vcpu : public CpuControl {
   bool InStepRange(uint64_t rip) const { return rip >= range_start_ && rip < range_end_; }
   bool KvmStep() const { return debug_ && mech_.kvm_step; }
   bool DebugRegisters() const { return debug_ && mech_.debug_registers; }
-  // The hypercall page, as 64-bit words (HC_* / 8).
+  // The hypercall slot, as 64-bit words (HC_* / 8).
   uint64_t* HcPage() { return reinterpret_cast<uint64_t*>(process_.ram.Phys(RT_HCSLOT(index_), RT_HC_SIZE)); }
   // Whether [rsp, rsp + 7 words) is on this vCPU's exception stack.
   bool OnExceptionStack(uint64_t rsp) const {
@@ -155,10 +216,25 @@ class Vcpu : public CpuControl {
   void GuardPage(uint64_t page, bool on);
 
   Process& process_;
+  Task& task_;
+  KvmVcpu& kvm_;
   const int index_;  // KVM's vCPU id, and the runtime slot it uses
-  Fd fd_;
-  kvm_run* run_ = nullptr;
-  size_t run_size_ = 0;
+  const int fd_;
+  kvm_run* const run_;
+  // The native thread that runs it (for kicks), once Run() has started.
+  std::atomic<bool> thread_known_{false};
+  pthread_t thread_{};
+  std::function<void()> kick_notice_;
+  // The call in the hypercall slot came from the flat ABI (`out`): rcx and
+  // r11 are the program's own, not the return address and flags.
+  bool flat_call_ = false;
+  // rt_sigreturn put every register back directly: the call returns
+  // without the stub, which would overwrite rcx and r11.
+  bool returned_direct_ = false;
+  // The call a signal interrupted (-EINTR) this time, to restart unless a
+  // handler that does not ask for it runs (-1: none).
+  int eintr_nr_ = -1;
+  TraceCall trace_call_;
   bool has_xsave_ = false;
   bool has_sync_regs_ = false;
   bool regs_ok_ = false;   // Regs() holds this exit's registers
@@ -209,6 +285,10 @@ class Vcpu : public CpuControl {
   // else the lowest it touched (GDB checks only the one reported).
   const Lifted::Hit& ReportedHit() const;
 };
+
+// Every ioctl a vCPU's thread makes on its vCPU (its seccomp filter admits
+// these on any fd: vCPUs are made after the filter is in place).
+const std::vector<unsigned long>& VcpuRequests();
 
 // The signal a Linux process gets for a CPU exception vector.
 int SignalForVector(int vector);

@@ -16,6 +16,8 @@ export interface Capture {
 export interface TraceRecord {
   readonly seq: number;
   readonly nr: number;
+  /** The thread that made the call (its tid; the main thread's is the pid). */
+  readonly tid: number;
   /** CLOCK_REALTIME, nanoseconds. */
   readonly start: bigint;
   readonly durationNs: bigint;
@@ -34,7 +36,7 @@ export interface TraceRecord {
   readonly extra: readonly Capture[];
 }
 
-const HEADER = 88;
+const HEADER = 96;
 const DENIED = 1;
 const NO_RETURN = 2;
 const SIGNAL = 4;
@@ -70,6 +72,7 @@ export function parseRecords(buf: Buffer, plan: TracePlan): TraceRecord[] {
     out.push({
       seq: Number(buf.readBigUInt64LE(at + 8)),
       nr,
+      tid: buf.readUInt32LE(at + 88),
       start: buf.readBigInt64LE(at + 16),
       durationNs: buf.readBigUInt64LE(at + 24),
       result: buf.readBigInt64LE(at + 32),

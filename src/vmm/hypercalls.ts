@@ -249,10 +249,16 @@ const ROWS: Row[] = [
   ["wait4", "e", "process", "int hex waitflags hex"],
   ["waitid", "e", "process", "int int hex waitflags hex"],
   ["futex", "e", "process", "hex futexop int hex hex int"],
+  // threads (emulated: each gets a vCPU of its own)
+  ["clone", "e", "process", "hex hex hex hex hex"],
+  ["clone3", "e", "process", "hex size"],
   // @signal (emulated: actions, masks, signals to itself, the return from a handler)
   ["rt_sigaction", "e", "signal", "signal sigaction osigaction size"],
   ["rt_sigprocmask", "e", "signal", "sighow sigset osigset size"],
   ["rt_sigpending", "e", "signal", "osigset size"],
+  ["rt_sigsuspend", "e", "signal", "sigset size"],
+  ["rt_sigtimedwait", "e", "signal", "sigset hex timespec size"],
+  ["pause", "e", "signal", ""],
   ["rt_sigreturn", "e", "signal", "sigframe"],
   ["sigaltstack", "e", "signal", "hex hex"],
   ["kill", "e", "signal process", "int signal"],

@@ -160,6 +160,8 @@ export interface NativeAddon {
   Machine: new (config: NativeMachineConfig) => NativeMachine;
   setErrorClass(cls: new (message: string, code: string) => Error): void;
   kvmInfo(): KvmInfo;
+  /** The ioctl requests a vCPU thread makes on its vCPU. */
+  vcpuRequests(): number[];
   implementedHypercalls(): number[];
   getRandom(buf: Uint8Array): Uint8Array;
   /** µs per exit of a guest looping on `out` at CPL 3, nothing done per exit. */

@@ -14,6 +14,7 @@
 // flags). Refused calls fail with EPERM.
 
 import { HYPERCALLS } from "./hypercalls.js";
+import { native } from "./native.js";
 import type { Policy } from "./policy.js";
 import { LINUX_SYSCALLS } from "./syscalls.js";
 
@@ -39,11 +40,12 @@ export interface ArgCheck {
   readonly set?: number;
 }
 
-/** A host call admitted when all of `when` holds (always, when empty). */
+/** A host call admitted when all of `when` holds (always, when empty); with `errno`, refused with it instead. */
 export interface FilterRule {
   readonly nr: number;
   readonly name: string;
   readonly when: readonly ArgCheck[];
+  readonly errno?: number;
 }
 
 // x86-64 Linux values.
@@ -61,6 +63,10 @@ const AF_UNIX = 1, AF_INET = 2, AF_INET6 = 10;
 const SOL_SOCKET = 1, IPPROTO_IP = 0, IPPROTO_TCP = 6, IPPROTO_UDP = 17, IPPROTO_IPV6 = 41;
 const SO_ERROR = 4, SO_ATTACH_FILTER = 26, SO_ATTACH_BPF = 50, SO_ATTACH_REUSEPORT_CBPF = 51, SO_ATTACH_REUSEPORT_EBPF = 52;
 const TCP_ZEROCOPY_RECEIVE = 35;
+const PR_SET_NAME = 15;
+const ENOSYS = 38;
+/** A thread, as glibc's pthread_create asks for one (and nothing that makes a process). */
+const THREAD_CLONE = 0x3d0f00; // VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|SETTLS|PARENT_SETTID|CHILD_CLEARTID
 /** The terminal requests native/hypercalls/io.cc forwards (FIOCLEX and FIONCLEX are answered by the fd table). */
 export const FORWARDED_IOCTLS: readonly number[] = [
   0x5401 /* TCGETS */, 0x5402 /* TCSETS */, 0x5403 /* TCSETSW */, 0x5404 /* TCSETSF */, 0x5413 /* TIOCGWINSZ */,
@@ -68,8 +74,11 @@ export const FORWARDED_IOCTLS: readonly number[] = [
   0x540a /* TCXONC */, 0x5409 /* TCSBRK */,
 ];
 
-/** A host call: its name alone (any arguments), or its name and the checks that must all hold. */
-type Need = string | readonly [string, ...ArgCheck[]];
+/** A host call: its name alone (any arguments), or its name and the checks that must all hold (or a function that makes one). */
+type Need = string | readonly [string, ...ArgCheck[]] | (() => readonly [string, ...ArgCheck[]]);
+
+/** Host calls refused with an errno of their own instead of EPERM. */
+const REFUSED: ReadonlyArray<readonly [string, number]> = [["clone3", ENOSYS]];
 
 /** A call whose directory fd arguments are never AT_FDCWD: it never resolves a name from the thread's cwd. */
 const at = (name: string, ...dirfds: number[]): Need => [name, ...dirfds.map((arg) => ({ arg, notIn: [AT_FDCWD] }))];
@@ -101,9 +110,18 @@ const SOCKOPT = (name: string): Need[] => [
 
 /** The run loop, the fd table, the emulated hypercalls, tracing and the debugger: for every manifest. */
 const BASE: readonly Need[] = [
-  // KVM: any request on the VM's own fds (the vCPU's first: KVM_RUN is the
-  // hot path). Terminal requests on other fds come with the ioctl hypercall.
+  // KVM: any request on the VM's own fds (the main vCPU's first: KVM_RUN is
+  // the hot path), and a vCPU's requests on any fd: the vCPUs of threads
+  // the guest makes later have fds no rule can name in advance. Terminal
+  // requests on other fds come with the ioctl hypercall.
   ["ioctl", { arg: 0, in: ["vcpu", "vm"] }],
+  () => ["ioctl", { arg: 1, in: native().vcpuRequests() }],
+  // The guest's threads (issue 11): each vCPU thread starts the next as
+  // pthread_create does, so it shares this one's containment. clone only
+  // with a thread's flags; clone3 (whose flags BPF cannot read) answers
+  // ENOSYS, and glibc then uses clone.
+  ["clone", { arg: 0, in: [THREAD_CLONE] }],
+  "set_robust_list", "rseq", ["prctl", { arg: 0, in: [PR_SET_NAME] }],
   // Waiting for JavaScript and the debugger (futex); the kick signal's
   // handler returning, and a sleep restarted after SIGSTOP/SIGCONT.
   "futex", "rt_sigreturn", "rt_sigprocmask", "restart_syscall",
@@ -206,7 +224,7 @@ export function hostFilter(policy: Policy): FilterRule[] {
   }
   const byName = new Map<string, Map<string, ArgCheck[]>>();
   for (const need of needs) {
-    const [name, ...when] = typeof need === "string" ? [need] : need;
+    const [name, ...when] = typeof need === "string" ? [need] : typeof need === "function" ? need() : need;
     const rules = byName.get(name) ?? new Map<string, ArgCheck[]>();
     rules.set(JSON.stringify(when), when);
     byName.set(name, rules);
@@ -218,10 +236,11 @@ export function hostFilter(policy: Policy): FilterRule[] {
     if (list.some((when) => when.length === 0)) out.push({ nr, name, when: [] });
     else for (const when of list) out.push({ nr, name, when });
   }
+  for (const [name, errno] of REFUSED) out.push({ nr: nrOf(name), name, when: [], errno });
   return out.sort((a, b) => a.nr - b.nr);
 }
 
 /** The host system call numbers a policy admits (with or without argument checks), sorted. */
 export function hostSyscalls(policy: Policy): number[] {
-  return [...new Set(hostFilter(policy).map((r) => r.nr))];
+  return [...new Set(hostFilter(policy).filter((r) => r.errno === undefined).map((r) => r.nr))];
 }

@@ -30,7 +30,7 @@ interface Blob {
   flags?: number;
 }
 
-function record(name: string, args: Array<number | bigint>, result: number | bigint, blobs: Blob[] = [], opts: { denied?: boolean; noReturn?: boolean; seq?: number } = {}): Buffer {
+function record(name: string, args: Array<number | bigint>, result: number | bigint, blobs: Blob[] = [], opts: { denied?: boolean; noReturn?: boolean; seq?: number; tid?: number } = {}): Buffer {
   const parts: Buffer[] = [];
   for (const b of blobs) {
     const h = Buffer.alloc(16);
@@ -42,8 +42,8 @@ function record(name: string, args: Array<number | bigint>, result: number | big
     parts.push(h, b.data, pad);
   }
   const body = Buffer.concat(parts);
-  const head = Buffer.alloc(88);
-  head.writeUInt32LE(88 + body.length, 0);
+  const head = Buffer.alloc(96);
+  head.writeUInt32LE(96 + body.length, 0);
   head.writeUInt16LE(nr(name), 4);
   head[6] = (opts.denied ? 1 : 0) | (opts.noReturn ? 2 : 0);
   head[7] = blobs.length;
@@ -52,6 +52,7 @@ function record(name: string, args: Array<number | bigint>, result: number | big
   head.writeBigUInt64LE(12_345n, 24);
   head.writeBigInt64LE(BigInt(result), 32);
   args.forEach((a, i) => head.writeBigUInt64LE(BigInt.asUintN(64, BigInt(a)), 40 + i * 8));
+  head.writeUInt32LE(opts.tid ?? 1000, 88);
   return Buffer.concat([head, body]);
 }
 

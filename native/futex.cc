@@ -1,0 +1,99 @@
+#include "futex.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "task.h"
+
+namespace torov {
+
+namespace {
+
+// The host's futex on the waiter's own word.
+long HostFutex(std::atomic<uint32_t>* word, int op, uint32_t value, const timespec* deadline) {
+  return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, value, deadline, nullptr, FUTEX_BITSET_MATCH_ANY);
+}
+
+void WakeTask(Task* task) {
+  task->futex_wake.store(1, std::memory_order_release);
+  HostFutex(&task->futex_wake, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, nullptr);
+}
+
+}  // namespace
+
+int64_t Futexes::Wait(Task& t, const uint32_t* word, uint64_t addr, uint32_t value, uint32_t bitset,
+                      const timespec* deadline, clockid_t clock) {
+  Waiter self{&t, addr, bitset};
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    // Under the lock that every wake takes: a wake after the guest changed
+    // the word either finds this waiter queued or happened before the load.
+    if (__atomic_load_n(word, __ATOMIC_SEQ_CST) != value) return -EAGAIN;
+    t.futex_wake.store(0, std::memory_order_relaxed);
+    waiters_.push_back(&self);
+  }
+  const int op = FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG | (clock == CLOCK_REALTIME ? FUTEX_CLOCK_REALTIME : 0);
+  int64_t result = -EINTR;
+  for (;;) {
+    if (t.futex_wake.load(std::memory_order_acquire)) return 0;
+    if (t.interrupted()) break;
+    if (HostFutex(&t.futex_wake, op, 0, deadline) < 0 && errno == ETIMEDOUT) {
+      result = -ETIMEDOUT;
+      break;
+    }
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  const auto it = std::find(waiters_.begin(), waiters_.end(), &self);
+  if (it == waiters_.end()) return 0;  // woken meanwhile: the wake counts
+  waiters_.erase(it);
+  return result;
+}
+
+int Futexes::WakeLocked(uint64_t addr, int n, uint32_t bitset) {
+  int woken = 0;
+  for (auto it = waiters_.begin(); it != waiters_.end() && woken < n;) {
+    Waiter* w = *it;
+    if (w->addr != addr || !(w->bitset & bitset)) {
+      ++it;
+      continue;
+    }
+    it = waiters_.erase(it);
+    WakeTask(w->task);  // `w` lives on the waiter's stack: not touched again
+    woken++;
+  }
+  return woken;
+}
+
+int Futexes::Wake(uint64_t addr, int n, uint32_t bitset) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return WakeLocked(addr, n, bitset);
+}
+
+int64_t Futexes::Requeue(uint64_t addr, int wake, int requeue, uint64_t addr2, const uint32_t* word, bool compare,
+                         uint32_t value) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (compare && __atomic_load_n(word, __ATOMIC_SEQ_CST) != value) return -EAGAIN;
+  const int woken = WakeLocked(addr, wake, ~0u);
+  int moved = 0;
+  for (Waiter* w : waiters_) {
+    if (moved >= requeue) break;
+    if (w->addr != addr) continue;
+    w->addr = addr2;
+    moved++;
+  }
+  return woken + moved;
+}
+
+int Futexes::WakeOp(uint64_t addr, int n, uint64_t addr2, int n2, const std::function<bool()>& op) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const bool second = op();
+  int woken = WakeLocked(addr, n, ~0u);
+  if (second) woken += WakeLocked(addr2, n2, ~0u);
+  return woken;
+}
+
+}  // namespace torov
