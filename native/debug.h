@@ -60,6 +60,7 @@ enum class StopWhy : uint8_t {
   kDenied,         // the manifest refused a hypercall: SIGSYS
   kWatch,          // a watchpoint fired, after the access
   kHwBreak,        // a hardware breakpoint, before the instruction at rip
+  kQuiet,          // stopped because another thread stopped (all-stop): no event of its own
 };
 
 // Which debugger features use KVM's help.
@@ -135,21 +136,50 @@ struct DebugRegisterPlan {
 bool PlanDebugRegisters(const std::vector<uint64_t>& breaks, const std::vector<Watch>& watches,
                         DebugRegisterPlan* plan);
 
-// Shared between the vCPU thread and JavaScript; every field under mutex.
+// One guest thread as the debugger sees it.
+struct ThreadStop {
+  bool parked = false;
+  Stop stop;
+  DebugRegs regs{};
+  bool regs_dirty = false;
+  // A stop of its own (a breakpoint, a signal...) that the debugger has not
+  // been told of: another thread's was reported first. It is reported when
+  // the debugger resumes, instead of resuming (as gdbserver does).
+  bool event = false;
+  Order order;
+  // Set with `order`, read without the mutex by a vCPU thread spinning for it.
+  std::atomic<bool> ordered{false};
+};
+
+// Shared between the vCPU threads and JavaScript; every field under mutex.
+//
+// All-stop, as GDB's default mode: the first thread to stop for an event
+// (the "event thread") asks every other thread to stop too (they park
+// with kQuiet), waits until all have, and only then reports. The debugger
+// then reads any thread's registers and gives each an order: most resume
+// all, a step with scheduler locking resumes one.
 class DebugState {
  public:
   std::mutex mutex;
   std::condition_variable changed;
 
-  bool parked = false;
-  Stop stop;
-  DebugRegs regs{};
-  bool regs_dirty = false;
-  Order order;
-  // Set with `order`, read without the mutex by a vCPU thread spinning for it.
-  std::atomic<bool> ordered{false};
+  // Every live thread, by tid (Threads adds and removes them).
+  std::map<int, ThreadStop> threads;
+  // An all-stop is under way or in effect: set by the event thread, cleared
+  // when the debugger resumes a thread.
+  bool stopping = false;
+  int event_tid = 0;
+  // Whether every live thread is parked.
+  bool AllParked() const {
+    for (const auto& [tid, t] : threads)
+      if (!t.parked) return false;
+    return true;
+  }
+  // A stop reported (or ready to be): the event thread is parked and so is
+  // every other.
+  bool Stopped() const { return stopping && AllParked(); }
   // JavaScript waits for the next stop itself, spinning on `parks`: the
-  // vCPU thread then does not report that stop through the event loop.
+  // event thread then does not report that stop through the event loop.
   bool waiter = false;
   std::atomic<uint64_t> parks{0};
 
@@ -169,7 +199,9 @@ class DebugState {
   // which takes any number and size.
   std::vector<uint64_t> hw_breaks;
   bool watches_by_pages = true;
-  bool hw_changed = false;
+  // Changes to hw_breaks or the watches' placement: each vCPU loads its
+  // debug registers again when it sees a new value.
+  uint64_t hw_epoch = 0;
 
   bool Catches(uint64_t nr) const {
     return catch_all || (nr < 512 && (catch_syscalls[nr / 8] >> (nr % 8)) & 1);

@@ -440,7 +440,7 @@ void Machine::Body() {
   try {
     vcpu_->SetEntry(init);
     if (debug_) {
-      vcpu_->EnableDebug(debug_.get(), debug_mechanisms_, [this] {
+      threads_->EnableDebug(debug_.get(), debug_mechanisms_, [this] {
         stops_.BlockingCall([](Napi::Env, Napi::Function onStop) { onStop.Call({}); });
       });
     }
@@ -533,6 +533,7 @@ const char* StopName(StopWhy why) {
     case StopWhy::kSyscallEntry: return "syscall_entry";
     case StopWhy::kSyscallReturn: return "syscall_return";
     case StopWhy::kInterrupt: return "interrupt";
+    case StopWhy::kQuiet: return "quiet";
     case StopWhy::kDenied: return "denied";
     case StopWhy::kWatch: return "watch";
     case StopWhy::kHwBreak: return "hwbreak";
@@ -541,14 +542,34 @@ const char* StopName(StopWhy why) {
 }
 }  // namespace
 
-// debugState(): the stop and the registers, while parked; null otherwise.
+// debugState(tid?): while every thread is stopped, the stop of `tid` (the
+// event thread's when not given: the one whose stop was reported) and its
+// registers, with the event thread's tid and every thread's tid and name;
+// null otherwise, or when there is no such thread.
 Napi::Value Machine::DebugState(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!debug_) return env.Null();
+  const auto names = threads_->List();
   std::lock_guard<std::mutex> lock(debug_->mutex);
-  if (!debug_->parked) return env.Null();
-  const Stop& s = debug_->stop;
+  if (!debug_->Stopped()) return env.Null();
+  const int tid = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : debug_->event_tid;
+  auto it = debug_->threads.find(tid);
+  if (it == debug_->threads.end()) return env.Null();
+  const ThreadStop& ts = it->second;
+  const Stop& s = ts.stop;
   Napi::Object o = Napi::Object::New(env);
+  o.Set("tid", tid);
+  o.Set("eventTid", debug_->event_tid);
+  Napi::Array list = Napi::Array::New(env);
+  uint32_t n = 0;
+  for (const auto& [id, name] : names) {
+    if (!debug_->threads.count(id)) continue;
+    Napi::Object t = Napi::Object::New(env);
+    t.Set("tid", id);
+    t.Set("name", name);
+    list.Set(n++, t);
+  }
+  o.Set("threads", list);
   o.Set("why", StopName(s.why));
   o.Set("signal", s.signal);
   if (s.vector >= 0) o.Set("vector", s.vector);
@@ -559,7 +580,7 @@ Napi::Value Machine::DebugState(const Napi::CallbackInfo& info) {
     o.Set("watchAddr", Big(env, s.watch_addr));
     o.Set("watchKind", std::string(1, s.watch_kind));
   }
-  o.Set("regs", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(&debug_->regs), sizeof(DebugRegs)));
+  o.Set("regs", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(&ts.regs), sizeof(DebugRegs)));
   return o;
 }
 
@@ -569,20 +590,58 @@ Napi::Value Machine::DebugSetRegisters(const Napi::CallbackInfo& info) {
   if (!info[0].IsBuffer() || info[0].As<Napi::Buffer<uint8_t>>().Length() != sizeof(DebugRegs))
     throw Napi::TypeError::New(env, "Expected a register buffer of " + std::to_string(sizeof(DebugRegs)) + " bytes");
   std::lock_guard<std::mutex> lock(debug_->mutex);
-  if (!debug_->parked) return Napi::Boolean::New(env, false);
-  std::memcpy(&debug_->regs, info[0].As<Napi::Buffer<uint8_t>>().Data(), sizeof(DebugRegs));
-  debug_->regs_dirty = true;
+  if (!debug_->Stopped()) return Napi::Boolean::New(env, false);
+  const int tid = info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : debug_->event_tid;
+  auto it = debug_->threads.find(tid);
+  if (it == debug_->threads.end()) return Napi::Boolean::New(env, false);
+  std::memcpy(&it->second.regs, info[0].As<Napi::Buffer<uint8_t>>().Data(), sizeof(DebugRegs));
+  it->second.regs_dirty = true;
   return Napi::Boolean::New(env, true);
 }
 
-bool Machine::GiveOrder(const Order& order, int wait_micros) {
+bool Machine::GiveOrder(const Order& order, int wait_micros, int tid, bool others_continue) {
   if (!debug_) return false;
   uint64_t parks;
   {
     std::lock_guard<std::mutex> lock(debug_->mutex);
-    if (!debug_->parked) return false;
-    debug_->order = order;
-    debug_->ordered.store(true, std::memory_order_release);
+    if (order.kind == OrderKind::kResume) {
+      if (!debug_->Stopped()) return false;
+      // A thread that stopped for an event of its own while another's was
+      // reported: that event is reported now, and nothing runs (as
+      // gdbserver does). A breakpoint the debugger has removed since is
+      // not an event any more: the thread goes back to run the
+      // instruction that was under it.
+      for (auto& [id, ts] : debug_->threads) {
+        if (!ts.event) continue;
+        ts.event = false;
+        if (ts.stop.why == StopWhy::kTrap) {
+          const uint64_t at = ts.regs.rip - 1;
+          const uint8_t* byte = at >= RT_LIMIT ? process_->ram.Phys(at, 1) : nullptr;
+          if (byte && *byte != 0xcc) {
+            ts.regs.rip = at;
+            ts.regs_dirty = true;
+            continue;
+          }
+        }
+        debug_->event_tid = id;
+        debug_->parks.fetch_add(1, std::memory_order_release);
+        return true;
+      }
+      debug_->stopping = false;
+    }
+    // The order for `tid` (the event thread's when 0); the others resume
+    // too, or stay stopped (a step with scheduler locking). Kill and detach
+    // go to every parked thread.
+    const int target = tid ? tid : debug_->event_tid;
+    bool given = false;
+    for (auto& [id, ts] : debug_->threads) {
+      if (!ts.parked) continue;
+      if (order.kind == OrderKind::kResume && id != target && !others_continue) continue;
+      ts.order = order.kind != OrderKind::kResume || id == target ? order : Order{OrderKind::kResume};
+      ts.ordered.store(true, std::memory_order_release);
+      given = true;
+    }
+    if (!given) return false;
     debug_->waiter = wait_micros > 0;
     parks = debug_->parks.load(std::memory_order_relaxed);
   }
@@ -599,15 +658,18 @@ bool Machine::GiveOrder(const Order& order, int wait_micros) {
   }
   std::lock_guard<std::mutex> lock(debug_->mutex);
   debug_->waiter = false;
-  return debug_->parked && debug_->parks.load(std::memory_order_relaxed) != parks;
+  return debug_->Stopped() && debug_->parks.load(std::memory_order_relaxed) != parks;
 }
 
-// debugResume({ step, signal, wait, rangeStart, rangeEnd }): true when the
-// program stopped again within `wait` microseconds (the stop is then not
-// reported to onStop). With a range, a step goes on while rip is inside it.
+// debugResume({ step, signal, wait, rangeStart, rangeEnd, tid, others }):
+// true when the program stopped again within `wait` microseconds (the stop
+// is then not reported to onStop). With a range, a step goes on while rip
+// is inside it. The order is for thread `tid` (the event thread's when not
+// given); the others resume too unless `others` is false.
 Napi::Value Machine::DebugResume(const Napi::CallbackInfo& info) {
   Order order{OrderKind::kResume};
-  int wait = 0;
+  int wait = 0, tid = 0;
+  bool others_continue = true;
   if (info[0].IsObject()) {
     Napi::Object o = info[0].As<Napi::Object>();
     order.step = o.Get("step").ToBoolean().Value();
@@ -621,23 +683,28 @@ Napi::Value Machine::DebugResume(const Napi::CallbackInfo& info) {
     }
     Napi::Value w = o.Get("wait");
     wait = w.IsNumber() ? std::clamp(w.As<Napi::Number>().Int32Value(), 0, 100000) : 0;
+    Napi::Value t = o.Get("tid");
+    tid = t.IsNumber() ? t.As<Napi::Number>().Int32Value() : 0;
+    Napi::Value others = o.Get("others");
+    others_continue = others.IsUndefined() || others.ToBoolean().Value();
   }
-  return Napi::Boolean::New(info.Env(), GiveOrder(order, wait));
+  return Napi::Boolean::New(info.Env(), GiveOrder(order, wait, tid, others_continue));
 }
 
 Napi::Value Machine::DebugDetach(const Napi::CallbackInfo& info) {
+  threads_->DisableDebug();
   GiveOrder(Order{OrderKind::kDetach});
   return info.Env().Undefined();
 }
 
 Napi::Value Machine::DebugInterrupt(const Napi::CallbackInfo& info) {
-  if (started_ && vcpu_ && thread_.joinable()) {
+  if (started_ && vcpu_ && thread_.joinable() && debug_) {
     // Stopped already, with no order to go on given: there is nothing to
     // interrupt (gdbserver ignores a Ctrl-C then too), and a request left
     // pending would stop the program again as soon as it goes on.
-    if (debug_) {
+    {
       std::lock_guard<std::mutex> lock(debug_->mutex);
-      if (debug_->parked && debug_->order.kind == OrderKind::kNone) return info.Env().Undefined();
+      if (debug_->Stopped()) return info.Env().Undefined();
     }
     RequestStop(Process::kInterrupt);
   }
@@ -679,7 +746,7 @@ Napi::Value Machine::DebugWatch(const Napi::CallbackInfo& info) {
   if (kind.size() != 1 || std::string("wra").find(kind[0]) == std::string::npos || len == 0 || len > 1 << 20)
     return Napi::Boolean::New(env, false);
   std::lock_guard<std::mutex> lock(debug_->mutex);
-  if (!debug_->parked) return Napi::Boolean::New(env, false);
+  if (!debug_->Stopped()) return Napi::Boolean::New(env, false);
   auto& ws = debug_->watches;
   if (insert) {
     if (process_->mm.DebuggerExtent(addr, len) != len) return Napi::Boolean::New(env, false);
@@ -699,7 +766,7 @@ void Machine::PlaceWatches() {
   DebugRegisterPlan plan;
   debug_->watches_by_pages =
       !debug_mechanisms_.debug_registers || !PlanDebugRegisters(debug_->hw_breaks, debug_->watches, &plan);
-  if (debug_mechanisms_.debug_registers) debug_->hw_changed = true;
+  if (debug_mechanisms_.debug_registers) debug_->hw_epoch++;
   vcpu_->UpdateWatches();
 }
 
@@ -711,7 +778,7 @@ Napi::Value Machine::DebugHwBreak(const Napi::CallbackInfo& info) {
   const uint64_t addr = U64(info[0], "address");
   const bool insert = info[1].ToBoolean().Value();
   std::lock_guard<std::mutex> lock(debug_->mutex);
-  if (!debug_->parked || !debug_mechanisms_.debug_registers) return Napi::Boolean::New(env, false);
+  if (!debug_->Stopped() || !debug_mechanisms_.debug_registers) return Napi::Boolean::New(env, false);
   auto& bs = debug_->hw_breaks;
   if (insert) {
     bs.push_back(addr);
@@ -793,7 +860,7 @@ Napi::Value Machine::TraceConfigure(const Napi::CallbackInfo& info) {
   if (!ready.IsFunction()) throw Napi::TypeError::New(env, "Expected options.onReady to be a function");
   if (debug_) {
     std::lock_guard<std::mutex> lock(debug_->mutex);
-    if (started_ && !debug_->parked) throw Napi::Error::New(env, "traceConfigure: the program is running");
+    if (started_ && !debug_->Stopped()) throw Napi::Error::New(env, "traceConfigure: the program is running");
   } else if (started_) {
     throw Napi::Error::New(env, "traceConfigure: the machine has started");
   }

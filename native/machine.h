@@ -72,7 +72,9 @@ class Machine : public Napi::ObjectWrap<Machine> {
   Napi::Value TraceCounts(const Napi::CallbackInfo& info);
   // Hands a parked vCPU its order; with wait_micros, waits that long for
   // the next stop and says whether it came (then it is not reported).
-  bool GiveOrder(const Order& order, int wait_micros = 0);
+  // For thread `tid` (0: the event thread); the other threads resume too
+  // unless `others_continue` is false. Kill and detach are for all.
+  bool GiveOrder(const Order& order, int wait_micros = 0, int tid = 0, bool others_continue = true);
   void PlaceWatches();
 
   // The vCPU thread: set-up, then wait for start() (or the machine's end),

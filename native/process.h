@@ -59,6 +59,9 @@ class ThreadHost {
   virtual void ForEachTask(const std::function<void(Task&)>& fn) = 0;
   // Ends every thread but `self` (exit_group, a fatal signal).
   virtual void KillOthers(const Task* self) = 0;
+  // Stops every thread but `self` for the debugger (all-stop): each parks
+  // at its next chance (native/debug.h).
+  virtual void StopOthers(const Task* self) = 0;
 };
 
 struct kernel_sigaction_t {

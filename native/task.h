@@ -64,6 +64,8 @@ struct Task {
   // A kick not yet taken: sent again until it is (the signal can arrive just
   // before a host call that waits, and be lost).
   std::atomic<bool> kick_pending{false};
+  // Parked for the debugger: kicks mean nothing to it then.
+  std::atomic<bool> parked{false};
 
   // Signals this thread could take now: its own and the process's, not blocked.
   uint64_t Deliverable() const {

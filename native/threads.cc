@@ -92,6 +92,32 @@ RunResult Threads::RunMain() {
   return final_set_ ? final_ : result;
 }
 
+void Threads::EnableDebug(DebugState* state, DebugMechanisms mechanisms, std::function<void()> report) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  debug_ = state;
+  mechanisms_ = mechanisms;
+  report_ = std::move(report);
+  for (auto& t : threads_)
+    if (t->live) t->vcpu->EnableDebug(debug_, mechanisms_, report_, t.get() == main_);
+}
+
+void Threads::DisableDebug() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  debug_ = nullptr;
+}
+
+std::vector<std::pair<int, std::string>> Threads::List() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<std::pair<int, std::string>> out;
+  for (auto& t : threads_) {
+    if (!t->live) continue;
+    char name[sizeof t->task->comm + 1] = {};
+    std::memcpy(name, t->task->comm, sizeof t->task->comm);
+    out.emplace_back(t->task->tid, name);
+  }
+  return out;
+}
+
 KvmVcpu* Threads::TakeVcpu() {
   int index;
   {
@@ -168,6 +194,10 @@ int64_t Threads::Spawn(Task& parent, uint64_t stack, bool set_tls, uint64_t tls,
   t->vcpu->SetKickNotice([this] { NoteKick(); });
   ThreadStart start;
   parent_vcpu->ForkState(stack, set_tls, tls, &start);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (debug_) t->vcpu->EnableDebug(debug_, mechanisms_, report_, false);
+  }
   {
     const auto hold = process_.mm.Hold();
     const uint32_t value = static_cast<uint32_t>(tid);
@@ -307,6 +337,17 @@ void Threads::Ended(Thread* t, const RunResult& result) {
   }
   if (kill_others) KillOthers(t->task.get());
   ended_.notify_all();
+  DebugState* debug;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    debug = debug_;
+  }
+  if (debug) {
+    // The debugger's list loses it; an all-stop waits for one thread fewer.
+    std::lock_guard<std::mutex> lock(debug->mutex);
+    debug->threads.erase(t->task->tid);
+    debug->changed.notify_all();
+  }
 }
 
 bool Threads::WithTask(int tid, const std::function<void(Task&)>& fn) {
@@ -331,6 +372,24 @@ void Threads::KillOthers(const Task* self) {
   std::lock_guard<std::mutex> lock(mutex_);
   for (auto& t : threads_)
     if (t->live && t->task.get() != self) t->vcpu->Kick();
+  if (debug_) {
+    // Threads parked for the debugger (a step with the others held) end too.
+    std::lock_guard<std::mutex> debug_lock(debug_->mutex);
+    for (auto& [tid, ts] : debug_->threads) {
+      if (!ts.parked || (self && tid == self->tid)) continue;
+      ts.order = Order{OrderKind::kKill};
+      ts.ordered.store(true);
+    }
+    debug_->changed.notify_all();
+  }
+}
+
+void Threads::StopOthers(const Task* self) {
+  int none = Process::kNoStop;
+  process_.stop_request.compare_exchange_strong(none, Process::kInterrupt);
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto& t : threads_)
+    if (t->live && t->task.get() != self && !t->task->parked.load()) t->vcpu->Kick();
 }
 
 void Threads::RequestStop(Process::StopRequest why, bool lose_first_kick) {
@@ -390,7 +449,7 @@ void Threads::Serve() {
       {
         std::lock_guard<std::mutex> threads_lock(mutex_);
         for (auto& t : threads_) {
-          if (t->live && t->task->kick_pending.load()) {
+          if (t->live && t->task->kick_pending.load() && !t->task->parked.load()) {
             t->vcpu->Resignal();
             any = true;
           }

@@ -47,6 +47,12 @@ class Threads : public ThreadHost {
   void RequestStop(Process::StopRequest why, bool lose_first_kick = false);
   // Ends the service thread (after RunMain, or when the run never starts).
   void Shutdown();
+  // A debugger: every thread, the ones made later too, parks at stops
+  // (native/debug.h); nullptr when it detaches.
+  void EnableDebug(DebugState* state, DebugMechanisms mechanisms, std::function<void()> report);
+  void DisableDebug();
+  // The live threads' tids and names, main first.
+  std::vector<std::pair<int, std::string>> List();
   // How many vCPUs a process may have here.
   int limit() const { return limit_; }
 
@@ -56,6 +62,7 @@ class Threads : public ThreadHost {
   bool WithTask(int tid, const std::function<void(Task&)>& fn) override;
   void ForEachTask(const std::function<void(Task&)>& fn) override;
   void KillOthers(const Task* self) override;
+  void StopOthers(const Task* self) override;
 
  private:
   struct Thread {
@@ -92,6 +99,9 @@ class Threads : public ThreadHost {
   int next_tid_ = 0;
   bool final_set_ = false;
   RunResult final_;
+  DebugState* debug_ = nullptr;
+  DebugMechanisms mechanisms_;
+  std::function<void()> report_;
 
   // The service thread, under service_mutex_ (never held while taking mutex_).
   std::mutex service_mutex_;

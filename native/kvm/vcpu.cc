@@ -57,6 +57,9 @@ constexpr uint64_t kUserFlags = 0x254dd5;
 constexpr size_t kXsaveBvOffset = 512;
 constexpr size_t kYmmhOffset = 576;
 
+// Linux's ERESTARTSYS: what rax shows for a call a stop interrupted.
+constexpr int64_t kErestartsys = 512;
+
 // How long a parked vCPU spins for the debugger's next order before it sleeps.
 constexpr int kSpinMicros = 1000;
 
@@ -225,8 +228,14 @@ void Vcpu::Setup() {
 
 }
 
-void Vcpu::EnableDebug(DebugState* state, DebugMechanisms mechanisms, std::function<void()> report) {
+void Vcpu::EnableDebug(DebugState* state, DebugMechanisms mechanisms, std::function<void()> report,
+                       bool initial_stop) {
   debug_ = state;
+  initial_stop_ = initial_stop;
+  {
+    std::lock_guard<std::mutex> lock(debug_->mutex);
+    debug_->threads[task_.tid];  // a live thread from now on
+  }
   mech_ = mechanisms;
   report_ = std::move(report);
 }
@@ -450,22 +459,21 @@ void Vcpu::Hypercall(RunResult* result, Next* next) {
   }
   if (process_.exited || task_.exiting) return;
 
-  // Ctrl-C from the debugger during the hypercall: if it cut a blocking host
-  // call short, the call starts over when the program goes on (the pc is
-  // put back on the syscall instruction with rax = the number, as a
-  // restarted Linux syscall); otherwise the program stops right after it.
+  // An all-stop (Ctrl-C, or another thread's event) during the hypercall:
+  // if it cut a blocking host call short, the thread stops as Linux shows a
+  // task stopped in a syscall (pc after it, rax -ERESTARTSYS, orig_rax the
+  // number), and the call starts over when it goes on unless the debugger
+  // changed that; otherwise the program stops right after the call.
+  if (!debug_) return;
   bool restarted = false;
-  int request = Process::kInterrupt;
-  if (process_.stop_request.compare_exchange_strong(request, Process::kNoStop)) {
-    if (!debug_) return;
+  if (process_.stop_request.load() == Process::kInterrupt) {
     if (ret == -EINTR && nr < kMaxHypercall && ctx == Context::kHypercall && !flat_call_) {
-      eintr_nr_ = static_cast<int>(nr);
-      RestartCall();
+      page[HC_RET / 8] = static_cast<uint64_t>(-kErestartsys);
+      restart_nr_ = static_cast<int>(nr);
       restarted = true;
     }
     interrupt_pending_ = true;
   }
-  if (!debug_) return;
   const uint64_t resume = ctx == Context::kHypercall ? page[HC_RIP / 8] : Regs().rip;
   Stop stop;
   if (debug_->Catches(nr) && !restarted) {
@@ -488,7 +496,14 @@ void Vcpu::Hypercall(RunResult* result, Next* next) {
     return;
   }
   interrupt_pending_ = false;
-  if (Park(stop, ctx, result) == Next::kEnd) *next = Next::kEnd;
+  const uint64_t rip = page[HC_RIP / 8];
+  if (Park(stop, ctx, result) == Next::kEnd) {
+    *next = Next::kEnd;
+  } else if (restarted && page[HC_RET / 8] == static_cast<uint64_t>(-kErestartsys) && page[HC_RIP / 8] == rip) {
+    eintr_nr_ = restart_nr_;
+    RestartCall();
+  }
+  restart_nr_ = -1;
 }
 
 void Vcpu::RestartCall() {
@@ -571,8 +586,8 @@ void Vcpu::Capture(Context ctx, DebugRegs* out) {
     out->rflags = page[HC_RFLAGS / 8];
     out->seg[0] = USER_CS;  // the stub may run at CPL 0; the application does not
     out->seg[1] = USER_DS;
-    const StopWhy why = debug_ ? debug_->stop.why : StopWhy::kInitial;
-    if (why == StopWhy::kSyscallEntry || why == StopWhy::kSyscallReturn || why == StopWhy::kDenied)
+    const StopWhy why = debug_ ? parking_why_ : StopWhy::kInitial;
+    if (why == StopWhy::kSyscallEntry || why == StopWhy::kSyscallReturn || why == StopWhy::kDenied || restart_nr_ >= 0)
       out->orig_rax = page[HC_NR / 8];
   }
   // x87, SSE and AVX state: the XSAVE area holds all three.
@@ -684,47 +699,85 @@ void Vcpu::AwaitOrder() {
   // sleeping on the condition variable.
   using Clock = std::chrono::steady_clock;
   const auto until = Clock::now() + std::chrono::microseconds(kSpinMicros);
-  for (unsigned i = 1; !debug_->ordered.load(std::memory_order_acquire); i++) {
+  const std::atomic<bool>& ordered = debug_->threads[task_.tid].ordered;
+  for (unsigned i = 1; !ordered.load(std::memory_order_acquire); i++) {
     __builtin_ia32_pause();
     if (i % 256 == 0 && Clock::now() > until) return;
   }
 }
 
-Vcpu::Next Vcpu::Park(const Stop& stop, Context ctx, RunResult* result) {
+Vcpu::Next Vcpu::Park(const Stop& stop_in, Context ctx, RunResult* result) {
+  Stop stop = stop_in;
   Order order;
-  bool report;
+  bool event_thread = false;
+  const int tid = task_.tid;
+  task_.parked.store(true);
+  task_.kick_pending.store(false);
   {
     std::unique_lock<std::mutex> lock(debug_->mutex);
-    debug_->stop = stop;
-    Capture(ctx, &debug_->regs);
+    ThreadStop& me = debug_->threads[tid];
+    // An interrupt (Ctrl-C, or another thread's all-stop) is this thread's
+    // event only if no other thread has one already.
+    if (stop.why == StopWhy::kInterrupt && debug_->stopping) stop = Stop{StopWhy::kQuiet, 0};
+    me.stop = stop;
+    parking_why_ = stop.why;
+    Capture(ctx, &me.regs);
     // The trap flag torov set to step is not the program's: ptrace hides it
     // too.
-    if (tf_ours_) debug_->regs.rflags &= ~kTrapFlag;
-    debug_->regs_dirty = false;
-    debug_->order = Order{};
-    debug_->ordered.store(false, std::memory_order_relaxed);
-    debug_->parked = true;
-    debug_->parks.fetch_add(1, std::memory_order_release);
-    report = !debug_->waiter;
+    if (tf_ours_) me.regs.rflags &= ~kTrapFlag;
+    me.regs_dirty = false;
+    me.order = Order{};
+    me.ordered.store(false, std::memory_order_relaxed);
+    me.parked = true;
+    me.event = false;
+    if (stop.why != StopWhy::kQuiet) {
+      if (debug_->stopping) {
+        me.event = true;  // another thread's stop is reported first
+      } else {
+        debug_->stopping = true;
+        debug_->event_tid = tid;
+        event_thread = true;
+      }
+    }
+    debug_->changed.notify_all();
   }
-  if (report) report_();
+  if (event_thread) {
+    // All-stop: every other thread parks before the debugger hears of this.
+    if (process_.threads) process_.threads->StopOthers(&task_);
+    bool report;
+    {
+      std::unique_lock<std::mutex> lock(debug_->mutex);
+      debug_->changed.wait(lock, [this] { return debug_->AllParked(); });
+      int interrupt = Process::kInterrupt;
+      process_.stop_request.compare_exchange_strong(interrupt, Process::kNoStop);
+      debug_->parks.fetch_add(1, std::memory_order_release);
+      report = !debug_->waiter;
+    }
+    if (report) report_();
+  }
   AwaitOrder();
   {
     std::unique_lock<std::mutex> lock(debug_->mutex);
-    debug_->changed.wait(lock, [this] { return debug_->order.kind != OrderKind::kNone; });
-    order = debug_->order;
-    debug_->parked = false;
-    if (debug_->regs_dirty) Apply(ctx, debug_->regs);
-    if (DebugRegisters() && debug_->hw_changed) LoadDebugRegisters();
+    ThreadStop& me = debug_->threads[tid];
+    debug_->changed.wait(lock, [&me] { return me.order.kind != OrderKind::kNone; });
+    order = me.order;
+    me.parked = false;
+    me.ordered.store(false, std::memory_order_relaxed);
+    if (me.regs_dirty) Apply(ctx, me.regs);
+    if (DebugRegisters() && debug_->hw_epoch != hw_epoch_) LoadDebugRegisters();
   }
+  task_.parked.store(false);
   switch (order.kind) {
     case OrderKind::kKill:
       result->kind = RunResult::kKilled;
       return Next::kEnd;
     case OrderKind::kDetach:
       stepping_ = false;
-      debug_->watches.clear();
-      debug_->hw_breaks.clear();
+      {
+        std::lock_guard<std::mutex> lock(debug_->mutex);
+        debug_->watches.clear();
+        debug_->hw_breaks.clear();
+      }
       if (mech_.any()) DisarmGuestDebug();
       if (!KvmStep()) SetTrapFlag(ctx, false);
       UpdateWatches();
@@ -1002,7 +1055,7 @@ void Vcpu::LoadDebugRegisters() {
   plan_watches_ = debug_->watches_by_pages ? std::vector<Watch>{} : debug_->watches;
   if (!PlanDebugRegisters(debug_->hw_breaks, plan_watches_, &plan_)) plan_ = DebugRegisterPlan{};
   watch_bytes_.assign(plan_watches_.size(), {});
-  debug_->hw_changed = false;
+  hw_epoch_ = debug_->hw_epoch;
 }
 
 void Vcpu::KeepWatchBytes() {
@@ -1132,12 +1185,20 @@ RunResult Vcpu::Run() {
   const bool flat = process_.config.flat;
   thread_ = pthread_self();
   thread_known_.store(true, std::memory_order_release);
-  if (debug_ && Park(Stop{StopWhy::kInitial, SIGTRAP}, Context::kDirect, &result) == Next::kEnd) return result;
+  if (debug_ && initial_stop_ && Park(Stop{StopWhy::kInitial, SIGTRAP}, Context::kDirect, &result) == Next::kEnd)
+    return result;
   for (;;) {
-    if (process_.stop_request.load() == Process::kKill) {
+    const int request = process_.stop_request.load();
+    if (request == Process::kKill) {
       result.kind = RunResult::kKilled;
       if (process_.exited) return Ended(result);  // another thread ended the process
       return result;
+    }
+    // An all-stop (another thread's event, or Ctrl-C) that came while this
+    // one was busy elsewhere: it parks where it is.
+    if (request == Process::kInterrupt && debug_ && !InRuntime(exit_ctx_ == Context::kDirect ? Regs().rip : 0)) {
+      if (Park(Stop{StopWhy::kInterrupt, SIGINT}, exit_ctx_, &result) == Next::kEnd) return result;
+      continue;
     }
     if (debug_ && mech_.any()) ArmGuestDebug();
     if (!Enter()) {
@@ -1160,14 +1221,10 @@ RunResult Vcpu::Run() {
         if (DeliverSignals(Context::kDirect, &result) == Next::kEnd) return result;
         if (process_.exited) return Ended(result);
       }
-      int request = Process::kInterrupt;
-      if (process_.stop_request.compare_exchange_strong(request, Process::kNoStop) && debug_) {
-        if (InRuntime(Regs().rip)) {
-          interrupt_pending_ = true;  // inside the runtime: stop at the next exit
-        } else if (Park(Stop{StopWhy::kInterrupt, SIGINT}, Context::kDirect, &result) == Next::kEnd) {
-          return result;
-        }
-      }
+      // A stop request is taken at the top of the loop; inside the runtime,
+      // at the exit the runtime is about to make.
+      if (process_.stop_request.load() == Process::kInterrupt && debug_ && InRuntime(Regs().rip))
+        interrupt_pending_ = true;
       continue;
     }
     const bool hypercall = run_->exit_reason == KVM_EXIT_IO && run_->io.port == HC_PORT;

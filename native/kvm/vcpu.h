@@ -97,7 +97,9 @@ class Vcpu : public CpuControl {
   // With a debugger: Run() parks at stops (the first before the entry point)
   // and calls `report` for each, on this thread, before waiting for an order.
   // `mechanisms` says how stops arise (see debug.h).
-  void EnableDebug(DebugState* state, DebugMechanisms mechanisms, std::function<void()> report);
+  // `initial_stop`: park before the first instruction (the main thread).
+  void EnableDebug(DebugState* state, DebugMechanisms mechanisms, std::function<void()> report,
+                   bool initial_stop = true);
   // Hypercalls are traced when `tracer` is enabled (set before Run()).
   void SetTracer(Tracer* tracer) { tracer_ = tracer; }
   // Runs until the guest exits, faults (without a debugger), is killed or
@@ -234,6 +236,9 @@ class Vcpu : public CpuControl {
   // The call a signal interrupted (-EINTR) this time, to restart unless a
   // handler that does not ask for it runs (-1: none).
   int eintr_nr_ = -1;
+  // The call an all-stop interrupted, shown as Linux shows it while stopped
+  // and restarted after (-1: none).
+  int restart_nr_ = -1;
   TraceCall trace_call_;
   bool has_xsave_ = false;
   bool has_sync_regs_ = false;
@@ -250,6 +255,9 @@ class Vcpu : public CpuControl {
   uint64_t range_start_ = 0;       // ...or for steps while rip is in [range_start_, range_end_)
   uint64_t range_end_ = 0;
   bool interrupt_pending_ = false; // Ctrl-C arrived inside the runtime: stop at the next exit
+  bool initial_stop_ = true;       // parks before the first instruction
+  StopWhy parking_why_ = StopWhy::kInitial;  // the stop being captured (orig_rax shows at syscall stops)
+  uint64_t hw_epoch_ = 0;          // DebugState::hw_epoch as loaded into the debug registers
   // Where the application's state is, as of the last exit.
   Context exit_ctx_ = Context::kDirect;
   // Trap flag steps: a step from a hypercall returns through the runtime, which can

@@ -70,6 +70,10 @@ export class Session {
       this.cleanUpOnStop = false;
       return;
     }
+    // After a stop, registers and resumes are the stop's thread's again
+    // until GDB says otherwise (Hg, Hc).
+    this.state.generalThread = undefined;
+    this.state.continueThread = undefined;
     if (!this.state.waiting) return;
     this.state.waiting = false;
     this.send(stopReply(event, this.ctx));

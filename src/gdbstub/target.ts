@@ -3,7 +3,7 @@
 
 /** Why the target is stopped, or how it ended. Signals are Linux numbers. */
 export type StopEvent =
-  | { kind: "stopped"; signal: number; reason?: StopReason }
+  | { kind: "stopped"; signal: number; reason?: StopReason; thread?: number }
   | { kind: "exited"; status: number }
   | { kind: "killed"; signal: number };
 
@@ -20,12 +20,30 @@ export interface StepRange {
   end: bigint;
 }
 
+/** A thread of the stopped program: its id (the main thread's is the pid) and name. */
+export interface ThreadInfo {
+  readonly tid: number;
+  readonly name: string;
+}
+
+/**
+ * How one thread goes on: one instruction when `step`; with `range`
+ * (vCont;r), stepping while the pc stays in [range.start, range.end).
+ */
+export interface ResumeOrder {
+  /** The thread (the one whose stop was reported when absent). */
+  tid?: number;
+  step: boolean;
+  signal: number;
+  range?: StepRange;
+}
+
 export interface DebugTarget {
-  /** The process id GDB is shown, and its one thread's id. */
+  /** The process id GDB is shown (also its main thread's id). */
   readonly pid: number;
   /** The program's path, as qXfer:exec-file:read reports it. */
   readonly execFile: string;
-  /** The program's name (the thread's name). */
+  /** The program's name (the main thread's name). */
   readonly name: string;
 
   /** The last stop (or the end), for '?'. */
@@ -34,18 +52,20 @@ export interface DebugTarget {
   onStop(listener: (event: StopEvent) => void): void;
   isRunning(): boolean;
 
-  /** Registers in the native layout (src/vmm/regs.ts), while stopped. */
-  readRegisters(): Buffer;
-  writeRegisters(regs: Buffer): boolean;
+  /** The live threads while stopped (all-stop: every one is stopped), the main one first. */
+  threads(): ThreadInfo[];
+  /** Registers in the native layout (src/vmm/regs.ts) of a thread (the stop's when absent), while stopped. */
+  readRegisters(tid?: number): Buffer;
+  writeRegisters(regs: Buffer, tid?: number): boolean;
   /** Bytes at addr (possibly fewer than asked), breakpoints hidden; undefined if none. */
   readMemory(addr: bigint, length: number): Buffer | undefined;
   writeMemory(addr: bigint, data: Buffer): boolean;
 
   /**
-   * Runs on, one instruction when `step`; with `range` (vCont;r), goes on
-   * stepping while the pc stays in [range.start, range.end).
+   * Runs on: the thread the order names as it says, and every other one
+   * too unless `othersContinue` is false (a step with scheduler locking).
    */
-  resume(step: boolean, signal: number, range?: StepRange): void;
+  resume(order: ResumeOrder, othersContinue: boolean): void;
   interrupt(): void;
   kill(): void;
   detach(): void;

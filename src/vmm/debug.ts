@@ -11,7 +11,7 @@
 import { constants } from "node:os";
 import { openSync, realpathSync } from "node:fs";
 import { isAbsolute } from "node:path";
-import type { BreakpointKind, DebugTarget, StepRange, StopEvent, StopReason, WatchKind } from "../gdbstub/target.js";
+import type { BreakpointKind, DebugTarget, ResumeOrder, StopEvent, StopReason, ThreadInfo, WatchKind } from "../gdbstub/target.js";
 import { HYPERCALLS, syscallName } from "./hypercalls.js";
 import type { Machine } from "./machine.js";
 import { native, type DebugMechanisms, type NativeStop } from "./native.js";
@@ -38,7 +38,9 @@ export class VmDebugTarget implements DebugTarget {
 
   private running = true;
   private last: StopEvent = { kind: "stopped", signal: SIGTRAP };
-  private regs: Buffer | undefined;
+  /** While stopped: each thread's registers as read (by tid), and the threads. */
+  private readonly regs = new Map<number, Buffer>();
+  private threadList: ThreadInfo[] = [];
   private readonly listeners: Array<(e: StopEvent) => void> = [];
   private readonly breakpoints = new Map<bigint, { original: number; kinds: Set<BreakpointKind> }>();
   /** Hardware breakpoints in debug registers. */
@@ -69,9 +71,12 @@ export class VmDebugTarget implements DebugTarget {
     if (!st) return;
     // The calls made up to this stop show before GDB does.
     if (this.tracer?.isEnabled) this.tracer.take();
-    this.regs = st.regs;
+    this.regs.clear();
+    this.regs.set(st.tid, st.regs);
+    this.threadList = st.threads;
     this.running = false;
-    this.last = this.translate(st);
+    const event = this.translate(st);
+    this.last = event.kind === "stopped" ? { ...event, thread: st.tid } : event;
     this.resolveFirst();
     for (const l of this.listeners) l(this.last);
   }
@@ -86,7 +91,7 @@ export class VmDebugTarget implements DebugTarget {
         const bp = this.breakpoints.get(at);
         if (bp) {
           setReg(st.regs, "rip", at);
-          this.machine.native.debugSetRegisters(st.regs);
+          this.machine.native.debugSetRegisters(st.regs, st.tid);
           reason = { type: bp.kinds.has("sw") ? "swbreak" : "hwbreak" };
         }
         return { kind: "stopped", signal: SIGTRAP, reason };
@@ -114,7 +119,8 @@ export class VmDebugTarget implements DebugTarget {
   private onEnd(outcome: RunOutcome): void {
     if (this.tracer?.isEnabled) this.tracer.finish(outcome);
     this.running = false;
-    this.regs = undefined;
+    this.regs.clear();
+    this.threadList = [];
     const r = outcome.native;
     if (r.kind === "exited") this.last = { kind: "exited", status: r.status };
     else if (r.kind === "killed") this.last = { kind: "killed", signal: SIGKILL };
@@ -136,19 +142,34 @@ export class VmDebugTarget implements DebugTarget {
     return this.running;
   }
 
-  private stopped(): Buffer {
-    if (this.running || !this.regs) throw new Error("the program is not stopped");
-    return this.regs;
+  /** The registers of a stopped thread (the stop's when undefined). */
+  private stopped(tid?: number): Buffer {
+    const last = this.last;
+    if (this.running || last.kind !== "stopped") throw new Error("the program is not stopped");
+    const id = tid ?? last.thread ?? this.pid;
+    let regs = this.regs.get(id);
+    if (!regs) {
+      const st = this.machine.native.debugState(id);
+      if (!st) throw new Error(`thread ${id} is not stopped`);
+      regs = st.regs;
+      this.regs.set(id, regs);
+    }
+    return regs;
   }
 
-  readRegisters(): Buffer {
-    return Buffer.from(this.stopped());
+  threads(): ThreadInfo[] {
+    return this.running ? [] : this.threadList;
   }
 
-  writeRegisters(regs: Buffer): boolean {
-    this.stopped();
-    if (!this.machine.native.debugSetRegisters(regs)) return false;
-    this.regs = Buffer.from(regs);
+  readRegisters(tid?: number): Buffer {
+    return Buffer.from(this.stopped(tid));
+  }
+
+  writeRegisters(regs: Buffer, tid?: number): boolean {
+    this.stopped(tid);
+    const id = tid ?? (this.last.kind === "stopped" ? this.last.thread : undefined);
+    if (!this.machine.native.debugSetRegisters(regs, id)) return false;
+    this.regs.set(id ?? this.pid, Buffer.from(regs));
     return true;
   }
 
@@ -174,15 +195,17 @@ export class VmDebugTarget implements DebugTarget {
     return this.machine.native.debugWrite(addr, out) === out.length;
   }
 
-  resume(step: boolean, signal: number, range?: StepRange): void {
-    this.stopped();
+  resume(order: ResumeOrder, othersContinue: boolean): void {
+    this.stopped(order.tid);
     this.running = true;
-    this.regs = undefined;
+    this.regs.clear();
     // A step, or a breakpoint close by, stops again within microseconds:
     // the native side waits for that here, briefly, which spares the trip
-    // from the vCPU thread through the event loop.
-    const order = { step, signal, wait: RESUME_WAIT_MICROS, rangeStart: range?.start, rangeEnd: range?.end };
-    if (this.machine.native.debugResume(order)) this.onNativeStop();
+    // from the vCPU thread through the event loop. A thread's stop that
+    // was not reported yet comes back at once, with nothing resumed.
+    const { step, signal, range, tid } = order;
+    const native = { step, signal, wait: RESUME_WAIT_MICROS, rangeStart: range?.start, rangeEnd: range?.end, tid, others: othersContinue };
+    if (this.machine.native.debugResume(native)) this.onNativeStop();
   }
 
   interrupt(): void {
@@ -199,7 +222,7 @@ export class VmDebugTarget implements DebugTarget {
     this.hwBreakpoints.clear();
     this.machine.native.debugCatchSyscalls(false);
     this.running = true;
-    this.regs = undefined;
+    this.regs.clear();
     this.machine.native.debugDetach();
   }
 

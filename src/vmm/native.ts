@@ -28,7 +28,11 @@ export interface NativeRunResult {
 
 /** Why the vCPU is parked (src/vmm/debug.ts). */
 export interface NativeStop {
-  why: "initial" | "trap" | "step" | "signal" | "syscall_entry" | "syscall_return" | "interrupt" | "denied" | "watch" | "hwbreak";
+  why: "initial" | "trap" | "step" | "signal" | "syscall_entry" | "syscall_return" | "interrupt" | "denied" | "watch" | "hwbreak" | "quiet";
+  /** The thread this stop is of, the thread whose stop was reported, and every live thread. */
+  tid: number;
+  eventTid: number;
+  threads: Array<{ tid: number; name: string }>;
   signal: number;
   vector?: number;
   errorCode: number;
@@ -97,10 +101,10 @@ export interface NativeMachine {
   // The debugger's side: see src/vmm/debug.ts.
   /** The debugger features that use KVM's help here (the others use the runtime's handlers and page protection). */
   debugAttach(onStop: () => void): DebugMechanisms;
-  debugState(): NativeStop | null;
-  debugSetRegisters(regs: Buffer): boolean;
+  debugState(tid?: number): NativeStop | null;
+  debugSetRegisters(regs: Buffer, tid?: number): boolean;
   /** Resumes; true when it stopped again within `wait` µs (onStop is then not called for that stop). */
-  debugResume(order: { step?: boolean; signal?: number; wait?: number; rangeStart?: bigint; rangeEnd?: bigint }): boolean;
+  debugResume(order: { step?: boolean; signal?: number; wait?: number; rangeStart?: bigint; rangeEnd?: bigint; tid?: number; others?: boolean }): boolean;
   debugDetach(): void;
   debugInterrupt(): void;
   debugRead(addr: number | bigint, length: number): Buffer | null;

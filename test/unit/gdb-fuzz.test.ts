@@ -431,7 +431,11 @@ class FakeTarget implements DebugTarget {
     }
     return true;
   }
-  resume(step: boolean, signal: number, range?: { start: bigint; end: bigint }): void {
+  threads(): Array<{ tid: number; name: string }> {
+    return this.running || this.last.kind !== "stopped" ? [] : [{ tid: this.pid, name: this.name }];
+  }
+  resume(order: { step: boolean; signal: number; range?: { start: bigint; end: bigint } }): void {
+    const { step, signal, range } = order;
     this.calls.push(`resume ${step} ${signal} ${range?.start ?? ""}`);
     if (this.running || this.last.kind !== "stopped") this.violations.push("resume while not stopped");
     this.running = true;

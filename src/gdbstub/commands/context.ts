@@ -21,6 +21,9 @@ export interface SessionState {
    */
   inserted: Array<{ type: BreakpointType; addr: bigint; length: number }>;
   catching: boolean;
+  /** Hg and Hc: the thread registers are read from, and the one c/s resume; undefined: the stop's thread. */
+  generalThread?: number;
+  continueThread?: number;
 }
 
 export interface Context {

@@ -5,7 +5,7 @@ import type { Command } from "../protocol/commands.js";
 import { escapeBinary } from "../protocol/packet.js";
 import { TARGET_XML } from "../x86_64.js";
 import type { Context, Reply } from "./context.js";
-import { threadId } from "./general.js";
+import { threadIdOf } from "./general.js";
 
 function slice(data: Buffer, offset: number, length: number): Buffer {
   const part = data.subarray(offset, offset + length);
@@ -27,7 +27,10 @@ export function xfer(cmd: Command, ctx: Context): Reply {
     case "auxv":
       return slice(t.auxv(), cmd.offset, cmd.length);
     case "threads": {
-      const xml = `<?xml version="1.0"?>\n<threads>\n<thread id="${threadId(ctx)}" core="0" name="${t.name.replace(/[<>&"]/g, "_")}"/>\n</threads>\n`;
+      const list = t.threads().length ? t.threads() : [{ tid: t.pid, name: t.name }];
+      const escape = (name: string) => name.replace(/[<>&"]/g, "_");
+      const lines = list.map((th) => `<thread id="${threadIdOf(ctx, th.tid)}" name="${escape(th.name)}"/>`);
+      const xml = `<?xml version="1.0"?>\n<threads>\n${lines.join("\n")}\n</threads>\n`;
       return slice(Buffer.from(xml), cmd.offset, cmd.length);
     }
     default:

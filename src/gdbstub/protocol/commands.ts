@@ -23,7 +23,7 @@ export type Command =
   | { kind: "resume"; actions: VContAction[] }
   | { kind: "detach" }
   | { kind: "kill"; reply: boolean }
-  | { kind: "setThread"; thread: string }
+  | { kind: "setThread"; op: string; thread: string }
   | { kind: "threadAlive"; thread: string }
   | { kind: "currentThread" }
   | { kind: "threadInfo"; first: boolean }
@@ -250,7 +250,7 @@ export function parseCommand(payload: Buffer): Command {
     case "k":
       return { kind: "kill", reply: false };
     case "H":
-      return { kind: "setThread", thread: body.slice(2) };
+      return { kind: "setThread", op: body.slice(1, 2), thread: body.slice(2) };
     case "T":
       return { kind: "threadAlive", thread: body.slice(1) };
     case "q":
