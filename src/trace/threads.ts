@@ -9,8 +9,13 @@
 // returns, splitting it ("<unfinished ...>", "<... read resumed>") when
 // another thread's line comes between. torov prints each line whole, when
 // the call ends, in the order the calls ended; a line's prefix is decided
-// then. One exception keeps strace's look: a clone's line is printed as if
-// the new thread did not exist yet (strace starts that line before it does).
+// then. Two exceptions keep strace's look: a clone's line is printed as if
+// the new thread did not exist yet (strace starts that line before it
+// does), and a new thread's first calls, when they end before the clone
+// that made it (it runs at once on its own vCPU), come after the clone's
+// line, as strace shows them (it lets a new thread run only once it saw
+// the clone end). Only within one batch of records: a batch's end shows
+// whatever still waits.
 
 import { LINUX_SYSCALLS } from "../vmm/syscalls.js";
 import type { TraceRecord } from "./records.js";
@@ -31,10 +36,17 @@ export function pidPrefix(tid: number): string {
 export class ThreadLines {
   /** The threads alive, in the order they were seen. */
   private readonly live = new Set<number>();
+  /** The highest tid seen: a higher one is a thread whose clone has not ended yet. */
+  private highest = 0;
+  /** The lines of such threads, by tid, until their clone's line. */
+  private readonly waiting = new Map<number, Array<() => string[]>>();
 
   /** `leader`: the first thread (its tid is the pid); unknown, the first tid seen. */
   constructor(private leader?: number) {
-    if (leader !== undefined) this.live.add(leader);
+    if (leader !== undefined) {
+      this.live.add(leader);
+      this.highest = leader;
+    }
   }
 
   /** How many threads the trace knows to be alive. */
@@ -56,19 +68,45 @@ export class ThreadLines {
     if (this.leader === undefined) {
       this.leader = rec.tid;
       this.live.add(rec.tid);
+      this.highest = rec.tid;
     }
-    // A new thread's calls may end before the clone that made it.
+    if (!this.live.has(rec.tid) && rec.tid > this.highest) {
+      // A new thread's calls that ended before the clone that made it.
+      const list = this.waiting.get(rec.tid) ?? [];
+      list.push(() => this.lines(rec, format, stamp));
+      this.waiting.set(rec.tid, list);
+      return [];
+    }
     this.live.add(rec.tid);
     const out: string[] = [];
     const prefix = this.prefix(rec.tid);
     if (format) out.push(format(prefix));
     if (rec.signal) return out;
-    if ((rec.nr === NR_CLONE || rec.nr === NR_CLONE3) && rec.result > 0n && !rec.denied) this.live.add(Number(rec.result));
+    if ((rec.nr === NR_CLONE || rec.nr === NR_CLONE3) && rec.result > 0n && !rec.denied) {
+      const child = Number(rec.result);
+      this.live.add(child);
+      this.highest = Math.max(this.highest, child);
+      const early = this.waiting.get(child) ?? [];
+      this.waiting.delete(child);
+      for (const later of early) out.push(...later());
+    }
     if (rec.nr === NR_EXIT && rec.noReturn && rec.tid !== this.leader) {
       // The first thread's exit(2) leaves it a zombie until the last thread
       // ends: its "+++" line comes at the end, as with strace.
       out.push(`${prefix}${stamp}+++ exited with ${Number(rec.args[0] & 0xffn)} +++`);
       this.live.delete(rec.tid);
+    }
+    return out;
+  }
+
+  /** The end of a batch: the lines still waiting for their thread's clone, as they are. */
+  flush(): string[] {
+    const out: string[] = [];
+    for (const [tid, list] of [...this.waiting].sort((a, b) => a[0] - b[0])) {
+      this.waiting.delete(tid);
+      this.live.add(tid);
+      this.highest = Math.max(this.highest, tid);
+      for (const later of list) out.push(...later());
     }
     return out;
   }
@@ -80,7 +118,7 @@ export class ThreadLines {
    * when unknown).
    */
   end(text: string, first?: string, tid?: number): string[] {
-    const out: string[] = [];
+    const out = this.flush();
     const leader = this.leader;
     if (first !== undefined) out.push(this.prefix(tid ?? leader ?? 0) + first);
     // The thread a signal killed first, then the others in the order they came.

@@ -159,6 +159,7 @@ export class Tracer {
       const stamp = t ? `${timeOfDay(rec.start + rec.durationNs, t > 1, t > 2)} ` : "";
       lines.push(...this.threads.lines(rec, shown ? format : undefined, stamp));
     }
+    lines.push(...this.threads.flush());
     if (lines.length) this.write(lines.join("\n") + "\n");
   }
 
