@@ -178,18 +178,56 @@ export const FUTEX_OPS: Table = [
   ["FUTEX_LOCK_PI2", 13],
 ];
 
+/** futex(2)'s op as strace names it: FUTEX_WAIT_BITSET_PRIVATE|FUTEX_CLOCK_REALTIME; an unknown command in hex. */
 export function futexOp(value: number | bigint): string {
   const v = Number(BigInt.asUintN(32, BigInt(value)));
-  let name = xlat(v & 0x7f, FUTEX_OPS);
+  const cmd = v & 0x7f;
+  if ((v & ~(0x7f | 128 | 256)) !== 0 || cmd > 13) return `0x${v.toString(16)} /* FUTEX_??? */`;
+  let name = xlat(cmd, FUTEX_OPS);
   if (v & 128) name += "_PRIVATE";
-  if (v & 256) name = `FUTEX_CLOCK_REALTIME|${name}`;
+  if (v & 256) name += "|FUTEX_CLOCK_REALTIME";
   return name;
 }
 
+/** FUTEX_WAKE_OP's encoded operation: FUTEX_OP_SET<<28|0<<12|FUTEX_OP_CMP_GT<<24|0x1. */
+export function futexWakeOp(value: number | bigint): string {
+  const v = Number(BigInt.asUintN(32, BigInt(value)));
+  const hex = (n: number) => (n ? `0x${n.toString(16)}` : "0");
+  const op = (v >>> 28) & 0xf;
+  const shift = op & 8 ? "FUTEX_OP_OPARG_SHIFT<<28|" : "";
+  const name = xlat(op & 7, FUTEX_WAKE_OPS, false);
+  const cmp = xlat((v >>> 24) & 0xf, FUTEX_WAKE_CMPS, false);
+  return `${shift}${/^\d/.test(name) ? `${hex(op & 7)} /* FUTEX_OP_??? */` : name}<<28|${hex((v >>> 12) & 0xfff)}<<12|${/^\d/.test(cmp) ? `${hex((v >>> 24) & 0xf)} /* FUTEX_OP_CMP_??? */` : cmp}<<24|${hex(v & 0xfff)}`;
+}
+
+export const FUTEX_WAKE_OPS: Table = [["FUTEX_OP_SET", 0], ["FUTEX_OP_ADD", 1], ["FUTEX_OP_OR", 2], ["FUTEX_OP_ANDN", 3], ["FUTEX_OP_XOR", 4]];
+export const FUTEX_WAKE_CMPS: Table = [
+  ["FUTEX_OP_CMP_EQ", 0], ["FUTEX_OP_CMP_NE", 1], ["FUTEX_OP_CMP_LT", 2], ["FUTEX_OP_CMP_LE", 3], ["FUTEX_OP_CMP_GT", 4], ["FUTEX_OP_CMP_GE", 5],
+];
+
+// clone(2)'s and clone3(2)'s flags, strace's list (CLONE_DETACHED has no
+// name there: it shows as 0x400000). The low byte of clone's is a signal.
+export const CLONE_FLAGS: Table = [
+  ["CLONE_VM", 0x100], ["CLONE_FS", 0x200], ["CLONE_FILES", 0x400], ["CLONE_SIGHAND", 0x800], ["CLONE_PIDFD", 0x1000],
+  ["CLONE_PTRACE", 0x2000], ["CLONE_VFORK", 0x4000], ["CLONE_PARENT", 0x8000], ["CLONE_THREAD", 0x10000],
+  ["CLONE_NEWNS", 0x20000], ["CLONE_SYSVSEM", 0x40000], ["CLONE_SETTLS", 0x80000], ["CLONE_PARENT_SETTID", 0x100000],
+  ["CLONE_CHILD_CLEARTID", 0x200000], ["CLONE_UNTRACED", 0x800000], ["CLONE_CHILD_SETTID", 0x1000000],
+  ["CLONE_NEWCGROUP", 0x2000000], ["CLONE_NEWUTS", 0x4000000], ["CLONE_NEWIPC", 0x8000000], ["CLONE_NEWUSER", 0x10000000],
+  ["CLONE_NEWPID", 0x20000000], ["CLONE_NEWNET", 0x40000000], ["CLONE_IO", 0x80000000],
+  ["CLONE_CLEAR_SIGHAND", 0x100000000], ["CLONE_INTO_CGROUP", 0x200000000],
+];
+export const CLONE_PIDFD = 0x1000n;
+export const CLONE_SETTLS = 0x80000n;
+export const CLONE_PARENT_SETTID = 0x100000n;
+export const CLONE_CHILD_CLEARTID = 0x200000n;
+export const CLONE_CHILD_SETTID = 0x1000000n;
+export const CLONE_INTO_CGROUP = 0x200000000n;
+
 export const SIGPROCMASK_HOW: Table = [["SIG_BLOCK", 0], ["SIG_UNBLOCK", 1], ["SIG_SETMASK", 2]];
+// strace's order (what it prints first comes first).
 export const SA_FLAGS: Table = [
-  ["SA_NOCLDSTOP", 1], ["SA_NOCLDWAIT", 2], ["SA_SIGINFO", 4], ["SA_RESTORER", 0x04000000], ["SA_ONSTACK", 0x08000000],
-  ["SA_RESTART", 0x10000000], ["SA_NODEFER", 0x40000000], ["SA_RESETHAND", 0x80000000],
+  ["SA_RESTORER", 0x04000000], ["SA_ONSTACK", 0x08000000], ["SA_RESTART", 0x10000000], ["SA_NODEFER", 0x40000000],
+  ["SA_RESETHAND", 0x80000000], ["SA_SIGINFO", 4], ["SA_NOCLDSTOP", 1], ["SA_NOCLDWAIT", 2],
 ];
 export const GRND: Table = [["GRND_NONBLOCK", 1], ["GRND_RANDOM", 2], ["GRND_INSECURE", 4]];
 export const RENAME_FLAGS: Table = [["RENAME_NOREPLACE", 1], ["RENAME_EXCHANGE", 2], ["RENAME_WHITEOUT", 4]];

@@ -249,6 +249,55 @@ function iovec(c: Capture | undefined, pointer: bigint, total: bigint | undefine
   return `[${items.join(", ")}]`;
 }
 
+/** A CPU mask (sched_getaffinity): the numbers of the CPUs in it, "[0 1 3]". */
+function cpuset(b: Buffer): string {
+  const cpus: number[] = [];
+  for (let i = 0; i < b.length * 8; i++) if ((b[i >> 3] >> (i & 7)) & 1) cpus.push(i);
+  return `[${cpus.join(" ")}]`;
+}
+
+const SI_CODES: Record<number, string> = { 0: "SI_USER", [-1]: "SI_QUEUE", [-2]: "SI_TIMER", [-3]: "SI_MESGQ", [-4]: "SI_ASYNCIO", [-6]: "SI_TKILL", 0x80: "SI_KERNEL" };
+
+/** A siginfo_t the guest got (rt_sigtimedwait), for signals sent by a process. */
+function siginfo(b: Buffer): string {
+  const signo = b.readInt32LE(0);
+  const code = b.readInt32LE(8);
+  const head = `si_signo=${C.signalName(signo)}, si_code=${SI_CODES[code] ?? String(code)}`;
+  if (code === 0 || code === -6 || code === 0x80) return `{${head}, si_pid=${b.readInt32LE(12)}, si_uid=${b.readUInt32LE(16)}}`;
+  if (code === -1 && b.length >= 32) {
+    const value = le64(b, 24);
+    return `{${head}, si_pid=${b.readInt32LE(12)}, si_uid=${b.readUInt32LE(16)}, si_int=${Number(BigInt.asIntN(32, value))}, si_ptr=${addr(value)}}`;
+  }
+  return `{${head}}`;
+}
+
+/** clone(2)'s flags: CLONE_VM|...|SIGCHLD, the low byte being the signal for the parent. */
+function cloneFlags(raw: bigint, isClone3: boolean): string {
+  const sig = isClone3 ? 0 : Number(raw & 0xffn);
+  const rest = isClone3 ? raw : raw & ~0xffn;
+  if (rest === 0n) return sig ? C.signalName(sig) : "0";
+  return C.flags(rest, C.CLONE_FLAGS) + (sig ? `|${C.signalName(sig)}` : "");
+}
+
+/** clone3's struct clone_args as strace shows it on entry (strace 6: fields by flags; parent_tid after the call). */
+function cloneArgs(b: Buffer, size: bigint): string {
+  if (size < 64n || b.length < 64) return "";
+  const f = le64(b, 0);
+  const out = [`flags=${cloneFlags(f, true)}`];
+  if (f & C.CLONE_PIDFD) out.push(`pidfd=${addr(le64(b, 8))}`);
+  if (f & (C.CLONE_CHILD_SETTID | C.CLONE_CHILD_CLEARTID)) out.push(`child_tid=${addr(le64(b, 16))}`);
+  if (f & C.CLONE_PARENT_SETTID) out.push(`parent_tid=${addr(le64(b, 24))}`);
+  const sig = le64(b, 32);
+  out.push(`exit_signal=${sig === 0n ? "0" : sig < 65n ? C.signalName(Number(sig)) : addr(sig)}`);
+  out.push(`stack=${addr(le64(b, 40))}`);
+  const ss = le64(b, 48);
+  out.push(`stack_size=${ss === 0n ? "0" : addr(ss)}`);
+  if (f & C.CLONE_SETTLS) out.push(`tls=${addr(le64(b, 56))}`);
+  if (b.length >= 80 && (le64(b, 64) || le64(b, 72))) out.push(`set_tid=${addr(le64(b, 64))}`, `set_tid_size=${le64(b, 72)}`);
+  if (b.length >= 88 && (le64(b, 80) || f & C.CLONE_INTO_CGROUP)) out.push(`cgroup=${le64(b, 80)}`);
+  return `{${out.join(", ")}}`;
+}
+
 // ---- arguments
 
 interface Ctx {
@@ -434,6 +483,20 @@ function arg(kind: ArgKind, i: number, ctx: Ctx): string {
       return v === 0n ? "NULL" : rec.result === -4n && exit && !exit.fault ? timespec(exit.data) : addr(v);
     case "sigframe": // the mask the return restores (uc_sigmask, byte 296 of the ucontext)
       return entry && !entry.fault && entry.data.length >= 304 ? `{mask=${sigset(entry.data.subarray(296))}}` : "{mask=?}";
+    case "xval": // strace's way with calls it does not decode: %#lx
+      return v === 0n ? "0" : addr(v);
+    case "cpuset":
+      return ok && exit && !exit.fault ? cpuset(exit.data) : addr(v);
+    case "icpuset":
+      return entry && !entry.fault ? cpuset(entry.data) : addr(v);
+    case "osiginfo":
+      return v === 0n ? "NULL" : ok && exit && !exit.fault && exit.data.length >= 24 ? siginfo(exit.data) : addr(v);
+    case "optr":
+      return ok && exit && !exit.fault && exit.data.length === 8 ? `[${addr(le64(exit.data, 0))}]` : addr(v);
+    case "oulong":
+      return ok && exit && !exit.fault && exit.data.length === 8 ? `[${le64(exit.data, 0)}]` : addr(v);
+    case "cloneargs":
+      return entry && !entry.fault ? cloneArgs(entry.data, u64(rec.args[i + 1])) : addr(v);
     case "dirents": {
       // strace's "0x... /* 3 entries */": walk the records by their length.
       if (!ok || !exit || exit.fault) return addr(v);
@@ -520,13 +583,62 @@ const SPECIAL: Readonly<Record<string, Special>> = {
       ctx.ok && len && !len.fault && len.data.length === 4 ? `[${len.data.readUInt32LE(0)}]` : addr(args[4]),
     ];
   },
-  futex: (ctx) => {
+  // As strace's futex decoder: the arguments each command uses.
+  futex: (ctx, k) => {
     const { args } = ctx.rec;
-    const op = u32(args[1]) & 0x7f;
-    const head = [addr(args[0]), C.futexOp(args[1]), String(i32(args[2]))];
-    if (op === 1 || op === 7) return head; // WAKE, UNLOCK_PI
-    if (op === 0 || op === 9) return [...head, addr(args[3]), ...(op === 9 ? [addr(args[4]), `0x${u32(args[5]).toString(16)}`] : [])];
-    return [...head, addr(args[3]), addr(args[4]), String(i32(args[5]))];
+    const op = u32(args[1]);
+    const cmd = op & 0x7f;
+    const [uaddr, name, val, timeout] = [0, 1, 2, 3].map((i) => arg(k[i], i, ctx));
+    const val2 = String(u32(args[3]));
+    const uaddr2 = addr(args[4]);
+    const val3 = u32(args[5]);
+    const bitset = val3 === 0xffffffff ? "FUTEX_BITSET_MATCH_ANY" : `0x${val3.toString(16)}`;
+    if (name.includes("FUTEX_???")) return [uaddr, name, val, addr(args[3]), uaddr2, val3 ? `0x${val3.toString(16)}` : "0"];
+    switch (cmd) {
+      case 0: // WAIT
+        return [uaddr, name, val, timeout];
+      case 6: case 13: // LOCK_PI, LOCK_PI2
+        return [uaddr, name, timeout];
+      case 9: // WAIT_BITSET
+        return [uaddr, name, val, timeout, bitset];
+      case 10: // WAKE_BITSET
+        return [uaddr, name, val, bitset];
+      case 3: // REQUEUE
+        return [uaddr, name, val, val2, uaddr2];
+      case 4: case 12: // CMP_REQUEUE, CMP_REQUEUE_PI
+        return [uaddr, name, val, val2, uaddr2, String(val3)];
+      case 5: // WAKE_OP
+        return [uaddr, name, val, val2, uaddr2, C.futexWakeOp(val3)];
+      case 11: // WAIT_REQUEUE_PI
+        return [uaddr, name, val, timeout, uaddr2];
+      case 1: case 2: // WAKE, FD
+        return [uaddr, name, val];
+      default: // UNLOCK_PI, TRYLOCK_PI
+        return [uaddr, name];
+    }
+  },
+  // clone(flags, stack, parent_tid, child_tid, tls), shown as strace
+  // shows it: named, and only the pointers the flags use. parent_tid is
+  // where the new thread's id went: the result.
+  clone: (ctx) => {
+    const { args } = ctx.rec;
+    const f = u64(args[0]) & ~0xffn;
+    const out = [`child_stack=${addr(args[1])}`, `flags=${cloneFlags(u64(args[0]), false)}`];
+    if (f & (C.CLONE_PARENT_SETTID | C.CLONE_PIDFD)) out.push(`parent_tid=${f & C.CLONE_PARENT_SETTID && ctx.ok ? `[${ctx.rec.result}]` : addr(args[2])}`);
+    if (f & C.CLONE_SETTLS) out.push(`tls=${addr(args[4])}`);
+    if (f & (C.CLONE_CHILD_SETTID | C.CLONE_CHILD_CLEARTID)) out.push(`child_tidptr=${addr(args[3])}`);
+    return out;
+  },
+  // clone3(&args, size): the struct on entry, then " => {parent_tid=[tid]}"
+  // when the call made a thread and said where its id went.
+  clone3: (ctx) => {
+    const { args } = ctx.rec;
+    const entry = ctx.rec.entry.get(0);
+    const shown = entry && !entry.fault ? cloneArgs(entry.data, u64(args[1])) : "";
+    if (!shown) return [addr(args[0]), String(u64(args[1]))];
+    const f = le64(entry!.data, 0);
+    const after = ctx.ok && f & C.CLONE_PARENT_SETTID ? ` => {parent_tid=[${ctx.rec.result}]}` : "";
+    return [`${shown}${after}`, String(u64(args[1]))];
   },
   prctl: (ctx) => {
     const { args } = ctx.rec;
@@ -545,15 +657,12 @@ const SPECIAL: Readonly<Record<string, Special>> = {
     return [ctx.ok ? buffer(ctx.rec.exit.get(0), args[0], ctx.rec.result, ctx.o, true) : addr(args[0]), String(u64(args[1])), C.flags(u32(args[2]), C.GRND)];
   },
   rt_sigaction: (ctx, k) => generic(ctx, k),
-  sched_getaffinity: (ctx) => [String(i32(ctx.rec.args[0])), String(u64(ctx.rec.args[1])), addr(ctx.rec.args[2])],
 };
 
 /** Argument kinds of calls torov does not implement, to show what was tried. */
 const UNIMPLEMENTED: Readonly<Record<string, readonly ArgKind[]>> = {
   fork: [],
   vfork: [],
-  clone: ["hex", "hex", "hex", "hex", "hex"],
-  clone3: ["hex", "size"],
   execve: ["path", "hex", "hex"],
   execveat: ["dirfd", "path", "hex", "hex", "atflags"],
   ptrace: ["int", "int", "hex", "hex"],
@@ -601,8 +710,12 @@ export function errnoName(errno: number): string {
 
 const HEX_RESULT = new Set(["brk", "mmap", "mremap"]);
 
+/** Calls that end only when a signal's handler has run: the kernel's result is ERESTARTNOHAND, and strace shows that. */
+const RESTART_NOHAND = new Set(["rt_sigsuspend", "pause"]);
+
 export function formatResult(rec: TraceRecord): string {
   if (rec.noReturn) return "?";
+  if (rec.result === -4n && RESTART_NOHAND.has(syscallName(rec.nr))) return "? ERESTARTNOHAND (To be restarted if no handler)";
   if (isError(rec)) {
     const errno = Number(-rec.result);
     const [name, message] = ERRNO.get(errno) ?? [`E${errno}`, `Unknown error ${errno}`];
@@ -610,6 +723,7 @@ export function formatResult(rec: TraceRecord): string {
   }
   const name = syscallName(rec.nr);
   if (HEX_RESULT.has(name)) return `0x${u64(rec.result).toString(16)}`;
+  if (name === "rt_sigtimedwait" && rec.result > 0n) return `${rec.result} (${C.signalName(Number(rec.result))})`;
   if (name === "umask") return C.octalMode(rec.result);
   if (name === "fcntl") {
     const cmd = i32(rec.args[1]);
@@ -630,6 +744,8 @@ export interface LineOptions extends FormatOptions {
   readonly timestamps?: number;
   /** -T: the time spent in each call. */
   readonly durations?: boolean;
+  /** strace -f's "[pid  1235] " (./threads.ts): first, and counted in the columns. */
+  readonly prefix?: string;
 }
 
 /** strace's -t prefix: local time of day, with microseconds for -tt; -ttt: seconds since the epoch. */
@@ -641,8 +757,6 @@ export function timeOfDay(ns: bigint, micros = true, epoch = false): string {
   return micros ? `${seconds}.${p(Number((ns / 1000n) % 1000000n), 6)}` : seconds;
 }
 
-const SI_CODES: Record<number, string> = { 0: "SI_USER", [-1]: "SI_QUEUE", [-6]: "SI_TKILL", 0x80: "SI_KERNEL" };
-
 /** A delivered signal's siginfo as strace shows it: {si_signo=SIGUSR1, si_code=SI_TKILL, si_pid=42, si_uid=0}. */
 export function formatSiginfo(rec: TraceRecord): { signo: string; code: string; pid: number; uid: number } {
   const code = Number(BigInt.asIntN(32, rec.args[1]));
@@ -651,7 +765,7 @@ export function formatSiginfo(rec: TraceRecord): { signo: string; code: string; 
 
 /** One line, as strace prints it: the result in column 40 when the call is short. */
 export function formatLine(rec: TraceRecord, o: LineOptions): string {
-  let line = o.timestamps ? `${timeOfDay(rec.start, o.timestamps > 1, o.timestamps > 2)} ` : "";
+  let line = (o.prefix ?? "") + (o.timestamps ? `${timeOfDay(rec.start, o.timestamps > 1, o.timestamps > 2)} ` : "");
   if (rec.signal) {
     const si = formatSiginfo(rec);
     return `${line}--- ${si.signo} {si_signo=${si.signo}, si_code=${si.code}, si_pid=${si.pid}, si_uid=${si.uid}} ---`;

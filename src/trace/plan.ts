@@ -93,6 +93,17 @@ function opsFor(kind: ArgKind, i: number, strsize: number): CaptureOp[] {
       return [fixed(i, "entry", 12)];
     case "utimens":
       return [fixed(i, "entry", 32)];
+    case "cloneargs": // clone3's struct clone_args, as much of it as strace shows
+      return [{ arg: i, kind: "bytes", when: "entry", size: { from: "arg", arg: i + 1 }, max: 88 }];
+    case "cpuset": // sched_getaffinity: the bytes of the mask the call wrote
+      return [{ arg: i, kind: "bytes", when: "exitOk", size: { from: "result" }, max: 128 }];
+    case "icpuset":
+      return [{ arg: i, kind: "bytes", when: "entry", size: { from: "arg", arg: i - 1 }, max: 128 }];
+    case "osiginfo": // si_signo, si_errno, si_code, then si_pid, si_uid, si_value
+      return [fixed(i, "exitOk", 32)];
+    case "optr":
+    case "oulong":
+      return [fixed(i, "exitOk", 8)];
     case "sigframe": // rt_sigreturn: the ucontext at the stack pointer, for its mask
       return [fixed(i, "entry", 304)];
     case "remaining": // what a sleep cut short had left (shown on EINTR)

@@ -1,7 +1,10 @@
 // Traces a Machine's hypercalls: configures the native tracer, takes its
 // records as they pile up (on a timer, or at once when its buffer is half
 // full) and writes them as strace lines or JSON lines; at the end, the
-// "+++ exited with N +++" line and, with -c, the summary table.
+// "+++ exited with N +++" line and, with -c, the summary table. Threads are
+// shown as strace -f shows them (./threads.ts): lines prefixed with the
+// thread's id while there is more than one, each whole, in the order the
+// calls ended.
 
 import { closeSync, openSync, writeSync } from "node:fs";
 import { constants } from "node:os";
@@ -14,6 +17,7 @@ import { parseRecords, type TraceRecord } from "./records.js";
 import { countsFrom, summaryTable } from "./summary.js";
 import type { RunOutcome } from "../vmm/report.js";
 import { signalName } from "./constants.js";
+import { THREAD_CALLS, ThreadLines } from "./threads.js";
 
 export interface TraceOptions {
   /** -o: a file for the trace (default: stderr). */
@@ -52,11 +56,12 @@ export function jsonRecord(rec: TraceRecord, strsize: number): string {
   const ts = new Date(Number(rec.start / 1000000n)).toISOString().replace(/\.\d+Z$/, `.${String((rec.start / 1000n) % 1000000n).padStart(6, "0")}Z`);
   if (rec.signal) {
     const si = formatSiginfo(rec);
-    return JSON.stringify({ seq: rec.seq, ts, signal: si.signo, si_code: si.code, si_pid: si.pid, si_uid: si.uid });
+    return JSON.stringify({ seq: rec.seq, ts, tid: rec.tid, signal: si.signo, si_code: si.code, si_pid: si.pid, si_uid: si.uid });
   }
   return JSON.stringify({
     seq: rec.seq,
     ts,
+    tid: rec.tid,
     name: syscallName(rec.nr),
     nr: rec.nr,
     args: formatArgs(rec, { strsize }),
@@ -74,6 +79,7 @@ export class Tracer {
   private timer: NodeJS.Timeout | undefined;
   private enabled = false;
   private readerGone = false;
+  private readonly threads: ThreadLines;
 
   constructor(
     private readonly machine: Machine,
@@ -91,8 +97,13 @@ export class Tracer {
       this.fd = 2;
       this.ownsFd = false;
     }
+    // The guest's pid, as native/process.cc gives it: its first thread's tid.
+    this.threads = new ThreadLines(machine.manifest.newpid ? 1 : process.pid);
     const filter = new Uint8Array(MAX_NR / 8);
     for (let nr = 0; nr < MAX_NR; nr++) if (!options.filter || options.filter.has(nr)) filter[nr >> 3] |= 1 << (nr & 7);
+    // Threads start and end in these: their records come whatever -e says
+    // (counts are kept for every number anyway), and only show if it does.
+    for (const nr of THREAD_CALLS) filter[nr >> 3] |= 1 << (nr & 7);
     machine.native.traceConfigure({
       plan: this.plan.ints,
       filter,
@@ -135,11 +146,20 @@ export class Tracer {
     if (!buf) return;
     const o = this.options;
     const lines: string[] = [];
+    const t = o.timestamps;
     for (const rec of parseRecords(buf, this.plan)) {
-      o.onRecord?.(rec);
+      const shown = rec.signal || !o.filter || o.filter.has(rec.nr);
+      if (shown) o.onRecord?.(rec);
       if (o.summary && !o.lines) continue;
-      lines.push(o.json ? jsonRecord(rec, this.plan.strsize) : formatLine(rec, { strsize: this.plan.strsize, timestamps: o.timestamps, durations: o.durations }));
+      if (o.json) {
+        if (shown) lines.push(jsonRecord(rec, this.plan.strsize));
+        continue;
+      }
+      const format = (prefix: string) => formatLine(rec, { strsize: this.plan.strsize, timestamps: t, durations: o.durations, prefix });
+      const stamp = t ? `${timeOfDay(rec.start + rec.durationNs, t > 1, t > 2)} ` : "";
+      lines.push(...this.threads.lines(rec, shown ? format : undefined, stamp));
     }
+    lines.push(...this.threads.flush());
     if (lines.length) this.write(lines.join("\n") + "\n");
   }
 
@@ -163,15 +183,20 @@ export class Tracer {
       const r = outcome.native;
       const t = o.timestamps;
       const now = t ? `${timeOfDay(BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6)), t > 1, t > 2)} ` : "";
+      let fault: string | undefined;
       if (r.kind === "fault") {
         const sig = signalName(r.signal);
         const code = r.vector === 14 ? ((r.errorCode ?? 0) & 1 ? "SEGV_ACCERR" : "SEGV_MAPERR") : "SI_KERNEL";
         const where = r.vector === 14 ? `, si_addr=${r.address ? `0x${r.address.toString(16)}` : "NULL"}` : "";
-        this.write(`${now}--- ${sig} {si_signo=${sig}, si_code=${code}${where}} ---\n`);
+        fault = `${now}--- ${sig} {si_signo=${sig}, si_code=${code}${where}} ---`;
       }
-      if (r.kind === "exited") this.write(`${now}+++ exited with ${r.status} +++\n`);
-      else if (r.kind === "signaled" || r.kind === "fault") this.write(`${now}+++ killed by ${signalName(r.signal)} +++\n`);
-      else if (r.kind === "killed") this.write(`${now}+++ killed by ${signalName(constants.signals.SIGKILL)} +++\n`);
+      // Which thread faulted is not in the outcome: the lines name the first.
+      let last: string | undefined;
+      if (r.kind === "exited") last = `${now}+++ exited with ${r.status} +++`;
+      else if (r.kind === "signaled" || r.kind === "fault") last = `${now}+++ killed by ${signalName(r.signal)} +++`;
+      else if (r.kind === "killed") last = `${now}+++ killed by ${signalName(constants.signals.SIGKILL)} +++`;
+      if (last !== undefined) this.write(this.threads.end(last, fault).join("\n") + "\n");
+      else if (fault !== undefined) this.write(`${fault}\n`);
     }
     if (o.summary) {
       const counts = countsFrom(this.machine.native.traceCounts(), (nr) => !o.filter || o.filter.has(nr));

@@ -18,7 +18,9 @@ export type HypercallKind = "emulated" | "forwarded";
  *  result; size/int/uint/off: numbers; hex: an address (NULL for 0). Kinds
  *  with a leading "o" are written by the call (shown after it returns),
  *  the others are read from the guest when the call is made; the rest name
- *  flag sets and structures.
+ *  flag sets and structures. xval: a number strace shows as it shows the
+ *  arguments of calls it does not decode (0, or hex); optr/oulong: a
+ *  pointer or unsigned long the call writes ([0x...], [24]).
  */
 export type ArgKind =
   | "fd" | "dirfd" | "path" | "str" | "ibuf" | "obuf" | "size" | "int" | "uint" | "off" | "hex"
@@ -29,7 +31,8 @@ export type ArgKind =
   | "pollfds" | "ioctl" | "fcntl" | "domain" | "socktype" | "protocol" | "msghdr" | "omsghdr" | "fds2"
   | "rlimit" | "orlimit" | "resource" | "utsname" | "fdset" | "futexop" | "arch" | "prctl" | "flock"
   | "efdflags" | "epflags" | "epollop" | "epollevent" | "mfdflags" | "grnd" | "renameflags" | "waitflags"
-  | "sockopt" | "dirents" | "utimens" | "remaining" | "sigframe";
+  | "sockopt" | "dirents" | "utimens" | "remaining" | "sigframe" | "xval" | "cloneargs" | "cpuset" | "icpuset"
+  | "osiginfo" | "optr" | "oulong";
 
 export interface Hypercall {
   readonly nr: number;
@@ -227,8 +230,8 @@ const ROWS: Row[] = [
   ["setsid", "e", "process", ""],
   ["set_tid_address", "e", "process", "hex"],
   ["set_robust_list", "e", "process", "hex size"],
-  ["get_robust_list", "e", "process", "int hex hex"],
-  ["rseq", "e", "process", "hex hex int hex"],
+  ["get_robust_list", "e", "process", "int optr oulong"],
+  ["rseq", "e", "process", "xval xval xval xval"],
   ["arch_prctl", "e", "process", "arch hex"],
   ["uname", "e", "process", "utsname"],
   ["prlimit64", "e", "process", "int resource rlimit orlimit"],
@@ -237,8 +240,8 @@ const ROWS: Row[] = [
   ["getrusage", "e", "process", "int hex"],
   ["times", "e", "process", "hex"],
   ["sysinfo", "e", "process", "hex"],
-  ["sched_getaffinity", "e", "process", "int size hex"],
-  ["sched_setaffinity", "e", "process", "int size hex"],
+  ["sched_getaffinity", "e", "process", "int size cpuset"],
+  ["sched_setaffinity", "e", "process", "int size icpuset"],
   ["sched_yield", "e", "process", ""],
   ["sched_getscheduler", "e", "process", "int"],
   ["sched_getparam", "e", "process", "int hex"],
@@ -248,16 +251,16 @@ const ROWS: Row[] = [
   ["getrandom", "e", "process", "obuf size grnd"],
   ["wait4", "e", "process", "int hex waitflags hex"],
   ["waitid", "e", "process", "int int hex waitflags hex"],
-  ["futex", "e", "process", "hex futexop int hex hex int"],
+  ["futex", "e", "process", "hex futexop uint timespec hex uint"],
   // threads (emulated: each gets a vCPU of its own)
   ["clone", "e", "process", "hex hex hex hex hex"],
-  ["clone3", "e", "process", "hex size"],
+  ["clone3", "e", "process", "cloneargs size"],
   // @signal (emulated: actions, masks, signals to itself, the return from a handler)
   ["rt_sigaction", "e", "signal", "signal sigaction osigaction size"],
   ["rt_sigprocmask", "e", "signal", "sighow sigset osigset size"],
   ["rt_sigpending", "e", "signal", "osigset size"],
   ["rt_sigsuspend", "e", "signal", "sigset size"],
-  ["rt_sigtimedwait", "e", "signal", "sigset hex timespec size"],
+  ["rt_sigtimedwait", "e", "signal", "sigset osiginfo timespec size"],
   ["pause", "e", "signal", ""],
   ["rt_sigreturn", "e", "signal", "sigframe"],
   ["sigaltstack", "e", "signal", "hex hex"],

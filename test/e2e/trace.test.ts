@@ -240,3 +240,141 @@ test("monitor trace on|off: hypercall lines while debugging", { skip: spawnSync(
   assert.match(end.stderr, /^write\(3, "\\0\\1\\2\\377bin", 7\) += 7$/m);
   assert.doesNotMatch(end.stderr, /close\(/, "off before the first close");
 });
+
+// ---- threads (issue 11): torov trace against strace -f
+
+const THREAD_CALLS = "write,getpid,gettid,nanosleep,sched_yield,tgkill,clone,clone3,exit,exit_group,set_robust_list,rseq";
+
+/**
+ * strace -f's stderr as whole lines: its own "Process N attached" out (it
+ * may come in the middle of a line), and each "<unfinished ...>" joined to
+ * its "<... resumed>": where that one is (torov prints a call when it
+ * ends), but for clone and clone3, where the line started (strace lets the
+ * new thread run before the clone's end, or not: torov shows the clone
+ * first).
+ */
+function straceWhole(text: string): string {
+  const out: string[] = [];
+  const started = new Map<string, { pid: string; head: string; slot?: number }>();
+  for (const l of text.replace(/strace: Process \d+ attached\n/g, "").split("\n")) {
+    const pid = /^(\[pid +\d+\] )?/.exec(l)![0];
+    const unfinished = /^(.*?) ?<unfinished \.\.\.>$/.exec(l);
+    if (unfinished) {
+      const head = unfinished[1].slice(pid.length);
+      const name = /^\w+/.exec(head)![0];
+      const clone = name === "clone" || name === "clone3";
+      started.set(`${pid}${name}`, { pid, head, slot: clone ? out.push("") - 1 : undefined });
+      continue;
+    }
+    const resumed = /^(\[pid +\d+\] )?<\.\.\. (\w+) resumed>(.*)$/.exec(l);
+    if (resumed) {
+      // A line started while one process was left has no prefix.
+      const key = started.has(`${pid}${resumed[2]}`) ? `${pid}${resumed[2]}` : resumed[2];
+      const s = started.get(key);
+      assert.ok(s, `no start for ${l}`);
+      started.delete(key);
+      if (s.slot !== undefined) out[s.slot] = s.pid + s.head + resumed[3];
+      else out.push(pid + s.head + resumed[3]);
+      continue;
+    }
+    out.push(l);
+  }
+  return out.join("\n");
+}
+
+/**
+ * Lines to compare: spaces as one, addresses as ADDR, and each thread id
+ * (prefixes, clone's results, getpid's) as T0, T1... in the order each
+ * first appears.
+ */
+function threadLines(text: string): string[] {
+  const tids = new Set<string>();
+  for (const m of text.matchAll(/^\[pid +(\d+)\]|^(?:\[pid +\d+\] )?(?:clone3?|getpid|gettid)\(.*\) += (\d+)$/gm)) tids.add(m[1] ?? m[2]);
+  const order = [...text.matchAll(/\b\d+\b/g)].map((m) => m[0]).filter((n) => tids.has(n));
+  const names = new Map([...new Set(order)].map((n, i) => [n, `T${i}`]));
+  return lines(text.replace(/\b\d+\b/g, (n) => names.get(n) ?? n).replace(/0x[0-9a-f]{5,}/g, "ADDR"));
+}
+
+for (const program of variants("tracethreads").filter((v) => !v.endsWith(".pie"))) {
+  test(`${program}: torov trace shows threads as strace -f does`, { skip: !hasStrace && "strace is not installed" }, () => {
+    const { dir, nativeDir, manifest } = setUp(program);
+    // strace -f writes "[pid N] " to stderr (with -o, "N " on every line).
+    const native = spawnSync("strace", ["-f", "-e", `trace=${THREAD_CALLS}`, guest(program)], { cwd: nativeDir, encoding: "utf8" });
+    assert.equal(native.status, 4, native.stderr);
+    const r = torov(["trace", "-e", `trace=${THREAD_CALLS}`, "-o", join(dir, "torov.txt"), manifest]);
+    assert.equal(r.status, 4, r.stderr);
+    assert.equal(r.stdout, native.stdout);
+    const got = readFileSync(join(dir, "torov.txt"), "utf8");
+    assert.deepEqual(threadLines(got), threadLines(straceWhole(native.stderr)));
+    // Not vacuous: the workers' lines are prefixed, main's are not once
+    // they are gone, each worker ends with its own line, clone is decoded.
+    assert.match(got, /^\[pid +\d+\] write\(1, "A: hello\\n", 9\) += 9$/m);
+    assert.match(got, /^\[pid +\d+\] tgkill\(\d+, \d+, 0\) += 0$/m);
+    assert.match(got, /^\[pid +\d+\] exit\(0\) += \?\n\[pid +\d+\] \+\+\+ exited with 0 \+\+\+$/m);
+    assert.match(got, /^write\(1, "main: end\\n", 10\) += 10\nexit_group\(4\) += \?\n\+\+\+ exited with 4 \+\+\+\n$/m);
+    assert.match(got, program.endsWith(".musl") ? /^clone\(child_stack=0x[0-9a-f]+, flags=CLONE_VM\|.*, parent_tid=\[(\d+)\], tls=0x[0-9a-f]+, child_tidptr=0x[0-9a-f]+\) = \1$/m : /^clone3\(\{flags=CLONE_VM\|.*\} => \{parent_tid=\[(\d+)\]\}, 88\) = \1$/m);
+    // strace's columns: the prefix counts; a short call's "=" is in column 40.
+    for (const l of got.split("\n")) {
+      const m = /^(.*?\)) += /.exec(l);
+      if (m && m[1].length < 39) assert.equal(l.indexOf(" = "), 39, l);
+    }
+  });
+
+  test(`${program}: -c counts every thread's calls, as strace -f -c`, { skip: !hasStrace && "strace is not installed" }, () => {
+    const { dir, nativeDir, manifest } = setUp(program);
+    const out = join(dir, "strace.txt");
+    const native = spawnSync("strace", ["-f", "-c", "-o", out, guest(program)], { cwd: nativeDir, encoding: "utf8" });
+    assert.equal(native.status, 4, native.stderr);
+    const expected = table(readFileSync(out, "utf8"));
+    const r = torov(["trace", "-c", "-o", join(dir, "torov.txt"), manifest]);
+    assert.equal(r.status, 4, r.stderr);
+    const got = table(readFileSync(join(dir, "torov.txt"), "utf8"));
+    // How often pthread_join waits on a futex depends on timing; whether
+    // glibc trims the arena it maps for worker A (pthread_exit allocates)
+    // with one munmap or two depends on where the kernel put it (natively,
+    // at random); the VM starts without execve.
+    for (const t of [got, expected]) for (const name of ["total", "futex", "munmap", "execve"]) t.delete(name);
+    assert.deepEqual(Object.fromEntries(got), Object.fromEntries(expected));
+    // The workers' own calls are counted: main writes twice, each worker once.
+    assert.deepEqual(got.get("write"), [4, 0]);
+    assert.deepEqual(got.get("nanosleep"), [2, 0]);
+  });
+}
+
+test("--json: each call names its thread", () => {
+  const { dir, manifest } = setUp("tracethreads");
+  const r = torov(["trace", "--json", "-e", "write,gettid", "-o", join(dir, "t.json"), manifest]);
+  assert.equal(r.status, 4, r.stderr);
+  const calls = readFileSync(join(dir, "t.json"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(calls.map((c) => c.name), ["write", "write", "gettid", "write", "gettid", "write"], "no clone or exit: -e leaves them out");
+  const [main, a, aTid, b, bTid, end] = calls;
+  assert.equal(main.tid, end.tid);
+  assert.equal(a.tid, aTid.ret);
+  assert.equal(b.tid, bTid.ret);
+  assert.equal(new Set([main.tid, a.tid, b.tid]).size, 3);
+});
+
+test("torov profile allows what any thread used: a call made only in a worker", () => {
+  const { dir, manifest } = setUp("tracethreads");
+  const out = join(dir, "profile.json");
+  const p = torov(["profile", manifest, "-o", out]);
+  assert.equal(p.status, 4, p.stderr);
+  const names = JSON.parse(readFileSync(out, "utf8")).Hypercalls.map((h: { Name: string }) => h.Name);
+  // nanosleep: only the workers call it (main sleeps with clock_nanosleep).
+  assert.ok(names.includes("nanosleep"), names.join(" "));
+  assert.ok(names.includes("clock_nanosleep") && names.includes("write"), names.join(" "));
+  const rerun = torov(["run", out]);
+  assert.equal(rerun.status, 4, rerun.stderr);
+  assert.equal(rerun.stdout, "main: start\nA: hello\nB: hello\nmain: end\n");
+});
+
+test("monitor trace: threads' lines carry strace -f's prefix there too", { skip: spawnSync("gdb", ["--version"]).status !== 0 && "gdb is not installed" }, async () => {
+  const d = await startDebug(debugManifest("tracethreads"));
+  const r = gdbBatch(d.port, ["monitor trace on -e write,exit_group", "continue"]);
+  assert.match(r.output, /hypercall trace on/);
+  const end = await d.done;
+  assert.match(end.stderr, /^write\(1, "main: start\\n", 12\) += 12$/m);
+  assert.match(end.stderr, /^\[pid +\d+\] write\(1, "A: hello\\n", 9\) += 9$/m);
+  assert.match(end.stderr, /^\[pid +\d+\] \+\+\+ exited with 0 \+\+\+$/m, "a worker's end, though -e leaves exit out");
+  assert.match(end.stderr, /^write\(1, "main: end\\n", 10\) += 10\nexit_group\(4\) += \?$/m);
+});

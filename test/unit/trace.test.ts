@@ -14,6 +14,7 @@ import { buildPlan, MAX_OPS, type TracePlan } from "../../src/trace/plan.js";
 import { forwardedNames, profileManifest } from "../../src/trace/profile.js";
 import { parseRecords, type TraceRecord } from "../../src/trace/records.js";
 import { summaryTable } from "../../src/trace/summary.js";
+import { pidPrefix, ThreadLines } from "../../src/trace/threads.js";
 import { jsonRecord } from "../../src/trace/tracer.js";
 import { hypercallByName, HYPERCALLS } from "../../src/vmm/hypercalls.js";
 import { parseManifest } from "../../src/vmm/manifest.js";
@@ -249,7 +250,7 @@ test("results: errno names and glibc's messages, unknown errnos", () => {
 
 test("--json: the same decoding, as one object", () => {
   const j = JSON.parse(jsonRecord(one(record("openat", [-100n, 0x4000, 0], -2, [{ op: 0, data: str("x") }], { seq: 7 })), 32));
-  assert.deepEqual(j, { seq: 7, ts: "2023-11-14T22:13:20.123456Z", name: "openat", nr: 257, args: ["AT_FDCWD", '"x"', "O_RDONLY"], ret: -1, errno: "ENOENT", dur_ns: 12345, denied: false });
+  assert.deepEqual(j, { seq: 7, ts: "2023-11-14T22:13:20.123456Z", tid: 1000, name: "openat", nr: 257, args: ["AT_FDCWD", '"x"', "O_RDONLY"], ret: -1, errno: "ENOENT", dur_ns: 12345, denied: false });
 });
 
 test("the record reader: several records in one batch, and a corrupt size is an error", () => {
@@ -346,4 +347,167 @@ test("profile manifests: only Hypercalls changes; paths follow the new folder; T
     rmSync(dir, { recursive: true, force: true });
   }
   assert.deepEqual(forwardedNames([nr("write"), nr("brk"), nr("openat")]), ["write", "openat"]);
+});
+
+// ---- threads (issue 11): the calls of threads, and strace -f's lines.
+// Expected lines are strace 6.1's, from a native run of the same calls.
+
+test("futex: each command's arguments, FUTEX_CLOCK_REALTIME after the name, WAKE_OP's encoded op", () => {
+  const F = 0x7ffe9258e2fcn;
+  const G = 0x7ffe9258e2f8n;
+  const ts = Buffer.alloc(16);
+  ts.writeBigInt64LE(1000n, 8);
+  const t = [{ op: 0, data: ts }];
+  const EAGAIN = "-1 EAGAIN (Resource temporarily unavailable)";
+  const cases: Array<[Array<number | bigint>, number, Blob[], string]> = [
+    [[F, 0, 4, 0x1000, 0, 0], -11, t, `futex(0x7ffe9258e2fc, FUTEX_WAIT, 4, {tv_sec=0, tv_nsec=1000}) = ${EAGAIN}`],
+    [[F, 128, 4, 0, 0, 0], -11, [], `futex(0x7ffe9258e2fc, FUTEX_WAIT_PRIVATE, 4, NULL) = ${EAGAIN}`],
+    [[F, 0x189, 4, 0x1000, 0, 0xffffffff], -11, t, `futex(0x7ffe9258e2fc, FUTEX_WAIT_BITSET_PRIVATE|FUTEX_CLOCK_REALTIME, 4, {tv_sec=0, tv_nsec=1000}, FUTEX_BITSET_MATCH_ANY) = ${EAGAIN}`],
+    [[F, 0x89, 4, 0, 0, 3], -11, [], `futex(0x7ffe9258e2fc, FUTEX_WAIT_BITSET_PRIVATE, 4, NULL, 0x3) = ${EAGAIN}`],
+    [[F, 0x100, 4, 0, 0, 0], -38, [], "futex(0x7ffe9258e2fc, FUTEX_WAIT|FUTEX_CLOCK_REALTIME, 4, NULL) = -1 ENOSYS (Function not implemented)"],
+    [[F, 0x8a, 1, 0, 0, 3], 0, [], col("futex(0x7ffe9258e2fc, FUTEX_WAKE_BITSET_PRIVATE, 1, 0x3)", "0")],
+    [[F, 0x84, 1, 2147483647, G, 5], 0, [], "futex(0x7ffe9258e2fc, FUTEX_CMP_REQUEUE_PRIVATE, 1, 2147483647, 0x7ffe9258e2f8, 5) = 0"],
+    [[F, 0x83, 1, 3, G, 0], 0, [], "futex(0x7ffe9258e2fc, FUTEX_REQUEUE_PRIVATE, 1, 3, 0x7ffe9258e2f8) = 0"],
+    [[F, 0x85, 1, 1, G, 0x04000001], 0, [], "futex(0x7ffe9258e2fc, FUTEX_WAKE_OP_PRIVATE, 1, 1, 0x7ffe9258e2f8, FUTEX_OP_SET<<28|0<<12|FUTEX_OP_CMP_GT<<24|0x1) = 0"],
+    [[F, 5, 1, 0, G, 0x9000307f], 0, [], "futex(0x7ffe9258e2fc, FUTEX_WAKE_OP, 1, 0, 0x7ffe9258e2f8, FUTEX_OP_OPARG_SHIFT<<28|FUTEX_OP_ADD<<28|0x3<<12|FUTEX_OP_CMP_EQ<<24|0x7f) = 0"],
+    [[F, 0x87, 0, 0, 0, 0], -1, [], "futex(0x7ffe9258e2fc, FUTEX_UNLOCK_PI_PRIVATE) = -1 EPERM (Operation not permitted)"],
+    [[F, 0x86, 0, 0x1000, 0, 0], -1, t, "futex(0x7ffe9258e2fc, FUTEX_LOCK_PI_PRIVATE, {tv_sec=0, tv_nsec=1000}) = -1 EPERM (Operation not permitted)"],
+    [[F, 8, 0, 0, 0, 0], -1, [], "futex(0x7ffe9258e2fc, FUTEX_TRYLOCK_PI) = -1 EPERM (Operation not permitted)"],
+    [[F, 99, 1, 0, 0, 0], -38, [], "futex(0x7ffe9258e2fc, 0x63 /* FUTEX_??? */, 1, NULL, NULL, 0) = -1 ENOSYS (Function not implemented)"],
+    [[0x4c0d00, 0x81, 2147483647, 0, 0, 0], 0, [], col("futex(0x4c0d00, FUTEX_WAKE_PRIVATE, 2147483647)", "0")],
+  ];
+  for (const [args, result, blobs, expected] of cases) assert.equal(line(record("futex", args, result, blobs)), expected);
+});
+
+test("clone: named arguments, the pointers its flags use, the new thread's id", () => {
+  const musl = 0x7d0f00n; // CLONE_VM|...|CLONE_CHILD_CLEARTID|CLONE_DETACHED, no signal
+  assert.equal(
+    line(record("clone", [musl, 0x7f5b88a67ef8n, 0x7f5b88a67f68n, 0x406290, 0x7f5b88a67f38n], 1779)),
+    "clone(child_stack=0x7f5b88a67ef8, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|CLONE_SETTLS|CLONE_PARENT_SETTID|CLONE_CHILD_CLEARTID|0x400000, parent_tid=[1779], tls=0x7f5b88a67f38, child_tidptr=0x406290) = 1779",
+  );
+  assert.equal(line(record("clone", [17, 0, 0, 0, 0], 3118)), col("clone(child_stack=NULL, flags=SIGCHLD)", "3118"));
+  assert.equal(line(record("clone", [0x1200000 | 17, 0, 0, 0x7ffe9258e2f8n, 0], 3119)), "clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x7ffe9258e2f8) = 3119");
+  assert.equal(line(record("clone", [0x10000, 0, 0, 0, 0], -22)), "clone(child_stack=NULL, flags=CLONE_THREAD) = -1 EINVAL (Invalid argument)");
+});
+
+test("clone3: struct clone_args by its flags, => {parent_tid=[tid]}, its size; a short one as an address", () => {
+  const args = (fields: bigint[]) => {
+    const b = Buffer.alloc(fields.length * 8);
+    fields.forEach((f, i) => b.writeBigUInt64LE(f, i * 8));
+    return b;
+  };
+  const glibc = args([0x3d0f00n, 0n, 0x7face2504990n, 0x7face2504990n, 0n, 0x7face1d04000n, 0x800300n, 0x7face25046c0n, 0n, 0n, 0n]);
+  assert.equal(
+    line(record("clone3", [0x7ffd0000, 88], 1771, [{ op: 0, data: glibc }])),
+    "clone3({flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|CLONE_SETTLS|CLONE_PARENT_SETTID|CLONE_CHILD_CLEARTID, child_tid=0x7face2504990, parent_tid=0x7face2504990, exit_signal=0, stack=0x7face1d04000, stack_size=0x800300, tls=0x7face25046c0} => {parent_tid=[1771]}, 88) = 1771",
+  );
+  const fork = args([0n, 0n, 0n, 0n, 17n, 0n, 0n, 0n]);
+  assert.equal(line(record("clone3", [0x7ffd0000, 64], 3120, [{ op: 0, data: fork }])), "clone3({flags=0, exit_signal=SIGCHLD, stack=NULL, stack_size=0}, 64) = 3120");
+  const thread = args([0x10000n, 0n, 0n, 0n, 17n, 0n, 0n, 0n]);
+  assert.equal(line(record("clone3", [0x7ffd0000, 64], -22, [{ op: 0, data: thread }])), "clone3({flags=CLONE_THREAD, exit_signal=SIGCHLD, stack=NULL, stack_size=0}, 64) = -1 EINVAL (Invalid argument)");
+  assert.equal(line(record("clone3", [0x7ffe9258dff0n, 8], -22, [{ op: 0, data: Buffer.alloc(8) }])), col("clone3(0x7ffe9258dff0, 8)", "-1 EINVAL (Invalid argument)"));
+});
+
+test("the other thread calls: robust lists, rseq, affinity, signals to threads, waiting for signals", () => {
+  const u64 = (v: bigint) => {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(v);
+    return b;
+  };
+  assert.equal(line(record("set_robust_list", [0x14bd26a0, 24], 0)), col("set_robust_list(0x14bd26a0, 24)", "0"));
+  assert.equal(line(record("get_robust_list", [0, 0x1000, 0x2000], 0, [{ op: 0, data: u64(0x260bc660n) }, { op: 1, data: u64(24n) }])), col("get_robust_list(0, [0x260bc660], [24])", "0"));
+  assert.equal(line(record("get_robust_list", [99999, 0x7ffe9258e258n, 0x7ffe9258e250n], -3)), "get_robust_list(99999, 0x7ffe9258e258, 0x7ffe9258e250) = -1 ESRCH (No such process)");
+  // strace does not decode rseq: every argument as %#lx.
+  assert.equal(line(record("rseq", [0x14bd2ce0, 0x20, 0, 0x53053053], 0)), col("rseq(0x14bd2ce0, 0x20, 0, 0x53053053)", "0"));
+  assert.equal(line(record("rseq", [0, 0, 1, 0], -22)), col("rseq(0, 0, 0x1, 0)", "-1 EINVAL (Invalid argument)"));
+  const cpus = Buffer.alloc(32);
+  cpus[0] = 3;
+  assert.equal(line(record("sched_getaffinity", [0, 128, 0x1000], 32, [{ op: 0, data: cpus }])), col("sched_getaffinity(0, 128, [0 1])", "32"));
+  assert.equal(line(record("sched_getaffinity", [0, 2, 0x7ffe9258e260n], -22)), "sched_getaffinity(0, 2, 0x7ffe9258e260) = -1 EINVAL (Invalid argument)");
+  assert.equal(line(record("sched_setaffinity", [0, 8, 0x1000], 0, [{ op: 0, data: Buffer.from([5, 0, 0, 0, 0, 0, 0, 0]) }])), col("sched_setaffinity(0, 8, [0 2])", "0"));
+  assert.equal(line(record("tgkill", [3117, 3117, 12], 0)), col("tgkill(3117, 3117, SIGUSR2)", "0"));
+  assert.equal(line(record("tgkill", [1770, 1771, 0], 0)), col("tgkill(1770, 1771, 0)", "0"));
+  assert.equal(line(record("tkill", [3117, 10], 0)), col("tkill(3117, SIGUSR1)", "0"));
+  const set = u64((1n << 9n) | (1n << 11n)); // USR1 USR2
+  const si = Buffer.alloc(32);
+  si.writeInt32LE(12, 0);
+  si.writeInt32LE(-6, 8);
+  si.writeInt32LE(3117, 12);
+  assert.equal(
+    line(record("rt_sigtimedwait", [0x1000, 0x2000, 0, 8], 12, [{ op: 0, data: set }, { op: 1, data: si }])),
+    "rt_sigtimedwait([USR1 USR2], {si_signo=SIGUSR2, si_code=SI_TKILL, si_pid=3117, si_uid=0}, NULL, 8) = 12 (SIGUSR2)",
+  );
+  const ts = Buffer.alloc(16);
+  ts.writeBigInt64LE(1000n, 8);
+  assert.equal(
+    line(record("rt_sigtimedwait", [0x1000, 0, 0x3000, 8], -11, [{ op: 0, data: set }, { op: 2, data: ts }])),
+    "rt_sigtimedwait([USR1 USR2], NULL, {tv_sec=0, tv_nsec=1000}, 8) = -1 EAGAIN (Resource temporarily unavailable)",
+  );
+  // They return only once a handler has run: the kernel's ERESTARTNOHAND, as strace shows it.
+  assert.equal(line(record("rt_sigsuspend", [0x1000, 8], -4, [{ op: 0, data: u64(0n) }])), col("rt_sigsuspend([], 8)", "? ERESTARTNOHAND (To be restarted if no handler)"));
+  assert.equal(line(record("pause", [], -4)), col("pause()", "? ERESTARTNOHAND (To be restarted if no handler)"));
+  // glibc's handler for its thread signal, flags in strace's order.
+  const sa = Buffer.alloc(32);
+  sa.writeBigUInt64LE(0x459e70n, 0);
+  sa.writeBigUInt64LE(0x1c000004n, 8);
+  sa.writeBigUInt64LE(0x44b4f0n, 16);
+  assert.equal(
+    line(record("rt_sigaction", [33, 0x1000, 0, 8], 0, [{ op: 0, data: sa }])),
+    "rt_sigaction(SIGRT_1, {sa_handler=0x459e70, sa_mask=[], sa_flags=SA_RESTORER|SA_ONSTACK|SA_RESTART|SA_SIGINFO, sa_restorer=0x44b4f0}, NULL, 8) = 0",
+  );
+});
+
+test("threads as strace -f shows them: [pid N] while there are several, counted in the columns; +++ lines", () => {
+  const view = new ThreadLines(1000);
+  const show = (buf: Buffer) => {
+    const rec = one(buf);
+    return view.lines(rec, (prefix) => formatLine(rec, { strsize: 32, prefix }));
+  };
+  const w = (tid: number) => record("write", [1, 0x1000, 2], 2, [{ op: 0, data: str("a\n") }], { tid });
+  assert.equal(pidPrefix(1771), "[pid  1771] ");
+  assert.equal(pidPrefix(123456), "[pid 123456] ");
+  assert.deepEqual(show(w(1000)), [col('write(1, "a\\n", 2)', "2")]);
+  // The clone's line is as strace starts it: before the thread exists.
+  assert.deepEqual(show(record("clone", [0x10000 | 0x100, 0x5000, 0, 0, 0], 1001)), [col("clone(child_stack=0x5000, flags=CLONE_VM|CLONE_THREAD)", "1001")]);
+  assert.equal(view.count, 2);
+  assert.deepEqual(show(w(1001)), [col('[pid  1001] write(1, "a\\n", 2)', "2")]);
+  assert.deepEqual(show(w(1000)), [col('[pid  1000] write(1, "a\\n", 2)', "2")]);
+  // A thread's exit(2): its line, then its "+++", then one thread again.
+  assert.deepEqual(show(record("exit", [256 + 7], 0, [], { tid: 1001, noReturn: true })), [col("[pid  1001] exit(263)", "?"), "[pid  1001] +++ exited with 7 +++"]);
+  assert.equal(view.count, 1);
+  assert.deepEqual(show(w(1000)), [col('write(1, "a\\n", 2)', "2")]);
+  // A new thread's call that ended before its clone: after the clone's line, as strace shows it.
+  assert.deepEqual(show(w(1002)), []);
+  assert.equal(view.count, 1);
+  assert.deepEqual(show(record("clone", [0x10000 | 0x100, 0x5000, 0, 0, 0], 1002)), [
+    col("clone(child_stack=0x5000, flags=CLONE_VM|CLONE_THREAD)", "1002"),
+    col('[pid  1002] write(1, "a\\n", 2)', "2"),
+  ]);
+  // Unless the batch ends first: then as it came.
+  assert.deepEqual(show(w(1003)), []);
+  assert.deepEqual(view.flush(), [col('[pid  1003] write(1, "a\\n", 2)', "2")]);
+  assert.equal(view.count, 3);
+  assert.deepEqual(show(record("exit", [0], 0, [], { tid: 1003, noReturn: true })), [col("[pid  1003] exit(0)", "?"), "[pid  1003] +++ exited with 0 +++"]);
+  assert.deepEqual(show(record("exit_group", [3], 0, [], { tid: 1002, noReturn: true })), [col("[pid  1002] exit_group(3)", "?")]);
+  // exit_group: each thread left gets its line, the first thread's last and alone.
+  assert.deepEqual(view.end("+++ exited with 3 +++"), ["[pid  1002] +++ exited with 3 +++", "+++ exited with 3 +++"]);
+});
+
+test("threads: the first thread's exit(2) waits for the end; a fatal signal names its thread first", () => {
+  const view = new ThreadLines(1000);
+  view.lines(one(record("clone3", [0x1000, 88], 1001)), undefined);
+  view.lines(one(record("clone3", [0x1000, 88], 1002)), undefined);
+  const exit = one(record("exit", [0], 0, [], { tid: 1000, noReturn: true }));
+  assert.deepEqual(view.lines(exit, (prefix) => formatLine(exit, { strsize: 32, prefix })), [col("[pid  1000] exit(0)", "?")]);
+  assert.equal(view.count, 3);
+  assert.deepEqual(view.end("+++ killed by SIGSEGV +++", "--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=NULL} ---", 1002), [
+    "[pid  1002] --- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=NULL} ---",
+    "[pid  1002] +++ killed by SIGSEGV +++",
+    "[pid  1001] +++ killed by SIGSEGV +++",
+    "+++ killed by SIGSEGV +++",
+  ]);
+  // Without a known leader (tracing started late), the first tid seen is it.
+  const late = new ThreadLines();
+  late.lines(one(record("close", [3], 0, [], { tid: 2000 })), undefined);
+  assert.deepEqual(late.end("+++ exited with 0 +++"), ["+++ exited with 0 +++"]);
 });
