@@ -54,6 +54,7 @@ int64_t Futexes::Wait(Task& t, const uint32_t* word, uint64_t addr, uint32_t val
 }
 
 int Futexes::WakeLocked(uint64_t addr, int n, uint32_t bitset) {
+  if (n <= 0) n = 1;  // Linux's futex_wake wakes one before it compares
   int woken = 0;
   for (auto it = waiters_.begin(); it != waiters_.end() && woken < n;) {
     Waiter* w = *it;
@@ -77,7 +78,18 @@ int64_t Futexes::Requeue(uint64_t addr, int wake, int requeue, uint64_t addr2, c
                          uint32_t value) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (compare && __atomic_load_n(word, __ATOMIC_SEQ_CST) != value) return -EAGAIN;
-  const int woken = WakeLocked(addr, wake, ~0u);
+  // Not WakeLocked: a requeue's wake count of 0 wakes none.
+  int woken = 0;
+  for (auto it = waiters_.begin(); it != waiters_.end() && woken < wake;) {
+    Waiter* w = *it;
+    if (w->addr != addr) {
+      ++it;
+      continue;
+    }
+    it = waiters_.erase(it);
+    WakeTask(w->task);
+    woken++;
+  }
   int moved = 0;
   for (Waiter* w : waiters_) {
     if (moved >= requeue) break;
@@ -88,9 +100,10 @@ int64_t Futexes::Requeue(uint64_t addr, int wake, int requeue, uint64_t addr2, c
   return woken + moved;
 }
 
-int Futexes::WakeOp(uint64_t addr, int n, uint64_t addr2, int n2, const std::function<bool()>& op) {
+int Futexes::WakeOp(uint64_t addr, int n, uint64_t addr2, int n2, const std::function<int()>& op) {
   std::lock_guard<std::mutex> lock(mutex_);
-  const bool second = op();
+  const int second = op();
+  if (second < 0) return second;
   int woken = WakeLocked(addr, n, ~0u);
   if (second) woken += WakeLocked(addr2, n2, ~0u);
   return woken;

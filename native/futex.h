@@ -37,9 +37,13 @@ class Futexes {
   int64_t Requeue(uint64_t addr, int wake, int requeue, uint64_t addr2, const uint32_t* word, bool compare,
                   uint32_t value);
   // FUTEX_WAKE_OP: under the queue's lock, `op` changes the word at addr2
-  // and says whether waiters there wake too; wakes up to `n` on `addr` and
-  // then, if so, up to `n2` on `addr2`.
-  int WakeOp(uint64_t addr, int n, uint64_t addr2, int n2, const std::function<bool()>& op);
+  // and says whether waiters there wake too (1, else 0; -errno: nobody
+  // wakes and that is the result); wakes up to `n` on `addr` and then, if
+  // so, up to `n2` on `addr2`.
+  //
+  // Counts as Linux takes them: a wake's count of 0 or less still wakes one
+  // waiter (futex_wake's `++ret >= nr_wake`), for FUTEX_WAKE and WAKE_OP.
+  int WakeOp(uint64_t addr, int n, uint64_t addr2, int n2, const std::function<int()>& op);
 
  private:
   struct Waiter {

@@ -38,7 +38,7 @@ Process::Process(const GuestConfig& cfg)
     file->nonblock = false;
     file->borrowed = true;
     struct stat st;
-    if (fstat(host, &st) == 0) lent.insert({st.st_dev, st.st_ino});
+    if (fstat(host, &st) == 0) Lend(st.st_dev, st.st_ino);
     fds.InstallAt(fd, std::move(file), false);
   }
 }

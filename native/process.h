@@ -96,8 +96,16 @@ class Process {
   // on a MountPoint root owns): SO_REUSEPORT would let it share root's ports.
   bool sockets_of_root = false;
   // The files it was lent (OpenFile::borrowed) by device and inode: one that
-  // comes back through a socket stays lent. Fixed before the guest runs.
-  std::set<std::pair<dev_t, ino_t>> lent;
+  // comes back through a socket stays lent. Its threads add to it (open of
+  // a shared device) and read it (a received fd): under its own lock.
+  void Lend(dev_t dev, ino_t ino) {
+    std::lock_guard<std::mutex> lock(lent_mutex_);
+    lent_.insert({dev, ino});
+  }
+  bool Lent(dev_t dev, ino_t ino) const {
+    std::lock_guard<std::mutex> lock(lent_mutex_);
+    return lent_.count({dev, ino}) != 0;
+  }
   uid_t uid = 0, euid = 0, suid = 0;
   gid_t gid = 0, egid = 0, sgid = 0;
 
@@ -159,6 +167,10 @@ class Process {
   bool Allowed(uint64_t nr) const {
     return nr < kMaxHypercall && (config.allowed[nr / 8] >> (nr % 8)) & 1;
   }
+
+ private:
+  mutable std::mutex lent_mutex_;
+  std::set<std::pair<dev_t, ino_t>> lent_;
 };
 
 }  // namespace torov

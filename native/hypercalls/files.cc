@@ -42,13 +42,14 @@ int64_t OpenAt(Process& g, int64_t dirfd, uint64_t path_addr, int flags, mode_t 
   }
   const int host = g.paths.Open(abs, flags, mode);
   if (host < 0) return host;
-  const int64_t fd = InstallHostFd(g, host, flags);
-  if (fd >= 0 && g.paths.Borrowed(abs)) {
-    g.fds.Get(fd)->borrowed = true;
+  // A lent file is marked before its fd exists: another thread could
+  // otherwise fchmod or close it between the two.
+  const bool borrowed = g.paths.Borrowed(abs);
+  if (borrowed) {
     struct stat st;
-    if (fstat(host, &st) == 0) g.lent.insert({st.st_dev, st.st_ino});
+    if (fstat(host, &st) == 0) g.Lend(st.st_dev, st.st_ino);
   }
-  return fd;
+  return InstallHostFd(g, host, flags, borrowed);
 }
 
 int64_t Open(Process& g, Task& t, const uint64_t* a) {
@@ -280,13 +281,18 @@ int64_t SymlinkAt(Process& g, uint64_t target_addr, int64_t newdir, uint64_t lin
 int64_t Symlink(Process& g, Task& t, const uint64_t* a) { return SymlinkAt(g, a[0], kFdCwd, a[1]); }
 int64_t Symlinkat(Process& g, Task& t, const uint64_t* a) { return SymlinkAt(g, a[0], static_cast<int>(a[1]), a[2]); }
 
-int64_t ReadlinkAt(Process& g, int64_t dirfd, uint64_t path_addr, uint64_t buf, uint64_t size) {
+int64_t ReadlinkAt(Process& g, uint64_t nr, int64_t dirfd, uint64_t path_addr, uint64_t buf, uint64_t size) {
   if (static_cast<int64_t>(size) <= 0) return -EINVAL;
   std::string path, abs;
   if (int r = GuestPath(g, path_addr, &path); r < 0) return r;
   std::string target;
   if (!path.empty() && g.paths.Join(g.fds, dirfd, path, &abs) == 0 && Paths::Normalize(abs) == "/proc/self/exe") {
     target = "/" + g.config.exe_name;
+  } else if (!g.Allowed(nr)) {
+    // The gate let this call through because the path read
+    // "/proc/self/exe" then (IsSelfExeReadlink); another thread has
+    // changed it since. What the policy denies never reaches the host.
+    return -EPERM;
   } else {
     Fd fd;
     if (int r = ResolvePath(g, dirfd, path_addr, true, true, &fd); r < 0) return r;
@@ -299,8 +305,10 @@ int64_t ReadlinkAt(Process& g, int64_t dirfd, uint64_t path_addr, uint64_t buf, 
   if (!CopyOutBytes(g, buf, target.data(), n)) return -EFAULT;
   return static_cast<int64_t>(n);
 }
-int64_t Readlink(Process& g, Task& t, const uint64_t* a) { return ReadlinkAt(g, kFdCwd, a[0], a[1], a[2]); }
-int64_t Readlinkat(Process& g, Task& t, const uint64_t* a) { return ReadlinkAt(g, static_cast<int>(a[0]), a[1], a[2], a[3]); }
+int64_t Readlink(Process& g, Task& t, const uint64_t* a) { return ReadlinkAt(g, SYS_readlink, kFdCwd, a[0], a[1], a[2]); }
+int64_t Readlinkat(Process& g, Task& t, const uint64_t* a) {
+  return ReadlinkAt(g, SYS_readlinkat, static_cast<int>(a[0]), a[1], a[2], a[3]);
+}
 
 // ---- metadata
 
@@ -512,7 +520,7 @@ int64_t Fcntl(Process& g, Task& t, const uint64_t* a) {
     case F_DUPFD:
     case F_DUPFD_CLOEXEC:
       if (arg >= static_cast<uint64_t>(g.fds.limit())) return -EINVAL;
-      return g.fds.Install(g.fds.Get(fd), a[1] == F_DUPFD_CLOEXEC, static_cast<int>(arg));
+      return g.fds.Install(f, a[1] == F_DUPFD_CLOEXEC, static_cast<int>(arg));  // the file held, not the fd again
     case F_GETFD:
       return g.fds.cloexec(fd) ? FD_CLOEXEC : 0;
     case F_SETFD:

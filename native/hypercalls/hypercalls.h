@@ -133,7 +133,8 @@ inline mode_t NoSetId(mode_t mode, bool directory) {
 
 // Installs a freshly opened host fd as a guest fd (lowest free), recording
 // what later calls need (O_NONBLOCK view, directory path). Takes ownership.
-int64_t InstallHostFd(Process& g, int host_fd, int open_flags);
+// `borrowed`: a file lent from outside the MountPoint (OpenFile::borrowed).
+int64_t InstallHostFd(Process& g, int host_fd, int open_flags, bool borrowed = false);
 // The same for a descriptor received in SCM_RIGHTS: lent (OpenFile::borrowed)
 // unless it is plainly the guest's own (inside the MountPoint, a memfd, a
 // socket, a pipe or another object without a name).

@@ -83,9 +83,12 @@ int64_t Mincore(Process& g, Task& t, const uint64_t* a) {
   if (a[0] & (kPageSize - 1)) return -EINVAL;
   const uint64_t pages = PageUp(a[1]) / kPageSize;
   if (g.mm.UserExtent(a[0], a[1], Access::kRead) != a[1]) return -ENOMEM;
+  // Written by the monitor: held, so that another thread's mprotect cannot
+  // make the host pages read-only (GuestRam::Zap) under the memset.
+  const auto hold = g.mm.Hold();
   uint8_t* vec = g.mm.User(a[2], pages, Access::kWrite);
   if (!vec && pages) return -EFAULT;
-  std::memset(vec, 1, pages);  // everything counts as resident
+  if (pages) std::memset(vec, 1, pages);  // everything counts as resident
   return 0;
 }
 

@@ -249,6 +249,10 @@ int64_t Sendmsg(Process& g, Task& t, const uint64_t* a) {
   if (int r = GuestIovecs(g, m.iov, m.iovlen, Access::kRead, &iov); r < 0) return r;
   // Control messages: SCM_RIGHTS carries guest fds, which become host fds.
   std::vector<uint8_t> control;
+  // The files SCM_RIGHTS names stay open until the host call is made: a
+  // host fd number whose file another thread closed meanwhile could be
+  // anything by then, the monitor's own descriptors included.
+  std::vector<std::shared_ptr<OpenFile>> passing;
   if (m.control && m.controllen) {
     if (m.controllen > 64 * 1024) return -ENOBUFS;
     control.resize(m.controllen);
@@ -282,6 +286,7 @@ int64_t Sendmsg(Process& g, Task& t, const uint64_t* a) {
         // no guest fd shows them: it counts until the guest ends.
         if (passed->memfd) passed->memfd->sent = true;
         fds[i] = passed->host.get();
+        passing.push_back(passed);
       }
     }
   }

@@ -24,12 +24,20 @@ int64_t DoPoll(Process& g, Task& t, uint64_t fds_addr, uint64_t nfds, int timeou
   pollfd* guest = nfds ? reinterpret_cast<pollfd*>(g.mm.User(fds_addr, nfds * sizeof(pollfd), Access::kWrite)) : nullptr;
   if (nfds && !guest) return -EFAULT;
   std::vector<pollfd> host(nfds);
+  // The guest's entries, read once each: another thread may change them
+  // while the call waits. The files stay open until it returns (a host fd
+  // whose file another thread closed could be anyone's by then).
+  std::vector<int> fds(nfds);
+  std::vector<std::shared_ptr<OpenFile>> files(nfds);
   int invalid = 0;
   for (uint64_t i = 0; i < nfds; i++) {
-    host[i] = {-1, guest[i].events, 0};
-    if (guest[i].fd < 0) continue;
-    const std::shared_ptr<OpenFile> f = g.fds.Get(guest[i].fd);
-    if (f) host[i].fd = f->host.get();
+    pollfd entry;
+    std::memcpy(&entry, &guest[i], sizeof entry);
+    fds[i] = entry.fd;
+    host[i] = {-1, entry.events, 0};
+    if (entry.fd < 0) continue;
+    files[i] = g.fds.Get(entry.fd);
+    if (files[i]) host[i].fd = files[i]->host.get();
     else invalid++;
   }
   // A POLLNVAL entry makes the call return at once, with what the valid
@@ -44,10 +52,14 @@ int64_t DoPoll(Process& g, Task& t, uint64_t fds_addr, uint64_t nfds, int timeou
   while (r < 0 && errno == EINTR && !t.interrupted());
   if (r < 0) return -errno;
   r = 0;
+  // The array is checked again: another thread may have unmapped it or
+  // taken its write access away while the call waited.
   const auto hold = g.mm.Hold();
+  guest = nfds ? reinterpret_cast<pollfd*>(g.mm.User(fds_addr, nfds * sizeof(pollfd), Access::kWrite)) : nullptr;
+  if (nfds && !guest) return -EFAULT;
   for (uint64_t i = 0; i < nfds; i++) {
     short revents = 0;
-    if (guest[i].fd >= 0) revents = host[i].fd < 0 ? POLLNVAL : host[i].revents;
+    if (fds[i] >= 0) revents = host[i].fd < 0 ? POLLNVAL : host[i].revents;
     guest[i].revents = revents;
     if (revents) r++;
   }
@@ -82,6 +94,7 @@ int64_t DoSelect(Process& g, Task& t, uint64_t nfds, uint64_t rset, uint64_t wse
   auto bit = [](const uint8_t* set, uint64_t fd) { return set && ((set[fd / 8] >> (fd % 8)) & 1); };
   std::vector<pollfd> host;
   std::vector<int> which;
+  std::vector<std::shared_ptr<OpenFile>> files;  // open until the call returns, as in DoPoll
   for (uint64_t fd = 0; fd < nfds; fd++) {
     short events = 0;
     if (bit(sets[0], fd)) events |= POLLIN;
@@ -92,6 +105,7 @@ int64_t DoSelect(Process& g, Task& t, uint64_t nfds, uint64_t rset, uint64_t wse
     if (!f) return -EBADF;
     host.push_back({f->host.get(), events, 0});
     which.push_back(static_cast<int>(fd));
+    files.push_back(f);
   }
   timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
@@ -108,7 +122,13 @@ int64_t DoSelect(Process& g, Task& t, uint64_t nfds, uint64_t rset, uint64_t wse
     timeout->tv_sec = left / 1000000000LL;
     timeout->tv_nsec = left % 1000000000LL;
   }
+  // Checked again, as in DoPoll: the sets may be gone or read-only by now.
   const auto hold = g.mm.Hold();
+  for (int k = 0; k < 3; k++) {
+    if (!sets[k]) continue;
+    sets[k] = g.mm.User(addrs[k], bytes, Access::kWrite);
+    if (!sets[k]) return -EFAULT;
+  }
   for (int k = 0; k < 3; k++)
     if (sets[k]) std::memset(sets[k], 0, bytes);
   int count = 0;

@@ -170,12 +170,30 @@ Ids UserIds(Process& g) { return {&g.uid, &g.euid, &g.suid}; }
 Ids GroupIds(Process& g) { return {&g.gid, &g.egid, &g.sgid}; }
 uint32_t Id(uint64_t v) { return static_cast<uint32_t>(v); }
 
-int64_t Setuid(Process& g, Task& t, const uint64_t* a) { return SetOne(UserIds(g), Id(a[0])); }
-int64_t Setgid(Process& g, Task& t, const uint64_t* a) { return SetOne(GroupIds(g), Id(a[0])); }
-int64_t Setreuid(Process& g, Task& t, const uint64_t* a) { return SetRealEffective(UserIds(g), Id(a[0]), Id(a[1])); }
-int64_t Setregid(Process& g, Task& t, const uint64_t* a) { return SetRealEffective(GroupIds(g), Id(a[0]), Id(a[1])); }
-int64_t Setresuid(Process& g, Task& t, const uint64_t* a) { return SetAll(UserIds(g), Id(a[0]), Id(a[1]), Id(a[2])); }
-int64_t Setresgid(Process& g, Task& t, const uint64_t* a) { return SetAll(GroupIds(g), Id(a[0]), Id(a[1]), Id(a[2])); }
+int64_t Setuid(Process& g, Task& t, const uint64_t* a) {
+  std::lock_guard<std::mutex> lock(g.mutex);  // ids are the process's, shared by its threads
+  return SetOne(UserIds(g), Id(a[0]));
+}
+int64_t Setgid(Process& g, Task& t, const uint64_t* a) {
+  std::lock_guard<std::mutex> lock(g.mutex);  // ids are the process's, shared by its threads
+  return SetOne(GroupIds(g), Id(a[0]));
+}
+int64_t Setreuid(Process& g, Task& t, const uint64_t* a) {
+  std::lock_guard<std::mutex> lock(g.mutex);  // ids are the process's, shared by its threads
+  return SetRealEffective(UserIds(g), Id(a[0]), Id(a[1]));
+}
+int64_t Setregid(Process& g, Task& t, const uint64_t* a) {
+  std::lock_guard<std::mutex> lock(g.mutex);  // ids are the process's, shared by its threads
+  return SetRealEffective(GroupIds(g), Id(a[0]), Id(a[1]));
+}
+int64_t Setresuid(Process& g, Task& t, const uint64_t* a) {
+  std::lock_guard<std::mutex> lock(g.mutex);  // ids are the process's, shared by its threads
+  return SetAll(UserIds(g), Id(a[0]), Id(a[1]), Id(a[2]));
+}
+int64_t Setresgid(Process& g, Task& t, const uint64_t* a) {
+  std::lock_guard<std::mutex> lock(g.mutex);  // ids are the process's, shared by its threads
+  return SetAll(GroupIds(g), Id(a[0]), Id(a[1]), Id(a[2]));
+}
 // Supplementary groups are root's to change.
 int64_t Setgroups(Process&, Task&, const uint64_t*) { return -EPERM; }
 
@@ -281,11 +299,18 @@ int64_t Prlimit(Process& g, uint64_t pid, uint64_t resource, uint64_t new_addr, 
   if (new_addr) {
     if (!CopyIn(g, new_addr, &next)) return -EFAULT;
     if (next.rlim_cur > next.rlim_max) return -EINVAL;
-    if (next.rlim_max > g.rlimits[resource].rlim_max) return -EPERM;  // no privilege to raise
+    // Raising rlim_max needs a privilege (EPERM, checked below under the lock).
   }
-  if (old_addr && !CopyOut(g, old_addr, g.rlimits[resource])) return -EFAULT;
+  rlimit old;
+  {
+    // Shared by the threads: read and replaced under the process's mutex.
+    std::lock_guard<std::mutex> lock(g.mutex);
+    old = g.rlimits[resource];
+    if (new_addr && next.rlim_max > old.rlim_max) return -EPERM;
+    if (new_addr) g.rlimits[resource] = next;
+  }
+  if (old_addr && !CopyOut(g, old_addr, old)) return -EFAULT;
   if (new_addr) {
-    g.rlimits[resource] = next;
     if (resource == RLIMIT_NOFILE)
       g.fds.set_limit(static_cast<int>(std::min<rlim_t>(next.rlim_cur, 65536)));
   }
@@ -374,9 +399,13 @@ int64_t Prctl(Process& g, Task& t, const uint64_t* a) {
   switch (a[0]) {
     case PR_SET_NAME: {
       char name[16] = {};
+      // Checked and read under one hold: another thread's munmap in between
+      // would leave a null pointer to read from.
+      const auto hold = g.mm.Hold();
       const uint64_t n = g.mm.UserExtent(a[1], 15, Access::kRead);
-      if (!n) return -EFAULT;
-      std::memcpy(name, g.mm.User(a[1], n, Access::kRead), n);
+      const uint8_t* p = n ? g.mm.User(a[1], n, Access::kRead) : nullptr;
+      if (!p) return -EFAULT;
+      std::memcpy(name, p, n);
       std::memcpy(t.comm, name, sizeof name);
       t.comm[15] = 0;
       return 0;
@@ -636,15 +665,10 @@ bool WakeOpApply(uint32_t* word, uint32_t encoded, int* error) {
   const uint32_t op = (encoded >> 28) & 7, cmp = (encoded >> 24) & 15;
   uint32_t oparg = (encoded >> 12) & 0xfff;
   const uint32_t cmparg = encoded & 0xfff;
-  if (encoded & (8u << 28)) {  // FUTEX_OP_OPARG_SHIFT
-    if (oparg > 31) {
-      *error = -EINVAL;
-      return false;
-    }
-    oparg = 1u << oparg;
-  } else {
-    oparg = static_cast<uint32_t>(static_cast<int32_t>(oparg << 20) >> 20);  // sign-extended 12 bits
-  }
+  oparg = static_cast<uint32_t>(static_cast<int32_t>(oparg << 20) >> 20);  // sign-extended 12 bits
+  // A shift out of range is taken modulo 32, as Linux does (with a warning
+  // in its log), not refused.
+  if (encoded & (8u << 28)) oparg = 1u << (oparg & 31);  // FUTEX_OP_OPARG_SHIFT
   uint32_t old = __atomic_load_n(word, __ATOMIC_RELAXED), next;
   do {
     switch (op) {
@@ -697,7 +721,7 @@ int64_t Futex(Process& g, Task& t, const uint64_t* a) {
     case FUTEX_WAKE_BITSET: {
       const uint32_t bitset = op == FUTEX_WAKE ? FUTEX_BITSET_MATCH_ANY : static_cast<uint32_t>(a[5]);
       if (!bitset) return -EINVAL;
-      return count <= 0 ? 0 : g.futexes.Wake(addr, count, bitset);
+      return g.futexes.Wake(addr, count, bitset);  // a count <= 0 wakes one, as on Linux
     }
     case FUTEX_REQUEUE:
     case FUTEX_CMP_REQUEUE: {
@@ -708,7 +732,8 @@ int64_t Futex(Process& g, Task& t, const uint64_t* a) {
       const bool compare = op == FUTEX_CMP_REQUEUE;
       const auto* word = reinterpret_cast<const uint32_t*>(g.mm.User(addr, 4, Access::kRead));
       if (compare && !word) return -EFAULT;
-      if (a[4] == addr) return compare ? -EINVAL : 0;  // Linux refuses requeue onto itself (for PI), wakes none
+      // Onto itself is allowed (Linux refuses it only for the PI requeue):
+      // the waiters stay, and count as requeued.
       return g.futexes.Requeue(addr, count, requeue, a[4], word, compare, static_cast<uint32_t>(a[5]));
     }
     case FUTEX_WAKE_OP: {
@@ -718,10 +743,11 @@ int64_t Futex(Process& g, Task& t, const uint64_t* a) {
       const auto hold = g.mm.Hold();
       auto* word2 = reinterpret_cast<uint32_t*>(g.mm.User(a[4], 4, Access::kWrite));
       if (!word2) return -EFAULT;
-      int error = 0;
-      const int woken = g.futexes.WakeOp(addr, std::max(count, 0), a[4], std::max(count2, 0),
-                                         [&] { return WakeOpApply(word2, static_cast<uint32_t>(a[5]), &error); });
-      return error ? error : woken;
+      return g.futexes.WakeOp(addr, count, a[4], count2, [&] {
+        int error = 0;
+        const bool second = WakeOpApply(word2, static_cast<uint32_t>(a[5]), &error);
+        return error ? error : second ? 1 : 0;
+      });
     }
     default:
       // The priority-inheritance operations (FUTEX_LOCK_PI and its kin) are

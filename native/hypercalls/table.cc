@@ -71,7 +71,9 @@ int ResolvePath(Process& g, int64_t dirfd, uint64_t path_addr, bool nofollow, bo
   return 0;
 }
 
-int64_t InstallHostFd(Process& g, int host_fd, int open_flags) {
+namespace {
+
+std::shared_ptr<OpenFile> HostFile(Process& g, int host_fd, int open_flags) {
   auto file = std::make_shared<OpenFile>();
   file->host.Reset(host_fd);
   file->nonblock = (open_flags & O_NONBLOCK) != 0;
@@ -84,6 +86,15 @@ int64_t InstallHostFd(Process& g, int host_fd, int open_flags) {
     // Made by memfd_create, or received: its pages count (native/memfds.h).
     file->memfd = g.memfds.Track(st);
   }
+  return file;
+}
+
+}  // namespace
+
+int64_t InstallHostFd(Process& g, int host_fd, int open_flags, bool borrowed) {
+  auto file = HostFile(g, host_fd, open_flags);
+  // Complete before it has a guest fd: from then on other threads use it.
+  file->borrowed = borrowed;
   return g.fds.Install(std::move(file), (open_flags & O_CLOEXEC) != 0);
 }
 
@@ -96,7 +107,7 @@ namespace {
 bool OwnFile(Process& g, const OpenFile& file) {
   struct stat st;
   if (fstat(file.host.get(), &st) < 0) return false;
-  if (g.lent.count({st.st_dev, st.st_ino})) return false;
+  if (g.Lent(st.st_dev, st.st_ino)) return false;
   if (S_ISSOCK(st.st_mode) || file.memfd) return true;
   char link[64];
   const auto magic = g.paths.Magic(file.host.get());
@@ -113,11 +124,11 @@ bool OwnFile(Process& g, const OpenFile& file) {
 }  // namespace
 
 int64_t InstallReceivedFd(Process& g, int host_fd, int open_flags) {
-  const int64_t fd = InstallHostFd(g, host_fd, open_flags);
-  if (fd < 0) return fd;
-  const std::shared_ptr<OpenFile> file = g.fds.Get(fd);
+  // Decided before the file has a guest fd: another thread could close
+  // that fd (or use the file as the guest's own) in between.
+  auto file = HostFile(g, host_fd, open_flags);
   file->borrowed = !OwnFile(g, *file);
-  return fd;
+  return g.fds.Install(std::move(file), (open_flags & O_CLOEXEC) != 0);
 }
 
 }  // namespace torov
