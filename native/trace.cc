@@ -160,6 +160,9 @@ void Tracer::Capture(TraceCall& call, const TraceOp& op, int index, int64_t resu
   if (op.arg < 0 || op.arg > 5) return;
   const uint64_t addr = call.args[op.arg];
   const AddressSpace& mm = process_.mm;
+  // Held so that what the accessor found mapped stays so until it is
+  // copied: another thread may unmap it meanwhile.
+  const auto hold = mm.Hold();
   uint64_t size = 0;
   switch (op.size) {
     case TraceOp::kConst:
@@ -215,6 +218,7 @@ void Tracer::CaptureIovec(TraceCall& call, const TraceOp& op, int index, uint64_
   // The iovec array, then each element's first bytes; at exit only as many
   // bytes in all as the call transferred (`limit`).
   const AddressSpace& mm = process_.mm;
+  const auto hold = mm.Hold();
   const uint64_t keep = std::min<uint64_t>(count, static_cast<uint64_t>(std::max(op.max_elems, 0)));
   const uint8_t* iov = mm.User(call.args[op.arg], keep * 16, Access::kRead);
   if (!iov && keep) return Blob(call, index, kCaptureFault, nullptr, 0, count);

@@ -72,10 +72,10 @@ for (const v of variants("hostile-threads")) {
     assert.equal(r.lines.get("readlink of a denied path reached the host"), "0");
   });
 
-  // The trace's capture of a buffer another thread unmaps reads through a
-  // null pointer (native/trace.cc, Tracer::Capture: UserExtent, then User
-  // again); not this branch's file to fix. Run it with TOROV_TRACE_RACE=1.
-  test(`${v}: tracing write of a buffer another thread unmaps and maps: the monitor survives`, { skip: !process.env.TOROV_TRACE_RACE && "native/trace.cc's capture race is reported, not fixed here (TOROV_TRACE_RACE=1 runs it)" }, () => {
+  // The trace's capture of a buffer another thread unmaps read through a
+  // null pointer (Tracer::Capture: UserExtent, then User again) before it
+  // held the address space across both.
+  test(`${v}: tracing write of a buffer another thread unmaps and maps: the monitor survives`, () => {
     const r = race(v, "trace-write", { trace: true });
     assert.equal(r.status, 0, r.stdout + r.stderr);
   });
