@@ -169,10 +169,15 @@ class DebugState {
   // when the debugger resumes a thread.
   bool stopping = false;
   int event_tid = 0;
-  // Whether every live thread is parked.
+  // A Ctrl-C is the main thread's event while it lives (as the kernel gives
+  // gdbserver's SIGINT to the thread group leader): other threads park
+  // quietly. 0: whichever thread takes it first.
+  int interrupt_tid = 0;
+  // Whether every live thread is parked, with no order it has yet to take
+  // (a thread told to resume is running, though it may not have left yet).
   bool AllParked() const {
     for (const auto& [tid, t] : threads)
-      if (!t.parked) return false;
+      if (!t.parked || t.order.kind != OrderKind::kNone) return false;
     return true;
   }
   // A stop reported (or ready to be): the event thread is parked and so is

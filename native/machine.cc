@@ -705,6 +705,7 @@ Napi::Value Machine::DebugInterrupt(const Napi::CallbackInfo& info) {
     {
       std::lock_guard<std::mutex> lock(debug_->mutex);
       if (debug_->Stopped()) return info.Env().Undefined();
+      debug_->interrupt_tid = process_->pid;
     }
     RequestStop(Process::kInterrupt);
   }

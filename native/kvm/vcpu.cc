@@ -692,14 +692,13 @@ void Vcpu::SetTrapFlag(Context ctx, bool on) {
 
 // ---- parking
 
-void Vcpu::AwaitOrder() {
+void Vcpu::AwaitOrder(const std::atomic<bool>& ordered) {
   // A debugger that steps or continues from breakpoint to breakpoint sends
   // the next order within a few hundred microseconds. Waking a sleeping
   // thread costs ~20 µs on a nested host, so spin for a while before
   // sleeping on the condition variable.
   using Clock = std::chrono::steady_clock;
   const auto until = Clock::now() + std::chrono::microseconds(kSpinMicros);
-  const std::atomic<bool>& ordered = debug_->threads[task_.tid].ordered;
   for (unsigned i = 1; !ordered.load(std::memory_order_acquire); i++) {
     __builtin_ia32_pause();
     if (i % 256 == 0 && Clock::now() > until) return;
@@ -711,6 +710,7 @@ Vcpu::Next Vcpu::Park(const Stop& stop_in, Context ctx, RunResult* result) {
   Order order;
   bool event_thread = false;
   const int tid = task_.tid;
+  const std::atomic<bool>* ordered;  // the map's node stays while this thread lives
   task_.parked.store(true);
   task_.kick_pending.store(false);
   {
@@ -718,7 +718,10 @@ Vcpu::Next Vcpu::Park(const Stop& stop_in, Context ctx, RunResult* result) {
     ThreadStop& me = debug_->threads[tid];
     // An interrupt (Ctrl-C, or another thread's all-stop) is this thread's
     // event only if no other thread has one already.
-    if (stop.why == StopWhy::kInterrupt && debug_->stopping) stop = Stop{StopWhy::kQuiet, 0};
+    if (stop.why == StopWhy::kInterrupt &&
+        (debug_->stopping || (debug_->interrupt_tid && debug_->interrupt_tid != tid && debug_->threads.count(debug_->interrupt_tid))))
+      stop = Stop{StopWhy::kQuiet, 0};
+    if (stop.why == StopWhy::kInterrupt) debug_->interrupt_tid = 0;
     me.stop = stop;
     parking_why_ = stop.why;
     Capture(ctx, &me.regs);
@@ -730,6 +733,7 @@ Vcpu::Next Vcpu::Park(const Stop& stop_in, Context ctx, RunResult* result) {
     me.ordered.store(false, std::memory_order_relaxed);
     me.parked = true;
     me.event = false;
+    ordered = &me.ordered;
     if (stop.why != StopWhy::kQuiet) {
       if (debug_->stopping) {
         me.event = true;  // another thread's stop is reported first
@@ -755,7 +759,7 @@ Vcpu::Next Vcpu::Park(const Stop& stop_in, Context ctx, RunResult* result) {
     }
     if (report) report_();
   }
-  AwaitOrder();
+  AwaitOrder(*ordered);
   {
     std::unique_lock<std::mutex> lock(debug_->mutex);
     ThreadStop& me = debug_->threads[tid];

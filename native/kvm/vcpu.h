@@ -184,7 +184,7 @@ class Vcpu : public CpuControl {
   // Parks at a stop and carries out the order. A resume with a signal the
   // program does not ignore ends it (no handlers are delivered), in *result.
   Next Park(const Stop& stop, Context ctx, RunResult* result);
-  void AwaitOrder();
+  void AwaitOrder(const std::atomic<bool>& ordered);
   void SetTrapFlag(Context ctx, bool on);
   // The application's KVM registers as of the last exit. While a debugger
   // is attached and the host has KVM_CAP_SYNC_REGS, KVM copies them into

@@ -22,7 +22,9 @@ static void *worker(void *arg) {
   int n = (int)(long)arg;
   work(n);
   sem_post(&done[n]);
-  while (!stop_spinning) spins[n]++;
+  while (!stop_spinning) {
+    spins[n]++;  // a line of its own: `next` goes from it to the test and back
+  }
   return NULL;
 }
 
