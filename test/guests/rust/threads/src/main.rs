@@ -265,17 +265,21 @@ fn thread_locals() {
 }
 
 fn park_and_ids() {
+    // The thread parks at least once, whenever it starts: an unpark that
+    // comes first leaves the token its park takes (so no timing matters).
     let flag = Arc::new(AtomicBool::new(false));
     let f2 = Arc::clone(&flag);
     let parked = thread::spawn(move || {
         let mut wakeups = 0;
-        while !f2.load(Ordering::Acquire) {
+        loop {
             thread::park();
             wakeups += 1;
+            if f2.load(Ordering::Acquire) {
+                break;
+            }
         }
         wakeups > 0
     });
-    thread::sleep(Duration::from_millis(5));
     flag.store(true, Ordering::Release);
     parked.thread().unpark();
     println!("9 park: unparked thread saw the flag: {}", parked.join().unwrap());
