@@ -9,7 +9,7 @@
         "native/fdtable.cc",
         "native/process.cc",
         "native/kvm/kvm.cc",
-        "native/machine.cc",
+        "native/binding.cc",
         "native/memfds.cc",
         "native/memory.cc",
         "native/paths.cc",

@@ -1,4 +1,4 @@
-// Module entry: the Machine class and what src/vmm/native.ts needs besides.
+// Module entry: the NativeMachine class and what src/vmm/native.ts needs besides.
 #include <napi.h>
 
 #include <sys/random.h>
@@ -10,7 +10,7 @@
 #include "errors.h"
 #include "hypercalls/hypercalls.h"
 #include "kvm/kvm.h"
-#include "machine.h"
+#include "binding.h"
 #include "paths.h"
 #include "seccomp.h"
 
@@ -173,7 +173,7 @@ Napi::Value OpenInRoot(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("Machine", Machine::Define(env));
+  exports.Set("NativeMachine", NativeMachine::Define(env));
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass));
   exports.Set("kvmInfo", Napi::Function::New(env, KvmInfo));
   exports.Set("implementedHypercalls", Napi::Function::New(env, ImplementedHypercalls));

@@ -34,9 +34,10 @@
 
 namespace torov {
 
-// The application's registers as the debugger sees them. A fixed layout that
-// src/vmm/debug.ts reads and writes (it maps it to GDB's 'g' packet):
-struct DebugRegs {
+// The application's user-mode registers, as the debugger, a signal frame and
+// a crash report see them. A fixed layout that src/vmm/regs.ts reads and
+// writes (the debugger maps it to GDB's 'g' packet):
+struct UserRegs {
   uint64_t gpr[16];  // rax rbx rcx rdx rsi rdi rbp rsp r8 r9 r10 r11 r12 r13 r14 r15
   uint64_t rip;
   uint64_t rflags;
@@ -47,7 +48,7 @@ struct DebugRegs {
   uint8_t fxsave[512];  // x87, MXCSR and XMM0-15 in the FXSAVE layout
   uint8_t ymmh[256];    // upper halves of YMM0-15
 };
-static_assert(sizeof(DebugRegs) == 984, "DebugRegs is shared with src/vmm/debug.ts");
+static_assert(sizeof(UserRegs) == 984, "UserRegs is shared with src/vmm/debug.ts");
 
 enum class StopWhy : uint8_t {
   kInitial,        // before the first instruction
@@ -140,7 +141,7 @@ bool PlanDebugRegisters(const std::vector<uint64_t>& breaks, const std::vector<W
 struct ThreadStop {
   bool parked = false;
   Stop stop;
-  DebugRegs regs{};
+  UserRegs regs{};
   bool regs_dirty = false;
   // A stop of its own (a breakpoint, a signal...) that the debugger has not
   // been told of: another thread's was reported first. It is reported when

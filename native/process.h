@@ -123,7 +123,7 @@ class Process {
   std::atomic<uint64_t> shared_pending{0};
   std::array<int32_t, 65> shared_code{};
 
-  // Set from another thread to end the run (Machine::Kill, exit_group) or to
+  // Set from another thread to end the run (NativeMachine::Kill, exit_group) or to
   // stop it for a debugger (its Ctrl-C). A host call blocked for the guest is
   // interrupted by a signal (EINTR) and every retry loop checks this before
   // trying again.

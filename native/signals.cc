@@ -39,7 +39,7 @@ constexpr uint64_t kSaRestorer = 0x04000000;  // the kernel's SA_RESTORER
 
 // struct sigcontext: the general registers in this order, then rip,
 // eflags, cs/gs/fs/ss, err, trapno, oldmask, cr2, the fpstate pointer.
-// DebugRegs::gpr is rax rbx rcx rdx rsi rdi rbp rsp r8..r15.
+// UserRegs::gpr is rax rbx rcx rdx rsi rdi rbp rsp r8..r15.
 constexpr int kMcGpr[16] = {13, 11, 14, 12, 9, 8, 10, 15, 0, 1, 2, 3, 4, 5, 6, 7};
 constexpr int kMcRip = 16, kMcEflags = 17, kMcSegs = 18, kMcOldmask = 21, kMcFpstate = 23;
 
@@ -147,7 +147,7 @@ Vcpu::Next Vcpu::DeliverSignals(Context ctx, RunResult* result) {
 }
 
 bool Vcpu::PushSignalFrame(int sig, int32_t code, const kernel_sigaction_t& act, Context ctx) {
-  DebugRegs regs;
+  UserRegs regs;
   Capture(ctx, &regs);
   const uint64_t rsp = regs.gpr[7];
   uint64_t* alt = task_.altstack;  // ss_sp, ss_flags, ss_size
@@ -204,7 +204,7 @@ bool Vcpu::PushSignalFrame(int sig, int32_t code, const kernel_sigaction_t& act,
 }
 
 int64_t Vcpu::SigReturn() {
-  DebugRegs regs;
+  UserRegs regs;
   Capture(Context::kHypercall, &regs);
   // The restorer's `ret` popped pretcode: the ucontext is at rsp.
   const uint64_t uc = regs.gpr[7];

@@ -11,7 +11,7 @@
 #include "debug.h"
 #include "errors.h"
 #include "kvm/runtime.h"
-#include "machine.h"
+#include "binding.h"
 #include "kvm/scratch.h"
 
 namespace torov {

@@ -548,7 +548,7 @@ void Vcpu::EndTrace(uint64_t nr, int64_t ret, bool denied) {
 
 // ---- the application's registers at a stop
 
-void Vcpu::Capture(Context ctx, DebugRegs* out) {
+void Vcpu::Capture(Context ctx, UserRegs* out) {
   const int fd = fd_;
   const kvm_regs& r = Regs();
   const kvm_sregs& sr = Sregs();
@@ -615,7 +615,7 @@ void Vcpu::Capture(Context ctx, DebugRegs* out) {
   }
 }
 
-void Vcpu::Apply(Context ctx, const DebugRegs& in) {
+void Vcpu::Apply(Context ctx, const UserRegs& in) {
   const int fd = fd_;
   kvm_regs& r = Regs();
   const uint64_t keep_rsp = r.rsp, keep_rip = r.rip, keep_flags = r.rflags;

@@ -36,7 +36,7 @@ struct RunResult {
   int vector = -1;
   uint64_t error_code = 0;
   uint64_t address = 0;  // the faulting address (#PF), else rip
-  DebugRegs regs{};
+  UserRegs regs{};
 };
 
 struct InitialState {
@@ -179,8 +179,8 @@ class Vcpu : public CpuControl {
   void KillProcess(int sig, std::string why);
   // The process's end, as this thread's result.
   RunResult& Ended(RunResult& result);
-  void Capture(Context ctx, DebugRegs* out);
-  void Apply(Context ctx, const DebugRegs& in);
+  void Capture(Context ctx, UserRegs* out);
+  void Apply(Context ctx, const UserRegs& in);
   // Parks at a stop and carries out the order. A resume with a signal the
   // program does not ignore ends it (no handlers are delivered), in *result.
   Next Park(const Stop& stop, Context ctx, RunResult* result);

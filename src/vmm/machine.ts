@@ -62,7 +62,7 @@ export class Machine {
     const exeName = basename(manifest.binary);
     const program = readImage(manifest.binary, manifest.startaddr);
     try {
-      this.native = new (native().Machine)({
+      this.native = new (native().NativeMachine)({
       // Guest RAM comes in 2 MiB units (one page table each).
       memory: Math.ceil(manifest.memoryMiB / 2) * 2 * 2 ** 20,
       root: manifest.mountPoint,

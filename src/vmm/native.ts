@@ -161,7 +161,7 @@ export interface KvmInfo {
 }
 
 export interface NativeAddon {
-  Machine: new (config: NativeMachineConfig) => NativeMachine;
+  NativeMachine: new (config: NativeMachineConfig) => NativeMachine;
   setErrorClass(cls: new (message: string, code: string) => Error): void;
   kvmInfo(): KvmInfo;
   /** The ioctl requests a vCPU thread makes on its vCPU. */

@@ -1,5 +1,5 @@
 // The application's registers as the native side hands them over: the
-// DebugRegs layout of native/debug.h (984 bytes, little-endian).
+// UserRegs layout of native/debug.h (984 bytes, little-endian).
 //
 //   0    gpr[16]  rax rbx rcx rdx rsi rdi rbp rsp r8 ... r15
 //   128  rip, rflags

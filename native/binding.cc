@@ -1,4 +1,4 @@
-#include "machine.h"
+#include "binding.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -84,47 +84,47 @@ Napi::Error ToJsError(Napi::Env env, const std::string& code, const std::string&
   return err;
 }
 
-Napi::Function Machine::Define(Napi::Env env) {
-  return DefineClass(env, "Machine",
+Napi::Function NativeMachine::Define(Napi::Env env) {
+  return DefineClass(env, "NativeMachine",
                      {
-                         InstanceAccessor<&Machine::Memory>("memory"),
-                         InstanceAccessor<&Machine::AppLow>("appLow"),
-                         InstanceAccessor<&Machine::AppHigh>("appHigh"),
-                         InstanceMethod<&Machine::AddMapping>("addMapping"),
-                         InstanceMethod<&Machine::Write>("write"),
-                         InstanceMethod<&Machine::Fill>("fill"),
-                         InstanceMethod<&Machine::SnapshotProgram>("snapshotProgram"),
-                         InstanceMethod<&Machine::MapProgram>("mapProgram"),
-                         InstanceMethod<&Machine::CopyProgram>("copyProgram"),
-                         InstanceMethod<&Machine::SetBrk>("setBrk"),
-                         InstanceMethod<&Machine::SetMmapTop>("setMmapTop"),
-                         InstanceMethod<&Machine::Mappings>("mappings"),
-                         InstanceMethod<&Machine::Start>("start"),
-                         InstanceMethod<&Machine::Kill>("kill"),
-                         InstanceMethod<&Machine::HypercallCounts>("hypercallCounts"),
-                         InstanceMethod<&Machine::DebugAttach>("debugAttach"),
-                         InstanceMethod<&Machine::DebugState>("debugState"),
-                         InstanceMethod<&Machine::DebugSetRegisters>("debugSetRegisters"),
-                         InstanceMethod<&Machine::DebugResume>("debugResume"),
-                         InstanceMethod<&Machine::DebugDetach>("debugDetach"),
-                         InstanceMethod<&Machine::DebugInterrupt>("debugInterrupt"),
-                         InstanceMethod<&Machine::DebugRead>("debugRead"),
-                         InstanceMethod<&Machine::DebugWrite>("debugWrite"),
-                         InstanceMethod<&Machine::DebugWatch>("debugWatch"),
-                         InstanceMethod<&Machine::DebugHwBreak>("debugHwBreak"),
-                         InstanceMethod<&Machine::DebugCatchSyscalls>("debugCatchSyscalls"),
-                         InstanceMethod<&Machine::DebugStopOnDenied>("debugStopOnDenied"),
-                         InstanceMethod<&Machine::DebugPassSignals>("debugPassSignals"),
-                         InstanceMethod<&Machine::NeededHypercalls>("neededHypercalls"),
-                         InstanceMethod<&Machine::Containment>("containment"),
-                         InstanceMethod<&Machine::TraceConfigure>("traceConfigure"),
-                         InstanceMethod<&Machine::TraceEnable>("traceEnable"),
-                         InstanceMethod<&Machine::TraceTake>("traceTake"),
-                         InstanceMethod<&Machine::TraceCounts>("traceCounts"),
+                         InstanceAccessor<&NativeMachine::Memory>("memory"),
+                         InstanceAccessor<&NativeMachine::AppLow>("appLow"),
+                         InstanceAccessor<&NativeMachine::AppHigh>("appHigh"),
+                         InstanceMethod<&NativeMachine::AddMapping>("addMapping"),
+                         InstanceMethod<&NativeMachine::Write>("write"),
+                         InstanceMethod<&NativeMachine::Fill>("fill"),
+                         InstanceMethod<&NativeMachine::SnapshotProgram>("snapshotProgram"),
+                         InstanceMethod<&NativeMachine::MapProgram>("mapProgram"),
+                         InstanceMethod<&NativeMachine::CopyProgram>("copyProgram"),
+                         InstanceMethod<&NativeMachine::SetBrk>("setBrk"),
+                         InstanceMethod<&NativeMachine::SetMmapTop>("setMmapTop"),
+                         InstanceMethod<&NativeMachine::Mappings>("mappings"),
+                         InstanceMethod<&NativeMachine::Start>("start"),
+                         InstanceMethod<&NativeMachine::Kill>("kill"),
+                         InstanceMethod<&NativeMachine::HypercallCounts>("hypercallCounts"),
+                         InstanceMethod<&NativeMachine::DebugAttach>("debugAttach"),
+                         InstanceMethod<&NativeMachine::DebugState>("debugState"),
+                         InstanceMethod<&NativeMachine::DebugSetRegisters>("debugSetRegisters"),
+                         InstanceMethod<&NativeMachine::DebugResume>("debugResume"),
+                         InstanceMethod<&NativeMachine::DebugDetach>("debugDetach"),
+                         InstanceMethod<&NativeMachine::DebugInterrupt>("debugInterrupt"),
+                         InstanceMethod<&NativeMachine::DebugRead>("debugRead"),
+                         InstanceMethod<&NativeMachine::DebugWrite>("debugWrite"),
+                         InstanceMethod<&NativeMachine::DebugWatch>("debugWatch"),
+                         InstanceMethod<&NativeMachine::DebugHwBreak>("debugHwBreak"),
+                         InstanceMethod<&NativeMachine::DebugCatchSyscalls>("debugCatchSyscalls"),
+                         InstanceMethod<&NativeMachine::DebugStopOnDenied>("debugStopOnDenied"),
+                         InstanceMethod<&NativeMachine::DebugPassSignals>("debugPassSignals"),
+                         InstanceMethod<&NativeMachine::NeededHypercalls>("neededHypercalls"),
+                         InstanceMethod<&NativeMachine::Containment>("containment"),
+                         InstanceMethod<&NativeMachine::TraceConfigure>("traceConfigure"),
+                         InstanceMethod<&NativeMachine::TraceEnable>("traceEnable"),
+                         InstanceMethod<&NativeMachine::TraceTake>("traceTake"),
+                         InstanceMethod<&NativeMachine::TraceCounts>("traceCounts"),
                      });
 }
 
-Machine::Machine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Machine>(info) {
+NativeMachine::NativeMachine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeMachine>(info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) throw Napi::TypeError::New(env, "Expected first argument to be a config object");
   Napi::Object cfg = info[0].As<Napi::Object>();
@@ -197,7 +197,7 @@ Machine::Machine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Machine>(inf
   thread_ = std::thread([this] { Body(); });
 }
 
-Machine::~Machine() {
+NativeMachine::~NativeMachine() {
   if (!thread_.joinable()) {
     JoinThreads();
     return;
@@ -213,12 +213,12 @@ Machine::~Machine() {
   JoinThreads();
 }
 
-void Machine::JoinThreads() {
+void NativeMachine::JoinThreads() {
   if (thread_.joinable()) thread_.join();
   threads_->Shutdown();
 }
 
-void Machine::RequestStop(Process::StopRequest why) {
+void NativeMachine::RequestStop(Process::StopRequest why) {
   // TOROV_FAULT_LOSE_KICK=1 (for the tests): the first kick is never sent,
   // as if it had come just before a wait; the threads' service thread must
   // make up for it (native/threads.h).
@@ -226,7 +226,7 @@ void Machine::RequestStop(Process::StopRequest why) {
   threads_->RequestStop(why, lose_kick);
 }
 
-Napi::Value Machine::Memory(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::Memory(const Napi::CallbackInfo& info) {
   if (memory_.IsEmpty()) {
     // Guest RAM as an external ArrayBuffer; it keeps the guest alive for as
     // long as JavaScript holds it.
@@ -240,7 +240,7 @@ Napi::Value Machine::Memory(const Napi::CallbackInfo& info) {
 }
 
 // write(addr, bytes): the loader's way into guest RAM, bounds-checked.
-Napi::Value Machine::Write(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::Write(const Napi::CallbackInfo& info) {
   const uint64_t addr = U64(info[0], "address");
   if (!info[1].IsTypedArray()) throw Napi::TypeError::New(info.Env(), "Expected write(address, Uint8Array)");
   Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
@@ -255,7 +255,7 @@ Napi::Value Machine::Write(const Napi::CallbackInfo& info) {
 // snapshotProgram(fd, ranges): the loader's copy of the program's
 // segments (native/snapshot.h); `ranges` are file offsets, [start, end)
 // pairs. What the guest's memory maps and copies from then on.
-Napi::Value Machine::SnapshotProgram(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::SnapshotProgram(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (started_) throw Napi::Error::New(env, "snapshotProgram: the machine has started");
   const int fd = static_cast<int>(U64(info[0], "fd"));
@@ -274,7 +274,7 @@ Napi::Value Machine::SnapshotProgram(const Napi::CallbackInfo& info) {
 
 // mapProgram(addr, length, offset): maps pages of the program's copy
 // copy-on-write. false: the caller copies instead.
-Napi::Value Machine::MapProgram(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::MapProgram(const Napi::CallbackInfo& info) {
   if (started_) throw Napi::Error::New(info.Env(), "mapProgram: the machine has started");
   const uint64_t addr = U64(info[0], "address"), len = U64(info[1], "length");
   const uint64_t offset = U64(info[2], "offset");
@@ -283,7 +283,7 @@ Napi::Value Machine::MapProgram(const Napi::CallbackInfo& info) {
 }
 
 // copyProgram(addr, offset, length): bytes of the program's copy into guest RAM.
-Napi::Value Machine::CopyProgram(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::CopyProgram(const Napi::CallbackInfo& info) {
   const uint64_t addr = U64(info[0], "address"), offset = U64(info[1], "offset"), len = U64(info[2], "length");
   if (!process_->ram.Phys(addr, len) || addr < RT_LIMIT || !process_->ram.CopyProgram(addr, offset, len))
     throw Napi::RangeError::New(info.Env(), "copyProgram: " + Hex(addr) + "+" + std::to_string(len) + " from offset " +
@@ -292,7 +292,7 @@ Napi::Value Machine::CopyProgram(const Napi::CallbackInfo& info) {
 }
 
 // fill(addr, length, byte)
-Napi::Value Machine::Fill(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::Fill(const Napi::CallbackInfo& info) {
   const uint64_t addr = U64(info[0], "address"), len = U64(info[1], "length");
   const int byte = static_cast<int>(U64(info[2], "byte"));
   uint8_t* dst = process_->ram.Phys(addr, len);
@@ -301,14 +301,14 @@ Napi::Value Machine::Fill(const Napi::CallbackInfo& info) {
   std::memset(dst, byte, len);
   return info.Env().Undefined();
 }
-Napi::Value Machine::AppLow(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::AppLow(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(process_->mm.app_low()));
 }
-Napi::Value Machine::AppHigh(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::AppHigh(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(process_->mm.app_high()));
 }
 
-Napi::Value Machine::AddMapping(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::AddMapping(const Napi::CallbackInfo& info) {
   if (started_) throw Napi::Error::New(info.Env(), "addMapping: the machine has started");
   const uint64_t start = U64(info[0], "start"), end = U64(info[1], "end");
   const int prot = static_cast<int>(U64(info[2], "prot"));
@@ -321,17 +321,17 @@ Napi::Value Machine::AddMapping(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), process_->mm.AddMapping(start, end, prot, k, name));
 }
 
-Napi::Value Machine::SetBrk(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::SetBrk(const Napi::CallbackInfo& info) {
   process_->mm.SetBrk(U64(info[0], "brk"));
   return info.Env().Undefined();
 }
 
-Napi::Value Machine::SetMmapTop(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::SetMmapTop(const Napi::CallbackInfo& info) {
   process_->mm.set_mmap_top(U64(info[0], "mmap top"));
   return info.Env().Undefined();
 }
 
-Napi::Value Machine::Mappings(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::Mappings(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Array out = Napi::Array::New(env);
   uint32_t i = 0;
@@ -347,7 +347,7 @@ Napi::Value Machine::Mappings(const Napi::CallbackInfo& info) {
   return out;
 }
 
-Napi::Value Machine::Start(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (started_) throw Napi::Error::New(env, "start: the machine has already started");
   if (!info[0].IsObject() || !info[1].IsFunction())
@@ -377,7 +377,7 @@ Napi::Value Machine::Start(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-void Machine::Body() {
+void NativeMachine::Body() {
   // Signals for the process are Node's business; this thread takes only the
   // kick (Kill, a debugger's interrupt) and its own synchronous faults.
   sigset_t set;
@@ -460,7 +460,7 @@ void Machine::Body() {
   done_.Release();
 }
 
-Napi::Value Machine::Kill(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::Kill(const Napi::CallbackInfo& info) {
   if (started_ && vcpu_ && thread_.joinable()) {
     RequestStop(Process::kKill);
     GiveOrder(Order{OrderKind::kKill});  // in case it is parked
@@ -469,7 +469,7 @@ Napi::Value Machine::Kill(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value Machine::HypercallCounts(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::HypercallCounts(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
   for (int nr = 0; nr < kMaxHypercall; nr++)
@@ -479,7 +479,7 @@ Napi::Value Machine::HypercallCounts(const Napi::CallbackInfo& info) {
 
 // containment(): the layers the vCPU thread put itself in (null before it
 // has): { chroot, seccomp, capabilities: each "" or why not, hostSyscalls }.
-Napi::Value Machine::Containment(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::Containment(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::lock_guard<std::mutex> lock(mutex_);
   if (!contained_) return env.Null();
@@ -495,7 +495,7 @@ Napi::Value Machine::Containment(const Napi::CallbackInfo& info) {
 }
 
 // neededHypercalls(): the numbers the policy had to allow so far.
-Napi::Value Machine::NeededHypercalls(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::NeededHypercalls(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Array out = Napi::Array::New(env);
   for (int nr = 0; nr < kMaxHypercall; nr++)
@@ -508,7 +508,7 @@ Napi::Value Machine::NeededHypercalls(const Napi::CallbackInfo& info) {
 // debugAttach(onStop): before start(); the run then begins parked at the
 // entry point and onStop() is called at each stop. Returns the features
 // that use KVM's help here: { kvmStep, kvmInt3, debugRegisters } (debug.h).
-Napi::Value Machine::DebugAttach(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::DebugAttach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (started_) throw Napi::Error::New(env, "debugAttach: the machine has started");
   if (!info[0].IsFunction()) throw Napi::TypeError::New(env, "Expected debugAttach(onStop)");
@@ -546,7 +546,7 @@ const char* StopName(StopWhy why) {
 // event thread's when not given: the one whose stop was reported) and its
 // registers, with the event thread's tid and every thread's tid and name;
 // null otherwise, or when there is no such thread.
-Napi::Value Machine::DebugState(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::DebugState(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!debug_) return env.Null();
   const auto names = threads_->List();
@@ -580,26 +580,26 @@ Napi::Value Machine::DebugState(const Napi::CallbackInfo& info) {
     o.Set("watchAddr", Big(env, s.watch_addr));
     o.Set("watchKind", std::string(1, s.watch_kind));
   }
-  o.Set("regs", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(&ts.regs), sizeof(DebugRegs)));
+  o.Set("regs", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(&ts.regs), sizeof(UserRegs)));
   return o;
 }
 
-Napi::Value Machine::DebugSetRegisters(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::DebugSetRegisters(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!debug_) throw Napi::Error::New(env, "not debugging");
-  if (!info[0].IsBuffer() || info[0].As<Napi::Buffer<uint8_t>>().Length() != sizeof(DebugRegs))
-    throw Napi::TypeError::New(env, "Expected a register buffer of " + std::to_string(sizeof(DebugRegs)) + " bytes");
+  if (!info[0].IsBuffer() || info[0].As<Napi::Buffer<uint8_t>>().Length() != sizeof(UserRegs))
+    throw Napi::TypeError::New(env, "Expected a register buffer of " + std::to_string(sizeof(UserRegs)) + " bytes");
   std::lock_guard<std::mutex> lock(debug_->mutex);
   if (!debug_->Stopped()) return Napi::Boolean::New(env, false);
   const int tid = info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : debug_->event_tid;
   auto it = debug_->threads.find(tid);
   if (it == debug_->threads.end()) return Napi::Boolean::New(env, false);
-  std::memcpy(&it->second.regs, info[0].As<Napi::Buffer<uint8_t>>().Data(), sizeof(DebugRegs));
+  std::memcpy(&it->second.regs, info[0].As<Napi::Buffer<uint8_t>>().Data(), sizeof(UserRegs));
   it->second.regs_dirty = true;
   return Napi::Boolean::New(env, true);
 }
 
-bool Machine::GiveOrder(const Order& order, int wait_micros, int tid, bool others_continue) {
+bool NativeMachine::GiveOrder(const Order& order, int wait_micros, int tid, bool others_continue) {
   if (!debug_) return false;
   uint64_t parks;
   {
@@ -666,7 +666,7 @@ bool Machine::GiveOrder(const Order& order, int wait_micros, int tid, bool other
 // is then not reported to onStop). With a range, a step goes on while rip
 // is inside it. The order is for thread `tid` (the event thread's when not
 // given); the others resume too unless `others` is false.
-Napi::Value Machine::DebugResume(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::DebugResume(const Napi::CallbackInfo& info) {
   Order order{OrderKind::kResume};
   int wait = 0, tid = 0;
   bool others_continue = true;
@@ -691,13 +691,13 @@ Napi::Value Machine::DebugResume(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), GiveOrder(order, wait, tid, others_continue));
 }
 
-Napi::Value Machine::DebugDetach(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::DebugDetach(const Napi::CallbackInfo& info) {
   threads_->DisableDebug();
   GiveOrder(Order{OrderKind::kDetach});
   return info.Env().Undefined();
 }
 
-Napi::Value Machine::DebugInterrupt(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::DebugInterrupt(const Napi::CallbackInfo& info) {
   if (started_ && vcpu_ && thread_.joinable() && debug_) {
     // Stopped already, with no order to go on given: there is nothing to
     // interrupt (gdbserver ignores a Ctrl-C then too), and a request left
@@ -714,7 +714,7 @@ Napi::Value Machine::DebugInterrupt(const Napi::CallbackInfo& info) {
 
 // debugRead(addr, len): the bytes a debugger may read there (any mapped
 // application memory, whatever its protection), possibly fewer; null if none.
-Napi::Value Machine::DebugRead(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::DebugRead(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const uint64_t addr = U64(info[0], "address");
   const uint64_t len = std::min<uint64_t>(U64(info[1], "length"), 1 << 20);
@@ -725,7 +725,7 @@ Napi::Value Machine::DebugRead(const Napi::CallbackInfo& info) {
 
 // debugWrite(addr, bytes): writes into mapped application memory, read-only
 // code included (breakpoints); returns the bytes written.
-Napi::Value Machine::DebugWrite(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::DebugWrite(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const uint64_t addr = U64(info[0], "address");
   if (!info[1].IsTypedArray()) throw Napi::TypeError::New(env, "Expected debugWrite(address, Uint8Array)");
@@ -738,7 +738,7 @@ Napi::Value Machine::DebugWrite(const Napi::CallbackInfo& info) {
 
 // debugWatch(kind, addr, len, insert): a watchpoint, in debug registers
 // where KVM gives them and the watches fit, by page protection otherwise.
-Napi::Value Machine::DebugWatch(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::DebugWatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!debug_ || !vcpu_) throw Napi::Error::New(env, "not debugging");
   const std::string kind = info[0].As<Napi::String>().Utf8Value();
@@ -763,7 +763,7 @@ Napi::Value Machine::DebugWatch(const Napi::CallbackInfo& info) {
 
 // Debug registers for the watches while they all fit beside the hbreaks,
 // page protection otherwise. Called with debug_->mutex held, while parked.
-void Machine::PlaceWatches() {
+void NativeMachine::PlaceWatches() {
   DebugRegisterPlan plan;
   debug_->watches_by_pages =
       !debug_mechanisms_.debug_registers || !PlanDebugRegisters(debug_->hw_breaks, debug_->watches, &plan);
@@ -773,7 +773,7 @@ void Machine::PlaceWatches() {
 
 // debugHwBreak(addr, insert): an execute breakpoint in a debug register
 // (where KVM gives them); false when none is free, or there is no such breakpoint.
-Napi::Value Machine::DebugHwBreak(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::DebugHwBreak(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!debug_ || !vcpu_) throw Napi::Error::New(env, "not debugging");
   const uint64_t addr = U64(info[0], "address");
@@ -798,7 +798,7 @@ Napi::Value Machine::DebugHwBreak(const Napi::CallbackInfo& info) {
 }
 
 // debugCatchSyscalls(true | false | Uint8Array bitmap)
-Napi::Value Machine::DebugCatchSyscalls(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::DebugCatchSyscalls(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!debug_) throw Napi::Error::New(env, "not debugging");
   std::lock_guard<std::mutex> lock(debug_->mutex);
@@ -813,7 +813,7 @@ Napi::Value Machine::DebugCatchSyscalls(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-Napi::Value Machine::DebugStopOnDenied(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::DebugStopOnDenied(const Napi::CallbackInfo& info) {
   if (!debug_) throw Napi::Error::New(info.Env(), "not debugging");
   std::lock_guard<std::mutex> lock(debug_->mutex);
   debug_->stop_on_denied = info[0].ToBoolean().Value();
@@ -822,7 +822,7 @@ Napi::Value Machine::DebugStopOnDenied(const Napi::CallbackInfo& info) {
 
 // debugPassSignals(signals: number[]): Linux signal numbers delivered
 // without stopping for the debugger first.
-Napi::Value Machine::DebugPassSignals(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::DebugPassSignals(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!debug_) throw Napi::Error::New(env, "not debugging");
   if (!info[0].IsArray()) throw Napi::TypeError::New(env, "Expected debugPassSignals(signals)");
@@ -846,7 +846,7 @@ namespace torov {
 // onReady }): what to capture for each hypercall (native/trace.h), which
 // numbers to record, and whom to tell when records pile up. Before start()
 // or while stopped in the debugger.
-Napi::Value Machine::TraceConfigure(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::TraceConfigure(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) throw Napi::TypeError::New(env, "Expected traceConfigure(options)");
   Napi::Object o = info[0].As<Napi::Object>();
@@ -883,13 +883,13 @@ Napi::Value Machine::TraceConfigure(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-Napi::Value Machine::TraceEnable(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::TraceEnable(const Napi::CallbackInfo& info) {
   tracer_->Enable(info[0].ToBoolean().Value());
   return info.Env().Undefined();
 }
 
 // traceTake(): the records written since the last call, or null.
-Napi::Value Machine::TraceTake(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::TraceTake(const Napi::CallbackInfo& info) {
   auto* records = new std::vector<uint8_t>(tracer_->Take());
   if (records->empty()) {
     delete records;
@@ -900,7 +900,7 @@ Napi::Value Machine::TraceTake(const Napi::CallbackInfo& info) {
 }
 
 // traceCounts(): calls, errors and nanoseconds per number, 3 x 512 doubles.
-Napi::Value Machine::TraceCounts(const Napi::CallbackInfo& info) {
+Napi::Value NativeMachine::TraceCounts(const Napi::CallbackInfo& info) {
   const auto counts = tracer_->counts();
   Napi::Float64Array out = Napi::Float64Array::New(info.Env(), counts.size() * 3);
   for (size_t i = 0; i < counts.size(); i++) {

@@ -1,12 +1,14 @@
-// The JavaScript face of one VM (src/vmm/native.ts types it).
+// The binding to JavaScript: one VM as src/vmm/native.ts types it
+// (NativeMachine; src/vmm/machine.ts wraps it as Machine).
 //
 // Construction creates the VM, its memory and the runtime; the loader then
 // maps the program through addMapping() and writes it into `memory`;
-// start() runs it. The vCPU has its own thread (not an AsyncWorker: the libuv
-// pool is small and shared with fs and dns), started with the machine so that
-// creating and setting up the vCPU overlaps the loader's work; start() lets
-// it run, and the end of the run is reported once, through a
-// ThreadSafeFunction whose finalizer joins the thread.
+// start() runs it. The main thread's vCPU has its own native thread (not an
+// AsyncWorker: the libuv pool is small and shared with fs and dns), started
+// with the machine so that creating and setting up the vCPU overlaps the
+// loader's work; start() lets it run, and the end of the run (of every guest
+// thread, native/threads.h) is reported once, through a ThreadSafeFunction
+// whose finalizer joins the thread.
 #pragma once
 
 #include <napi.h>
@@ -27,11 +29,11 @@
 
 namespace torov {
 
-class Machine : public Napi::ObjectWrap<Machine> {
+class NativeMachine : public Napi::ObjectWrap<NativeMachine> {
  public:
   static Napi::Function Define(Napi::Env env);
-  explicit Machine(const Napi::CallbackInfo& info);
-  ~Machine() override;
+  explicit NativeMachine(const Napi::CallbackInfo& info);
+  ~NativeMachine() override;
 
  private:
   Napi::Value Memory(const Napi::CallbackInfo& info);
