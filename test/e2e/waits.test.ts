@@ -71,7 +71,7 @@ for (const mode of ["fifo", "flock", "ofd-lock", "read"]) {
 
 test("a kill gets through when its first signal is lost just before the wait", async () => {
   // The fault the kicker exists for, made certain: the kick that goes with
-  // the request is never sent (native/machine.cc).
+  // the request is never sent (native/binding.cc, native/threads.cc).
   process.env.TOROV_FAULT_LOSE_KICK = "1";
   try {
     await killWhileWaiting("read");
