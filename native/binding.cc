@@ -60,6 +60,7 @@ Napi::Object ResultToJs(Napi::Env env, const RunResult& r, const Process& g) {
   o.Set("status", r.status);
   o.Set("signal", r.signal);
   o.Set("message", r.message);
+  o.Set("tid", r.tid);
   o.Set("deniedCount", static_cast<double>(g.denied_count.load()));
   if (g.denied_nr >= 0) o.Set("deniedNr", g.denied_nr.load());
   if (r.kind == RunResult::kFault) {
@@ -90,6 +91,7 @@ Napi::Function NativeMachine::Define(Napi::Env env) {
                          InstanceAccessor<&NativeMachine::Memory>("memory"),
                          InstanceAccessor<&NativeMachine::AppLow>("appLow"),
                          InstanceAccessor<&NativeMachine::AppHigh>("appHigh"),
+                         InstanceAccessor<&NativeMachine::Pid>("pid"),
                          InstanceMethod<&NativeMachine::AddMapping>("addMapping"),
                          InstanceMethod<&NativeMachine::Write>("write"),
                          InstanceMethod<&NativeMachine::Fill>("fill"),
@@ -303,6 +305,10 @@ Napi::Value NativeMachine::Fill(const Napi::CallbackInfo& info) {
 }
 Napi::Value NativeMachine::AppLow(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(process_->mm.app_low()));
+}
+// The guest's pid (its main thread's tid): the host's, or 1 with Newpid.
+Napi::Value NativeMachine::Pid(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), process_->pid);
 }
 Napi::Value NativeMachine::AppHigh(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(process_->mm.app_high()));

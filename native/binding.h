@@ -39,6 +39,7 @@ class NativeMachine : public Napi::ObjectWrap<NativeMachine> {
   Napi::Value Memory(const Napi::CallbackInfo& info);
   Napi::Value AppLow(const Napi::CallbackInfo& info);
   Napi::Value AppHigh(const Napi::CallbackInfo& info);
+  Napi::Value Pid(const Napi::CallbackInfo& info);
   Napi::Value AddMapping(const Napi::CallbackInfo& info);
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value Fill(const Napi::CallbackInfo& info);

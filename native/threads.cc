@@ -295,7 +295,9 @@ void Threads::Release(Task& task) {
   }
 }
 
-void Threads::Ended(Thread* t, const RunResult& result) {
+void Threads::Ended(Thread* t, const RunResult& result_in) {
+  RunResult result = result_in;
+  result.tid = t->task->tid;
   if (result.kind == RunResult::kThreadExit) Release(*t->task);
   bool kill_others = false;
   {

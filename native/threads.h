@@ -76,7 +76,7 @@ class Threads : public ThreadHost {
   void ThreadMain(Thread* t, ThreadStart start);
   // A thread's end: what Linux does when a task exits (the robust list,
   // clear_child_tid), and the process's result when it decides it.
-  void Ended(Thread* t, const RunResult& result);
+  void Ended(Thread* t, const RunResult& result_in);
   void Release(Task& task);
   // A vCPU for a new thread: a free one, or a new one made by the service
   // thread; nullptr at the limit.

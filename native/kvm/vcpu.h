@@ -31,6 +31,7 @@ struct RunResult {
   enum Kind { kExited, kSignaled, kFault, kKilled, kError, kThreadExit } kind = kExited;
   int status = 0;  // exit status (128 + signal when signaled)
   int signal = 0;
+  int tid = 0;     // the thread it is about (the one that faulted)
   std::string message;  // kError: what went wrong; kSignaled: why
   // kFault: the CPU exception and the application's registers at it.
   int vector = -1;

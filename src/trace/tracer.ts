@@ -97,8 +97,7 @@ export class Tracer {
       this.fd = 2;
       this.ownsFd = false;
     }
-    // The guest's pid, as native/process.cc gives it: its first thread's tid.
-    this.threads = new ThreadLines(machine.manifest.newpid ? 1 : process.pid);
+    this.threads = new ThreadLines(machine.native.pid);
     const filter = new Uint8Array(MAX_NR / 8);
     for (let nr = 0; nr < MAX_NR; nr++) if (!options.filter || options.filter.has(nr)) filter[nr >> 3] |= 1 << (nr & 7);
     // Threads start and end in these: their records come whatever -e says
@@ -190,12 +189,11 @@ export class Tracer {
         const where = r.vector === 14 ? `, si_addr=${r.address ? `0x${r.address.toString(16)}` : "NULL"}` : "";
         fault = `${now}--- ${sig} {si_signo=${sig}, si_code=${code}${where}} ---`;
       }
-      // Which thread faulted is not in the outcome: the lines name the first.
       let last: string | undefined;
       if (r.kind === "exited") last = `${now}+++ exited with ${r.status} +++`;
       else if (r.kind === "signaled" || r.kind === "fault") last = `${now}+++ killed by ${signalName(r.signal)} +++`;
       else if (r.kind === "killed") last = `${now}+++ killed by ${signalName(constants.signals.SIGKILL)} +++`;
-      if (last !== undefined) this.write(this.threads.end(last, fault).join("\n") + "\n");
+      if (last !== undefined) this.write(this.threads.end(last, fault, r.kind === "fault" ? r.tid : undefined).join("\n") + "\n");
       else if (fault !== undefined) this.write(`${fault}\n`);
     }
     if (o.summary) {

@@ -50,7 +50,7 @@ export class VmDebugTarget implements DebugTarget {
   private resolveFirst!: () => void;
 
   constructor(private readonly machine: Machine) {
-    this.pid = machine.manifest.newpid ? 1 : process.pid;
+    this.pid = machine.native.pid;
     this.execFile = machine.manifest.binary;
     this.name = machine.image.name;
     this.firstStop = new Promise((r) => (this.resolveFirst = r));

@@ -17,6 +17,8 @@ export interface NativeRunResult {
   status: number;
   signal: number;
   message: string;
+  /** The thread the outcome is about: the one that faulted, or the last to end. */
+  tid: number;
   deniedCount: number;
   deniedNr?: number;
   vector?: number;
@@ -72,6 +74,8 @@ export interface NativeMachine {
   readonly memory: ArrayBuffer;
   readonly appLow: number;
   readonly appHigh: number;
+  /** The guest's pid, its main thread's tid (1 with Newpid). */
+  readonly pid: number;
   addMapping(start: number, end: number, prot: number, kind: string, name?: string): boolean;
   /** Copies bytes into guest RAM; RangeError outside the application's area. */
   write(addr: number, bytes: Uint8Array): void;
