@@ -17,6 +17,8 @@
 #include <list>
 #include <mutex>
 
+#include "memory.h"
+
 namespace torov {
 
 struct Task;
@@ -45,13 +47,37 @@ class Futexes {
   // waiter (futex_wake's `++ret >= nr_wake`), for FUTEX_WAKE and WAKE_OP.
   int WakeOp(uint64_t addr, int n, uint64_t addr2, int n2, const std::function<int()>& op);
 
+  // The priority-inheritance protocol (PTHREAD_PRIO_INHERIT mutexes), as
+  // Linux runs it on the word: the owner's tid, FUTEX_WAITERS while threads
+  // wait, FUTEX_OWNER_DIED after a robust owner ended. There are no
+  // priorities to inherit here (the host schedules the vCPU threads alike);
+  // the lock is handed to the first waiter at unlock, as Linux does.
+  // `is_live(tid)` says whether a tid names a thread of the process. `mm` is
+  // held around each change of the word (never while the thread sleeps: an
+  // owner that maps memory must be able to).
+  // FUTEX_LOCK_PI(2): 0, -EDEADLK (its own), -ESRCH (no such owner),
+  // -ETIMEDOUT at `deadline`, -EINTR when the thread is stopped or signalled.
+  int64_t LockPi(Task& t, const AddressSpace& mm, uint32_t* word, uint64_t addr, const timespec* deadline,
+                 clockid_t clock, const std::function<bool(int)>& is_live);
+  // FUTEX_TRYLOCK_PI: 0, -EDEADLK or -EAGAIN (owned by another).
+  int64_t TrylockPi(Task& t, const AddressSpace& mm, uint32_t* word);
+  // FUTEX_UNLOCK_PI: 0, or -EPERM when the caller does not own it.
+  int64_t UnlockPi(Task& t, const AddressSpace& mm, uint32_t* word, uint64_t addr);
+
  private:
   struct Waiter {
     Task* task;
     uint64_t addr;
     uint32_t bitset;
+    bool pi = false;       // waits in LOCK_PI: woken only by UNLOCK_PI
+    bool granted = false;  // ...which made it the owner
   };
   int WakeLocked(uint64_t addr, int n, uint32_t bitset);
+  // Sleeps on the task's host word until woken, `deadline` or an
+  // interruption: 0, -ETIMEDOUT or -EINTR (woken wins over both).
+  int64_t Sleep(Task& t, const timespec* deadline, clockid_t clock);
+  // Whether a LOCK_PI waiter other than `except` waits on `addr`.
+  bool PiWaiters(uint64_t addr, const Waiter* except) const;
 
   std::mutex mutex_;
   std::list<Waiter*> waiters_;

@@ -749,9 +749,28 @@ int64_t Futex(Process& g, Task& t, const uint64_t* a) {
         return error ? error : second ? 1 : 0;
       });
     }
+    case FUTEX_LOCK_PI:
+    case FUTEX_LOCK_PI2:
+    case FUTEX_TRYLOCK_PI:
+    case FUTEX_UNLOCK_PI: {
+      // PTHREAD_PRIO_INHERIT mutexes (native/futex.h). LOCK_PI's timeout is
+      // absolute on CLOCK_REALTIME; LOCK_PI2's on CLOCK_MONOTONIC unless
+      // FUTEX_CLOCK_REALTIME.
+      auto* word = reinterpret_cast<uint32_t*>(g.mm.User(addr, 4, Access::kWrite));
+      if (!word) return -EFAULT;
+      if (op == FUTEX_TRYLOCK_PI) return g.futexes.TrylockPi(t, g.mm, word);
+      if (op == FUTEX_UNLOCK_PI) return g.futexes.UnlockPi(t, g.mm, word, addr);
+      const clockid_t clock = op == FUTEX_LOCK_PI || realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC;
+      timespec deadline;
+      if (a[3]) {
+        if (int r = FutexDeadline(g, a[3], true, clock, &deadline); r < 0) return r;
+      }
+      auto is_live = [&g, &t](int tid) { return tid == t.tid || (g.threads && g.threads->WithTask(tid, [](Task&) {})); };
+      return g.futexes.LockPi(t, g.mm, word, addr, a[3] ? &deadline : nullptr, clock, is_live);
+    }
     default:
-      // The priority-inheritance operations (FUTEX_LOCK_PI and its kin) are
-      // for PTHREAD_PRIO_INHERIT mutexes only.
+      // FUTEX_WAIT_REQUEUE_PI and FUTEX_CMP_REQUEUE_PI: glibc's condition
+      // variables have not used them since 2.25.
       return -ENOSYS;
   }
 }

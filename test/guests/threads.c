@@ -962,6 +962,69 @@ static int many(int n) {
   return joined == made ? 0 : 1;
 }
 
+// ---- 18 priority-inheritance mutexes (FUTEX_LOCK_PI, UNLOCK_PI, TRYLOCK_PI)
+
+static pthread_mutex_t pi;
+static long pi_counter;
+static void *pi_contender(void *arg) {
+  (void)arg;
+  for (int i = 0; i < 5000; i++) {
+    pthread_mutex_lock(&pi);
+    long v = pi_counter;
+    if (i % 500 == 0) sched_yield();  // holding it: the others wait in FUTEX_LOCK_PI
+    pi_counter = v + 1;
+    pthread_mutex_unlock(&pi);
+  }
+  return NULL;
+}
+static void *pi_try(void *arg) {
+  (void)arg;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_nsec += 20 * 1000 * 1000;
+  if (ts.tv_nsec >= 1000000000) {
+    ts.tv_sec++;
+    ts.tv_nsec -= 1000000000;
+  }
+  int t = pthread_mutex_trylock(&pi);
+  int timed = pthread_mutex_timedlock(&pi, &ts);
+  return (void *)(intptr_t)((t << 16) | timed);
+}
+static void *pi_die_holding(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&pi);
+  return NULL;
+}
+
+static void prio_inherit(void) {
+  pthread_mutexattr_t a;
+  pthread_mutexattr_init(&a);
+  CHECK(pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT) == 0);
+  CHECK(pthread_mutex_init(&pi, &a) == 0);
+  pthread_t t[4];
+  for (int i = 0; i < 4; i++) NEW(t[i], pi_contender, i);
+  for (int i = 0; i < 4; i++) JOIN(t[i]);
+  SAY("18 prio-inherit: 4 threads x 5000 lock/unlock: %ld\n", pi_counter);
+  CHECK(pi_counter == 20000);
+  CHECK(pthread_mutex_lock(&pi) == 0);
+  void *v;
+  NEW(t[0], pi_try, 0);
+  CHECK(pthread_join(t[0], &v) == 0);
+  pthread_mutex_unlock(&pi);
+  SAY("18 prio-inherit: held by another: trylock %s, timedlock %s\n", ename((int)((intptr_t)v >> 16)),
+      ename((int)((intptr_t)v & 0xffff)));
+  pthread_mutex_destroy(&pi);
+  // Robust and priority-inheriting: the owner's death is seen too.
+  pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+  CHECK(pthread_mutex_init(&pi, &a) == 0);
+  NEW(t[0], pi_die_holding, 0);
+  JOIN(t[0]);
+  int r = pthread_mutex_lock(&pi);
+  int c = r == EOWNERDEAD ? pthread_mutex_consistent(&pi) : -1;
+  pthread_mutex_unlock(&pi);
+  SAY("18 prio-inherit: robust, lock after its owner ended: %s, consistent: %s\n", ename(r), ename(c));
+}
+
 int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "";
   if (!strcmp(mode, "crash")) {
@@ -1011,6 +1074,7 @@ int main(int argc, char **argv) {
   contention();
   signals();
   stacks();
+  prio_inherit();
   SAY("failures=%d\n", failures);
   return failures ? 1 : 0;
 }
