@@ -792,6 +792,20 @@ void KillProcess(Process& g, const Task* self, int sig, const char* why) {
   if (g.threads) g.threads->KillOthers(self);
 }
 
+// What every signal sent goes through first: a bad number is EINVAL, 0
+// sends nothing (a check that the target exists), SIGKILL ends the process
+// at once. kQueue: the signal is to be queued.
+constexpr int64_t kQueue = 1;
+int64_t Screen(Process& g, Task* sender, int sig) {
+  if (sig < 0 || sig > 64) return -EINVAL;
+  if (sig == 0) return 0;
+  if (sig == SIGKILL) {
+    KillProcess(g, sender, SIGKILL, "sent itself the signal");
+    return 0;
+  }
+  return kQueue;
+}
+
 }  // namespace
 
 // A signal for one thread: pending until its vCPU delivers it as a
@@ -801,12 +815,7 @@ void KillProcess(Process& g, const Task* self, int sig, const char* why) {
 // or running in the guest is kicked to take it, unless it would do nothing.
 int64_t SignalThread(Task& target, Task* sender, int sig, int32_t code) {
   Process& g = target.process;
-  if (sig < 0 || sig > 64) return -EINVAL;
-  if (sig == 0) return 0;
-  if (sig == SIGKILL) {
-    KillProcess(g, sender, SIGKILL, "sent itself the signal");
-    return 0;
-  }
+  if (const int64_t r = Screen(g, sender, sig); r != kQueue) return r;
   const uint64_t bit = uint64_t{1} << (sig - 1);
   bool wake;
   {
@@ -822,12 +831,7 @@ int64_t SignalThread(Task& target, Task* sender, int sig, int32_t code) {
 // A signal for the process: any thread that does not block it takes it
 // (the first, the main thread, when it can), as Linux's complete_signal.
 int64_t SignalProcess(Process& g, Task* sender, int sig, int32_t code) {
-  if (sig < 0 || sig > 64) return -EINVAL;
-  if (sig == 0) return 0;
-  if (sig == SIGKILL) {
-    KillProcess(g, sender, SIGKILL, "sent itself the signal");
-    return 0;
-  }
+  if (const int64_t r = Screen(g, sender, sig); r != kQueue) return r;
   const uint64_t bit = uint64_t{1} << (sig - 1);
   bool ignored;
   {
