@@ -53,6 +53,17 @@ uint64_t U64(const Napi::Value& v, const char* what) {
 
 Napi::BigInt Big(Napi::Env env, uint64_t v) { return Napi::BigInt::New(env, v); }
 
+// A set of syscall numbers as src/vmm/syscall-set.ts builds it: a Uint8Array
+// of SyscallSet::kBytes bytes. `what` names it in the error.
+SyscallSet SyscallSetFromJs(const Napi::Value& v, const char* what) {
+  SyscallSet set;
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      !set.Assign(v.As<Napi::Uint8Array>().Data(), v.As<Napi::Uint8Array>().ElementLength()))
+    throw Napi::TypeError::New(v.Env(), std::string("Expected ") + what + " to be a Uint8Array bitmap of " +
+                                            std::to_string(SyscallSet::kBytes) + " bytes");
+  return set;
+}
+
 Napi::Object ResultToJs(Napi::Env env, const RunResult& r, const Process& g) {
   static const char* const kinds[] = {"exited", "signaled", "fault", "killed", "error"};
   Napi::Object o = Napi::Object::New(env);
@@ -156,12 +167,7 @@ NativeMachine::NativeMachine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
     filter_ = FilterRulesFromJs(filter);
     use_seccomp_ = true;
   }
-  Napi::Value allowed = cfg.Get("allowed");
-  if (!allowed.IsTypedArray() || allowed.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
-      allowed.As<Napi::Uint8Array>().ElementLength() != config.allowed.size())
-    throw Napi::TypeError::New(env, "Expected config.allowed to be a Uint8Array of " +
-                                        std::to_string(config.allowed.size()) + " bytes");
-  std::memcpy(config.allowed.data(), allowed.As<Napi::Uint8Array>().Data(), config.allowed.size());
+  config.allowed = SyscallSetFromJs(cfg.Get("allowed"), "config.allowed");
 
   try {
     Kvm& kvm = Kvm::Get();
@@ -803,19 +809,16 @@ Napi::Value NativeMachine::DebugHwBreak(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
-// debugCatchSyscalls(true | false | Uint8Array bitmap)
+// debugCatchSyscalls(true | false | Uint8Array bitmap): every number, none,
+// or those in the bitmap (src/vmm/syscall-set.ts).
 Napi::Value NativeMachine::DebugCatchSyscalls(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!debug_) throw Napi::Error::New(env, "not debugging");
+  const bool all = info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value();
+  const SyscallSet numbers = info[0].IsBoolean() ? SyscallSet() : SyscallSetFromJs(info[0], "debugCatchSyscalls's bitmap");
   std::lock_guard<std::mutex> lock(debug_->mutex);
-  debug_->catch_syscalls.fill(0);
-  debug_->catch_all = false;
-  if (info[0].IsBoolean()) {
-    debug_->catch_all = info[0].As<Napi::Boolean>().Value();
-  } else if (info[0].IsTypedArray()) {
-    Napi::Uint8Array bits = info[0].As<Napi::Uint8Array>();
-    std::memcpy(debug_->catch_syscalls.data(), bits.Data(), std::min<size_t>(bits.ByteLength(), 64));
-  }
+  debug_->catch_syscalls = numbers;
+  debug_->catch_all = all;
   return env.Undefined();
 }
 
@@ -860,10 +863,7 @@ Napi::Value NativeMachine::TraceConfigure(const Napi::CallbackInfo& info) {
   if (!plan_js.IsTypedArray() || plan_js.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
       plan_js.As<Napi::Int32Array>().ElementLength() != size_t{kMaxHypercall} * kTraceMaxOps * kTraceOpInts)
     throw Napi::TypeError::New(env, "Expected options.plan to be the Int32Array of a trace plan");
-  if (!filter_js.IsTypedArray() || filter_js.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
-      filter_js.As<Napi::Uint8Array>().ElementLength() != kMaxHypercall / 8)
-    throw Napi::TypeError::New(env, "Expected options.filter to be a Uint8Array bitmap of " +
-                                        std::to_string(kMaxHypercall / 8) + " bytes");
+  const SyscallSet filter = SyscallSetFromJs(filter_js, "options.filter");
   if (!ready.IsFunction()) throw Napi::TypeError::New(env, "Expected options.onReady to be a function");
   if (debug_) {
     std::lock_guard<std::mutex> lock(debug_->mutex);
@@ -877,8 +877,6 @@ Napi::Value NativeMachine::TraceConfigure(const Napi::CallbackInfo& info) {
     const int32_t* f = ints + i * kTraceOpInts;
     plan[i] = TraceOp{f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]};
   }
-  std::array<uint8_t, kMaxHypercall / 8> filter;
-  std::memcpy(filter.data(), filter_js.As<Napi::Uint8Array>().Data(), filter.size());
   const Napi::Value bytes = o.Get("bufferBytes");
   tracer_->Configure(std::move(plan), filter, o.Get("records").ToBoolean().Value(),
                      bytes.IsNumber() ? static_cast<size_t>(bytes.As<Napi::Number>().Int64Value()) : 4 << 20);

@@ -32,6 +32,8 @@
 #include <string>
 #include <vector>
 
+#include "syscall_set.h"
+
 namespace torov {
 
 // The application's user-mode registers, as the debugger, a signal frame and
@@ -190,7 +192,7 @@ class DebugState {
   std::atomic<uint64_t> parks{0};
 
   // Set by JavaScript at any time, read by the vCPU thread.
-  std::array<uint8_t, 64> catch_syscalls{};  // bitmap by number
+  SyscallSet catch_syscalls;
   bool catch_all = false;
   bool stop_on_denied = false;
   // Signals the debugger lets through without a stop (QPassSignals; bit
@@ -210,7 +212,7 @@ class DebugState {
   uint64_t hw_epoch = 0;
 
   bool Catches(uint64_t nr) const {
-    return catch_all || (nr < 512 && (catch_syscalls[nr / 8] >> (nr % 8)) & 1);
+    return catch_all || catch_syscalls.Has(nr);
   }
 };
 

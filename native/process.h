@@ -20,10 +20,9 @@
 #include "memfds.h"
 #include "memory.h"
 #include "paths.h"
+#include "syscall_set.h"
 
 namespace torov {
-
-constexpr int kMaxHypercall = 512;  // Linux x86-64 numbers are below this
 
 enum class OnDenied : uint8_t { kErrno, kKill };
 
@@ -37,7 +36,7 @@ struct GuestConfig {
   std::array<int, 3> stdio = {0, 1, 2};
   bool flat = false;     // ToroV's flat ABI: `out` hypercalls from the application
   OnDenied on_denied = OnDenied::kErrno;
-  std::array<uint8_t, kMaxHypercall / 8> allowed{};  // policy bitmap, built by src/vmm/policy.ts
+  SyscallSet allowed;  // the policy, built by src/vmm/policy.ts
 };
 
 struct Task;
@@ -164,9 +163,7 @@ class Process {
     reason = std::move(why);
     exited = true;
   }
-  bool Allowed(uint64_t nr) const {
-    return nr < kMaxHypercall && (config.allowed[nr / 8] >> (nr % 8)) & 1;
-  }
+  bool Allowed(uint64_t nr) const { return config.allowed.Has(nr); }
 
  private:
   mutable std::mutex lent_mutex_;

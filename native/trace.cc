@@ -35,7 +35,7 @@ void Align8(std::vector<uint8_t>* v) { v->resize((v->size() + 7) & ~size_t{7}, 0
 
 Tracer::Tracer(const Process& guest) : process_(guest) { plan_.resize(kMaxHypercall * kTraceMaxOps); }
 
-void Tracer::Configure(std::vector<TraceOp> plan, const std::array<uint8_t, kMaxHypercall / 8>& filter, bool records,
+void Tracer::Configure(std::vector<TraceOp> plan, const SyscallSet& filter, bool records,
                        size_t buffer_bytes) {
   plan.resize(kMaxHypercall * kTraceMaxOps);
   plan_ = std::move(plan);
@@ -50,7 +50,7 @@ bool Tracer::Begin(TraceCall& call, int tid, uint64_t nr, const uint64_t* args) 
   call.nr = nr;
   call.tid = tid;
   std::memcpy(call.args, args, sizeof call.args);
-  call.recording = records_ && (filter_[nr / 8] >> (nr % 8)) & 1;
+  call.recording = records_ && filter_.Has(nr);
   if (call.recording) {
     call.rec.assign(kHeader, 0);
     const TraceOp* ops = &plan_[nr * kTraceMaxOps];

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "process.h"
+#include "syscall_set.h"
 
 namespace torov {
 
@@ -81,8 +82,8 @@ class Tracer {
 
   // Set while the vCPU is not in a hypercall (before start, or parked).
   // `plan`: for each number, up to kTraceMaxOps ops (kind 0 ends the list);
-  // `filter`: a bitmap of the numbers to record.
-  void Configure(std::vector<TraceOp> plan, const std::array<uint8_t, kMaxHypercall / 8>& filter, bool records,
+  // `filter`: the numbers to record.
+  void Configure(std::vector<TraceOp> plan, const SyscallSet& filter, bool records,
                  size_t buffer_bytes);
   void Enable(bool on) { enabled_.store(on, std::memory_order_release); }
   bool enabled() const { return enabled_.load(std::memory_order_relaxed); }
@@ -115,7 +116,7 @@ class Tracer {
   const Process& process_;
   std::atomic<bool> enabled_{false};
   std::vector<TraceOp> plan_;  // kMaxHypercall x kTraceMaxOps
-  std::array<uint8_t, kMaxHypercall / 8> filter_{};
+  SyscallSet filter_;
   bool records_ = false;
   size_t limit_ = 4 << 20;
   int64_t realtime_offset_ = 0;  // CLOCK_REALTIME - CLOCK_MONOTONIC, at Configure

@@ -4,6 +4,7 @@
 // Built from the argument kinds of the hypercall table.
 
 import { HYPERCALLS, type ArgKind } from "../vmm/hypercalls.js";
+import { MAX_HYPERCALL } from "../vmm/syscall-set.js";
 
 export type When = "entry" | "exit" | "exitOk";
 
@@ -20,7 +21,7 @@ export interface CaptureOp {
   readonly maxElems?: number;
 }
 
-export const MAX_NR = 512;
+export const MAX_NR = MAX_HYPERCALL;
 export const MAX_OPS = 6;
 const OP_INTS = 8;
 export const PATH_MAX = 4096;

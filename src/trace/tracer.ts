@@ -10,8 +10,9 @@ import { closeSync, openSync, writeSync } from "node:fs";
 import { constants } from "node:os";
 import { TorovError } from "../vmm/errors.js";
 import { syscallName } from "../vmm/hypercalls.js";
+import { syscallBitmap } from "../vmm/syscall-set.js";
 import type { Machine } from "../vmm/machine.js";
-import { MAX_NR, buildPlan, type TracePlan } from "./plan.js";
+import { buildPlan, type TracePlan } from "./plan.js";
 import { errnoName, formatArgs, formatLine, formatSiginfo, isError, timeOfDay } from "./format.js";
 import { parseRecords, type TraceRecord } from "./records.js";
 import { countsFrom, summaryTable } from "./summary.js";
@@ -98,11 +99,9 @@ export class Tracer {
       this.ownsFd = false;
     }
     this.threads = new ThreadLines(machine.native.pid);
-    const filter = new Uint8Array(MAX_NR / 8);
-    for (let nr = 0; nr < MAX_NR; nr++) if (!options.filter || options.filter.has(nr)) filter[nr >> 3] |= 1 << (nr & 7);
-    // Threads start and end in these: their records come whatever -e says
-    // (counts are kept for every number anyway), and only show if it does.
-    for (const nr of THREAD_CALLS) filter[nr >> 3] |= 1 << (nr & 7);
+    // Threads start and end in THREAD_CALLS: their records come whatever -e
+    // says (counts are kept for every number anyway), and only show if it does.
+    const filter = syscallBitmap(options.filter ? [...options.filter, ...THREAD_CALLS] : "all");
     machine.native.traceConfigure({
       plan: this.plan.ints,
       filter,

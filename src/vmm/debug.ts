@@ -16,6 +16,7 @@ import { HYPERCALLS, syscallName } from "./hypercalls.js";
 import type { Machine } from "./machine.js";
 import { native, type DebugMechanisms, type NativeStop } from "./native.js";
 import { getReg, setReg } from "./regs.js";
+import { syscallBitmap } from "./syscall-set.js";
 import type { RunOutcome } from "./report.js";
 import { parseTraceFilter } from "../trace/filter.js";
 import { Tracer } from "../trace/tracer.js";
@@ -277,9 +278,7 @@ export class VmDebugTarget implements DebugTarget {
       this.machine.native.debugCatchSyscalls(true);
       return;
     }
-    const bits = new Uint8Array(64);
-    for (const nr of which) if (nr < 512) bits[nr >> 3] |= 1 << (nr & 7);
-    this.machine.native.debugCatchSyscalls(which.length ? bits : false);
+    this.machine.native.debugCatchSyscalls(which.length ? syscallBitmap(which) : false);
   }
 
   passSignals(signals: number[]): void {

@@ -4,6 +4,7 @@
 // beats a group, a group beats "*", and at the same level `false` wins.
 
 import { GROUP_ALIASES, GROUPS, HYPERCALLS, groupMembers, type Hypercall } from "./hypercalls.js";
+import { syscallBitmap } from "./syscall-set.js";
 import { LINUX_SYSCALLS } from "./syscalls.js";
 
 export interface PolicyEntry {
@@ -11,8 +12,6 @@ export interface PolicyEntry {
   readonly name: string;
   readonly allowed: boolean;
 }
-
-export const BITMAP_BYTES = 64; // 512 hypercall numbers
 
 export class Policy {
   readonly allowed: ReadonlySet<number>;
@@ -50,9 +49,7 @@ export class Policy {
 
   /** The bitmap the vCPU checks on every hypercall. */
   bitmap(): Uint8Array {
-    const bits = new Uint8Array(BITMAP_BYTES);
-    for (const nr of this.allowed) if (nr < BITMAP_BYTES * 8) bits[nr >> 3] |= 1 << (nr & 7);
-    return bits;
+    return syscallBitmap(this.allowed);
   }
 
   /** The forwarded hypercalls this policy lets reach the host, by name. */
