@@ -152,6 +152,7 @@ Vcpu::Vcpu(KvmVcpu& kvm, Process& process, Task& task)
   task_.cpu = this;
   run_->immediate_exit = 0;
   has_xsave_ = Kvm::Get().caps().xsave;
+  advances_rip_on_io_ = Kvm::Get().caps().flavour == "pvm";
   has_sync_regs_ = Kvm::Get().caps().sync_sregs;
 }
 
@@ -522,8 +523,13 @@ void Vcpu::FlatHypercall(RunResult* result, Next* next) {
   // it costs two register ioctls.
   kvm_regs& regs = Regs();
   uint64_t* page = HcPage();
+  // The call returns after the `out`, as a syscall does. PVM has moved rip
+  // past it already; VT-x and AMD-V leave it on the `out` and skip it at
+  // the next KVM_RUN, unless rip has changed meanwhile.
+  const uint64_t at = regs.rip;
+  const uint64_t resume = at + (advances_rip_on_io_ ? 0 : OutLength(at));
   const uint64_t call[9] = {regs.rax & 0xffffffff, regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9,
-                            regs.rip, regs.rflags};
+                            resume, regs.rflags};
   std::memcpy(page + HC_NR / 8, call, sizeof call);
   flat_call_ = true;
   Hypercall(result, next);
@@ -531,9 +537,22 @@ void Vcpu::FlatHypercall(RunResult* result, Next* next) {
   if (*next == Next::kEnd || returned_direct_) return;
   kvm_regs& after = Regs();  // a debugger stop may have changed them
   after.rax = page[HC_RET / 8];
-  after.rip = page[HC_RIP / 8];
+  if (page[HC_RIP / 8] != resume) after.rip = page[HC_RIP / 8];
+  else after.rip = advances_rip_on_io_ ? resume : at;
   after.rflags = (page[HC_RFLAGS / 8] & kUserFlags) | kRflagsFixed | kRflagsIf;
   RegsChanged();
+}
+
+uint64_t Vcpu::OutLength(uint64_t rip) {
+  // out imm8, al/ax/eax (E6/E7 ib), out dx, al/ax/eax (EE/EF), after an
+  // operand-size prefix (66) for ax.
+  const uint8_t* p = process_.mm.User(rip, 3, Access::kRead);
+  if (!p) return 0;
+  const uint64_t prefix = p[0] == 0x66 ? 1 : 0;
+  const uint8_t op = p[prefix];
+  if (op == 0xe6 || op == 0xe7) return prefix + 2;
+  if (op == 0xee || op == 0xef) return prefix + 1;
+  return 0;
 }
 
 bool Vcpu::Traced(uint64_t nr, const uint64_t* args) {

@@ -142,6 +142,8 @@ class Vcpu : public CpuControl {
   // `out` call's there first and takes the result back.
   void Hypercall(RunResult* result, Next* next);
   void FlatHypercall(RunResult* result, Next* next);
+  // The length of the `out` instruction at rip (0 when it is not one).
+  uint64_t OutLength(uint64_t rip);
   // Puts the call eintr_nr_ back on its `syscall` instruction, to run again.
   void RestartCall();
   Next Exception(RunResult* result);
@@ -242,6 +244,9 @@ class Vcpu : public CpuControl {
   int restart_nr_ = -1;
   TraceCall trace_call_;
   bool has_xsave_ = false;
+  // At an `out` exit, rip is past the instruction already (PVM); VT-x and
+  // AMD-V leave it on it and skip it at the next entry.
+  bool advances_rip_on_io_ = false;
   bool has_sync_regs_ = false;
   bool regs_ok_ = false;   // Regs() holds this exit's registers
   bool sregs_ok_ = false;  // Sregs() too

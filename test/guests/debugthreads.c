@@ -7,10 +7,12 @@
 #include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 static sem_t done[3];
 static volatile int stop_spinning;
+static volatile int release;  // set by a debugger: main goes on (mode "hold")
 static volatile long spins[3];
 static long total;
 
@@ -35,9 +37,10 @@ int main(int argc, char **argv) {
     pthread_create(&t[n], NULL, worker, (void *)n);
     sem_wait(&done[n]);
   }
-  // Both workers spin now; with an argument, main sleeps that many seconds
-  // first (a window for an interrupt).
-  if (argc > 1) sleep((unsigned)atoi(argv[1]));
+  // Both workers spin now. With "hold", main waits (sleeping) until a
+  // debugger sets `release`: a window for an interrupt, however slow the host.
+  if (argc > 1 && !strcmp(argv[1], "hold"))
+    while (!release) usleep(1000);
   while (spins[1] == 0 || spins[2] == 0) sched_yield();
   stop_spinning = 1;
   for (int n = 1; n <= 2; n++) pthread_join(t[n], NULL);
