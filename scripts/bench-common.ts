@@ -2,10 +2,11 @@
 // scripts/bench/, medians, and describing the machine.
 
 import { execFileSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { cpus } from "node:os";
 import { join, resolve } from "node:path";
 import { flavourName, hostHypervisor } from "../src/vmm/flavour.js";
+import { kvmDevice } from "../src/vmm/kvm-device.js";
 import { native } from "../src/vmm/native.js";
 
 export const ROOT = resolve(__dirname, "../..");
@@ -51,12 +52,7 @@ export async function runWhereKvmIs(): Promise<void> {
   const forced = process.env.TOROV_TEST_VM;
   if (process.env.TOROV_NESTED || forced === "here") return;
   if (forced !== "nested") {
-    try {
-      closeSync(openSync("/dev/kvm", "r+"));
-      return;
-    } catch {
-      // no KVM here
-    }
+    if (kvmDevice().usable) return;
   }
   const harness = join(ROOT, "test", "harness", "run-in-kvm.mjs");
   const { runInKvm, HarnessError } = await import(harness);

@@ -12,7 +12,7 @@
 // the full lists. TOROV_TEST_VM=here|nested forces where the VM tests run
 // (nested on a host with KVM tests the AMD-V flavour there too).
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { Transform } from "node:stream";
@@ -77,13 +77,10 @@ async function flavour() {
   }
 }
 
-function kvmHere() {
-  try {
-    closeSync(openSync("/dev/kvm", "r+"));
-    return true;
-  } catch {
-    return false;
-  }
+/** Whether /dev/kvm is a usable KVM device (src/vmm/kvm-device.ts: never by opening it). */
+async function kvmHere() {
+  const { kvmDevice } = await import(join(root, "dist/src/vmm/kvm-device.js"));
+  return kvmDevice().usable;
 }
 
 function report(what, where, s) {
@@ -224,7 +221,8 @@ if (forced && forced !== "here" && forced !== "nested") {
   console.error(`torov test: TOROV_TEST_VM must be "here" or "nested", not "${forced}"`);
   process.exit(2);
 }
-const nested = forced ? forced === "nested" : !kvmHere();
+const here = await kvmHere();
+const nested = forced ? forced === "nested" : !here;
 const summaries = [];
 
 if (unitFiles.length) summaries.push(report("unit tests", "on this host", await nodeTest(unitFiles, options)));
@@ -235,7 +233,7 @@ if (vmFiles.length && !nested) {
 } else if (vmFiles.length) {
   // One guest per CPU here (each needs one), as memory allows (3 GiB each).
   const guests = Math.max(1, Math.min(availableParallelism(), Math.floor(totalmem() / 2 ** 30 / 4), vmFiles.length));
-  console.log(`torov test: the VM tests run in ${guests} throw-away guest${guests > 1 ? "s" : ""} that have KVM (test/harness)${kvmHere() ? "" : ": this host has none"}`);
+  console.log(`torov test: the VM tests run in ${guests} throw-away guest${guests > 1 ? "s" : ""} that have KVM (test/harness)${here ? "" : ": this host has none"}`);
   summaries.push(await inGuests(vmFiles, options, guests));
 }
 

@@ -62,7 +62,17 @@ Kvm& Kvm::Get() {
 }
 
 Kvm::Kvm() {
-  int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  // Only a character device is KVM. A regular file at the path is what a
+  // probe that opened it read-write as root left behind (`exec 3<>/dev/kvm`
+  // creates one): say so, rather than that it "speaks KVM API -1".
+  struct stat st;
+  if (stat("/dev/kvm", &st) == 0 && !S_ISCHR(st.st_mode)) {
+    const char* what = S_ISREG(st.st_mode) ? "a regular file" : S_ISDIR(st.st_mode) ? "a directory" : "not a device";
+    throw Error("EKVM", std::string("/dev/kvm is ") + what +
+                            ", not the KVM device: this machine has no KVM (something created it by opening the path; remove it)");
+  }
+  // No O_CREAT: opening must never make anything.
+  int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {
     int err = errno;
     if (err == ENOENT)
@@ -73,6 +83,8 @@ Kvm::Kvm() {
   }
   fd_.Reset(fd);
   int version = ioctl(fd, KVM_GET_API_VERSION, 0);
+  if (version < 0)
+    throw Error("EKVM", std::string("/dev/kvm is a character device but not KVM (KVM_GET_API_VERSION: ") + std::strerror(errno) + ")");
   if (version != KVM_API_VERSION)
     throw Error("EKVM", "/dev/kvm speaks KVM API " + std::to_string(version) + ", torov needs " +
                             std::to_string(KVM_API_VERSION));

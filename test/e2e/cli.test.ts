@@ -74,11 +74,23 @@ test("a program that does not fit in Memory", () => {
   expectError(["run", writeManifest(dir, { binary: "prog", extra: { Memory: 16 } })], /prog: does not fit in Memory \(16 MiB\): .*set "Memory" to at least \d+$/);
 });
 
-test("no /dev/kvm, and no permission on it", { skip: process.getuid?.() !== 0 && "needs root to hide /dev/kvm" }, () => {
+test("no /dev/kvm, a regular file there, and no permission on it", { skip: process.getuid?.() !== 0 && "needs root to hide /dev/kvm" }, () => {
   const manifest = join(process.cwd(), "examples/hello/hello.json");
   const hidden = spawnSync("unshare", ["-m", "sh", "-c", `mount -t tmpfs none /dev && exec ${process.execPath} ${BIN} run ${manifest}`], { encoding: "utf8" });
   assert.equal(hidden.status, 2);
   assert.match(hidden.stderr, /^torov: \/dev\/kvm does not exist: this machine has no KVM/);
+  // Nothing is left at the path by looking for it.
+  const after = spawnSync("unshare", ["-m", "sh", "-c", `mount -t tmpfs none /dev && ${process.execPath} ${BIN} run ${manifest}; test ! -e /dev/kvm`], { encoding: "utf8" });
+  assert.equal(after.status, 0, "torov run created /dev/kvm");
+  // A regular file there (what `exec 3<>/dev/kvm` as root leaves) is named
+  // as such, by run and by doctor.
+  const file = (cmd: string) => spawnSync("unshare", ["-m", "sh", "-c", `mount -t tmpfs none /dev && : > /dev/kvm && exec ${process.execPath} ${BIN} ${cmd}`], { encoding: "utf8" });
+  const run = file(`run ${manifest}`);
+  assert.equal(run.status, 2);
+  assert.equal(run.stderr, "torov: /dev/kvm is a regular file, not the KVM device: this machine has no KVM (something created it by opening the path; remove it)\n");
+  const doctor = file("doctor");
+  assert.equal(doctor.status, 1);
+  assert.match(doctor.stdout, /^KVM +\/dev\/kvm is a regular file, not the KVM device/m);
   const denied = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, BIN, "run", manifest], { encoding: "utf8" });
   assert.equal(denied.status, 2, denied.stderr);
   assert.match(denied.stderr, /^torov: \/dev\/kvm: permission denied \(add your user to the 'kvm' group, or run as root\)\n$/);
