@@ -168,10 +168,12 @@ NativeMachine::NativeMachine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
     use_seccomp_ = true;
   }
   config.allowed = SyscallSetFromJs(cfg.Get("allowed"), "config.allowed");
+  const bool user_slots = BoolField(cfg, "userSlots");
 
   try {
     Kvm& kvm = Kvm::Get();
     vm_ = kvm.CreateVm();
+    config.user_slots = kvm.caps().user_mode_syscall || user_slots;
     process_ = std::make_shared<Process>(config);
     const size_t image = static_cast<size_t>(torov_runtime_image_end - torov_runtime_image);
     std::memcpy(process_->ram.Phys(RT_BASE, image), torov_runtime_image, image);

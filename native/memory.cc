@@ -155,7 +155,7 @@ const char* VmaKindName(VmaKind kind) {
 
 // ----------------------------------------------------------- AddressSpace
 
-AddressSpace::AddressSpace(GuestRam& ram) : ram_(ram) {
+AddressSpace::AddressSpace(GuestRam& ram, bool user_slots) : ram_(ram) {
   const uint64_t size = ram.size();
   const uint64_t regions = size / k2M;           // one page table per 2 MiB
   const uint64_t directories = (size + k1G - 1) / k1G;  // one page directory per GiB
@@ -179,14 +179,15 @@ AddressSpace::AddressSpace(GuestRam& ram) : ram_(ram) {
   // Page tables are contiguous, so the entry for page p is at pt_base_ + 8p.
   for (uint64_t r = 0; r < regions; r++) pde[r] = (pt_base_ + r * kPageSize) | kTable;
 
-  // The runtime (runtime.h). Only the syscall stubs and the hypercall slots
-  // are reachable from user mode.
+  // The runtime (runtime.h). Only the syscall stubs, and where the stub runs
+  // in user mode (PVM) the hypercall slots, are reachable from user mode: on
+  // VT-x/AMD-V no guest thread can write a slot at all.
   auto map = [this](uint64_t addr, uint64_t len, uint64_t flags) {
     for (uint64_t a = addr; a < addr + len; a += kPageSize) *Pte(a) = a | kPteP | flags;
   };
   map(RT_SYSCALL, RT_EXCEPTION - RT_SYSCALL, kPteUs);
   map(RT_EXCEPTION, kPageSize, 0);
-  map(RT_HC, RT_GDT - RT_HC, kPteUs | kPteRw | kPteNx);
+  map(RT_HC, RT_GDT - RT_HC, (user_slots ? kPteUs : 0) | kPteRw | kPteNx);
   map(RT_GDT, RT_TASK - RT_GDT, kPteRw | kPteNx);
   map(RT_TASK, RT_END - RT_TASK, kPteRw | kPteNx);
 }

@@ -145,7 +145,9 @@ class [[nodiscard]] RwHold {
 class AddressSpace {
  public:
   // Builds the page-table skeleton at the top of RAM and maps the runtime.
-  explicit AddressSpace(GuestRam& ram);
+  // `user_slots`: the hypercall slots are writable from user mode (where
+  // the syscall stub runs there, PVM), else only from CPL 0.
+  AddressSpace(GuestRam& ram, bool user_slots);
 
   uint64_t app_low() const;
   uint64_t app_high() const { return app_high_; }

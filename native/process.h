@@ -35,6 +35,10 @@ struct GuestConfig {
   // Host fds the guest's 0, 1 and 2 share (duplicated); -1 leaves one closed.
   std::array<int, 3> stdio = {0, 1, 2};
   bool flat = false;     // ToroV's flat ABI: `out` hypercalls from the application
+  // The hypercall slots are mapped user-writable: where the syscall stub
+  // runs in user mode (KvmCaps::user_mode_syscall), or for the tests
+  // (TOROV_TEST_USER_SLOTS); else supervisor-only.
+  bool user_slots = true;
   OnDenied on_denied = OnDenied::kErrno;
   SyscallSet allowed;  // the policy, built by src/vmm/policy.ts
 };

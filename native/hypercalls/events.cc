@@ -22,20 +22,19 @@ namespace {
 // Linux's EP_MAX_EVENTS: the most one epoll_wait may be asked for.
 constexpr uint64_t kMaxEvents = INT_MAX / sizeof(epoll_event);
 
-int64_t EpollCreate1(Process& g, Task& t, const uint64_t* a) {
+int64_t EpollCreate1(Process& g, Task& t, const Args& a) {
   if (a[0] & ~uint64_t{EPOLL_CLOEXEC}) return -EINVAL;
   int fd = epoll_create1(EPOLL_CLOEXEC);
   if (fd < 0) return -errno;
   return InstallHostFd(g, fd, (a[0] & EPOLL_CLOEXEC) ? O_CLOEXEC : 0);
 }
 
-int64_t EpollCreate(Process& g, Task& t, const uint64_t* a) {
+int64_t EpollCreate(Process& g, Task& t, const Args& a) {
   if (static_cast<int64_t>(a[0]) <= 0) return -EINVAL;
-  const uint64_t none[1] = {0};
-  return EpollCreate1(g, t, none);
+  return EpollCreate1(g, t, Args());
 }
 
-int64_t EpollCtl(Process& g, Task& t, const uint64_t* a) {
+int64_t EpollCtl(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> ep = g.fds.Get(a[0]);
   const std::shared_ptr<OpenFile> target = g.fds.Get(a[2]);
   if (!ep || !target) return -EBADF;
@@ -62,31 +61,30 @@ int64_t EpollWaitImpl(Process& g, Task& t, uint64_t epfd, uint64_t events, uint6
   return r;
 }
 
-int64_t EpollWait(Process& g, Task& t, const uint64_t* a) {
+int64_t EpollWait(Process& g, Task& t, const Args& a) {
   return EpollWaitImpl(g, t, a[0], a[1], a[2], static_cast<int>(a[3]), nullptr);
 }
-int64_t EpollPwait(Process& g, Task& t, const uint64_t* a) {  // the signal mask is not used: no signals are delivered
+int64_t EpollPwait(Process& g, Task& t, const Args& a) {  // the signal mask is not used: no signals are delivered
   return EpollWaitImpl(g, t, a[0], a[1], a[2], static_cast<int>(a[3]), nullptr);
 }
-int64_t EpollPwait2(Process& g, Task& t, const uint64_t* a) {
+int64_t EpollPwait2(Process& g, Task& t, const Args& a) {
   timespec ts;
   if (a[3] && !CopyIn(g, a[3], &ts)) return -EFAULT;
   return EpollWaitImpl(g, t, a[0], a[1], a[2], -1, a[3] ? &ts : nullptr);
 }
 
-int64_t Eventfd2(Process& g, Task& t, const uint64_t* a) {
+int64_t Eventfd2(Process& g, Task& t, const Args& a) {
   const int flags = static_cast<int>(a[1]);
   if (flags & ~(EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE)) return -EINVAL;
   int fd = eventfd(static_cast<unsigned>(a[0]), (flags & ~EFD_CLOEXEC) | EFD_CLOEXEC);
   if (fd < 0) return -errno;
   return InstallHostFd(g, fd, ((flags & EFD_NONBLOCK) ? O_NONBLOCK : 0) | ((flags & EFD_CLOEXEC) ? O_CLOEXEC : 0));
 }
-int64_t Eventfd(Process& g, Task& t, const uint64_t* a) {
-  const uint64_t args[2] = {a[0], 0};
-  return Eventfd2(g, t, args);
+int64_t Eventfd(Process& g, Task& t, const Args& a) {
+  return Eventfd2(g, t, Args(a[0], 0, 0, 0, 0, 0));
 }
 
-int64_t TimerfdCreate(Process& g, Task& t, const uint64_t* a) {
+int64_t TimerfdCreate(Process& g, Task& t, const Args& a) {
   const int clock = static_cast<int>(a[0]);
   const int flags = static_cast<int>(a[1]);
   if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC && clock != CLOCK_BOOTTIME) return -EINVAL;
@@ -96,7 +94,7 @@ int64_t TimerfdCreate(Process& g, Task& t, const uint64_t* a) {
   return InstallHostFd(g, fd, ((flags & TFD_NONBLOCK) ? O_NONBLOCK : 0) | ((flags & TFD_CLOEXEC) ? O_CLOEXEC : 0));
 }
 
-int64_t TimerfdSettime(Process& g, Task& t, const uint64_t* a) {
+int64_t TimerfdSettime(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   itimerspec next, old;
@@ -106,7 +104,7 @@ int64_t TimerfdSettime(Process& g, Task& t, const uint64_t* a) {
   return 0;
 }
 
-int64_t TimerfdGettime(Process& g, Task& t, const uint64_t* a) {
+int64_t TimerfdGettime(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   itimerspec cur;
@@ -115,7 +113,7 @@ int64_t TimerfdGettime(Process& g, Task& t, const uint64_t* a) {
 }
 
 // An anonymous file in host memory: no path, nothing shared with the host.
-int64_t MemfdCreate(Process& g, Task& t, const uint64_t* a) {
+int64_t MemfdCreate(Process& g, Task& t, const Args& a) {
   std::string name;
   if (int r = GuestPath(g, a[0], &name); r < 0) return r;
   const unsigned flags = static_cast<unsigned>(a[1]);

@@ -52,19 +52,19 @@ int64_t OpenAt(Process& g, int64_t dirfd, uint64_t path_addr, int flags, mode_t 
   return InstallHostFd(g, host, flags, borrowed);
 }
 
-int64_t Open(Process& g, Task& t, const uint64_t* a) {
+int64_t Open(Process& g, Task& t, const Args& a) {
   return OpenAt(g, kFdCwd, a[0], static_cast<int>(a[1]), static_cast<mode_t>(a[2]));
 }
-int64_t Openat(Process& g, Task& t, const uint64_t* a) {
+int64_t Openat(Process& g, Task& t, const Args& a) {
   return OpenAt(g, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]), static_cast<mode_t>(a[3]));
 }
-int64_t Creat(Process& g, Task& t, const uint64_t* a) {
+int64_t Creat(Process& g, Task& t, const Args& a) {
   return OpenAt(g, kFdCwd, a[0], O_CREAT | O_WRONLY | O_TRUNC, static_cast<mode_t>(a[1]));
 }
 
-int64_t Close(Process& g, Task& t, const uint64_t* a) { return g.fds.Close(a[0]); }
+int64_t Close(Process& g, Task& t, const Args& a) { return g.fds.Close(a[0]); }
 
-int64_t CloseRange(Process& g, Task& t, const uint64_t* a) {
+int64_t CloseRange(Process& g, Task& t, const Args& a) {
   const uint64_t first = a[0], last = a[1], flags = a[2];
   if (first > last || (flags & ~uint64_t{CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC})) return -EINVAL;
   const uint64_t end = std::min<uint64_t>(last, static_cast<uint64_t>(g.fds.used()) - 1);
@@ -89,13 +89,13 @@ int64_t StatAt(Process& g, int64_t dirfd, uint64_t path, uint64_t buf, int flags
   return CopyOut(g, buf, st) ? 0 : -EFAULT;
 }
 
-int64_t Stat(Process& g, Task& t, const uint64_t* a) { return StatAt(g, kFdCwd, a[0], a[1], 0); }
-int64_t Lstat(Process& g, Task& t, const uint64_t* a) { return StatAt(g, kFdCwd, a[0], a[1], AT_SYMLINK_NOFOLLOW); }
-int64_t Newfstatat(Process& g, Task& t, const uint64_t* a) {
+int64_t Stat(Process& g, Task& t, const Args& a) { return StatAt(g, kFdCwd, a[0], a[1], 0); }
+int64_t Lstat(Process& g, Task& t, const Args& a) { return StatAt(g, kFdCwd, a[0], a[1], AT_SYMLINK_NOFOLLOW); }
+int64_t Newfstatat(Process& g, Task& t, const Args& a) {
   return StatAt(g, static_cast<int>(a[0]), a[1], a[2], static_cast<int>(a[3]));
 }
 
-int64_t Fstat(Process& g, Task& t, const uint64_t* a) {
+int64_t Fstat(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   struct stat st;
@@ -103,7 +103,7 @@ int64_t Fstat(Process& g, Task& t, const uint64_t* a) {
   return CopyOut(g, a[1], st) ? 0 : -EFAULT;
 }
 
-int64_t Statx(Process& g, Task& t, const uint64_t* a) {
+int64_t Statx(Process& g, Task& t, const Args& a) {
   const int flags = static_cast<int>(a[2]);
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE)) return -EINVAL;
   Fd fd;
@@ -124,15 +124,15 @@ int64_t AccessAt(Process& g, int64_t dirfd, uint64_t path, int mode, int flags) 
   return HostResult(syscall(SYS_faccessat2, fd.get(), "", mode, AT_EMPTY_PATH | (flags & AT_EACCESS)));
 }
 
-int64_t AccessCall(Process& g, Task& t, const uint64_t* a) { return AccessAt(g, kFdCwd, a[0], static_cast<int>(a[1]), 0); }
-int64_t Faccessat(Process& g, Task& t, const uint64_t* a) {
+int64_t AccessCall(Process& g, Task& t, const Args& a) { return AccessAt(g, kFdCwd, a[0], static_cast<int>(a[1]), 0); }
+int64_t Faccessat(Process& g, Task& t, const Args& a) {
   return AccessAt(g, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]), 0);
 }
-int64_t Faccessat2(Process& g, Task& t, const uint64_t* a) {
+int64_t Faccessat2(Process& g, Task& t, const Args& a) {
   return AccessAt(g, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]), static_cast<int>(a[3]));
 }
 
-int64_t Getdents64(Process& g, Task& t, const uint64_t* a) {
+int64_t Getdents64(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   const uint64_t len = std::min<uint64_t>(a[2], 1 << 20);
@@ -142,7 +142,7 @@ int64_t Getdents64(Process& g, Task& t, const uint64_t* a) {
 }
 
 // The old getdents: linux_dirent records, which the host writes directly.
-int64_t Getdents(Process& g, Task& t, const uint64_t* a) {
+int64_t Getdents(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   const uint64_t len = std::min<uint64_t>(a[2], 1 << 20);
@@ -151,7 +151,7 @@ int64_t Getdents(Process& g, Task& t, const uint64_t* a) {
   return HostResult(syscall(SYS_getdents, f->host.get(), g.mm.User(a[1], n, Access::kWrite), n));
 }
 
-int64_t Statfs(Process& g, Task& t, const uint64_t* a) {
+int64_t Statfs(Process& g, Task& t, const Args& a) {
   Fd fd;
   if (int r = ResolvePath(g, kFdCwd, a[0], false, false, &fd); r < 0) return r;
   struct statfs st;
@@ -159,7 +159,7 @@ int64_t Statfs(Process& g, Task& t, const uint64_t* a) {
   return CopyOut(g, a[1], st) ? 0 : -EFAULT;
 }
 
-int64_t Fstatfs(Process& g, Task& t, const uint64_t* a) {
+int64_t Fstatfs(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   struct statfs st;
@@ -184,8 +184,8 @@ int64_t MkdirAt(Process& g, int64_t dirfd, uint64_t path, mode_t mode) {
   if (Paths::IsDots(name)) return -EEXIST;
   return HostResult(mkdirat(dir.get(), name.c_str(), mode));
 }
-int64_t Mkdir(Process& g, Task& t, const uint64_t* a) { return MkdirAt(g, kFdCwd, a[0], static_cast<mode_t>(a[1])); }
-int64_t Mkdirat(Process& g, Task& t, const uint64_t* a) {
+int64_t Mkdir(Process& g, Task& t, const Args& a) { return MkdirAt(g, kFdCwd, a[0], static_cast<mode_t>(a[1])); }
+int64_t Mkdirat(Process& g, Task& t, const Args& a) {
   return MkdirAt(g, static_cast<int>(a[0]), a[1], static_cast<mode_t>(a[2]));
 }
 
@@ -199,10 +199,10 @@ int64_t Mknodat(Process& g, int64_t dirfd, uint64_t path, mode_t mode, dev_t dev
   if (Paths::IsDots(name)) return -EEXIST;
   return HostResult(mknodat(dir.get(), name.c_str(), type | NoSetId(mode & 07777, false), dev));
 }
-int64_t Mknod(Process& g, Task& t, const uint64_t* a) {
+int64_t Mknod(Process& g, Task& t, const Args& a) {
   return Mknodat(g, kFdCwd, a[0], static_cast<mode_t>(a[1]), static_cast<dev_t>(a[2]));
 }
-int64_t MknodatCall(Process& g, Task& t, const uint64_t* a) {
+int64_t MknodatCall(Process& g, Task& t, const Args& a) {
   return Mknodat(g, static_cast<int>(a[0]), a[1], static_cast<mode_t>(a[2]), static_cast<dev_t>(a[3]));
 }
 
@@ -217,9 +217,9 @@ int64_t UnlinkAt(Process& g, int64_t dirfd, uint64_t path, int flags) {
   }
   return HostResult(unlinkat(dir.get(), name.c_str(), flags));
 }
-int64_t Unlink(Process& g, Task& t, const uint64_t* a) { return UnlinkAt(g, kFdCwd, a[0], 0); }
-int64_t Rmdir(Process& g, Task& t, const uint64_t* a) { return UnlinkAt(g, kFdCwd, a[0], AT_REMOVEDIR); }
-int64_t Unlinkat(Process& g, Task& t, const uint64_t* a) {
+int64_t Unlink(Process& g, Task& t, const Args& a) { return UnlinkAt(g, kFdCwd, a[0], 0); }
+int64_t Rmdir(Process& g, Task& t, const Args& a) { return UnlinkAt(g, kFdCwd, a[0], AT_REMOVEDIR); }
+int64_t Unlinkat(Process& g, Task& t, const Args& a) {
   return UnlinkAt(g, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]));
 }
 
@@ -232,11 +232,11 @@ int64_t RenameAt(Process& g, int64_t olddir, uint64_t oldpath, int64_t newdir, u
   if (Paths::IsDots(oname) || Paths::IsDots(nname)) return -EBUSY;
   return HostResult(renameat2(odir.get(), oname.c_str(), ndir.get(), nname.c_str(), flags));
 }
-int64_t Rename(Process& g, Task& t, const uint64_t* a) { return RenameAt(g, kFdCwd, a[0], kFdCwd, a[1], 0); }
-int64_t Renameat(Process& g, Task& t, const uint64_t* a) {
+int64_t Rename(Process& g, Task& t, const Args& a) { return RenameAt(g, kFdCwd, a[0], kFdCwd, a[1], 0); }
+int64_t Renameat(Process& g, Task& t, const Args& a) {
   return RenameAt(g, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]), a[3], 0);
 }
-int64_t Renameat2(Process& g, Task& t, const uint64_t* a) {
+int64_t Renameat2(Process& g, Task& t, const Args& a) {
   return RenameAt(g, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]), a[3], static_cast<unsigned>(a[4]));
 }
 
@@ -262,8 +262,8 @@ int64_t LinkAt(Process& g, int64_t olddir, uint64_t oldpath, int64_t newdir, uin
   if (Paths::IsDots(oname)) return -EPERM;
   return HostResult(linkat(odir.get(), oname.c_str(), ndir.get(), nname.c_str(), 0));
 }
-int64_t Link(Process& g, Task& t, const uint64_t* a) { return LinkAt(g, kFdCwd, a[0], kFdCwd, a[1], 0); }
-int64_t Linkat(Process& g, Task& t, const uint64_t* a) {
+int64_t Link(Process& g, Task& t, const Args& a) { return LinkAt(g, kFdCwd, a[0], kFdCwd, a[1], 0); }
+int64_t Linkat(Process& g, Task& t, const Args& a) {
   return LinkAt(g, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]), a[3], static_cast<int>(a[4]));
 }
 
@@ -278,8 +278,8 @@ int64_t SymlinkAt(Process& g, uint64_t target_addr, int64_t newdir, uint64_t lin
   // The target is only text; resolving it later is confined like any path.
   return HostResult(symlinkat(target.c_str(), dir.get(), name.c_str()));
 }
-int64_t Symlink(Process& g, Task& t, const uint64_t* a) { return SymlinkAt(g, a[0], kFdCwd, a[1]); }
-int64_t Symlinkat(Process& g, Task& t, const uint64_t* a) { return SymlinkAt(g, a[0], static_cast<int>(a[1]), a[2]); }
+int64_t Symlink(Process& g, Task& t, const Args& a) { return SymlinkAt(g, a[0], kFdCwd, a[1]); }
+int64_t Symlinkat(Process& g, Task& t, const Args& a) { return SymlinkAt(g, a[0], static_cast<int>(a[1]), a[2]); }
 
 int64_t ReadlinkAt(Process& g, uint64_t nr, int64_t dirfd, uint64_t path_addr, uint64_t buf, uint64_t size) {
   if (static_cast<int64_t>(size) <= 0) return -EINVAL;
@@ -305,8 +305,8 @@ int64_t ReadlinkAt(Process& g, uint64_t nr, int64_t dirfd, uint64_t path_addr, u
   if (!CopyOutBytes(g, buf, target.data(), n)) return -EFAULT;
   return static_cast<int64_t>(n);
 }
-int64_t Readlink(Process& g, Task& t, const uint64_t* a) { return ReadlinkAt(g, SYS_readlink, kFdCwd, a[0], a[1], a[2]); }
-int64_t Readlinkat(Process& g, Task& t, const uint64_t* a) {
+int64_t Readlink(Process& g, Task& t, const Args& a) { return ReadlinkAt(g, SYS_readlink, kFdCwd, a[0], a[1], a[2]); }
+int64_t Readlinkat(Process& g, Task& t, const Args& a) {
   return ReadlinkAt(g, SYS_readlinkat, static_cast<int>(a[0]), a[1], a[2], a[3]);
 }
 
@@ -325,11 +325,11 @@ int64_t ChmodAt(Process& g, int64_t dirfd, uint64_t path, mode_t mode, int flags
   const auto link = g.paths.Magic(fd.get());
   return HostResult(fchmodat(link.dir, link.name.c_str(), NoSetId(mode, S_ISDIR(st.st_mode)), 0));
 }
-int64_t Chmod(Process& g, Task& t, const uint64_t* a) { return ChmodAt(g, kFdCwd, a[0], static_cast<mode_t>(a[1]), 0); }
-int64_t Fchmodat(Process& g, Task& t, const uint64_t* a) {
+int64_t Chmod(Process& g, Task& t, const Args& a) { return ChmodAt(g, kFdCwd, a[0], static_cast<mode_t>(a[1]), 0); }
+int64_t Fchmodat(Process& g, Task& t, const Args& a) {
   return ChmodAt(g, static_cast<int>(a[0]), a[1], static_cast<mode_t>(a[2]), 0);
 }
-int64_t Fchmod(Process& g, Task& t, const uint64_t* a) {
+int64_t Fchmod(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   if (f->borrowed) return -EPERM;
@@ -347,12 +347,12 @@ int64_t ChownAt(Process& g, int64_t dirfd, uint64_t path, uint64_t uid, uint64_t
   if (borrowed) return -EPERM;
   return HostResult(fchownat(fd.get(), "", static_cast<uid_t>(uid), static_cast<gid_t>(gid), AT_EMPTY_PATH));
 }
-int64_t Chown(Process& g, Task& t, const uint64_t* a) { return ChownAt(g, kFdCwd, a[0], a[1], a[2], 0); }
-int64_t Lchown(Process& g, Task& t, const uint64_t* a) { return ChownAt(g, kFdCwd, a[0], a[1], a[2], AT_SYMLINK_NOFOLLOW); }
-int64_t Fchownat(Process& g, Task& t, const uint64_t* a) {
+int64_t Chown(Process& g, Task& t, const Args& a) { return ChownAt(g, kFdCwd, a[0], a[1], a[2], 0); }
+int64_t Lchown(Process& g, Task& t, const Args& a) { return ChownAt(g, kFdCwd, a[0], a[1], a[2], AT_SYMLINK_NOFOLLOW); }
+int64_t Fchownat(Process& g, Task& t, const Args& a) {
   return ChownAt(g, static_cast<int>(a[0]), a[1], a[2], a[3], static_cast<int>(a[4]));
 }
-int64_t Fchown(Process& g, Task& t, const uint64_t* a) {
+int64_t Fchown(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   if (f->borrowed) return -EPERM;
@@ -383,7 +383,7 @@ int64_t UtimesAt(Process& g, int64_t dirfd, uint64_t path, const timespec* tp, i
   return HostResult(utimensat(link.dir, link.name.c_str(), tp, 0));
 }
 
-int64_t Utimensat(Process& g, Task& t, const uint64_t* a) {
+int64_t Utimensat(Process& g, Task& t, const Args& a) {
   timespec times[2];
   if (a[2] && !CopyIn(g, a[2], &times)) return -EFAULT;
   return UtimesAt(g, static_cast<int>(a[0]), a[1], a[2] ? times : nullptr, static_cast<int>(a[3]));
@@ -403,9 +403,9 @@ int64_t FutimesatImpl(Process& g, int64_t dirfd, uint64_t path, uint64_t tv_addr
   }
   return UtimesAt(g, dirfd, path, tv_addr ? ts : nullptr, 0);
 }
-int64_t Utimes(Process& g, Task& t, const uint64_t* a) { return FutimesatImpl(g, kFdCwd, a[0], a[1]); }
-int64_t Futimesat(Process& g, Task& t, const uint64_t* a) { return FutimesatImpl(g, static_cast<int>(a[0]), a[1], a[2]); }
-int64_t Utime(Process& g, Task& t, const uint64_t* a) {
+int64_t Utimes(Process& g, Task& t, const Args& a) { return FutimesatImpl(g, kFdCwd, a[0], a[1]); }
+int64_t Futimesat(Process& g, Task& t, const Args& a) { return FutimesatImpl(g, static_cast<int>(a[0]), a[1], a[2]); }
+int64_t Utime(Process& g, Task& t, const Args& a) {
   if (!a[0]) return -EFAULT;
   time_t times[2];
   timespec ts[2];
@@ -419,7 +419,7 @@ int64_t Utime(Process& g, Task& t, const uint64_t* a) {
 
 // sync(2) would flush every file system of the host; syncfs of the
 // MountPoint is what the guest's writes need.
-int64_t Sync(Process& g, Task& t, const uint64_t*) {
+int64_t Sync(Process& g, Task& t, const Args&) {
   int fd = g.paths.Open("/", O_RDONLY | O_DIRECTORY, 0);
   if (fd < 0) return 0;
   Fd root(fd);
@@ -427,13 +427,13 @@ int64_t Sync(Process& g, Task& t, const uint64_t*) {
   return 0;
 }
 
-int64_t Syncfs(Process& g, Task& t, const uint64_t* a) {
+int64_t Syncfs(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   return HostResult(syncfs(f->host.get()));
 }
 
-int64_t Truncate(Process& g, Task& t, const uint64_t* a) {
+int64_t Truncate(Process& g, Task& t, const Args& a) {
   std::string path, abs;
   if (int r = GuestPath(g, a[0], &path); r < 0) return r;
   if (int r = g.paths.Join(g.fds, kFdCwd, path, &abs); r < 0) return r;
@@ -443,7 +443,7 @@ int64_t Truncate(Process& g, Task& t, const uint64_t* a) {
   return HostResult(ftruncate(fd.get(), static_cast<off_t>(a[1])));
 }
 
-int64_t Ftruncate(Process& g, Task& t, const uint64_t* a) {
+int64_t Ftruncate(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   if (f->borrowed) return -EPERM;
@@ -452,7 +452,7 @@ int64_t Ftruncate(Process& g, Task& t, const uint64_t* a) {
   return r;
 }
 
-int64_t Fallocate(Process& g, Task& t, const uint64_t* a) {
+int64_t Fallocate(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   if (f->borrowed) return -EPERM;
@@ -469,7 +469,7 @@ int64_t Fallocate(Process& g, Task& t, const uint64_t* a) {
   return r;
 }
 
-int64_t Flock(Process& g, Task& t, const uint64_t* a) {
+int64_t Flock(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   // A lock held elsewhere: LOCK_NB answers EWOULDBLOCK at once; without it
@@ -477,7 +477,7 @@ int64_t Flock(Process& g, Task& t, const uint64_t* a) {
   return HostIo(t, *f, POLLIN, [&] { return ::flock(f->host.get(), static_cast<int>(a[1])); }, a[1] & LOCK_NB);
 }
 
-int64_t Umask(Process&, Task&, const uint64_t* a) {
+int64_t Umask(Process&, Task&, const Args& a) {
   // The vCPU thread has its own fs context (unshare(CLONE_FS)): this umask
   // is the guest's alone, and the host applies it to files the guest creates.
   return umask(static_cast<mode_t>(a[0] & 0777));
@@ -485,7 +485,7 @@ int64_t Umask(Process&, Task&, const uint64_t* a) {
 
 // ---- the fd table
 
-int64_t Dup(Process& g, Task& t, const uint64_t* a) {
+int64_t Dup(Process& g, Task& t, const Args& a) {
   auto file = g.fds.Get(a[0]);
   if (!file) return -EBADF;
   return g.fds.Install(std::move(file), false);
@@ -497,11 +497,11 @@ int64_t Dup3Impl(Process& g, uint64_t oldfd, uint64_t newfd, bool cloexec) {
   if (newfd >= static_cast<uint64_t>(g.fds.limit())) return -EBADF;
   return g.fds.InstallAt(static_cast<int>(newfd), std::move(file), cloexec);
 }
-int64_t Dup2(Process& g, Task& t, const uint64_t* a) {
+int64_t Dup2(Process& g, Task& t, const Args& a) {
   if (a[0] == a[1]) return g.fds.Get(a[0]) ? static_cast<int64_t>(a[1]) : -EBADF;
   return Dup3Impl(g, a[0], a[1], false);
 }
-int64_t Dup3(Process& g, Task& t, const uint64_t* a) {
+int64_t Dup3(Process& g, Task& t, const Args& a) {
   if (a[2] & ~uint64_t{O_CLOEXEC}) return -EINVAL;
   if (a[0] == a[1]) return -EINVAL;
   return Dup3Impl(g, a[0], a[1], a[2] & O_CLOEXEC);
@@ -510,7 +510,7 @@ int64_t Dup3(Process& g, Task& t, const uint64_t* a) {
 // The largest pipe buffer a guest may ask for: a new pipe's.
 constexpr uint64_t kMaxPipeBuffer = 16 * kPageSize;
 
-int64_t Fcntl(Process& g, Task& t, const uint64_t* a) {
+int64_t Fcntl(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   const int fd = static_cast<int>(a[0]);
@@ -594,26 +594,26 @@ int64_t Pipe2Impl(Process& g, uint64_t out, int flags) {
   CopyOut(g, out, fds);
   return 0;
 }
-int64_t Pipe(Process& g, Task& t, const uint64_t* a) { return Pipe2Impl(g, a[0], 0); }
-int64_t Pipe2(Process& g, Task& t, const uint64_t* a) { return Pipe2Impl(g, a[0], static_cast<int>(a[1])); }
+int64_t Pipe(Process& g, Task& t, const Args& a) { return Pipe2Impl(g, a[0], 0); }
+int64_t Pipe2(Process& g, Task& t, const Args& a) { return Pipe2Impl(g, a[0], static_cast<int>(a[1])); }
 
 // ---- the cwd
 
-int64_t Getcwd(Process& g, Task& t, const uint64_t* a) {
+int64_t Getcwd(Process& g, Task& t, const Args& a) {
   const std::string& cwd = g.paths.cwd();
   if (a[1] < cwd.size() + 1) return -ERANGE;
   if (!CopyOutBytes(g, a[0], cwd.c_str(), cwd.size() + 1)) return -EFAULT;
   return static_cast<int64_t>(cwd.size() + 1);
 }
 
-int64_t Chdir(Process& g, Task& t, const uint64_t* a) {
+int64_t Chdir(Process& g, Task& t, const Args& a) {
   std::string path, abs;
   if (int r = GuestPath(g, a[0], &path); r < 0) return r;
   if (int r = g.paths.Join(g.fds, kFdCwd, path, &abs); r < 0) return r;
   return g.paths.Chdir(abs);
 }
 
-int64_t Fchdir(Process& g, Task& t, const uint64_t* a) {
+int64_t Fchdir(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   return g.paths.Fchdir(*f);
@@ -621,7 +621,7 @@ int64_t Fchdir(Process& g, Task& t, const uint64_t* a) {
 
 }  // namespace
 
-bool IsSelfExeReadlink(const Process& g, uint64_t nr, const uint64_t* a) {
+bool IsSelfExeReadlink(const Process& g, uint64_t nr, const Args& a) {
   if (nr != SYS_readlink && nr != SYS_readlinkat) return false;
   const int64_t dirfd = nr == SYS_readlink ? kFdCwd : static_cast<int64_t>(a[0]);
   std::string path, abs;

@@ -15,10 +15,11 @@
 
 #include "../fd.h"
 #include "../task.h"
+#include "args.h"
 
 namespace torov {
 
-using Handler = int64_t (*)(Process& g, Task& t, const uint64_t* a);
+using Handler = int64_t (*)(Process& g, Task& t, const Args& a);
 
 struct HypercallTable {
   Handler handlers[kMaxHypercall] = {};
@@ -38,7 +39,7 @@ void RegisterTimeHypercalls(HypercallTable& t);
 
 // readlink("/proc/self/exe") is answered from the manifest without the host,
 // so it is emulated (always allowed) even where readlink is not.
-bool IsSelfExeReadlink(const Process& g, uint64_t nr, const uint64_t* a);
+bool IsSelfExeReadlink(const Process& g, uint64_t nr, const Args& a);
 // Whether a signal's default action is to ignore it (the others end the
 // process here: there are no stops and no core dumps).
 bool DefaultIsIgnore(int sig);

@@ -23,7 +23,7 @@ namespace torov {
 
 namespace {
 
-int64_t Read(Process& g, Task& t, const uint64_t* a) {
+int64_t Read(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   uint8_t* p;
@@ -51,7 +51,7 @@ uint64_t IovecsLength(const std::vector<iovec>& iov) {
   return n;
 }
 
-int64_t Write(Process& g, Task& t, const uint64_t* a) {
+int64_t Write(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   uint8_t* p;
@@ -67,7 +67,7 @@ int64_t Write(Process& g, Task& t, const uint64_t* a) {
   return r;
 }
 
-int64_t Pread64(Process& g, Task& t, const uint64_t* a) {
+int64_t Pread64(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   uint8_t* p;
@@ -76,7 +76,7 @@ int64_t Pread64(Process& g, Task& t, const uint64_t* a) {
   return HostIo(t, *f, POLLIN, [&] { return ::pread(f->host.get(), p, n, static_cast<off_t>(a[3])); });
 }
 
-int64_t Pwrite64(Process& g, Task& t, const uint64_t* a) {
+int64_t Pwrite64(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   uint8_t* p;
@@ -92,7 +92,7 @@ int64_t Pwrite64(Process& g, Task& t, const uint64_t* a) {
   return r;
 }
 
-int64_t Readv(Process& g, Task& t, const uint64_t* a) {
+int64_t Readv(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   std::vector<iovec> iov;
@@ -100,7 +100,7 @@ int64_t Readv(Process& g, Task& t, const uint64_t* a) {
   return HostIo(t, *f, POLLIN, [&] { return ::readv(f->host.get(), iov.data(), static_cast<int>(iov.size())); });
 }
 
-int64_t Writev(Process& g, Task& t, const uint64_t* a) {
+int64_t Writev(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   std::vector<iovec> iov;
@@ -116,7 +116,7 @@ int64_t Writev(Process& g, Task& t, const uint64_t* a) {
 }
 
 // preadv/pwritev pass the offset split in two registers (pos_l, pos_h).
-int64_t Preadv(Process& g, Task& t, const uint64_t* a) {
+int64_t Preadv(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   std::vector<iovec> iov;
@@ -126,7 +126,7 @@ int64_t Preadv(Process& g, Task& t, const uint64_t* a) {
   });
 }
 
-int64_t Pwritev(Process& g, Task& t, const uint64_t* a) {
+int64_t Pwritev(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   std::vector<iovec> iov;
@@ -143,13 +143,13 @@ int64_t Pwritev(Process& g, Task& t, const uint64_t* a) {
   return r;
 }
 
-int64_t Lseek(Process& g, Task& t, const uint64_t* a) {
+int64_t Lseek(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   return HostResult(::lseek(f->host.get(), static_cast<off_t>(a[1]), static_cast<int>(a[2])));
 }
 
-int64_t Sendfile(Process& g, Task& t, const uint64_t* a) {
+int64_t Sendfile(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> out = g.fds.Get(a[0]);
   const std::shared_ptr<OpenFile> in = g.fds.Get(a[1]);
   if (!out || !in) return -EBADF;
@@ -171,7 +171,7 @@ int64_t Sendfile(Process& g, Task& t, const uint64_t* a) {
 
 // splice/tee/copy_file_range move data between two guest fds inside the
 // host kernel; the offsets are copied in and out by the monitor.
-int64_t SpliceLike(Process& g, Task& t, const uint64_t* a, long nr) {
+int64_t SpliceLike(Process& g, Task& t, const Args& a, long nr) {
   const std::shared_ptr<OpenFile> in = g.fds.Get(a[0]);
   const std::shared_ptr<OpenFile> out = g.fds.Get(a[2]);
   if (!in || !out) return -EBADF;
@@ -197,10 +197,10 @@ int64_t SpliceLike(Process& g, Task& t, const uint64_t* a, long nr) {
   if (r >= 0 && a[3] && !CopyOut(g, a[3], off_out)) return -EFAULT;
   return r;
 }
-int64_t Splice(Process& g, Task& t, const uint64_t* a) { return SpliceLike(g, t, a, SYS_splice); }
-int64_t CopyFileRange(Process& g, Task& t, const uint64_t* a) { return SpliceLike(g, t, a, SYS_copy_file_range); }
+int64_t Splice(Process& g, Task& t, const Args& a) { return SpliceLike(g, t, a, SYS_splice); }
+int64_t CopyFileRange(Process& g, Task& t, const Args& a) { return SpliceLike(g, t, a, SYS_copy_file_range); }
 
-int64_t Tee(Process& g, Task& t, const uint64_t* a) {
+int64_t Tee(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> in = g.fds.Get(a[0]);
   const std::shared_ptr<OpenFile> out = g.fds.Get(a[1]);
   if (!in || !out) return -EBADF;
@@ -210,31 +210,31 @@ int64_t Tee(Process& g, Task& t, const uint64_t* a) {
       a[3] & SPLICE_F_NONBLOCK);
 }
 
-int64_t Readahead(Process& g, Task& t, const uint64_t* a) {
+int64_t Readahead(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   return HostResult(::readahead(f->host.get(), static_cast<off64_t>(a[1]), a[2]));
 }
 
-int64_t SyncFileRange(Process& g, Task& t, const uint64_t* a) {
+int64_t SyncFileRange(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   return HostResult(sync_file_range(f->host.get(), static_cast<off64_t>(a[1]), static_cast<off64_t>(a[2]), static_cast<unsigned>(a[3])));
 }
 
-int64_t Fsync(Process& g, Task& t, const uint64_t* a) {
+int64_t Fsync(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   return HostResult(::fsync(f->host.get()));
 }
 
-int64_t Fdatasync(Process& g, Task& t, const uint64_t* a) {
+int64_t Fdatasync(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   return HostResult(::fdatasync(f->host.get()));
 }
 
-int64_t Fadvise64(Process& g, Task& t, const uint64_t* a) {
+int64_t Fadvise64(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   int r = posix_fadvise(f->host.get(), static_cast<off_t>(a[1]), static_cast<off_t>(a[2]), static_cast<int>(a[3]));
@@ -244,7 +244,7 @@ int64_t Fadvise64(Process& g, Task& t, const uint64_t* a) {
 // Only requests whose argument layout is known are forwarded: the monitor
 // copies the argument in or out itself, so no guest address ever reaches the
 // host kernel. Anything else is -ENOTTY, as for a file that has no such ioctl.
-int64_t Ioctl(Process& g, Task& t, const uint64_t* a) {
+int64_t Ioctl(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   const int host = f->host.get();

@@ -16,9 +16,9 @@ namespace torov {
 
 namespace {
 
-int64_t Brk(Process& g, Task& t, const uint64_t* a) { return g.mm.Brk(a[0]); }
+int64_t Brk(Process& g, Task& t, const Args& a) { return g.mm.Brk(a[0]); }
 
-int64_t Mmap(Process& g, Task& t, const uint64_t* a) {
+int64_t Mmap(Process& g, Task& t, const Args& a) {
   const uint64_t addr = a[0], len = a[1], off = a[5];
   const int prot = static_cast<int>(a[2]);
   const int flags = static_cast<int>(a[3]);
@@ -60,12 +60,12 @@ int64_t Mmap(Process& g, Task& t, const uint64_t* a) {
   return start;
 }
 
-int64_t Munmap(Process& g, Task& t, const uint64_t* a) { return g.mm.Munmap(a[0], a[1]); }
-int64_t Mprotect(Process& g, Task& t, const uint64_t* a) { return g.mm.Mprotect(a[0], a[1], static_cast<int>(a[2])); }
-int64_t Mremap(Process& g, Task& t, const uint64_t* a) {
+int64_t Munmap(Process& g, Task& t, const Args& a) { return g.mm.Munmap(a[0], a[1]); }
+int64_t Mprotect(Process& g, Task& t, const Args& a) { return g.mm.Mprotect(a[0], a[1], static_cast<int>(a[2])); }
+int64_t Mremap(Process& g, Task& t, const Args& a) {
   return g.mm.Mremap(a[0], a[1], a[2], static_cast<int>(a[3]), a[4]);
 }
-int64_t Madvise(Process& g, Task& t, const uint64_t* a) { return g.mm.Madvise(a[0], a[1], static_cast<int>(a[2])); }
+int64_t Madvise(Process& g, Task& t, const Args& a) { return g.mm.Madvise(a[0], a[1], static_cast<int>(a[2])); }
 
 // The range must be mapped; there is nothing to write back (no shared
 // mappings) and nothing to lock (the monitor's memory is never swapped for
@@ -75,11 +75,11 @@ int64_t RangeMapped(Process& g, uint64_t addr, uint64_t len) {
   if (len == 0) return 0;
   return g.mm.UserExtent(addr, len, Access::kRead) == len ? 0 : -ENOMEM;
 }
-int64_t Msync(Process& g, Task& t, const uint64_t* a) { return RangeMapped(g, a[0], a[1]); }
-int64_t Mlock(Process& g, Task& t, const uint64_t* a) { return RangeMapped(g, PageDown(a[0]), a[1] + (a[0] & 4095)); }
-int64_t Nothing(Process&, Task&, const uint64_t*) { return 0; }
+int64_t Msync(Process& g, Task& t, const Args& a) { return RangeMapped(g, a[0], a[1]); }
+int64_t Mlock(Process& g, Task& t, const Args& a) { return RangeMapped(g, PageDown(a[0]), a[1] + (a[0] & 4095)); }
+int64_t Nothing(Process&, Task&, const Args&) { return 0; }
 
-int64_t Mincore(Process& g, Task& t, const uint64_t* a) {
+int64_t Mincore(Process& g, Task& t, const Args& a) {
   if (a[0] & (kPageSize - 1)) return -EINVAL;
   const uint64_t pages = PageUp(a[1]) / kPageSize;
   if (g.mm.UserExtent(a[0], a[1], Access::kRead) != a[1]) return -ENOMEM;

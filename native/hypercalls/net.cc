@@ -93,7 +93,7 @@ int AddrOut(Process& g, const sockaddr_storage& ss, socklen_t len, uint64_t addr
   return 0;
 }
 
-int64_t Socket(Process& g, Task& t, const uint64_t* a) {
+int64_t Socket(Process& g, Task& t, const Args& a) {
   const int family = static_cast<int>(a[0]);
   const int type = static_cast<int>(a[1]);
   if (!AllowedFamily(family)) return -EAFNOSUPPORT;
@@ -103,7 +103,7 @@ int64_t Socket(Process& g, Task& t, const uint64_t* a) {
   return InstallHostFd(g, fd, ((type & SOCK_NONBLOCK) ? O_NONBLOCK : 0) | ((type & SOCK_CLOEXEC) ? O_CLOEXEC : 0));
 }
 
-int64_t Socketpair(Process& g, Task& t, const uint64_t* a) {
+int64_t Socketpair(Process& g, Task& t, const Args& a) {
   const int family = static_cast<int>(a[0]);
   const int type = static_cast<int>(a[1]);
   if (family != AF_UNIX) return -EAFNOSUPPORT;
@@ -125,7 +125,7 @@ int64_t Socketpair(Process& g, Task& t, const uint64_t* a) {
   return 0;
 }
 
-int64_t Bind(Process& g, Task& t, const uint64_t* a) {
+int64_t Bind(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   HostAddr addr;
@@ -133,7 +133,7 @@ int64_t Bind(Process& g, Task& t, const uint64_t* a) {
   return HostResult(bind(f->host.get(), reinterpret_cast<sockaddr*>(&addr.storage), addr.len));
 }
 
-int64_t Connect(Process& g, Task& t, const uint64_t* a) {
+int64_t Connect(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   HostAddr addr;
@@ -155,7 +155,7 @@ int64_t Connect(Process& g, Task& t, const uint64_t* a) {
   return -err;
 }
 
-int64_t Listen(Process& g, Task& t, const uint64_t* a) {
+int64_t Listen(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   return HostResult(listen(f->host.get(), static_cast<int>(a[1])));
@@ -177,16 +177,16 @@ int64_t AcceptImpl(Process& g, Task& t, uint64_t fd, uint64_t addr, uint64_t len
   return InstallHostFd(g, conn.Release(),
                        ((flags & SOCK_NONBLOCK) ? O_NONBLOCK : 0) | ((flags & SOCK_CLOEXEC) ? O_CLOEXEC : 0));
 }
-int64_t Accept(Process& g, Task& t, const uint64_t* a) { return AcceptImpl(g, t, a[0], a[1], a[2], 0); }
-int64_t Accept4(Process& g, Task& t, const uint64_t* a) { return AcceptImpl(g, t, a[0], a[1], a[2], static_cast<int>(a[3])); }
+int64_t Accept(Process& g, Task& t, const Args& a) { return AcceptImpl(g, t, a[0], a[1], a[2], 0); }
+int64_t Accept4(Process& g, Task& t, const Args& a) { return AcceptImpl(g, t, a[0], a[1], a[2], static_cast<int>(a[3])); }
 
-int64_t Shutdown(Process& g, Task& t, const uint64_t* a) {
+int64_t Shutdown(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   return HostResult(shutdown(f->host.get(), static_cast<int>(a[1])));
 }
 
-int64_t Sendto(Process& g, Task& t, const uint64_t* a) {
+int64_t Sendto(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   uint8_t* buf;
@@ -203,7 +203,7 @@ int64_t Sendto(Process& g, Task& t, const uint64_t* a) {
   }, flags & MSG_DONTWAIT);
 }
 
-int64_t Recvfrom(Process& g, Task& t, const uint64_t* a) {
+int64_t Recvfrom(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   uint8_t* buf;
@@ -236,7 +236,7 @@ struct GuestMsghdr {
   uint32_t pad1;
 };
 
-int64_t Sendmsg(Process& g, Task& t, const uint64_t* a) {
+int64_t Sendmsg(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   GuestMsghdr m;
@@ -301,7 +301,7 @@ int64_t Sendmsg(Process& g, Task& t, const uint64_t* a) {
   return HostIo(t, *f, POLLOUT, [&] { return sendmsg(f->host.get(), &h, flags); }, flags & MSG_DONTWAIT);
 }
 
-int64_t Recvmsg(Process& g, Task& t, const uint64_t* a) {
+int64_t Recvmsg(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   GuestMsghdr m;
@@ -354,7 +354,7 @@ int64_t Recvmsg(Process& g, Task& t, const uint64_t* a) {
 
 // sendmmsg/recvmmsg: one msghdr after another, each through the single
 // call above; msg_len follows each 56-byte header.
-int64_t MultiMsg(Process& g, Task& t, const uint64_t* a, bool send) {
+int64_t MultiMsg(Process& g, Task& t, const Args& a, bool send) {
   if (!g.fds.Get(a[0])) return -EBADF;
   const uint64_t vlen = std::min<uint64_t>(a[2], 1024);
   unsigned flags = static_cast<unsigned>(a[3]);
@@ -362,7 +362,7 @@ int64_t MultiMsg(Process& g, Task& t, const uint64_t* a, bool send) {
   int64_t done = 0;
   for (uint64_t i = 0; i < vlen; i++) {
     const uint64_t hdr = a[1] + i * 64;
-    const uint64_t args[3] = {a[0], hdr, flags};
+    const Args args(a[0], hdr, flags, 0, 0, 0);
     const int64_t r = send ? Sendmsg(g, t, args) : Recvmsg(g, t, args);
     if (r < 0) return done ? done : r;
     if (!CopyOut(g, hdr + 56, static_cast<uint32_t>(r))) return done ? done : -EFAULT;
@@ -371,8 +371,8 @@ int64_t MultiMsg(Process& g, Task& t, const uint64_t* a, bool send) {
   }
   return done;
 }
-int64_t Sendmmsg(Process& g, Task& t, const uint64_t* a) { return MultiMsg(g, t, a, true); }
-int64_t Recvmmsg(Process& g, Task& t, const uint64_t* a) { return MultiMsg(g, t, a, false); }
+int64_t Sendmmsg(Process& g, Task& t, const Args& a) { return MultiMsg(g, t, a, true); }
+int64_t Recvmmsg(Process& g, Task& t, const Args& a) { return MultiMsg(g, t, a, false); }
 
 // The socket options whose value the monitor knows to be flat (integers,
 // timevals, addresses, names): the value is copied, and the host kernel
@@ -422,7 +422,7 @@ bool KnownOption(int level, int name) {
   return false;
 }
 
-int64_t Setsockopt(Process& g, Task& t, const uint64_t* a) {
+int64_t Setsockopt(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   const int level = static_cast<int>(a[1]), name = static_cast<int>(a[2]);
@@ -435,7 +435,7 @@ int64_t Setsockopt(Process& g, Task& t, const uint64_t* a) {
   return HostResult(setsockopt(f->host.get(), level, name, val.data(), static_cast<socklen_t>(a[4])));
 }
 
-int64_t Getsockopt(Process& g, Task& t, const uint64_t* a) {
+int64_t Getsockopt(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   const int level = static_cast<int>(a[1]), name = static_cast<int>(a[2]);
@@ -450,7 +450,7 @@ int64_t Getsockopt(Process& g, Task& t, const uint64_t* a) {
   return CopyOut(g, a[4], got) ? 0 : -EFAULT;
 }
 
-int64_t SockName(Process& g, Task& t, const uint64_t* a, bool peer) {
+int64_t SockName(Process& g, Task& t, const Args& a, bool peer) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
   sockaddr_storage ss{};
@@ -461,8 +461,8 @@ int64_t SockName(Process& g, Task& t, const uint64_t* a, bool peer) {
   if (!a[1] || !a[2]) return -EFAULT;
   return AddrOut(g, ss, len, a[1], a[2]);
 }
-int64_t Getsockname(Process& g, Task& t, const uint64_t* a) { return SockName(g, t, a, false); }
-int64_t Getpeername(Process& g, Task& t, const uint64_t* a) { return SockName(g, t, a, true); }
+int64_t Getsockname(Process& g, Task& t, const Args& a) { return SockName(g, t, a, false); }
+int64_t Getpeername(Process& g, Task& t, const Args& a) { return SockName(g, t, a, true); }
 
 }  // namespace
 

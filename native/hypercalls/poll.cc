@@ -66,11 +66,11 @@ int64_t DoPoll(Process& g, Task& t, uint64_t fds_addr, uint64_t nfds, int timeou
   return r;
 }
 
-int64_t Poll(Process& g, Task& t, const uint64_t* a) {
+int64_t Poll(Process& g, Task& t, const Args& a) {
   return DoPoll(g, t, a[0], a[1], static_cast<int>(a[2]), nullptr);
 }
 
-int64_t Ppoll(Process& g, Task& t, const uint64_t* a) {
+int64_t Ppoll(Process& g, Task& t, const Args& a) {
   timespec ts;
   if (a[2]) {
     if (!CopyIn(g, a[2], &ts)) return -EFAULT;
@@ -147,7 +147,7 @@ int64_t DoSelect(Process& g, Task& t, uint64_t nfds, uint64_t rset, uint64_t wse
   return count;
 }
 
-int64_t Select(Process& g, Task& t, const uint64_t* a) {
+int64_t Select(Process& g, Task& t, const Args& a) {
   timeval tv;
   timespec ts;
   if (a[4]) {
@@ -163,7 +163,7 @@ int64_t Select(Process& g, Task& t, const uint64_t* a) {
   return r;
 }
 
-int64_t Pselect6(Process& g, Task& t, const uint64_t* a) {
+int64_t Pselect6(Process& g, Task& t, const Args& a) {
   timespec ts;
   if (a[4]) {
     if (!CopyIn(g, a[4], &ts)) return -EFAULT;

@@ -26,14 +26,14 @@ namespace torov {
 
 namespace {
 
-int64_t ExitGroup(Process& g, Task& t, const uint64_t* a) {
+int64_t ExitGroup(Process& g, Task& t, const Args& a) {
   g.Exit(static_cast<int>(a[0] & 0xff));
   if (g.threads) g.threads->KillOthers(&t);
   return 0;
 }
 
 // One thread ends; the last one to end ends the process with its status.
-int64_t Exit(Process& g, Task& t, const uint64_t* a) {
+int64_t Exit(Process& g, Task& t, const Args& a) {
   t.exit_status = static_cast<int>(a[0] & 0xff);
   t.exiting = true;
   return 0;
@@ -66,12 +66,12 @@ int64_t CloneThread(Process& g, Task& t, uint64_t flags, uint64_t stack, uint64_
                           flags & CLONE_CHILD_SETTID ? child_tid : 0, flags & CLONE_PARENT_SETTID ? parent_tid : 0);
 }
 
-int64_t Clone(Process& g, Task& t, const uint64_t* a) {
+int64_t Clone(Process& g, Task& t, const Args& a) {
   // x86-64 argument order: flags, stack, parent_tid, child_tid, tls.
   return CloneThread(g, t, a[0], a[1], a[2], a[3], a[4]);
 }
 
-int64_t Clone3(Process& g, Task& t, const uint64_t* a) {
+int64_t Clone3(Process& g, Task& t, const Args& a) {
   struct {
     uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size,
         cgroup;
@@ -92,34 +92,34 @@ int64_t Clone3(Process& g, Task& t, const uint64_t* a) {
   return CloneThread(g, t, args.flags, args.stack ? top : 0, args.parent_tid, args.child_tid, args.tls);
 }
 
-int64_t Getpid(Process& g, Task& t, const uint64_t*) { return g.pid; }
-int64_t Getppid(Process& g, Task& t, const uint64_t*) { return g.ppid; }
-int64_t Getuid(Process& g, Task& t, const uint64_t*) { return g.uid; }
-int64_t Geteuid(Process& g, Task& t, const uint64_t*) { return g.euid; }
-int64_t Getgid(Process& g, Task& t, const uint64_t*) { return g.gid; }
-int64_t Getegid(Process& g, Task& t, const uint64_t*) { return g.egid; }
-int64_t Getpgrp(Process& g, Task& t, const uint64_t*) { return g.pid; }
+int64_t Getpid(Process& g, Task& t, const Args&) { return g.pid; }
+int64_t Getppid(Process& g, Task& t, const Args&) { return g.ppid; }
+int64_t Getuid(Process& g, Task& t, const Args&) { return g.uid; }
+int64_t Geteuid(Process& g, Task& t, const Args&) { return g.euid; }
+int64_t Getgid(Process& g, Task& t, const Args&) { return g.gid; }
+int64_t Getegid(Process& g, Task& t, const Args&) { return g.egid; }
+int64_t Getpgrp(Process& g, Task& t, const Args&) { return g.pid; }
 
-int64_t Getpgid(Process& g, Task& t, const uint64_t* a) {
+int64_t Getpgid(Process& g, Task& t, const Args& a) {
   if (a[0] != 0 && a[0] != static_cast<uint64_t>(g.pid)) return -ESRCH;
   return g.pid;
 }
 
-int64_t Getresuid(Process& g, Task& t, const uint64_t* a) {
+int64_t Getresuid(Process& g, Task& t, const Args& a) {
   const uid_t ids[3] = {g.uid, g.euid, g.suid};
   for (int i = 0; i < 3; i++)
     if (!CopyOut(g, a[i], ids[i])) return -EFAULT;
   return 0;
 }
 
-int64_t Getresgid(Process& g, Task& t, const uint64_t* a) {
+int64_t Getresgid(Process& g, Task& t, const Args& a) {
   const gid_t ids[3] = {g.gid, g.egid, g.sgid};
   for (int i = 0; i < 3; i++)
     if (!CopyOut(g, a[i], ids[i])) return -EFAULT;
   return 0;
 }
 
-int64_t Getgroups(Process& g, Task& t, const uint64_t* a) {
+int64_t Getgroups(Process& g, Task& t, const Args& a) {
   std::vector<gid_t> groups(NGROUPS_MAX);
   int n = getgroups(static_cast<int>(groups.size()), groups.data());
   if (n < 0) return -errno;
@@ -170,64 +170,64 @@ Ids UserIds(Process& g) { return {&g.uid, &g.euid, &g.suid}; }
 Ids GroupIds(Process& g) { return {&g.gid, &g.egid, &g.sgid}; }
 uint32_t Id(uint64_t v) { return static_cast<uint32_t>(v); }
 
-int64_t Setuid(Process& g, Task& t, const uint64_t* a) {
+int64_t Setuid(Process& g, Task& t, const Args& a) {
   std::lock_guard<std::mutex> lock(g.mutex);  // ids are the process's, shared by its threads
   return SetOne(UserIds(g), Id(a[0]));
 }
-int64_t Setgid(Process& g, Task& t, const uint64_t* a) {
+int64_t Setgid(Process& g, Task& t, const Args& a) {
   std::lock_guard<std::mutex> lock(g.mutex);  // ids are the process's, shared by its threads
   return SetOne(GroupIds(g), Id(a[0]));
 }
-int64_t Setreuid(Process& g, Task& t, const uint64_t* a) {
+int64_t Setreuid(Process& g, Task& t, const Args& a) {
   std::lock_guard<std::mutex> lock(g.mutex);  // ids are the process's, shared by its threads
   return SetRealEffective(UserIds(g), Id(a[0]), Id(a[1]));
 }
-int64_t Setregid(Process& g, Task& t, const uint64_t* a) {
+int64_t Setregid(Process& g, Task& t, const Args& a) {
   std::lock_guard<std::mutex> lock(g.mutex);  // ids are the process's, shared by its threads
   return SetRealEffective(GroupIds(g), Id(a[0]), Id(a[1]));
 }
-int64_t Setresuid(Process& g, Task& t, const uint64_t* a) {
+int64_t Setresuid(Process& g, Task& t, const Args& a) {
   std::lock_guard<std::mutex> lock(g.mutex);  // ids are the process's, shared by its threads
   return SetAll(UserIds(g), Id(a[0]), Id(a[1]), Id(a[2]));
 }
-int64_t Setresgid(Process& g, Task& t, const uint64_t* a) {
+int64_t Setresgid(Process& g, Task& t, const Args& a) {
   std::lock_guard<std::mutex> lock(g.mutex);  // ids are the process's, shared by its threads
   return SetAll(GroupIds(g), Id(a[0]), Id(a[1]), Id(a[2]));
 }
 // Supplementary groups are root's to change.
-int64_t Setgroups(Process&, Task&, const uint64_t*) { return -EPERM; }
+int64_t Setgroups(Process&, Task&, const Args&) { return -EPERM; }
 
 // Sessions and process groups. The guest leads its own process group (as a
 // shell's job does) in a session led by someone else: with Newpid, outside
 // its pid namespace, which Linux shows as session 0.
-int64_t Getsid(Process& g, Task& t, const uint64_t* a) {
+int64_t Getsid(Process& g, Task& t, const Args& a) {
   if (a[0] != 0 && a[0] != static_cast<uint64_t>(g.pid)) return -ESRCH;
   return g.sid;
 }
 // A process group leader may not start a session.
-int64_t Setsid(Process&, Task&, const uint64_t*) { return -EPERM; }
+int64_t Setsid(Process&, Task&, const Args&) { return -EPERM; }
 // It may "move" into the group it leads; there is no other group in its session.
-int64_t Setpgid(Process& g, Task& t, const uint64_t* a) {
+int64_t Setpgid(Process& g, Task& t, const Args& a) {
   const int64_t pid = static_cast<int32_t>(a[0]), pgid = static_cast<int32_t>(a[1]);
   if (pgid < 0) return -EINVAL;
   if (pid != 0 && pid != g.pid) return -ESRCH;
   return pgid == 0 || pgid == g.pid ? 0 : -EPERM;
 }
 
-int64_t Gettid(Process& g, Task& t, const uint64_t*) { return t.tid; }
+int64_t Gettid(Process& g, Task& t, const Args&) { return t.tid; }
 
-int64_t SetTidAddress(Process& g, Task& t, const uint64_t* a) {
+int64_t SetTidAddress(Process& g, Task& t, const Args& a) {
   t.clear_child_tid = a[0];
   return t.tid;
 }
 
-int64_t SetRobustList(Process& g, Task& t, const uint64_t* a) {
+int64_t SetRobustList(Process& g, Task& t, const Args& a) {
   if (a[1] != 24) return -EINVAL;  // sizeof(struct robust_list_head)
   t.robust_list = a[0];
   return 0;
 }
 
-int64_t GetRobustList(Process& g, Task& t, const uint64_t* a) {
+int64_t GetRobustList(Process& g, Task& t, const Args& a) {
   uint64_t head = t.robust_list;
   if (a[0] != 0 && a[0] != static_cast<uint64_t>(t.tid) &&
       !(g.threads && g.threads->WithTask(static_cast<int>(a[0]), [&head](Task& other) { head = other.robust_list; })))
@@ -239,7 +239,7 @@ int64_t GetRobustList(Process& g, Task& t, const uint64_t* a) {
 // Restartable sequences: each thread has its vCPU for good and is never
 // preempted inside the guest by the monitor, so the cpu fields are 0 for good
 // and no critical section is ever interrupted.
-int64_t Rseq(Process& g, Task& t, const uint64_t* a) {
+int64_t Rseq(Process& g, Task& t, const Args& a) {
   const uint64_t area = a[0], len = a[1], flags = a[2];
   if (flags & 1) {  // RSEQ_FLAG_UNREGISTER
     if (area != t.rseq_area) return -EINVAL;
@@ -263,7 +263,7 @@ int64_t Rseq(Process& g, Task& t, const uint64_t* a) {
   return 0;
 }
 
-int64_t ArchPrctl(Process& g, Task& t, const uint64_t* a) {
+int64_t ArchPrctl(Process& g, Task& t, const Args& a) {
   const uint64_t code = a[0], addr = a[1];
   auto canonical = [](uint64_t v) { return v < (1ull << 47) || v >= ~((1ull << 47) - 1); };
   switch (code) {
@@ -286,7 +286,7 @@ int64_t ArchPrctl(Process& g, Task& t, const uint64_t* a) {
   }
 }
 
-int64_t Uname(Process& g, Task& t, const uint64_t* a) {
+int64_t Uname(Process& g, Task& t, const Args& a) {
   utsname u;
   if (uname(&u) < 0) return -errno;
   return CopyOut(g, a[0], u) ? 0 : -EFAULT;
@@ -317,11 +317,11 @@ int64_t Prlimit(Process& g, uint64_t pid, uint64_t resource, uint64_t new_addr, 
   return 0;
 }
 
-int64_t Prlimit64(Process& g, Task& t, const uint64_t* a) { return Prlimit(g, a[0], a[1], a[2], a[3]); }
-int64_t Getrlimit(Process& g, Task& t, const uint64_t* a) { return Prlimit(g, 0, a[0], 0, a[1]); }
-int64_t Setrlimit(Process& g, Task& t, const uint64_t* a) { return Prlimit(g, 0, a[0], a[1], 0); }
+int64_t Prlimit64(Process& g, Task& t, const Args& a) { return Prlimit(g, a[0], a[1], a[2], a[3]); }
+int64_t Getrlimit(Process& g, Task& t, const Args& a) { return Prlimit(g, 0, a[0], 0, a[1]); }
+int64_t Setrlimit(Process& g, Task& t, const Args& a) { return Prlimit(g, 0, a[0], a[1], 0); }
 
-int64_t Getrusage(Process& g, Task& t, const uint64_t* a) {
+int64_t Getrusage(Process& g, Task& t, const Args& a) {
   rusage ru{};
   const int who = static_cast<int>(a[0]);
   if (who == RUSAGE_SELF || who == RUSAGE_THREAD) {
@@ -332,7 +332,7 @@ int64_t Getrusage(Process& g, Task& t, const uint64_t* a) {
   return CopyOut(g, a[1], ru) ? 0 : -EFAULT;
 }
 
-int64_t Times(Process& g, Task& t, const uint64_t* a) {
+int64_t Times(Process& g, Task& t, const Args& a) {
   timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   const long hz = sysconf(_SC_CLK_TCK);
@@ -343,7 +343,7 @@ int64_t Times(Process& g, Task& t, const uint64_t* a) {
   return times(&host);
 }
 
-int64_t Sysinfo(Process& g, Task& t, const uint64_t* a) {
+int64_t Sysinfo(Process& g, Task& t, const Args& a) {
   struct sysinfo si;
   if (sysinfo(&si) < 0) return -errno;
   // Memory as the guest has it.
@@ -356,7 +356,7 @@ int64_t Sysinfo(Process& g, Task& t, const uint64_t* a) {
   return CopyOut(g, a[0], si) ? 0 : -EFAULT;
 }
 
-int64_t SchedGetaffinity(Process& g, Task& t, const uint64_t* a) {
+int64_t SchedGetaffinity(Process& g, Task& t, const Args& a) {
   if (a[0] != 0 && a[0] != static_cast<uint64_t>(g.pid)) return -ESRCH;
   const uint64_t len = std::min<uint64_t>(a[1], 8192);
   if (len < sizeof(unsigned long) || (len % sizeof(unsigned long))) return -EINVAL;
@@ -367,35 +367,35 @@ int64_t SchedGetaffinity(Process& g, Task& t, const uint64_t* a) {
   return r;
 }
 
-int64_t SchedSetaffinity(Process& g, Task& t, const uint64_t* a) {
+int64_t SchedSetaffinity(Process& g, Task& t, const Args& a) {
   if (a[0] != 0 && a[0] != static_cast<uint64_t>(g.pid)) return -ESRCH;
   return 0;  // the guest does not pin the monitor's threads
 }
 
-int64_t Zero(Process&, Task&, const uint64_t*) { return 0; }
+int64_t Zero(Process&, Task&, const Args&) { return 0; }
 
-int64_t SchedGetscheduler(Process& g, Task& t, const uint64_t* a) {
+int64_t SchedGetscheduler(Process& g, Task& t, const Args& a) {
   if (a[0] != 0 && a[0] != static_cast<uint64_t>(g.pid)) return -ESRCH;
   return SCHED_OTHER;
 }
 
-int64_t SchedGetparam(Process& g, Task& t, const uint64_t* a) {
+int64_t SchedGetparam(Process& g, Task& t, const Args& a) {
   if (a[0] != 0 && a[0] != static_cast<uint64_t>(g.pid)) return -ESRCH;
   return CopyOut(g, a[1], int{0}) ? 0 : -EFAULT;
 }
 
-int64_t Getcpu(Process& g, Task& t, const uint64_t* a) {
+int64_t Getcpu(Process& g, Task& t, const Args& a) {
   if (a[0] && !CopyOut(g, a[0], unsigned{0})) return -EFAULT;
   if (a[1] && !CopyOut(g, a[1], unsigned{0})) return -EFAULT;
   return 0;
 }
 
-int64_t Getpriority(Process& g, Task& t, const uint64_t* a) {
+int64_t Getpriority(Process& g, Task& t, const Args& a) {
   if (a[1] != 0 && a[1] != static_cast<uint64_t>(g.pid)) return -ESRCH;
   return 20;  // nice 0, in the syscall's 1..40 encoding
 }
 
-int64_t Prctl(Process& g, Task& t, const uint64_t* a) {
+int64_t Prctl(Process& g, Task& t, const Args& a) {
   switch (a[0]) {
     case PR_SET_NAME: {
       char name[16] = {};
@@ -426,7 +426,7 @@ int64_t Prctl(Process& g, Task& t, const uint64_t* a) {
   }
 }
 
-int64_t Getrandom(Process& g, Task& t, const uint64_t* a) {
+int64_t Getrandom(Process& g, Task& t, const Args& a) {
   if (a[2] & ~uint64_t{GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE}) return -EINVAL;
   const uint64_t len = std::min<uint64_t>(a[1], 33554431);  // Linux caps a call at 32 MiB - 1
   const uint64_t n = g.mm.UserExtent(a[0], len, Access::kWrite);
@@ -444,7 +444,7 @@ constexpr uint64_t kSigsetSize = 8;
 constexpr uint64_t kSsAutodisarm = 1u << 31;  // linux/signal.h; not in glibc's headers
 constexpr uint64_t kMinSigStkSz = 2048;       // the kernel's MINSIGSTKSZ on x86
 
-int64_t RtSigaction(Process& g, Task& t, const uint64_t* a) {
+int64_t RtSigaction(Process& g, Task& t, const Args& a) {
   const uint64_t sig = a[0];
   if (a[3] != kSigsetSize) return -EINVAL;
   if (sig < 1 || sig > 64) return -EINVAL;
@@ -464,7 +464,7 @@ int64_t RtSigaction(Process& g, Task& t, const uint64_t* a) {
   return 0;
 }
 
-int64_t RtSigprocmask(Process& g, Task& t, const uint64_t* a) {
+int64_t RtSigprocmask(Process& g, Task& t, const Args& a) {
   if (a[3] != kSigsetSize) return -EINVAL;
   uint64_t set = 0;
   if (a[1] && !CopyIn(g, a[1], &set)) return -EFAULT;
@@ -480,7 +480,7 @@ int64_t RtSigprocmask(Process& g, Task& t, const uint64_t* a) {
   return 0;
 }
 
-int64_t RtSigpending(Process& g, Task& t, const uint64_t* a) {
+int64_t RtSigpending(Process& g, Task& t, const Args& a) {
   if (a[1] > kSigsetSize) return -EINVAL;
   const uint64_t pending = t.sig_pending.load() | g.shared_pending.load();
   return CopyOut(g, a[0], pending & t.sigmask) ? 0 : -EFAULT;
@@ -494,9 +494,9 @@ int64_t WaitForSignal(Task& t) {
   return -EINTR;
 }
 
-int64_t Pause(Process& g, Task& t, const uint64_t*) { return WaitForSignal(t); }
+int64_t Pause(Process& g, Task& t, const Args&) { return WaitForSignal(t); }
 
-int64_t RtSigsuspend(Process& g, Task& t, const uint64_t* a) {
+int64_t RtSigsuspend(Process& g, Task& t, const Args& a) {
   if (a[1] != kSigsetSize) return -EINVAL;
   uint64_t mask;
   if (!CopyIn(g, a[0], &mask)) return -EFAULT;
@@ -510,7 +510,7 @@ int64_t RtSigsuspend(Process& g, Task& t, const uint64_t* a) {
 
 // sigwait: takes one of `set` (blocked or not) when it is pending, without
 // running its handler.
-int64_t RtSigtimedwait(Process& g, Task& t, const uint64_t* a) {
+int64_t RtSigtimedwait(Process& g, Task& t, const Args& a) {
   if (a[3] != kSigsetSize) return -EINVAL;
   uint64_t set;
   if (!CopyIn(g, a[0], &set)) return -EFAULT;
@@ -571,7 +571,7 @@ int64_t RtSigtimedwait(Process& g, Task& t, const uint64_t* a) {
   return result;
 }
 
-int64_t Sigaltstack(Process& g, Task& t, const uint64_t* a) {
+int64_t Sigaltstack(Process& g, Task& t, const Args& a) {
   // Linux's rules: while the thread runs on its alternate stack, the old
   // value says SS_ONSTACK and the stack may not change (EPERM).
   uint64_t sp = 0;
@@ -605,7 +605,7 @@ bool IsSelf(Process& g, int64_t pid) {
   return pid > 0 && g.threads && g.threads->WithTask(static_cast<int>(pid), [](Task&) {});
 }
 
-int64_t Kill(Process& g, Task& t, const uint64_t* a) {
+int64_t Kill(Process& g, Task& t, const Args& a) {
   const int64_t pid = static_cast<int32_t>(a[0]);
   if (a[1] > 64) return -EINVAL;
   if (pid == -1) return -ESRCH;
@@ -625,15 +625,15 @@ int64_t SignalTid(Process& g, Task& t, int64_t tid, uint64_t sig) {
                         [&](Task& other) { r = SignalThread(other, &t, static_cast<int>(sig), SI_TKILL); });
   return r;
 }
-int64_t Tkill(Process& g, Task& t, const uint64_t* a) { return SignalTid(g, t, static_cast<int32_t>(a[0]), a[1]); }
-int64_t Tgkill(Process& g, Task& t, const uint64_t* a) {
+int64_t Tkill(Process& g, Task& t, const Args& a) { return SignalTid(g, t, static_cast<int32_t>(a[0]), a[1]); }
+int64_t Tgkill(Process& g, Task& t, const Args& a) {
   const int64_t tgid = static_cast<int32_t>(a[0]);
   if (tgid <= 0) return -EINVAL;
   if (tgid != g.pid) return -ESRCH;
   return SignalTid(g, t, static_cast<int32_t>(a[1]), a[2]);
 }
 
-int64_t Wait4(Process&, Task&, const uint64_t*) { return -ECHILD; }
+int64_t Wait4(Process&, Task&, const Args&) { return -ECHILD; }
 
 // ---- futexes (native/futex.h)
 
@@ -692,7 +692,7 @@ bool WakeOpApply(uint32_t* word, uint32_t encoded, int* error) {
   }
 }
 
-int64_t Futex(Process& g, Task& t, const uint64_t* a) {
+int64_t Futex(Process& g, Task& t, const Args& a) {
   const uint64_t addr = a[0];
   const int op = static_cast<int>(a[1]) & FUTEX_CMD_MASK;
   const bool realtime = a[1] & FUTEX_CLOCK_REALTIME;
@@ -916,7 +916,7 @@ void RegisterProcessHypercalls(HypercallTable& table) {
   table.handlers[SYS_pause] = Pause;
   // rt_sigreturn needs the registers: Vcpu::Dispatch answers it before
   // this table (native/signals.cc). The entry says it is implemented.
-  table.handlers[SYS_rt_sigreturn] = [](Process&, Task&, const uint64_t*) -> int64_t { return -ENOSYS; };
+  table.handlers[SYS_rt_sigreturn] = [](Process&, Task&, const Args&) -> int64_t { return -ENOSYS; };
   table.handlers[SYS_kill] = Kill;
   table.handlers[SYS_tkill] = Tkill;
   table.handlers[SYS_tgkill] = Tgkill;

@@ -23,14 +23,14 @@ bool ValidClock(uint64_t id) {
   return id <= CLOCK_TAI;
 }
 
-int64_t ClockGettime(Process& g, Task& t, const uint64_t* a) {
+int64_t ClockGettime(Process& g, Task& t, const Args& a) {
   if (!ValidClock(a[0])) return -EINVAL;
   timespec ts;
   if (clock_gettime(GuestClock(a[0]), &ts) < 0) return -errno;
   return CopyOut(g, a[1], ts) ? 0 : -EFAULT;
 }
 
-int64_t ClockGetres(Process& g, Task& t, const uint64_t* a) {
+int64_t ClockGetres(Process& g, Task& t, const Args& a) {
   if (!ValidClock(a[0])) return -EINVAL;
   timespec ts;
   if (clock_getres(GuestClock(a[0]), &ts) < 0) return -errno;
@@ -38,7 +38,7 @@ int64_t ClockGetres(Process& g, Task& t, const uint64_t* a) {
   return 0;
 }
 
-int64_t Gettimeofday(Process& g, Task& t, const uint64_t* a) {
+int64_t Gettimeofday(Process& g, Task& t, const Args& a) {
   timeval tv;
   gettimeofday(&tv, nullptr);
   if (a[0] && !CopyOut(g, a[0], tv)) return -EFAULT;
@@ -49,7 +49,7 @@ int64_t Gettimeofday(Process& g, Task& t, const uint64_t* a) {
   return 0;
 }
 
-int64_t Time(Process& g, Task& t, const uint64_t* a) {
+int64_t Time(Process& g, Task& t, const Args& a) {
   const time_t now = time(nullptr);
   if (a[0] && !CopyOut(g, a[0], now)) return -EFAULT;
   return now;
@@ -72,9 +72,9 @@ int64_t Sleep(Process& g, Task& t, clockid_t clock, int flags, uint64_t req_addr
   return -r;
 }
 
-int64_t Nanosleep(Process& g, Task& t, const uint64_t* a) { return Sleep(g, t, CLOCK_MONOTONIC, 0, a[0], a[1]); }
+int64_t Nanosleep(Process& g, Task& t, const Args& a) { return Sleep(g, t, CLOCK_MONOTONIC, 0, a[0], a[1]); }
 
-int64_t ClockNanosleep(Process& g, Task& t, const uint64_t* a) {
+int64_t ClockNanosleep(Process& g, Task& t, const Args& a) {
   if (!ValidClock(a[0])) return -EINVAL;
   if (a[0] == CLOCK_THREAD_CPUTIME_ID) return -EINVAL;
   if (a[1] & ~uint64_t{TIMER_ABSTIME}) return -EINVAL;

@@ -104,6 +104,7 @@ Kvm::Kvm() {
   caps_.hw_breakpoints = has(KVM_CAP_GUEST_DEBUG_HW_BPS);
   if (caps_.hw_breakpoints < 0) caps_.hw_breakpoints = 0;
   caps_.flavour = DetectFlavour();
+  caps_.user_mode_syscall = caps_.flavour != "vmx" && caps_.flavour != "svm";
   caps_.hypervisor = DetectHypervisor();
 
   // KVM_GET_SUPPORTED_CPUID fails with E2BIG until the table is large enough.

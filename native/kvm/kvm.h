@@ -47,6 +47,10 @@ struct KvmCaps {
   bool debugregs = false;       // KVM_CAP_DEBUGREGS
   int hw_breakpoints = 0;       // KVM_CAP_GUEST_DEBUG_HW_BPS
   std::string flavour;          // "pvm", "vmx", "svm" or "unknown": which kvm module is loaded
+  // `syscall` from user mode reaches LSTAR still in user mode (PVM; assumed
+  // for an unknown flavour): the stub's stores into its slot are user-mode
+  // stores, so the slots must be user-writable.
+  bool user_mode_syscall = true;
   std::string hypervisor;       // the host's own hypervisor by CPUID signature ("TCGTCGTCGTCG"...), "" if none
   std::vector<kvm_cpuid_entry2> cpuid;  // KVM_GET_SUPPORTED_CPUID
 };

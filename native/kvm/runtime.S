@@ -28,6 +28,20 @@ torov_runtime_image:
  * Nothing but rax, rcx and r11 changes, exactly as with a Linux kernel.
  * One copy per vCPU, each RT_STUB_SIZE bytes (a larger one would move the
  * next .org backwards, which the assembler refuses): `hc` is its own slot.
+ *
+ * The slot is guest memory, and under PVM it must be writable from user
+ * mode: PVM runs this stub at CPL 3, so its stores are user-mode stores.
+ * Every thread of the guest can therefore write every vCPU's slot (on
+ * VT-x/AMD-V, where the stub runs at CPL 0, the monitor maps the slots
+ * supervisor-only). So the monitor copies a call out of the slot once, at
+ * the exit, and never reads it again; and what this stub reads back after
+ * the exit is only what the monitor wrote, which another thread may have
+ * replaced since. At CPL 0 nothing from the slot reaches sysretq unchecked:
+ * r11 keeps only the flags a program may set (never IOPL, IF always on)
+ * and rcx is made canonical (a non-canonical one would fault at CPL 0). In
+ * user mode popfq cannot raise IOPL or change IF, and a bad rcx faults in
+ * user mode: a thread that rewrites another's return can only hurt the
+ * program, as writing its stack could.
  */
         .set    n, 0
         .rept   RT_MAX_VCPUS
@@ -50,8 +64,8 @@ torov_runtime_image:
         test    al, 3
         mov     rax, qword ptr [rip + hc + HC_RET]
         jnz     1f
-        /* CPL 0 (VT-x/AMD-V): the ordinary return. */
-        sysretq
+        /* CPL 0 (VT-x/AMD-V): the ordinary return, from supervisor code. */
+        jmp     sysret_checked
 1:      /*
          * User mode (PVM): there is no sysret to do, so restore the flags
          * and jump. popfq needs a stack; use a word of the hypercall slot
@@ -123,6 +137,20 @@ exception_common:
         out     EXC_PORT, al
         add     rsp, 16
         iretq
+
+/*
+ * The syscall stubs' return at CPL 0, shared by all of them (and too long
+ * to fit in each): rcx and r11 came from the slot, so sysretq gets only
+ * what a program may have. r11 keeps the flags a program may set, with IF
+ * on and IOPL 0; rcx is sign-extended from bit 47, so sysretq never sees a
+ * non-canonical address (Intel's would #GP at CPL 0).
+ */
+sysret_checked:
+        and     r11, USER_RFLAGS
+        or      r11, RFLAGS_FIXED
+        shl     rcx, 16
+        sar     rcx, 16
+        sysretq
 
 /* The hypercall slots: written by the stubs and the monitor, never by the image. */
         .org    RT_HC - RT_BASE

@@ -79,6 +79,14 @@
 #define HC_RET     0x48 /* result, or -errno */
 #define HC_RSP     0x50 /* scratch: the user-mode return path keeps rsp here */
 
+/*
+ * What the stub lets sysretq load into rflags from the slot: the flags a
+ * program may set (Linux's ptrace FLAG_MASK: CF PF AF ZF SF TF DF OF NT RF
+ * AC ID), and always IF and the fixed bit 1. Never IOPL.
+ */
+#define USER_RFLAGS  0x254dd5
+#define RFLAGS_FIXED 0x202
+
 /* Segment selectors, as Linux has them, so a debugger shows familiar values. */
 #define KERNEL_CS  0x10
 #define KERNEL_DS  0x18

@@ -50,7 +50,7 @@ constexpr uint64_t kRflagsIf = 1u << 9, kRflagsFixed = 1u << 1, kTrapFlag = 1u <
 constexpr uint64_t kDr6Step = 1u << 14, kDr6Hits = 0xf;
 // The flags a debugger may set for the application (Linux's ptrace FLAG_MASK):
 // CF PF AF ZF SF TF DF OF NT RF AC ID; IF stays on, IOPL at 0.
-constexpr uint64_t kUserFlags = 0x254dd5;
+constexpr uint64_t kUserFlags = USER_RFLAGS;  // runtime.h: the stub keeps the same
 
 // The XSAVE area KVM_GET_XSAVE returns (standard format): the legacy FXSAVE
 // region, the header, then the AVX component with the upper halves of YMM.
@@ -317,12 +317,11 @@ bool Vcpu::StackPointer(uint64_t* sp) {
 
 bool Vcpu::ForkState(uint64_t stack, bool set_tls, uint64_t tls, ThreadStart* out) {
   // The parent is in the clone hypercall: the program's registers are the
-  // vCPU's, but for rip, rflags and the result, which are in the slot.
-  const uint64_t* page = HcPage();
+  // vCPU's, but for rip, rflags and the result, which are in the call.
   out->regs = Regs();
   out->regs.rax = 0;
-  out->regs.rip = out->regs.rcx = page[HC_RIP / 8];
-  out->regs.rflags = (page[HC_RFLAGS / 8] & kUserFlags & ~(kTrapFlag | kResumeFlag)) | kRflagsFixed | kRflagsIf;
+  out->regs.rip = out->regs.rcx = call_.rip;
+  out->regs.rflags = (call_.rflags & kUserFlags & ~(kTrapFlag | kResumeFlag)) | kRflagsFixed | kRflagsIf;
   out->regs.r11 = out->regs.rflags;
   if (stack) out->regs.rsp = stack;
   const kvm_sregs& sr = Sregs();
@@ -342,7 +341,7 @@ void Vcpu::SetStart(const ThreadStart& start) {
 
 bool Vcpu::InRuntime(uint64_t rip) const { return rip >= RT_BASE && rip < RT_LIMIT; }
 
-int64_t Vcpu::Dispatch(uint64_t nr, const uint64_t* args) {
+int64_t Vcpu::Dispatch(uint64_t nr, const Args& args) {
   if (nr == SYS_rt_sigreturn) return SigReturn();
   const Handler handler = Hypercalls().handlers[nr];
   int64_t ret = handler ? handler(process_, task_, args) : -ENOSYS;
@@ -360,10 +359,31 @@ int64_t Vcpu::Dispatch(uint64_t nr, const uint64_t* args) {
   return ret;
 }
 
+void Vcpu::ReadCall() {
+  // One copy of the slot, word by word through volatile loads so that the
+  // compiler cannot fetch any of them again later: from here on the slot is
+  // not read (another guest thread may be rewriting it right now).
+  const volatile uint64_t* slot = Slot();
+  call_.nr = slot[HC_NR / 8];
+  for (int i = 0; i < 6; i++) call_.args[i] = slot[HC_A0 / 8 + i];
+  call_.rip = slot[HC_RIP / 8];
+  call_.rflags = slot[HC_RFLAGS / 8];
+  call_.ret = 0;
+}
+
+void Vcpu::WriteCall() {
+  // What the stub takes back: the result, and a return point and flags the
+  // monitor chose (a debugger may have moved them), with only the flags a
+  // program may set. The stub checks them again at CPL 0 (runtime.S): the
+  // slot may be the guest's to write.
+  volatile uint64_t* slot = Slot();
+  slot[HC_RET / 8] = static_cast<uint64_t>(call_.ret);
+  slot[HC_RIP / 8] = call_.rip;
+  slot[HC_RFLAGS / 8] = (call_.rflags & kUserFlags) | kRflagsFixed | kRflagsIf;
+}
+
 void Vcpu::Hypercall(RunResult* result, Next* next) {
   *next = Next::kContinue;
-  uint64_t* page = HcPage();
-  uint64_t nr = page[HC_NR / 8];
   Context ctx = Context::kHypercall;
   returned_direct_ = false;
   // A single step over `syscall`. With the trap flag, it came in with the
@@ -372,51 +392,49 @@ void Vcpu::Hypercall(RunResult* result, Next* next) {
   // trap flag, which is not the program's. The step ends when the hypercall
   // has run, at the instruction after the syscall, so the return path must
   // not trap.
-  bool stepped = debug_ && (KvmStep() ? stepping_ : (page[HC_RFLAGS / 8] & kTrapFlag) != 0);
-  if (stepped) page[HC_RFLAGS / 8] &= ~kTrapFlag;
+  bool stepped = debug_ && (KvmStep() ? stepping_ : (call_.rflags & kTrapFlag) != 0);
+  if (stepped) call_.rflags &= ~kTrapFlag;
   kvm_stepping_ = false;
 
-  if (debug_ && debug_->Catches(nr)) {
-    page[HC_RET / 8] = static_cast<uint64_t>(-ENOSYS);  // rax at a syscall-entry stop, as on Linux
+  if (debug_ && debug_->Catches(call_.nr)) {
+    call_.ret = -ENOSYS;  // rax at a syscall-entry stop, as on Linux
     Stop stop{StopWhy::kSyscallEntry, SIGTRAP};
-    stop.syscall = static_cast<int64_t>(nr);
+    stop.syscall = static_cast<int64_t>(call_.nr);
     if (Park(stop, ctx, result) == Next::kEnd) {
       *next = Next::kEnd;
       return;
     }
-    nr = page[HC_NR / 8];  // the debugger may have changed orig_rax (-1 skips the call)
+    // The debugger may have changed orig_rax (-1 skips the call) and the
+    // arguments: they are in call_ (Apply).
     if (stepping_) {
       stepped = true;
       stepping_ = false;
-      page[HC_RFLAGS / 8] &= ~kTrapFlag;
+      call_.rflags &= ~kTrapFlag;
     }
   }
+  const uint64_t nr = call_.nr;
+  const Args& args = call_.args;
 
   // rt_sigreturn has no arguments: its trace shows the frame at the stack
   // pointer (the mask it restores), as strace does.
   // (A register read, only then: the hot path reads no registers.)
-  const uint64_t* args = page + HC_A0 / 8;
-  uint64_t frame[6];
-  if (nr == SYS_rt_sigreturn && tracer_ && tracer_->enabled()) {
-    frame[0] = Regs().rsp;
-    std::fill(frame + 1, frame + 6, 0);
-    args = frame;
-  }
-  const bool traced = Traced(nr, args);
+  Args frame;
+  if (nr == SYS_rt_sigreturn && tracer_ && tracer_->enabled()) frame[0] = Regs().rsp;
+  const bool traced = Traced(nr, nr == SYS_rt_sigreturn ? frame : args);
   bool denied = false;
   int64_t ret;
   if (nr == ~uint64_t{0}) {
-    ret = static_cast<int64_t>(page[HC_RET / 8]);  // skipped: rax as the debugger left it
+    ret = call_.ret;  // skipped: rax as the debugger left it
   } else if (nr >= kMaxHypercall) {
     ret = -ENOSYS;
-  } else if (!process_.Allowed(nr) && !IsSelfExeReadlink(process_, nr, page + HC_A0 / 8)) {
+  } else if (!process_.Allowed(nr) && !IsSelfExeReadlink(process_, nr, args)) {
     // A denied hypercall never reaches its handler, so never the host.
     ret = -EPERM;
     denied = true;
     process_.denied_count.fetch_add(1, std::memory_order_relaxed);
     process_.counts[nr].fetch_add(1, std::memory_order_relaxed);
     if (debug_ && debug_->stop_on_denied) {
-      page[HC_RET / 8] = static_cast<uint64_t>(ret);
+      call_.ret = ret;
       Stop stop{StopWhy::kDenied, SIGSYS};
       stop.syscall = static_cast<int64_t>(nr);
       if (Park(stop, ctx, result) == Next::kEnd) {
@@ -424,16 +442,16 @@ void Vcpu::Hypercall(RunResult* result, Next* next) {
         *next = Next::kEnd;
         return;
       }
-      ret = static_cast<int64_t>(page[HC_RET / 8]);
+      ret = call_.ret;
     } else if (process_.config.on_denied == OnDenied::kKill) {
       process_.denied_nr = static_cast<int>(nr);
       KillProcess(SIGSYS, "denied");
     }
   } else {
     process_.counts[nr].fetch_add(1, std::memory_order_relaxed);
-    if (!process_.needed[nr].load(std::memory_order_relaxed) && !IsSelfExeReadlink(process_, nr, page + HC_A0 / 8))
+    if (!process_.needed[nr].load(std::memory_order_relaxed) && !IsSelfExeReadlink(process_, nr, args))
       process_.needed[nr].store(true, std::memory_order_relaxed);
-    ret = Dispatch(nr, page + HC_A0 / 8);
+    ret = Dispatch(nr, args);
   }
   if (traced) EndTrace(nr, ret, denied);
   if (returned_direct_) {
@@ -441,7 +459,7 @@ void Vcpu::Hypercall(RunResult* result, Next* next) {
     // on from there, not through the stub.
     ctx = exit_ctx_ = Context::kDirect;
   } else {
-    page[HC_RET / 8] = static_cast<uint64_t>(ret);
+    call_.ret = ret;
   }
   // A call a signal cut short (EINTR, with no stop requested) starts over
   // unless the signal runs a handler that does not ask for that.
@@ -469,13 +487,13 @@ void Vcpu::Hypercall(RunResult* result, Next* next) {
   bool restarted = false;
   if (process_.stop_request.load() == Process::kInterrupt) {
     if (ret == -EINTR && nr < kMaxHypercall && ctx == Context::kHypercall && !flat_call_) {
-      page[HC_RET / 8] = static_cast<uint64_t>(-kErestartsys);
+      call_.ret = -kErestartsys;
       restart_nr_ = static_cast<int>(nr);
       restarted = true;
     }
     interrupt_pending_ = true;
   }
-  const uint64_t resume = ctx == Context::kHypercall ? page[HC_RIP / 8] : Regs().rip;
+  const uint64_t resume = ctx == Context::kHypercall ? call_.rip : Regs().rip;
   Stop stop;
   if (debug_->Catches(nr) && !restarted) {
     stop = Stop{StopWhy::kSyscallReturn, SIGTRAP};
@@ -497,10 +515,10 @@ void Vcpu::Hypercall(RunResult* result, Next* next) {
     return;
   }
   interrupt_pending_ = false;
-  const uint64_t rip = page[HC_RIP / 8];
+  const uint64_t rip = call_.rip;
   if (Park(stop, ctx, result) == Next::kEnd) {
     *next = Next::kEnd;
-  } else if (restarted && page[HC_RET / 8] == static_cast<uint64_t>(-kErestartsys) && page[HC_RIP / 8] == rip) {
+  } else if (restarted && call_.ret == -kErestartsys && call_.rip == rip) {
     eintr_nr_ = restart_nr_;
     RestartCall();
   }
@@ -510,36 +528,36 @@ void Vcpu::Hypercall(RunResult* result, Next* next) {
 void Vcpu::RestartCall() {
   // As a restarted Linux syscall: back on the `syscall` (0f 05) with rax
   // the number again.
-  uint64_t* page = HcPage();
-  page[HC_RET / 8] = static_cast<uint64_t>(eintr_nr_);
-  page[HC_RIP / 8] -= 2;
+  call_.ret = eintr_nr_;
+  call_.rip -= 2;
   eintr_nr_ = -1;
 }
 
 void Vcpu::FlatHypercall(RunResult* result, Next* next) {
   // ToroV's ABI: `out` with the number in eax and the Linux arguments in
-  // registers. The call goes into the hypercall slot, through the same gate
-  // as `syscall`'s, and its result comes back into rax. Not the hot path:
-  // it costs two register ioctls.
+  // registers, which are this vCPU's own: no other thread can change them.
+  // The call goes through the same gate as `syscall`'s, and its result
+  // comes back into rax. Not the hot path: it costs two register ioctls.
   kvm_regs& regs = Regs();
-  uint64_t* page = HcPage();
   // The call returns after the `out`, as a syscall does. PVM has moved rip
   // past it already; VT-x and AMD-V leave it on the `out` and skip it at
   // the next KVM_RUN, unless rip has changed meanwhile.
   const uint64_t at = regs.rip;
   const uint64_t resume = at + (advances_rip_on_io_ ? 0 : OutLength(at));
-  const uint64_t call[9] = {regs.rax & 0xffffffff, regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9,
-                            resume, regs.rflags};
-  std::memcpy(page + HC_NR / 8, call, sizeof call);
+  call_.nr = regs.rax & 0xffffffff;
+  call_.args = Args(regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9);
+  call_.rip = resume;
+  call_.rflags = regs.rflags;
+  call_.ret = 0;
   flat_call_ = true;
   Hypercall(result, next);
   flat_call_ = false;
   if (*next == Next::kEnd || returned_direct_) return;
   kvm_regs& after = Regs();  // a debugger stop may have changed them
-  after.rax = page[HC_RET / 8];
-  if (page[HC_RIP / 8] != resume) after.rip = page[HC_RIP / 8];
+  after.rax = static_cast<uint64_t>(call_.ret);
+  if (call_.rip != resume) after.rip = call_.rip;
   else after.rip = advances_rip_on_io_ ? resume : at;
-  after.rflags = (page[HC_RFLAGS / 8] & kUserFlags) | kRflagsFixed | kRflagsIf;
+  after.rflags = (call_.rflags & kUserFlags) | kRflagsFixed | kRflagsIf;
   RegsChanged();
 }
 
@@ -555,8 +573,8 @@ uint64_t Vcpu::OutLength(uint64_t rip) {
   return 0;
 }
 
-bool Vcpu::Traced(uint64_t nr, const uint64_t* args) {
-  return tracer_ && tracer_->enabled() && tracer_->Begin(trace_call_, task_.tid, nr, args);
+bool Vcpu::Traced(uint64_t nr, const Args& args) {
+  return tracer_ && tracer_->enabled() && tracer_->Begin(trace_call_, task_.tid, nr, args.data());
 }
 
 void Vcpu::EndTrace(uint64_t nr, int64_t ret, bool denied) {
@@ -595,19 +613,26 @@ void Vcpu::Capture(Context ctx, UserRegs* out) {
     out->gpr[7] = frame[5];
     out->seg[1] = frame[6];
   } else if (ctx == Context::kHypercall) {
-    const uint64_t* page = HcPage();
-    out->gpr[0] = page[HC_RET / 8];
+    // The call's registers as the monitor holds them (ReadCall), the
+    // arguments included: what the debugger sees is what the handler used.
+    out->gpr[0] = static_cast<uint64_t>(call_.ret);
+    out->gpr[5] = call_.args[0];  // rdi rsi rdx r10 r8 r9
+    out->gpr[4] = call_.args[1];
+    out->gpr[3] = call_.args[2];
+    out->gpr[10] = call_.args[3];
+    out->gpr[8] = call_.args[4];
+    out->gpr[9] = call_.args[5];
     if (!flat_call_) {
-      out->gpr[2] = page[HC_RIP / 8];  // rcx and r11 after `syscall`, as on Linux
-      out->gpr[11] = page[HC_RFLAGS / 8];
+      out->gpr[2] = call_.rip;  // rcx and r11 after `syscall`, as on Linux
+      out->gpr[11] = call_.rflags;
     }
-    out->rip = page[HC_RIP / 8];
-    out->rflags = page[HC_RFLAGS / 8];
+    out->rip = call_.rip;
+    out->rflags = call_.rflags;
     out->seg[0] = USER_CS;  // the stub may run at CPL 0; the application does not
     out->seg[1] = USER_DS;
     const StopWhy why = debug_ ? parking_why_ : StopWhy::kInitial;
     if (why == StopWhy::kSyscallEntry || why == StopWhy::kSyscallReturn || why == StopWhy::kDenied || restart_nr_ >= 0)
-      out->orig_rax = page[HC_NR / 8];
+      out->orig_rax = call_.nr;
   }
   // x87, SSE and AVX state: the XSAVE area holds all three.
   KvmXsave xsave;
@@ -651,13 +676,11 @@ void Vcpu::Apply(Context ctx, const UserRegs& in) {
     r.rip = keep_rip;
     r.rflags = keep_flags;
   } else if (ctx == Context::kHypercall) {
-    uint64_t* page = HcPage();
-    page[HC_RET / 8] = in.gpr[0];
-    page[HC_RIP / 8] = in.rip;
-    page[HC_RFLAGS / 8] = flags;
-    page[HC_NR / 8] = in.orig_rax;
-    const uint64_t args[6] = {in.gpr[5], in.gpr[4], in.gpr[3], in.gpr[10], in.gpr[8], in.gpr[9]};
-    std::memcpy(page + HC_A0 / 8, args, sizeof args);
+    call_.ret = static_cast<int64_t>(in.gpr[0]);
+    call_.rip = in.rip;
+    call_.rflags = flags;
+    call_.nr = in.orig_rax;
+    call_.args = Args(in.gpr[5], in.gpr[4], in.gpr[3], in.gpr[10], in.gpr[8], in.gpr[9]);
     r.rip = keep_rip;
     r.rflags = keep_flags;
   } else {
@@ -697,7 +720,7 @@ void Vcpu::Apply(Context ctx, const UserRegs& in) {
 void Vcpu::SetTrapFlag(Context ctx, bool on) {
   auto set = [on](auto* f) { *f = on ? (*f | kTrapFlag) : (*f & ~kTrapFlag); };
   if (ctx == Context::kHypercall) {
-    set(HcPage() + HC_RFLAGS / 8);
+    set(&call_.rflags);
     return;
   }
   kvm_regs& r = Regs();
@@ -844,7 +867,7 @@ Vcpu::Next Vcpu::Park(const Stop& stop_in, Context ctx, RunResult* result) {
   range_end_ = order.range_end;
   if (KvmStep()) return Next::kContinue;  // ArmGuestDebug() steps, at the next entry
   tf_ours_ = order.step;
-  skip_trap_at_ = order.step && ctx == Context::kHypercall ? HcPage()[HC_RIP / 8] : kNoAddress;
+  skip_trap_at_ = order.step && ctx == Context::kHypercall ? call_.rip : kNoAddress;
   SetTrapFlag(ctx, order.step);
   return Next::kContinue;
 }
@@ -1047,11 +1070,10 @@ void Vcpu::LeaveRuntime(Context ctx) {
   kvm_regs& r = Regs();
   if (ctx == Context::kHypercall) {
     // sysretq: rip from rcx, flags from r11; rax holds the result.
-    const uint64_t* page = HcPage();
-    r.rax = page[HC_RET / 8];
-    r.rcx = r.rip = page[HC_RIP / 8];
-    r.r11 = page[HC_RFLAGS / 8];
-    r.rflags = (page[HC_RFLAGS / 8] & kUserFlags & ~kResumeFlag) | kRflagsFixed | kRflagsIf;  // sysretq clears RF
+    r.rax = static_cast<uint64_t>(call_.ret);
+    r.rcx = r.rip = call_.rip;
+    r.r11 = call_.rflags;
+    r.rflags = (call_.rflags & kUserFlags & ~kResumeFlag) | kRflagsFixed | kRflagsIf;  // sysretq clears RF
   } else if (ctx == Context::kException) {
     // iretq, after the stub drops [vector, error code].
     const uint64_t* frame = reinterpret_cast<const uint64_t*>(process_.ram.Phys(r.rsp, 7 * 8));
@@ -1224,6 +1246,8 @@ RunResult Vcpu::Run() {
       continue;
     }
     if (debug_ && mech_.any()) ArmGuestDebug();
+    // The stub is about to take the call's return from the slot.
+    if (exit_ctx_ == Context::kHypercall) WriteCall();
     if (!Enter()) {
       if (errno != EINTR && errno != EAGAIN) {
         result.kind = RunResult::kError;
@@ -1260,6 +1284,7 @@ RunResult Vcpu::Run() {
       case KVM_EXIT_IO:
         if (run_->io.direction == KVM_EXIT_IO_OUT && run_->io.port == HC_PORT) {
           Next next;
+          ReadCall();
           Hypercall(&result, &next);
           if (next == Next::kEnd) return result;
         } else if (run_->io.direction == KVM_EXIT_IO_OUT && run_->io.port == EXC_PORT) {

@@ -20,6 +20,7 @@
 #include "kvm/kvm.h"
 #include "kvm/runtime.h"
 #include "fd.h"
+#include "hypercalls/args.h"
 #include "task.h"
 #include "trace.h"
 
@@ -138,9 +139,13 @@ class Vcpu : public CpuControl {
 
   // The one gate every hypercall passes, from either ABI: debugger stops at
   // entry and return, the policy, counting, tracing, the handler, signal
-  // delivery. Its registers are in the hypercall slot: FlatHypercall puts an
-  // `out` call's there first and takes the result back.
+  // delivery. It serves call_: ReadCall() fills it from the slot (`syscall`),
+  // FlatHypercall from the registers (`out`).
   void Hypercall(RunResult* result, Next* next);
+  // The slot, once, into call_; and call_'s return into the slot, just
+  // before the vCPU runs again.
+  void ReadCall();
+  void WriteCall();
   void FlatHypercall(RunResult* result, Next* next);
   // The length of the `out` instruction at rip (0 when it is not one).
   uint64_t OutLength(uint64_t rip);
@@ -170,7 +175,7 @@ class Vcpu : public CpuControl {
   // Code and stack segments the application's (CPL 3), with the registers
   // as they are: the next KVM_RUN goes straight back to the program.
   void EnterUserMode();
-  int64_t Dispatch(uint64_t nr, const uint64_t* args);
+  int64_t Dispatch(uint64_t nr, const Args& args);
   // Signals (signals.cc): delivers the first pending, unblocked signal as
   // the hypercall returns (a handler's frame, or its default action), after
   // a debugger has seen it unless it passes it; and rt_sigreturn's return
@@ -200,13 +205,14 @@ class Vcpu : public CpuControl {
   // KVM_RUN; false with errno set when it failed or was interrupted.
   bool Enter();
   bool InRuntime(uint64_t rip) const;
-  bool Traced(uint64_t nr, const uint64_t* args);
+  bool Traced(uint64_t nr, const Args& args);
   void EndTrace(uint64_t nr, int64_t ret, bool denied);
   bool InStepRange(uint64_t rip) const { return rip >= range_start_ && rip < range_end_; }
   bool KvmStep() const { return debug_ && mech_.kvm_step; }
   bool DebugRegisters() const { return debug_ && mech_.debug_registers; }
-  // The hypercall slot, as 64-bit words (HC_* / 8).
-  uint64_t* HcPage() { return reinterpret_cast<uint64_t*>(process_.ram.Phys(RT_HCSLOT(index_), RT_HC_SIZE)); }
+  // The hypercall slot, as 64-bit words (HC_* / 8): guest memory, which
+  // only ReadCall() and WriteCall() touch.
+  volatile uint64_t* Slot() { return reinterpret_cast<volatile uint64_t*>(process_.ram.Phys(RT_HCSLOT(index_), RT_HC_SIZE)); }
   // Whether [rsp, rsp + 7 words) is on this vCPU's exception stack.
   bool OnExceptionStack(uint64_t rsp) const {
     const uint64_t low = RT_TSS(index_) + RT_TSS_LIMIT + 1, top = RT_IST_TOP(index_);
@@ -230,8 +236,11 @@ class Vcpu : public CpuControl {
   std::atomic<bool> thread_known_{false};
   pthread_t thread_{};
   std::function<void()> kick_notice_;
-  // The call in the hypercall slot came from the flat ABI (`out`): rcx and
-  // r11 are the program's own, not the return address and flags.
+  // The hypercall being served: the monitor's one copy of it, which every
+  // step of the gate, the handlers, the tracer and the debugger use.
+  HypercallFrame call_;
+  // The call came from the flat ABI (`out`): rcx and r11 are the program's
+  // own, not the return address and flags.
   bool flat_call_ = false;
   // rt_sigreturn put every register back directly: the call returns
   // without the stub, which would overwrite rcx and r11.

@@ -74,6 +74,7 @@ export class Machine {
       allowed: this.policy.bitmap(),
       hostFilter: hostFilter(this.policy),
       stdio: options.stdio ? [...options.stdio] : undefined,
+      userSlots: process.env.TOROV_TEST_USER_SLOTS === "1",
       });
       this.image = loadImage(this.native, program, manifest.memoryMiB, manifest.startaddr);
     } finally {

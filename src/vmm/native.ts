@@ -59,6 +59,13 @@ export interface NativeMachineConfig {
   stdio?: [number, number, number];
   /** The host calls the vCPU thread's seccomp filter admits, with their argument checks (src/vmm/seccomp.ts); absent: no filter. */
   hostFilter?: readonly FilterRule[];
+  /**
+   * For the tests only (TOROV_TEST_USER_SLOTS=1): map the hypercall slots
+   * user-writable even where the syscall stub runs at CPL 0 (VT-x, AMD-V),
+   * as PVM must, so that the races on them that a PVM guest can run are run
+   * in test/harness's AMD-V guests too.
+   */
+  userSlots?: boolean;
 }
 
 export interface NativeMapping {
