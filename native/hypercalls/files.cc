@@ -461,9 +461,11 @@ int64_t Fallocate(Process& g, Task& t, const Args& a) {
   // Allocating in a memfd past its budget is ENOSPC, all or nothing, as on
   // a full tmpfs. Punching holes frees; other modes, and bad offsets and
   // lengths, get the kernel's answer.
-  if (f->memfd && (mode & ~FALLOC_FL_KEEP_SIZE) == 0 && off >= 0 && len > 0 && off <= INT64_MAX - len &&
-      !g.memfds.FitsAllocate(*f->memfd, f->host.get(), static_cast<uint64_t>(off), static_cast<uint64_t>(len)))
-    return -ENOSPC;
+  if (f->memfd && (mode & ~FALLOC_FL_KEEP_SIZE) == 0 && off >= 0 && len > 0 && off <= INT64_MAX - len) {
+    const MemfdBudget::Grant grant = g.memfds.Allocate(f->memfd, f->host.get(), static_cast<uint64_t>(off), static_cast<uint64_t>(len));
+    if (grant.room < 0) return grant.room;
+    return HostResult(fallocate(f->host.get(), mode, off, len));
+  }
   const int64_t r = HostResult(fallocate(f->host.get(), mode, off, len));
   MemfdUsed(g, *f);
   return r;

@@ -142,16 +142,18 @@ int64_t InstallHostFd(Process& g, int host_fd, int open_flags, bool borrowed = f
 int64_t InstallReceivedFd(Process& g, int host_fd, int open_flags);
 
 // A call that writes into a guest memfd writes only what the guest's budget
-// has room for (native/memfds.h): how many of `len` bytes it may write into
-// `f` at `offset`, or at the file position when `at_position`; -ENOSPC
-// when none. Anything but a memfd takes all `len`.
-inline int64_t MemfdRoom(Process& g, const OpenFile& f, bool at_position, uint64_t offset, uint64_t len) {
-  if (!f.memfd) return static_cast<int64_t>(len);
-  return g.memfds.Room(*f.memfd, f.host.get(), at_position, offset, len);
+// has room for (native/memfds.h): the grant's room is how many of `len`
+// bytes it may write into `f` at `offset`, or at the file position when
+// `at_position`; -ENOSPC when none. Keep the grant until the write is done:
+// it holds that room against the other threads, and measures the memfd
+// when it goes. Anything but a memfd takes all `len`.
+inline MemfdBudget::Grant MemfdRoom(Process& g, const OpenFile& f, bool at_position, uint64_t offset, uint64_t len) {
+  if (!f.memfd) return MemfdBudget::Grant(static_cast<int64_t>(len));
+  return g.memfds.Room(f.memfd, f.host.get(), at_position, offset, len);
 }
 // After a call that may have changed what memfd `f` holds.
 inline void MemfdUsed(Process& g, const OpenFile& f) {
-  if (f.memfd) g.memfds.Update(*f.memfd, f.host.get());
+  if (f.memfd) g.memfds.Update(f.memfd, f.host.get());
 }
 
 }  // namespace torov

@@ -57,14 +57,10 @@ int64_t Write(Process& g, Task& t, const Args& a) {
   uint8_t* p;
   size_t n;
   if (!GuestBuffer(g, a[1], a[2], Access::kRead, &p, &n)) return -EFAULT;
-  if (f->memfd) {
-    const int64_t room = MemfdRoom(g, *f, true, 0, n);
-    if (room < 0) return room;
-    n = static_cast<size_t>(room);
-  }
-  const int64_t r = HostIo(t, *f, POLLOUT, [&] { return ::write(f->host.get(), p, n); });
-  MemfdUsed(g, *f);
-  return r;
+  const MemfdBudget::Grant grant = MemfdRoom(g, *f, true, 0, n);
+  if (grant.room < 0) return grant.room;
+  n = static_cast<size_t>(grant.room);
+  return HostIo(t, *f, POLLOUT, [&] { return ::write(f->host.get(), p, n); });
 }
 
 int64_t Pread64(Process& g, Task& t, const Args& a) {
@@ -82,14 +78,11 @@ int64_t Pwrite64(Process& g, Task& t, const Args& a) {
   uint8_t* p;
   size_t n;
   if (!GuestBuffer(g, a[1], a[2], Access::kRead, &p, &n)) return -EFAULT;
-  if (f->memfd && static_cast<int64_t>(a[3]) >= 0) {  // a negative offset is the kernel's EINVAL
-    const int64_t room = MemfdRoom(g, *f, false, a[3], n);
-    if (room < 0) return room;
-    n = static_cast<size_t>(room);
-  }
-  const int64_t r = HostIo(t, *f, POLLOUT, [&] { return ::pwrite(f->host.get(), p, n, static_cast<off_t>(a[3])); });
-  MemfdUsed(g, *f);
-  return r;
+  if (static_cast<int64_t>(a[3]) < 0) return -EINVAL;
+  const MemfdBudget::Grant grant = MemfdRoom(g, *f, false, a[3], n);
+  if (grant.room < 0) return grant.room;
+  n = static_cast<size_t>(grant.room);
+  return HostIo(t, *f, POLLOUT, [&] { return ::pwrite(f->host.get(), p, n, static_cast<off_t>(a[3])); });
 }
 
 int64_t Readv(Process& g, Task& t, const Args& a) {
@@ -105,14 +98,10 @@ int64_t Writev(Process& g, Task& t, const Args& a) {
   if (!f) return -EBADF;
   std::vector<iovec> iov;
   if (int r = GuestIovecs(g, a[1], a[2], Access::kRead, &iov); r < 0) return r;
-  if (f->memfd) {
-    const int64_t room = MemfdRoom(g, *f, true, 0, IovecsLength(iov));
-    if (room < 0) return room;
-    TrimIovecs(&iov, static_cast<uint64_t>(room));
-  }
-  const int64_t r = HostIo(t, *f, POLLOUT, [&] { return ::writev(f->host.get(), iov.data(), static_cast<int>(iov.size())); });
-  MemfdUsed(g, *f);
-  return r;
+  const MemfdBudget::Grant grant = MemfdRoom(g, *f, true, 0, IovecsLength(iov));
+  if (grant.room < 0) return grant.room;
+  TrimIovecs(&iov, static_cast<uint64_t>(grant.room));
+  return HostIo(t, *f, POLLOUT, [&] { return ::writev(f->host.get(), iov.data(), static_cast<int>(iov.size())); });
 }
 
 // preadv/pwritev pass the offset split in two registers (pos_l, pos_h).
@@ -131,16 +120,13 @@ int64_t Pwritev(Process& g, Task& t, const Args& a) {
   if (!f) return -EBADF;
   std::vector<iovec> iov;
   if (int r = GuestIovecs(g, a[1], a[2], Access::kRead, &iov); r < 0) return r;
-  if (f->memfd && static_cast<int64_t>(a[3]) >= 0) {
-    const int64_t room = MemfdRoom(g, *f, false, a[3], IovecsLength(iov));
-    if (room < 0) return room;
-    TrimIovecs(&iov, static_cast<uint64_t>(room));
-  }
-  const int64_t r = HostIo(t, *f, POLLOUT, [&] {
+  if (static_cast<int64_t>(a[3]) < 0) return -EINVAL;
+  const MemfdBudget::Grant grant = MemfdRoom(g, *f, false, a[3], IovecsLength(iov));
+  if (grant.room < 0) return grant.room;
+  TrimIovecs(&iov, static_cast<uint64_t>(grant.room));
+  return HostIo(t, *f, POLLOUT, [&] {
     return ::pwritev(f->host.get(), iov.data(), static_cast<int>(iov.size()), static_cast<off_t>(a[3]));
   });
-  MemfdUsed(g, *f);
-  return r;
 }
 
 int64_t Lseek(Process& g, Task& t, const Args& a) {
@@ -156,15 +142,13 @@ int64_t Sendfile(Process& g, Task& t, const Args& a) {
   off_t off = 0;
   if (a[2] && !CopyIn(g, a[2], &off)) return -EFAULT;
   size_t count = a[3] > kMaxRw ? kMaxRw : a[3];
-  if (out->memfd) {
-    const int64_t room = MemfdRoom(g, *out, true, 0, count);
-    if (room < 0) return room;
-    count = static_cast<size_t>(room);
+  int64_t r;
+  {
+    const MemfdBudget::Grant grant = MemfdRoom(g, *out, true, 0, count);
+    if (grant.room < 0) return grant.room;
+    count = static_cast<size_t>(grant.room);
+    r = HostIoBetween(t, *in, *out, [&] { return ::sendfile(out->host.get(), in->host.get(), a[2] ? &off : nullptr, count); });
   }
-  int64_t r = HostIoBetween(t, *in, *out, [&] {
-    return ::sendfile(out->host.get(), in->host.get(), a[2] ? &off : nullptr, count);
-  });
-  MemfdUsed(g, *out);
   if (r >= 0 && a[2] && !CopyOut(g, a[2], off)) return -EFAULT;
   return r;
 }
@@ -179,20 +163,23 @@ int64_t SpliceLike(Process& g, Task& t, const Args& a, long nr) {
   if (a[1] && !CopyIn(g, a[1], &off_in)) return -EFAULT;
   if (a[3] && !CopyIn(g, a[3], &off_out)) return -EFAULT;
   size_t len = a[4] > kMaxRw ? kMaxRw : a[4];
-  if (out->memfd && off_out >= 0) {
-    const int64_t room = MemfdRoom(g, *out, !a[3], static_cast<uint64_t>(off_out), len);
-    if (room < 0) return room;
-    len = static_cast<size_t>(room);
-  }
+  // A negative offset is the kernel's EINVAL; no grant is needed for it.
+  const bool bad_offset = a[3] && off_out < 0;
   const bool nonblock = nr == SYS_splice && (a[5] & SPLICE_F_NONBLOCK);
-  int64_t r = HostIoBetween(
-      t, *in, *out,
-      [&] {
-        return syscall(nr, in->host.get(), a[1] ? &off_in : nullptr, out->host.get(), a[3] ? &off_out : nullptr, len,
-                       static_cast<unsigned>(a[5]));
-      },
-      nonblock);
-  MemfdUsed(g, *out);
+  int64_t r;
+  {
+    const MemfdBudget::Grant grant =
+        bad_offset ? MemfdBudget::Grant(static_cast<int64_t>(len)) : MemfdRoom(g, *out, !a[3], static_cast<uint64_t>(off_out), len);
+    if (grant.room < 0) return grant.room;
+    len = static_cast<size_t>(grant.room);
+    r = HostIoBetween(
+        t, *in, *out,
+        [&] {
+          return syscall(nr, in->host.get(), a[1] ? &off_in : nullptr, out->host.get(), a[3] ? &off_out : nullptr, len,
+                         static_cast<unsigned>(a[5]));
+        },
+        nonblock);
+  }
   if (r >= 0 && a[1] && !CopyOut(g, a[1], off_in)) return -EFAULT;
   if (r >= 0 && a[3] && !CopyOut(g, a[3], off_out)) return -EFAULT;
   return r;

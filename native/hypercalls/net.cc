@@ -284,7 +284,7 @@ int64_t Sendmsg(Process& g, Task& t, const Args& a) {
         if (!passed) return -EBADF;
         // A memfd in flight (or in another process) keeps its pages where
         // no guest fd shows them: it counts until the guest ends.
-        if (passed->memfd) passed->memfd->sent = true;
+        if (passed->memfd) g.memfds.Sent(passed->memfd);
         fds[i] = passed->host.get();
         passing.push_back(passed);
       }
