@@ -18,6 +18,7 @@
         "native/seccomp.cc",
         "native/signals.cc",
         "native/snapshot.cc",
+        "native/teardown.cc",
         "native/trace.cc",
         "native/futex.cc",
         "native/threads.cc",

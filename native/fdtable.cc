@@ -1,5 +1,6 @@
 #include "fdtable.h"
 
+#include <algorithm>
 #include <cerrno>
 
 namespace torov {
@@ -45,6 +46,15 @@ int FdTable::Close(int64_t fd) {
   slots_[fd] = Slot{};
   while (!slots_.empty() && !slots_.back().file) slots_.pop_back();
   return 0;
+}
+
+std::vector<std::shared_ptr<OpenFile>> FdTable::TakeAll() {
+  std::vector<std::shared_ptr<OpenFile>> files;
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (Slot& s : slots_)
+    if (s.file && std::find(files.begin(), files.end(), s.file) == files.end()) files.push_back(std::move(s.file));
+  slots_.clear();
+  return files;
 }
 
 bool FdTable::cloexec(int fd) const {

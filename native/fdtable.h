@@ -60,6 +60,8 @@ class FdTable {
   bool cloexec(int fd) const;
   // Sets it; false when `fd` is not open.
   bool set_cloexec(int fd, bool on);
+  // Every open file, each once, leaving the table empty (the process's end).
+  std::vector<std::shared_ptr<OpenFile>> TakeAll();
   // Highest open fd + 1.
   int used() const {
     std::lock_guard<std::mutex> lock(mutex_);

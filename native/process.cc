@@ -1,5 +1,7 @@
 #include "process.h"
 
+#include "teardown.h"
+
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -44,18 +46,9 @@ Process::Process(const GuestConfig& cfg)
 }
 
 Process::~Process() {
-  // Its sockets close now, on whatever thread lets the guest go (Node's,
-  // often). A socket set to linger (SO_LINGER) would hold that thread until
-  // its data is acknowledged, for as long as the guest asked; Linux does not
-  // linger for a process that exits either: the data still goes, in the
-  // background.
-  const linger off{0, 0};
-  for (int fd = 0; fd < fds.used(); fd++) {
-    const std::shared_ptr<OpenFile> f = fds.Get(fd);
-    struct stat st;
-    if (f && fstat(f->host.get(), &st) == 0 && S_ISSOCK(st.st_mode))
-      setsockopt(f->host.get(), SOL_SOCKET, SO_LINGER, &off, sizeof off);
-  }
+  // Its files go now, whatever thread lets the guest go (Node's, often):
+  // released elsewhere, lingering turned off (native/teardown.h).
+  ReleaseGuestFiles(fds.TakeAll());
 }
 
 }  // namespace torov
