@@ -99,7 +99,7 @@ int Paths::Join(const FdTable& fds, int64_t dirfd, const std::string& path, std:
   }
   std::string base;
   if (dirfd == AT_FDCWD) {
-    base = cwd_;
+    base = cwd();
   } else {
     const std::shared_ptr<OpenFile> dir = fds.Get(dirfd);
     if (!dir) return -EBADF;
@@ -207,6 +207,7 @@ int Paths::Chdir(const std::string& abs) {
   std::string path;
   int r = GuestPathOf(dir.get(), &path);
   if (r < 0) return r;
+  std::lock_guard<std::mutex> lock(cwd_mutex_);
   cwd_ = path;
   return 0;
 }
@@ -265,6 +266,7 @@ int Paths::SocketPath(const std::string& abs, bool bind, Fd* hold, std::string* 
 
 int Paths::Fchdir(const OpenFile& dir) {
   if (!dir.directory) return -ENOTDIR;
+  std::lock_guard<std::mutex> lock(cwd_mutex_);
   cwd_ = dir.guest_path;
   return 0;
 }

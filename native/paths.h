@@ -21,6 +21,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <mutex>
 #include <string>
 
 #include "fd.h"
@@ -34,7 +35,11 @@ class Paths {
   explicit Paths(const std::string& host_root);
 
   bool has_root() const { return static_cast<bool>(root_); }
-  const std::string& cwd() const { return cwd_; }
+  // A copy: another thread may chdir meanwhile.
+  std::string cwd() const {
+    std::lock_guard<std::mutex> lock(cwd_mutex_);
+    return cwd_;
+  }
   // The host file the guest sees as /proc/self/exe.
   void set_exe(const std::string& host_path) { exe_ = host_path; }
   // Non-zero while a stop is requested (Process::stop_request): a blocking
@@ -101,6 +106,9 @@ class Paths {
  private:
   Fd root_;
   std::string root_real_;
+  // The guest's cwd, shared by its threads (CLONE_FS): under cwd_mutex_.
+  // Everything else here is set before the guest runs and only read after.
+  mutable std::mutex cwd_mutex_;
   std::string cwd_ = "/";
   std::string exe_;
   Fd dev_dir_;    // /dev, for the shared devices

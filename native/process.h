@@ -1,6 +1,20 @@
 // The guest "process": everything a hypercall handler may read or change.
-// It lives on the vCPU thread; JavaScript reaches it only while that thread
-// is parked (or before it starts).
+// Every thread of the guest (each on its own vCPU thread) shares it, and
+// JavaScript reaches it before they start, or while all are parked.
+//
+// Which lock guards what (a member not listed is set before the guest runs
+// and only read after):
+//   ram, config, pid           immutable while the guest runs
+//   mm                         its own reader-writer lock (memory.h)
+//   fds                        its own mutex; files are shared_ptr, so one in use stays open
+//   memfds                     its own mutex, with reservations (memfds.h)
+//   paths                      its cwd under its own mutex (paths.h)
+//   futexes                    per-queue locks (futex.h)
+//   lent_                      lent_mutex_
+//   uid..sgid, rlimits,        mutex
+//   exit_status, signal, reason
+//   sigactions, shared_code    signal_mutex
+//   shared_pending, stop_request, counts, needed, denied_*, exited: atomics
 #pragma once
 
 #include <sys/resource.h>

@@ -5,7 +5,9 @@
 //
 // Only its own native thread changes its fields, except `sig_pending` (any
 // thread may send it a signal, under the process's signal mutex) and the
-// wake-ups of futex_wake and kick_pending.
+// wake-ups of futex_wake and kick_pending. Fields other threads read are
+// atomic: the mask, the pending set, the robust list (get_robust_list of
+// another tid).
 #pragma once
 
 #include <signal.h>
@@ -52,7 +54,7 @@ struct Task {
   bool restore_sigmask = false;
   uint64_t saved_sigmask = 0;
   uint64_t clear_child_tid = 0;
-  uint64_t robust_list = 0;
+  std::atomic<uint64_t> robust_list{0};
   uint64_t rseq_area = 0;
   char comm[16] = {};
   // exit(2) was called: the thread ends as the call returns, with this status.
