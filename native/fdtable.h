@@ -4,6 +4,7 @@
 // Node's own pipes and sockets.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -22,7 +23,9 @@ struct OpenFile {
   // The guest's view of O_NONBLOCK. The host's may differ for descriptions
   // shared with the monitor (its stdio: Node may make a pipe non-blocking);
   // a blocking guest call that gets EAGAIN from the host waits and retries.
-  bool nonblock = false;
+  // Atomic: one thread's fcntl(F_SETFL) or FIONBIO changes it while others
+  // use the file.
+  std::atomic<bool> nonblock{false};
   bool directory = false;
   // Lent to the guest from outside its MountPoint: the stdio torov was
   // given, the shared devices, /proc/self/exe. The guest reads and writes

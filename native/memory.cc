@@ -402,12 +402,16 @@ bool AddressSpace::UserString(uint64_t addr, size_t max, std::string* out, int* 
     const uint8_t* p = ram_.base() + cur;
     const size_t room = max + 1 - out->size();
     const size_t span = static_cast<size_t>(std::min<uint64_t>(stop - cur, room));
-    const void* nul = std::memchr(p, 0, span);
-    if (nul) {
-      out->append(reinterpret_cast<const char*>(p), static_cast<const uint8_t*>(nul) - p);
+    // Copied first, then searched: each byte is read from the guest once.
+    // Searching guest memory and copying it after would let another guest
+    // thread put a NUL inside the copy, so that the checks see one string
+    // and the host call (c_str()) a shorter one.
+    const size_t before = out->size();
+    out->append(reinterpret_cast<const char*>(p), span);
+    if (const size_t nul = out->find('\0', before); nul != std::string::npos) {
+      out->resize(nul);
       return true;
     }
-    out->append(reinterpret_cast<const char*>(p), span);
     if (out->size() > max) return *err = ENAMETOOLONG, false;
     cur = stop;
   }

@@ -20,8 +20,12 @@ Process::Process(const GuestConfig& cfg)
   pid = cfg.newpid ? 1 : getpid();
   ppid = cfg.newpid ? 0 : getppid();
   sid = cfg.newpid ? 0 : getsid(0);
-  getresuid(&uid, &euid, &suid);
-  getresgid(&gid, &egid, &sgid);
+  uid_t u[3];
+  gid_t gr[3];
+  getresuid(&u[0], &u[1], &u[2]);
+  getresgid(&gr[0], &gr[1], &gr[2]);
+  uid = u[0], euid = u[1], suid = u[2];
+  gid = gr[0], egid = gr[1], sgid = gr[2];
   for (int r = 0; r < RLIM_NLIMITS; r++) getrlimit(r, &rlimits[r]);
   rlimits[RLIMIT_AS] = {cfg.memory_bytes, cfg.memory_bytes};
   rlimits[RLIMIT_NOFILE] = {FdTable::kDefaultLimit, FdTable::kDefaultLimit};

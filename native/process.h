@@ -11,7 +11,8 @@
 //   paths                      its cwd under its own mutex (paths.h)
 //   futexes                    per-queue locks (futex.h)
 //   lent_                      lent_mutex_
-//   uid..sgid, rlimits,        mutex
+//   uid..sgid                  changed under mutex; atomic, so read without it
+//   rlimits,                   mutex
 //   exit_status, signal, reason
 //   sigactions, shared_code    signal_mutex
 //   shared_pending, stop_request, counts, needed, denied_*, exited: atomics
@@ -123,8 +124,10 @@ class Process {
     std::lock_guard<std::mutex> lock(lent_mutex_);
     return lent_.count({dev, ino}) != 0;
   }
-  uid_t uid = 0, euid = 0, suid = 0;
-  gid_t gid = 0, egid = 0, sgid = 0;
+  // Changed under `mutex` (set*id reads and writes them together); atomic
+  // so that a get*id, a signal's si_uid or the trace read one without it.
+  std::atomic<uid_t> uid{0}, euid{0}, suid{0};
+  std::atomic<gid_t> gid{0}, egid{0}, sgid{0};
 
   // For state threads share that has no lock of its own: ids, limits, the
   // exit state.

@@ -208,8 +208,10 @@ int64_t Vcpu::SigReturn() {
   Capture(Context::kHypercall, &regs);
   // The restorer's `ret` popped pretcode: the ucontext is at rsp.
   const uint64_t uc = regs.gpr[7];
-  const uint8_t* f = process_.mm.User(uc, kUcSize, Access::kRead);
-  if (!f) {
+  // The frame is guest memory another thread may be writing: copied once,
+  // and everything below reads and checks the copy.
+  uint8_t f[kUcSize];
+  if (!CopyInBytes(process_, uc, f, kUcSize)) {
     KillProcess(SIGSEGV, "rt_sigreturn without a signal frame");
     return -EFAULT;
   }
@@ -230,12 +232,10 @@ int64_t Vcpu::SigReturn() {
   }
   const uint64_t fp = get(mc + 8 * kMcFpstate);
   if (fp) {
-    const uint8_t* x = process_.mm.User(fp, kFpSize, Access::kRead);
-    if (!x) {
+    if (!CopyInBytes(process_, fp, regs.fxsave, kFpSize)) {
       KillProcess(SIGSEGV, "rt_sigreturn with a bad FPU state");
       return -EFAULT;
     }
-    std::memcpy(regs.fxsave, x, kFpSize);
     uint32_t mxcsr;
     std::memcpy(&mxcsr, regs.fxsave + 24, 4);
     mxcsr &= 0xffff;  // reserved bits would make the restore fault

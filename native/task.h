@@ -7,14 +7,17 @@
 // thread may send it a signal, under the process's signal mutex) and the
 // wake-ups of futex_wake and kick_pending. Fields other threads read are
 // atomic: the mask, the pending set, the robust list (get_robust_list of
-// another tid).
+// another tid); the name has its own lock.
 #pragma once
 
 #include <signal.h>
 
 #include <array>
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
+#include <mutex>
 
 #include "process.h"
 
@@ -56,7 +59,18 @@ struct Task {
   uint64_t clear_child_tid = 0;
   std::atomic<uint64_t> robust_list{0};
   uint64_t rseq_area = 0;
-  char comm[16] = {};
+  // Its name (prctl PR_SET_NAME, NUL-terminated within 16 bytes): set by
+  // this thread, read by others (the debugger's thread list, a new
+  // thread's copy), under comm_mutex.
+  std::array<char, 16> name() const {
+    std::lock_guard<std::mutex> lock(comm_mutex_);
+    return comm_;
+  }
+  void set_name(const char* name, size_t len) {
+    std::lock_guard<std::mutex> lock(comm_mutex_);
+    comm_.fill(0);
+    std::memcpy(comm_.data(), name, std::min(len, comm_.size() - 1));
+  }
   // exit(2) was called: the thread ends as the call returns, with this status.
   bool exiting = false;
   int exit_status = 0;
@@ -77,6 +91,10 @@ struct Task {
   // Whether a host call this thread waits in should give up (EINTR): the
   // process is being stopped or killed, or a signal is there to take.
   bool interrupted() const { return process.interrupted() || Deliverable() != 0; }
+
+ private:
+  mutable std::mutex comm_mutex_;
+  std::array<char, 16> comm_{};
 };
 
 }  // namespace torov

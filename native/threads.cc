@@ -56,7 +56,7 @@ Vcpu& Threads::CreateMain() {
   auto kvm = std::make_unique<KvmVcpu>(vm_fd_, 0);
   auto t = std::make_unique<Thread>();
   t->task = std::make_unique<Task>(process_, process_.pid);
-  std::strncpy(t->task->comm, process_.config.exe_name.c_str(), sizeof t->task->comm - 1);
+  t->task->set_name(process_.config.exe_name.data(), process_.config.exe_name.size());
   t->kvm = kvm.get();
   t->vcpu = std::make_unique<Vcpu>(*kvm, process_, *t->task);
   t->vcpu->SetTracer(tracer_);
@@ -111,9 +111,8 @@ std::vector<std::pair<int, std::string>> Threads::List() {
   std::vector<std::pair<int, std::string>> out;
   for (auto& t : threads_) {
     if (!t->live) continue;
-    char name[sizeof t->task->comm + 1] = {};
-    std::memcpy(name, t->task->comm, sizeof t->task->comm);
-    out.emplace_back(t->task->tid, name);
+    const std::array<char, 16> name = t->task->name();
+    out.emplace_back(t->task->tid, std::string(name.data(), strnlen(name.data(), name.size())));
   }
   return out;
 }
@@ -186,7 +185,8 @@ int64_t Threads::Spawn(Task& parent, uint64_t stack, bool set_tls, uint64_t tls,
   // As Linux's copy_process for a thread: the signal mask and name are the
   // parent's; the alternate stack is not.
   task.sigmask = parent.sigmask.load();
-  std::memcpy(task.comm, parent.comm, sizeof task.comm);
+  const std::array<char, 16> name = parent.name();
+  task.set_name(name.data(), strnlen(name.data(), name.size()));
   task.clear_child_tid = clear_child_tid;
   t->kvm = kvm;
   t->vcpu = std::make_unique<Vcpu>(*kvm, process_, task);

@@ -105,15 +105,24 @@ int64_t Getpgid(Process& g, Task& t, const Args& a) {
   return g.pid;
 }
 
+// The three together, as one set*id left them.
 int64_t Getresuid(Process& g, Task& t, const Args& a) {
-  const uid_t ids[3] = {g.uid, g.euid, g.suid};
+  uid_t ids[3];
+  {
+    std::lock_guard<std::mutex> lock(g.mutex);
+    ids[0] = g.uid, ids[1] = g.euid, ids[2] = g.suid;
+  }
   for (int i = 0; i < 3; i++)
     if (!CopyOut(g, a[i], ids[i])) return -EFAULT;
   return 0;
 }
 
 int64_t Getresgid(Process& g, Task& t, const Args& a) {
-  const gid_t ids[3] = {g.gid, g.egid, g.sgid};
+  gid_t ids[3];
+  {
+    std::lock_guard<std::mutex> lock(g.mutex);
+    ids[0] = g.gid, ids[1] = g.egid, ids[2] = g.sgid;
+  }
   for (int i = 0; i < 3; i++)
     if (!CopyOut(g, a[i], ids[i])) return -EFAULT;
   return 0;
@@ -133,10 +142,10 @@ int64_t Getgroups(Process& g, Task& t, const Args& a) {
 // no capability, whoever runs torov): it may move its ids among its real,
 // effective and saved ones, as Linux lets such a process, and nothing else.
 // The ids are the guest's own record: no host call is made.
-struct Ids {
-  uint32_t* real;
-  uint32_t* effective;
-  uint32_t* saved;
+struct Ids {  // the caller holds g.mutex
+  std::atomic<uint32_t>* real;
+  std::atomic<uint32_t>* effective;
+  std::atomic<uint32_t>* saved;
   bool Holds(uint32_t id) const { return id == *real || id == *effective || id == *saved; }
 };
 constexpr uint32_t kUnchanged = static_cast<uint32_t>(-1);
@@ -153,7 +162,7 @@ int64_t SetRealEffective(Ids ids, uint32_t real, uint32_t effective) {  // setre
   const uint32_t old_real = *ids.real;
   if (real != kUnchanged) *ids.real = real;
   if (effective != kUnchanged) *ids.effective = effective;
-  if (real != kUnchanged || (effective != kUnchanged && effective != old_real)) *ids.saved = *ids.effective;
+  if (real != kUnchanged || (effective != kUnchanged && effective != old_real)) *ids.saved = ids.effective->load();
   return 0;
 }
 
@@ -308,12 +317,12 @@ int64_t Prlimit(Process& g, uint64_t pid, uint64_t resource, uint64_t new_addr, 
     old = g.rlimits[resource];
     if (new_addr && next.rlim_max > old.rlim_max) return -EPERM;
     if (new_addr) g.rlimits[resource] = next;
-  }
-  if (old_addr && !CopyOut(g, old_addr, old)) return -EFAULT;
-  if (new_addr) {
-    if (resource == RLIMIT_NOFILE)
+    // Under the same lock: two threads' setrlimit leave the table's limit
+    // as the last one's record says (fds' own mutex nests inside).
+    if (new_addr && resource == RLIMIT_NOFILE)
       g.fds.set_limit(static_cast<int>(std::min<rlim_t>(next.rlim_cur, 65536)));
   }
+  if (old_addr && !CopyOut(g, old_addr, old)) return -EFAULT;
   return 0;
 }
 
@@ -401,17 +410,20 @@ int64_t Prctl(Process& g, Task& t, const Args& a) {
       char name[16] = {};
       // Checked and read under one hold: another thread's munmap in between
       // would leave a null pointer to read from.
-      const auto hold = g.mm.Hold();
-      const uint64_t n = g.mm.UserExtent(a[1], 15, Access::kRead);
-      const uint8_t* p = n ? g.mm.User(a[1], n, Access::kRead) : nullptr;
-      if (!p) return -EFAULT;
-      std::memcpy(name, p, n);
-      std::memcpy(t.comm, name, sizeof name);
-      t.comm[15] = 0;
+      {
+        const auto hold = g.mm.Hold();
+        const uint64_t n = g.mm.UserExtent(a[1], 15, Access::kRead);
+        const uint8_t* p = n ? g.mm.User(a[1], n, Access::kRead) : nullptr;
+        if (!p) return -EFAULT;
+        std::memcpy(name, p, n);
+      }
+      t.set_name(name, strnlen(name, 15));
       return 0;
     }
-    case PR_GET_NAME:
-      return CopyOutBytes(g, a[1], t.comm, 16) ? 0 : -EFAULT;
+    case PR_GET_NAME: {
+      const std::array<char, 16> name = t.name();
+      return CopyOutBytes(g, a[1], name.data(), 16) ? 0 : -EFAULT;
+    }
     case PR_GET_DUMPABLE:
       return 1;
     case PR_SET_DUMPABLE:
