@@ -97,19 +97,20 @@ std::shared_ptr<MemfdUse> MemfdBudget::Track(const struct stat& st) {
       use->dev = st.st_dev;
       use->ino = st.st_ino;
       slot = use;
+      state_->SetBytes(use, bytes, &dropped);
     }
-    state_->SetBytes(use, bytes, &dropped);
+    // A use already followed keeps its count: `st` was measured before the
+    // lock and may be older than what a call stored since.
   }
   return use;
 }
 
 void MemfdBudget::Update(const std::shared_ptr<MemfdUse>& m, int fd) {
-  struct stat st;
-  uint64_t bytes;
-  if (!Measure(fd, &st, &bytes)) return;
   std::vector<std::shared_ptr<MemfdUse>> dropped;
   std::lock_guard<std::mutex> lock(state_->mutex);
-  state_->SetBytes(m, bytes, &dropped);
+  struct stat st;
+  uint64_t bytes;
+  if (Measure(fd, &st, &bytes)) state_->SetBytes(m, bytes, &dropped);
 }
 
 void MemfdBudget::Sent(const std::shared_ptr<MemfdUse>& m) {
@@ -137,13 +138,14 @@ bool MemfdBudget::AllAllocated(int fd, uint64_t offset, uint64_t len, uint64_t* 
 MemfdBudget::Grant MemfdBudget::Room(const std::shared_ptr<MemfdUse>& m, int fd, bool at_position, uint64_t offset,
                                      uint64_t len) {
   if (len == 0) return Grant(0);
-  struct stat st;
-  uint64_t bytes = 0;
-  const bool measured = Measure(fd, &st, &bytes);
   std::vector<std::shared_ptr<MemfdUse>> dropped;
   std::lock_guard<std::mutex> lock(state_->mutex);
   State& s = *state_;
-  if (measured) s.SetBytes(m, bytes, &dropped);
+  // Measured under the lock: a measure taken before it could be older than
+  // the one a finishing call stored meanwhile, and would undo its count.
+  struct stat st;
+  uint64_t bytes = 0;
+  if (Measure(fd, &st, &bytes)) s.SetBytes(m, bytes, &dropped);
   const uint64_t used = s.total + s.reserved;
   const uint64_t room = used >= s.limit ? 0 : s.limit - used;
   auto grant = [&](uint64_t n, uint64_t reserve) {
@@ -207,13 +209,13 @@ MemfdBudget::Grant::Grant(Grant&& other) noexcept
 
 MemfdBudget::Grant::~Grant() {
   if (!state_) return;
-  // Measured before the reservation ends: at no moment does neither count.
-  struct stat st;
-  uint64_t bytes = 0;
-  const bool measured = Measure(fd_, &st, &bytes);
+  // Measured, under the lock, before the reservation ends: at no moment
+  // does neither count.
   std::vector<std::shared_ptr<MemfdUse>> dropped;
   std::lock_guard<std::mutex> lock(state_->mutex);
-  if (measured) state_->SetBytes(use_, bytes, &dropped);
+  struct stat st;
+  uint64_t bytes = 0;
+  if (Measure(fd_, &st, &bytes)) state_->SetBytes(use_, bytes, &dropped);
   state_->reserved -= reserved_;
 }
 

@@ -118,7 +118,8 @@ class MemfdBudget {
     // What `m` holds now (under mutex): the total follows it.
     void SetBytes(const std::shared_ptr<MemfdUse>& m, uint64_t bytes, std::vector<std::shared_ptr<MemfdUse>>* dropped);
   };
-  // Measures `fd` (outside the lock): st_blocks in bytes, and its stat.
+  // Measures `fd`: st_blocks in bytes, and its stat. Callers hold the mutex,
+  // so that no older measure overwrites a newer one.
   static bool Measure(int fd, struct stat* st, uint64_t* bytes);
   // Whether [offset, offset+len) of `fd` has no page still to allocate.
   static bool AllAllocated(int fd, uint64_t offset, uint64_t len, uint64_t* first_hole);
