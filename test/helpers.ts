@@ -77,14 +77,14 @@ function ran(r: SpawnSyncReturns<string>): Ran {
 }
 
 /** `torov ARGS...`, as a user runs it. */
-export function torov(args: string[], opts: { input?: string; cwd?: string; timeout?: number } = {}): Ran {
+export function torov(args: string[], opts: { input?: string; cwd?: string; timeout?: number; env?: Record<string, string> } = {}): Ran {
   return ran(
     spawnSync(process.execPath, [BIN, ...args], {
       encoding: "utf8",
       input: opts.input ?? "",
       cwd: opts.cwd ?? ROOT,
       timeout: scaled(opts.timeout ?? 60_000),
-      env: { ...process.env, FORCE_COLOR: "0" },
+      env: { ...process.env, FORCE_COLOR: "0", ...opts.env },
     }),
   );
 }
