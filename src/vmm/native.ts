@@ -1,6 +1,7 @@
 // Loads and types the native addon (native/, built by node-gyp).
 
-import { join } from "node:path";
+import { existsSync } from "node:fs";
+import { isAbsolute, join } from "node:path";
 import { TorovError } from "./errors.js";
 import type { FilterRule, FilterSlot } from "./seccomp.js";
 
@@ -198,9 +199,27 @@ export interface NativeAddon {
 
 let addon: NativeAddon | undefined;
 
-/** The addon, loaded on first use. */
+/**
+ * The addon TOROV_ADDON names (an absolute path: a sanitizer build of
+ * scripts/sanitize.mjs), or undefined when it is unset.
+ */
+export function addonOverride(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const path = env.TOROV_ADDON;
+  if (path === undefined || path === "") return undefined;
+  if (!isAbsolute(path)) throw new TorovError(`TOROV_ADDON must be an absolute path to a torov.node, not ${path}`, "EKVM");
+  if (!existsSync(path)) throw new TorovError(`TOROV_ADDON names ${path}, which does not exist`, "EKVM");
+  return path;
+}
+
+/** The addon, loaded on first use: build/Release's, or exactly the one TOROV_ADDON names. */
 export function native(): NativeAddon {
   if (addon) return addon;
+  const override = addonOverride();
+  if (override !== undefined) {
+    addon = require(override) as NativeAddon;
+    addon.setErrorClass(TorovError as unknown as new (message: string, code: string) => Error);
+    return addon;
+  }
   const tried: string[] = [];
   // dist/src/vmm/ -> the package root
   for (const rel of ["../../../build/Release/torov.node", "../../../build/Debug/torov.node"]) {
