@@ -15,6 +15,7 @@
         "native/paths.cc",
         "native/privileges.cc",
         "native/kvm/scratch.cc",
+        "native/sanitizer.cc",
         "native/seccomp.cc",
         "native/signals.cc",
         "native/snapshot.cc",

@@ -160,6 +160,13 @@ uint32_t Low32(const Napi::Value& v, const char* what) {
   return static_cast<uint32_t>(static_cast<int64_t>(d));
 }
 
+#ifdef TOROV_SANITIZER
+// Only in the sanitizer builds of scripts/sanitize.mjs (native/sanitizer.cc).
+// Calls the runtimes make, admitted with any arguments where the filter has
+// no rule of its own for them.
+constexpr int kSanitizerCalls[] = {SYS_sched_yield, SYS_sigaltstack, SYS_exit_group};
+#endif
+
 }  // namespace
 
 bool FilterSlotFromName(const std::string& s, FilterSlot* out) {
@@ -245,6 +252,16 @@ std::string InstallSeccomp(const std::vector<FilterRule>& rules, const FilterCon
   // when one of its rules has no check.
   std::map<uint32_t, std::vector<const FilterRule*>> by_nr;
   for (const FilterRule& rule : rules) by_nr[static_cast<uint32_t>(rule.nr)].push_back(&rule);
+#ifdef TOROV_SANITIZER
+  std::vector<FilterRule> extra;
+  for (int nr : kSanitizerCalls) {
+    if (by_nr.count(static_cast<uint32_t>(nr))) continue;
+    FilterRule r;
+    r.nr = nr;
+    extra.push_back(r);
+  }
+  for (const FilterRule& rule : extra) by_nr[static_cast<uint32_t>(rule.nr)].push_back(&rule);
+#endif
   std::vector<Entry> entries;
   for (const auto& [nr, list] : by_nr) {
     Entry e{nr, {}};

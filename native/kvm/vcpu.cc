@@ -17,6 +17,7 @@
 #include "kvm/runtime.h"
 #include "hypercalls/hypercalls.h"
 #include "kvm/kvm.h"
+#include "sanitizer.h"
 
 namespace torov {
 
@@ -343,6 +344,9 @@ bool Vcpu::InRuntime(uint64_t rip) const { return rip >= RT_BASE && rip < RT_LIM
 
 int64_t Vcpu::Dispatch(uint64_t nr, const Args& args) {
   if (nr == SYS_rt_sigreturn) return SigReturn();
+#ifdef TOROV_SANITIZER
+  if (nr == SYS_getppid && SanitizerCanaryOn()) SanitizerCanary();
+#endif
   const Handler handler = Hypercalls().handlers[nr];
   int64_t ret = handler ? handler(process_, task_, args) : -ENOSYS;
   // Writing to a broken pipe or socket sends a Linux process SIGPIPE

@@ -14,6 +14,7 @@
 //   races rflags          getppid() while the returned flags flip to IOPL 3, IF off and ID on
 //   races memfd-threads   8 threads write and punch one memfd as fast as they can (Memory 64: 32 MiB for memfds)
 //   races linger          exits with a TCP socket lingering an hour, in flight in SCM_RIGHTS
+//   races canary          two threads call getppid 100 times each: scripts/sanitize.mjs's canary
 //   races fuzz [S] [SEED] the slot fuzzer: calls of many kinds with arguments from a table of
 //                         edge values, while a second thread writes values from the same table
 //                         into vCPU 0's slot (number, arguments, flags) at random; reports on fd 200
@@ -91,6 +92,11 @@ static pthread_t start(void *(*fn)(void *), void *arg) {
 static void finish(pthread_t t) {
   atomic_store(&stop, 1);
   pthread_join(t, NULL);
+}
+
+static void *getppids(void *arg) {
+  for (int i = 0; i < 100; i++) syscall(SYS_getppid);
+  return arg;
 }
 
 static const char *yes(long n) { return n ? "yes" : "no"; }
@@ -400,6 +406,14 @@ int main(int argc, char **argv) {
     if (sendmsg(u[0], &m, 0) != 1) return report("sendmsg", -1), 1;
     close(c);
     printf("linger: %s, in flight, done\n", sent > 0 ? "data unsent" : "nothing sent");
+    return 0;
+  }
+
+  if (!strcmp(mode, "canary")) {
+    pthread_t t = start(getppids, NULL);
+    getppids(NULL);
+    pthread_join(t, NULL);
+    printf("canary: done\n");
     return 0;
   }
 
