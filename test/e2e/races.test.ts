@@ -111,6 +111,15 @@ for (const v of variants("races")) {
     assert.ok(r.seconds < 60, `took ${r.seconds} s`);
   });
 
+  test(`${v}: getcwd while another thread chdirs between a short and a 200-byte name: always one of them, whole`, (t) => {
+    const r = race(v, "cwd");
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.equal(r.lines.get("cwd other answers"), "0");
+    assert.equal(r.lines.get("cwd errors"), "0");
+    assert.equal(r.lines.get("cwd short seen"), "yes");
+    landed(t, r.lines, "cwd long seen", "getcwd never saw the other directory");
+  });
+
   test(`${v}: the slot fuzzer: calls of every kind, their slot rewritten at random, never harm the monitor or leave the MountPoint`, () => {
     const seed = String(1 + Math.floor(Math.random() * 2 ** 31));
     const r = race(v, "fuzz", { args: [String(SECONDS), seed] });

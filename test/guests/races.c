@@ -14,6 +14,7 @@
 //   races rflags          getppid() while the returned flags flip to IOPL 3, IF off and ID on
 //   races memfd-threads   8 threads write and punch one memfd as fast as they can (Memory 64: 32 MiB for memfds)
 //   races linger          exits with a TCP socket lingering an hour, in flight in SCM_RIGHTS
+//   races cwd             getcwd while another thread chdirs between a short and a 200-byte name
 //   races canary          two threads call getppid 100 times each: scripts/sanitize.mjs's canary
 //   races fuzz [S] [SEED] the slot fuzzer: calls of many kinds with arguments from a table of
 //                         edge values, while a second thread writes values from the same table
@@ -92,6 +93,17 @@ static pthread_t start(void *(*fn)(void *), void *arg) {
 static void finish(pthread_t t) {
   atomic_store(&stop, 1);
   pthread_join(t, NULL);
+}
+
+// The monitor's working directory changes under getcwd: each answer must
+// be one of the two, whole.
+static char long_name[201];
+static void *chdirs(void *arg) {
+  while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+    chdir("/a");
+    chdir(long_name);
+  }
+  return arg;
 }
 
 static void *getppids(void *arg) {
@@ -406,6 +418,25 @@ int main(int argc, char **argv) {
     if (sendmsg(u[0], &m, 0) != 1) return report("sendmsg", -1), 1;
     close(c);
     printf("linger: %s, in flight, done\n", sent > 0 ? "data unsent" : "nothing sent");
+    return 0;
+  }
+
+  if (!strcmp(mode, "cwd")) {
+    memset(long_name, 'b', 200);
+    long_name[0] = '/';
+    if ((mkdir("/a", 0700) && errno != EEXIST) || (mkdir(long_name, 0700) && errno != EEXIST)) return report("mkdir", -1), 1;
+    chdir("/a");  // never "/" from here on
+    pthread_t t = start(chdirs, NULL);
+    long short_seen = 0, long_seen = 0, other = 0, errors = 0;
+    char buf[512];
+    while (now() < until) {
+      if (!getcwd(buf, sizeof buf)) errors++;
+      else if (!strcmp(buf, "/a")) short_seen++;
+      else if (!strcmp(buf, long_name)) long_seen++;
+      else other++;
+    }
+    finish(t);
+    printf("cwd short seen: %s\ncwd long seen: %s\ncwd other answers: %ld\ncwd errors: %ld\n", yes(short_seen), yes(long_seen), other, errors);
     return 0;
   }
 
