@@ -31,8 +31,8 @@
 #include <unistd.h>
 
 #include "report.h"
+#include "threads.h"
 
-static atomic_int stop;
 static volatile int target_fd = -1;
 static char *page;
 static uint8_t *vec;
@@ -82,20 +82,6 @@ static void *flipper(void *arg) {
   return NULL;
 }
 
-static pthread_t start(void *(*fn)(void *)) {
-  pthread_t t;
-  if (pthread_create(&t, NULL, fn, NULL)) {
-    printf("pthread_create failed\n");
-    exit(2);
-  }
-  return t;
-}
-
-static void finish(pthread_t t) {
-  atomic_store(&stop, 1);
-  pthread_join(t, NULL);
-}
-
 int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "";
   const double until = now() + (argc > 2 ? atof(argv[2]) : 1.0);
@@ -109,7 +95,7 @@ int main(int argc, char **argv) {
       close(fd);
       target_fd = fd;  // the number every open below gets
     }
-    pthread_t t = start(!strcmp(mode, "open-fchmod") ? fchmodder : closer);
+    pthread_t t = start(!strcmp(mode, "open-fchmod") ? fchmodder : closer, NULL);
     while (now() < until) {
       if (!strcmp(mode, "dupfd-close")) {
         int d = fcntl(target_fd, F_DUPFD, 100);
@@ -138,7 +124,7 @@ int main(int argc, char **argv) {
   if (!strcmp(mode, "prctl-name") || !strcmp(mode, "trace-write")) {
     page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     int null = open("/dev/null", O_WRONLY);
-    pthread_t t = start(remapper);
+    pthread_t t = start(remapper, NULL);
     while (now() < until) {
       long r = !strcmp(mode, "prctl-name") ? prctl(PR_SET_NAME, page, 0, 0, 0) : write(null, page, 64);
       if (r < 0 && errno != EFAULT) other++;
@@ -157,7 +143,7 @@ int main(int argc, char **argv) {
     vec_len = span / 4096;
     vec = mmap(NULL, vec_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     memset(vec, 0, vec_len);
-    pthread_t t = start(protector);
+    pthread_t t = start(protector, NULL);
     while (now() < until) {
       if (mincore(big, span, vec) < 0 && errno != EFAULT) other++;
       n++;
@@ -169,7 +155,7 @@ int main(int argc, char **argv) {
   if (!strcmp(mode, "readlink")) {
     path = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     strcpy(path, "/proc/self/exe");
-    pthread_t t = start(flipper);
+    pthread_t t = start(flipper, NULL);
     long exe = 0, denied = 0, leaked = 0;
     char out[256];
     while (now() < until) {
@@ -201,7 +187,7 @@ int main(int argc, char **argv) {
     int probe = dup(pipefd[0]);
     close(probe);
     target_fd = probe;
-    pthread_t t = start(closer);
+    pthread_t t = start(closer, NULL);
     while (now() < until) {
       char byte = 'x';
       struct iovec iov = {&byte, 1};

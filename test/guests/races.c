@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "report.h"
+#include "threads.h"
 
 // native/kvm/runtime.h
 #define RT_BASE 0x1000
@@ -53,7 +54,6 @@
 
 static volatile uint64_t *slot(int n, int off) { return (volatile uint64_t *)(uintptr_t)(RT_HC + n * RT_HC_SIZE + off); }
 
-static atomic_int stop;
 static int field;
 static uint64_t value_a, value_b;
 
@@ -75,24 +75,6 @@ static double now(void) {
   struct timespec ts = {0, 0};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-// Small stacks: memfd-threads runs in Memory 64.
-static pthread_t start(void *(*fn)(void *), void *arg) {
-  pthread_t t;
-  pthread_attr_t at;
-  pthread_attr_init(&at);
-  pthread_attr_setstacksize(&at, 256 << 10);
-  if (pthread_create(&t, &at, fn, arg)) {
-    printf("pthread_create failed\n");
-    exit(2);
-  }
-  return t;
-}
-
-static void finish(pthread_t t) {
-  atomic_store(&stop, 1);
-  pthread_join(t, NULL);
 }
 
 // The monitor's working directory changes under getcwd: each answer must
