@@ -120,6 +120,14 @@ for (const v of variants("races")) {
     landed(t, r.lines, "cwd long seen", "getcwd never saw the other directory");
   });
 
+  test(`${v}: fcntl's command flipped between F_GETLK and F_GETFD: one or the other, never a lock case running another command`, (t) => {
+    const r = race(v, "fcntl-cmd");
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.equal(r.lines.get("fcntl GETLK seen"), "yes", "no call saw F_GETLK");
+    landed(t, r.lines, "fcntl GETFD seen", "no rewrite to F_GETFD landed");
+    assert.equal(r.lines.get("fcntl other results"), "0", r.lines.get("fcntl first other result"));
+  });
+
   test(`${v}: the slot fuzzer: calls of every kind, their slot rewritten at random, never harm the monitor or leave the MountPoint`, () => {
     const seed = String(1 + Math.floor(Math.random() * 2 ** 31));
     const r = race(v, "fuzz", { args: [String(SECONDS), seed] });

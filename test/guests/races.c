@@ -422,6 +422,32 @@ int main(int argc, char **argv) {
     return 0;
   }
 
+  if (!strcmp(mode, "fcntl-cmd")) {
+    // Before issue 17, fcntl switched on the command, then read it again
+    // for the host call: a lock command's case ran F_GETFD on the host's
+    // fd, which the vCPU thread's filter refused (EPERM; F_SETFL, which it
+    // admits, would have set the host's flags from a monitor address).
+    // A whole F_GETLK writes the struct, a whole F_GETFD leaves it.
+    int fd = open("lockfile", O_RDWR | O_CREAT, 0600);
+    if (fd < 0) return report("open lockfile", -1), 1;
+    field = HC_A1, value_a = F_GETLK, value_b = F_GETFD;
+    pthread_t t = start(flipper, NULL);
+    long getlk = 0, getfd = 0, other = 0;
+    char first_other[96] = "";
+    while (now() < until) {
+      struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+      long r = syscall(SYS_fcntl, fd, F_GETLK, &lk);
+      if (r == 0 && lk.l_type == F_UNLCK) getlk++;
+      else if (r == 0 && lk.l_type == F_WRLCK) getfd++;
+      else if (!other++)
+        snprintf(first_other, sizeof first_other, "%ld (%s), l_type %d", r, r < 0 ? errname(errno) : "ok", lk.l_type);
+    }
+    finish(t);
+    printf("fcntl GETLK seen: %s\nfcntl GETFD seen: %s\nfcntl other results: %ld\n", yes(getlk), yes(getfd), other);
+    if (other) printf("fcntl first other result: %s\n", first_other);
+    return 0;
+  }
+
   if (!strcmp(mode, "canary")) {
     pthread_t t = start(getppids, NULL);
     getppids(NULL);
@@ -432,6 +458,6 @@ int main(int argc, char **argv) {
 
   if (!strcmp(mode, "fuzz")) return fuzz(argc > 2 ? atof(argv[2]) : 1.0, argc > 3 ? strtoull(argv[3], NULL, 0) : (uint64_t)time(NULL));
 
-  printf("usage: races slot-write|setsockopt-len|sigaction-ptr|nr-flip|rflags|memfd-threads|linger|fuzz [SECONDS [SEED]]\n");
+  printf("usage: races slot-write|setsockopt-len|sigaction-ptr|nr-flip|rflags|memfd-threads|linger|cwd|fcntl-cmd|canary|fuzz [SECONDS [SEED]]\n");
   return 2;
 }
