@@ -1317,8 +1317,13 @@ RunResult Vcpu::Run() {
         result.kind = RunResult::kError;
         const kvm_regs& r = Regs();
         const kvm_sregs& sr = Sregs();
-        result.message = "the guest CPU shut down (triple fault) at rip " + Hex(r.rip) + " (cs " + Hex(sr.cs.selector) +
-                         "), rsp " + Hex(r.rsp) + ", cr2 " + Hex(sr.cr2);
+        // AMD-V puts the vCPU in its reset state on a shutdown (VT-x and PVM
+        // leave the registers of the fault): those would point at the BIOS.
+        if (r.rip == 0xfff0 && sr.cs.selector == 0xf000)
+          result.message = "the guest CPU shut down (triple fault); KVM reset it, so the registers at the fault are lost";
+        else
+          result.message = "the guest CPU shut down (triple fault) at rip " + Hex(r.rip) + " (cs " + Hex(sr.cs.selector) +
+                           "), rsp " + Hex(r.rsp) + ", cr2 " + Hex(sr.cr2);
         return result;
       }
       case KVM_EXIT_INTERNAL_ERROR:
