@@ -185,24 +185,12 @@ mkdirSync(logs, { recursive: true });
 const preload = KINDS[kind].runtimes.map(runtimePath).join(" ");
 // The debuggers the tests drive run without the runtime: gdb with ASan
 // preloaded hangs before it prints its version (and they are not ours).
-// Wrappers first in PATH take the runtime out of LD_PRELOAD, keeping the
-// rest (the harness's own shim).
+// A static stand-in first in PATH takes the runtime out of LD_PRELOAD
+// (scripts/sanitize/unpreload.c).
 const wrappers = join(logs, "bin");
 mkdirSync(wrappers);
-for (const tool of ["gdb", "gdbserver", "lldb"]) {
-  const real = spawnSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).stdout.trim();
-  if (!real.startsWith("/")) continue;
-  writeFileSync(
-    join(wrappers, tool),
-    `#!/bin/sh
-keep=""
-for lib in $LD_PRELOAD; do case " $TOROV_SANITIZE_PRELOAD " in *" $lib "*) ;; *) keep="$keep\${keep:+ }$lib" ;; esac; done
-if [ -n "$keep" ]; then export LD_PRELOAD="$keep"; else unset LD_PRELOAD; fi
-exec ${real} "$@"
-`,
-    { mode: 0o755 },
-  );
-}
+run("building the debuggers' stand-in", process.env.CC || "gcc", ["-static", "-O2", "-o", join(wrappers, "unpreload"), "scripts/sanitize/unpreload.c"]);
+for (const tool of ["gdb", "gdbserver", "lldb"]) symlinkSync("unpreload", join(wrappers, tool));
 const env = {
   ...process.env,
   TOROV_ADDON: addon,
@@ -212,6 +200,7 @@ const env = {
   TOROV_TEST_TIME_SCALE: process.env.TOROV_TEST_TIME_SCALE ?? (here ? "4" : "24"),
   TOROV_SANITIZE_PRELOAD: preload,
   PATH: `${wrappers}:${process.env.PATH}`,
+  TOROV_UNPRELOAD_DIR: wrappers,
 };
 // The runtime comes first in LD_PRELOAD, before the harness's own shim
 // (test/harness/tss-type.c), which is in LD_PRELOAD already in its guest.
