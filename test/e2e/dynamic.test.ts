@@ -125,3 +125,38 @@ test("the interpreter is looked up in the MountPoint only: a symlink or .. out o
   refused((root, interp) => symlinkSync(`../../../../../../../..${host}`, join(root, interp)), new RegExp(I));
   refused((root, interp) => symlinkSync("/proc/self/root" + host, join(root, interp)), new RegExp(I));
 });
+
+/** The host's own `program`, run natively and under torov with what it loads copied in: the same answer. */
+function hostProgram(name: string) {
+  const which = spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).stdout.trim();
+  return which.startsWith("/") ? realpathSync(which) : undefined;
+}
+
+for (const [name, args, input, setup] of [
+  // -n: numbers for owners (the guest has no /etc/passwd); --time-style=+: no times. -l asks for ACLs and labels (getxattr).
+  ["ls", ["-lna", "--time-style=+", "/d"], "", (root: string) => {
+    mkdirSync(join(root, "d"));
+    writeFileSync(join(root, "d", "f.txt"), "twelve bytes");
+    symlinkSync("f.txt", join(root, "d", "link"));
+  }],
+  ["sort", ["-r"], "b\na\nc\n", () => {}],
+  ["sha256sum", ["/f.txt"], "", (root: string) => writeFileSync(join(root, "f.txt"), "hello\n")],
+  ["sqlite3", [":memory:", "create table t(x); insert into t values (3),(1),(2); select group_concat(x) from (select x from t order by x);"], "", () => {}],
+] as const) {
+  const path = hostProgram(name);
+  test(`the host's ${name} runs as it does natively`, { skip: !path && `${name} is not installed` }, () => {
+    const root = loaderRoot(path!);
+    setup(root);
+    // Natively, in the same folder: the guest's "/" is root.
+    const nativeArgs = args.map((a) => (a.startsWith("/") ? join(root, a) : a));
+    // A HOME that is nowhere: sqlite3 looks for ~/.sqliterc.
+    const env = { HOME: "/nonexistent" };
+    const native = spawnSync(path!, nativeArgs, { encoding: "utf8", input, env });
+    const manifest = writeManifest(dirname(root), { binary: path!, mountPoint: root, args: [...args], env });
+    const r = torov(["run", manifest], { input });
+    assert.equal(r.stderr, native.stderr.replaceAll(root, ""));
+    assert.equal(r.status, native.status);
+    assert.equal(r.stdout, native.stdout.replaceAll(root, ""));
+    assert.notEqual(r.stdout, "");
+  });
+}
