@@ -7,12 +7,13 @@
 // libraries it needs, at the paths the host has them.
 
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { parseElf } from "../../src/vmm/elf.js";
 import { guest, tempDir, torov, writeManifest } from "../helpers.js";
+import { gdbBatch, hasGdb, startDebug } from "./debugger.js";
 
 const VARIANTS = ["dynamic", "dynamic.nopie", "dynamic.musl"].filter((v) => existsSync(guest(v)));
 
@@ -160,3 +161,44 @@ for (const [name, args, input, setup] of [
     assert.notEqual(r.stdout, "");
   });
 }
+
+test("GDB on a dynamic program: its libraries, a breakpoint in libc, bt through libc, as under gdbserver", { skip: (!GLIBC || !hasGdb() || spawnSync("gdbserver", ["--version"]).status !== 0) && "gdb, gdbserver or the dynamic guest is missing" }, async () => {
+  const script = ["break main", "continue", "info sharedlibrary", "break write", "continue", "bt", "finish", "continue"];
+  // Where things are differs between a native process and the VM, and a
+  // native one has a vDSO; which things, and in which order, must not.
+  const normalize = (out: string) =>
+    out
+      .split("\n")
+      .filter((l) => !/Reading|warning|File transfers|^Remote debugging|^Listening|^Process .* created|^Detaching|linux-vdso|^Run till exit|^Value returned/.test(l))
+      .map((l) =>
+        l
+          .replace(/0x[0-9a-f]+/g, "ADDR")
+          .replace(/target:/g, "")
+          .replace(/\(process \d+\)|\(Remote target\)/g, "(PROCESS)")
+          .replace(/ +/g, " "),
+      )
+      .join("\n");
+  const binary = guest("dynamic");
+  // Without LD_PRELOAD: test/harness preloads a shim of its own, which would be one more library natively.
+  const { LD_PRELOAD: _, ...env } = process.env;
+  const server = spawn("gdbserver", ["--once", "127.0.0.1:0", binary], { stdio: ["ignore", "pipe", "pipe"], env });
+  let banner = "";
+  const port = await new Promise<number>((resolve, reject) => {
+    server.stderr!.on("data", (d) => {
+      banner += d;
+      const m = /Listening on port (\d+)/.exec(banner);
+      if (m) resolve(Number(m[1]));
+    });
+    server.on("exit", () => reject(new Error(banner)));
+  });
+  const native = gdbBatch(port, script);
+  const root = loaderRoot(binary);
+  const d = await startDebug(writeManifest(dirname(root), { binary, mountPoint: root }));
+  const vm = gdbBatch(d.port, script);
+  await d.done;
+  assert.match(vm.output, /Breakpoint 1, main \(argc=1, argv=0x[0-9a-f]+\) at dynamic\/dynamic\.c:\d+/);
+  assert.match(vm.output, /^0x[0-9a-f]+ +0x[0-9a-f]+ +Yes +target:\/lib\/x86_64-linux-gnu\/libc\.so\.6$/m);
+  assert.match(vm.output, /Breakpoint 2, .*write/);
+  assert.match(vm.output, / in __libc_start_call_main /);
+  assert.equal(normalize(vm.output), normalize(native.output));
+});
