@@ -7,13 +7,13 @@
 // libraries it needs, at the paths the host has them.
 
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { parseElf } from "../../src/vmm/elf.js";
 import { guest, tempDir, torov, writeManifest } from "../helpers.js";
-import { gdbBatch, hasGdb, startDebug } from "./debugger.js";
+import { gdbBatch, hasGdb, startDebug, startGdbserver } from "./debugger.js";
 
 const VARIANTS = ["dynamic", "dynamic.nopie", "dynamic.musl"].filter((v) => existsSync(guest(v)));
 
@@ -181,16 +181,7 @@ test("GDB on a dynamic program: its libraries, a breakpoint in libc, bt through 
   const binary = guest("dynamic");
   // Without LD_PRELOAD: test/harness preloads a shim of its own, which would be one more library natively.
   const { LD_PRELOAD: _, ...env } = process.env;
-  const server = spawn("gdbserver", ["--once", "127.0.0.1:0", binary], { stdio: ["ignore", "pipe", "pipe"], env });
-  let banner = "";
-  const port = await new Promise<number>((resolve, reject) => {
-    server.stderr!.on("data", (d) => {
-      banner += d;
-      const m = /Listening on port (\d+)/.exec(banner);
-      if (m) resolve(Number(m[1]));
-    });
-    server.on("exit", () => reject(new Error(banner)));
-  });
+  const port = await startGdbserver(binary, [], env);
   const native = gdbBatch(port, script);
   const root = loaderRoot(binary);
   const d = await startDebug(writeManifest(dirname(root), { binary, mountPoint: root }));
