@@ -106,6 +106,7 @@ Napi::Function NativeMachine::Define(Napi::Env env) {
                          InstanceMethod<&NativeMachine::AddMapping>("addMapping"),
                          InstanceMethod<&NativeMachine::Write>("write"),
                          InstanceMethod<&NativeMachine::Fill>("fill"),
+                         InstanceMethod<&NativeMachine::OpenGuestFile>("openGuestFile"),
                          InstanceMethod<&NativeMachine::SnapshotProgram>("snapshotProgram"),
                          InstanceMethod<&NativeMachine::MapProgram>("mapProgram"),
                          InstanceMethod<&NativeMachine::CopyProgram>("copyProgram"),
@@ -260,6 +261,21 @@ Napi::Value NativeMachine::Write(const Napi::CallbackInfo& info) {
                                                 " is outside the application's memory");
   std::memcpy(dst, bytes.Data(), bytes.ByteLength());
   return info.Env().Undefined();
+}
+
+// openGuestFile(path): the loader's way to a file in what the guest sees
+// (a program's interpreter), resolved as the guest's own open(path,
+// O_RDONLY) would be, from "/". Returns a host fd, read-only and
+// close-on-exec, that the caller closes; or -errno. O_NONBLOCK: a FIFO
+// does not wait for a writer (the caller refuses what is not a file).
+Napi::Value NativeMachine::OpenGuestFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw Napi::TypeError::New(env, "Expected openGuestFile(path)");
+  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::string abs;
+  int r = process_->paths.Join(process_->fds, AT_FDCWD, path, &abs);
+  if (r == 0) r = process_->paths.Open(abs, O_RDONLY | O_NONBLOCK, 0);
+  return Napi::Number::New(env, r);
 }
 
 // snapshotProgram(fd, ranges): the loader's copy of the program's

@@ -43,6 +43,7 @@ class NativeMachine : public Napi::ObjectWrap<NativeMachine> {
   Napi::Value AddMapping(const Napi::CallbackInfo& info);
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value Fill(const Napi::CallbackInfo& info);
+  Napi::Value OpenGuestFile(const Napi::CallbackInfo& info);
   Napi::Value SnapshotProgram(const Napi::CallbackInfo& info);
   Napi::Value MapProgram(const Napi::CallbackInfo& info);
   Napi::Value CopyProgram(const Napi::CallbackInfo& info);

@@ -132,6 +132,30 @@ int64_t Faccessat2(Process& g, Task& t, const Args& a) {
   return AccessAt(g, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]), static_cast<int>(a[3]));
 }
 
+// Extended attributes: the guest's files have none, as on a file system
+// that keeps none: a get finds nothing (ENODATA), a list is empty, a set
+// or remove is refused (EOPNOTSUPP). The path or fd is looked up first, so
+// ENOENT, ENOTDIR and EBADF come as Linux gives them. The host's own
+// attributes (security labels, ACLs, file capabilities) stay the host's.
+int64_t XattrAt(Process& g, uint64_t path, bool nofollow, int64_t answer) {
+  Fd fd;
+  if (int r = ResolvePath(g, kFdCwd, path, nofollow, false, &fd); r < 0) return r;
+  return answer;
+}
+int64_t XattrOfFd(Process& g, uint64_t fd, int64_t answer) { return g.fds.Get(fd) ? answer : -EBADF; }
+int64_t Getxattr(Process& g, Task& t, const Args& a) { return XattrAt(g, a[0], false, -ENODATA); }
+int64_t Lgetxattr(Process& g, Task& t, const Args& a) { return XattrAt(g, a[0], true, -ENODATA); }
+int64_t Fgetxattr(Process& g, Task& t, const Args& a) { return XattrOfFd(g, a[0], -ENODATA); }
+int64_t Listxattr(Process& g, Task& t, const Args& a) { return XattrAt(g, a[0], false, 0); }
+int64_t Llistxattr(Process& g, Task& t, const Args& a) { return XattrAt(g, a[0], true, 0); }
+int64_t Flistxattr(Process& g, Task& t, const Args& a) { return XattrOfFd(g, a[0], 0); }
+int64_t Setxattr(Process& g, Task& t, const Args& a) { return XattrAt(g, a[0], false, -EOPNOTSUPP); }
+int64_t Lsetxattr(Process& g, Task& t, const Args& a) { return XattrAt(g, a[0], true, -EOPNOTSUPP); }
+int64_t Fsetxattr(Process& g, Task& t, const Args& a) { return XattrOfFd(g, a[0], -EOPNOTSUPP); }
+int64_t Removexattr(Process& g, Task& t, const Args& a) { return XattrAt(g, a[0], false, -EOPNOTSUPP); }
+int64_t Lremovexattr(Process& g, Task& t, const Args& a) { return XattrAt(g, a[0], true, -EOPNOTSUPP); }
+int64_t Fremovexattr(Process& g, Task& t, const Args& a) { return XattrOfFd(g, a[0], -EOPNOTSUPP); }
+
 int64_t Getdents64(Process& g, Task& t, const Args& a) {
   const std::shared_ptr<OpenFile> f = g.fds.Get(a[0]);
   if (!f) return -EBADF;
@@ -646,6 +670,18 @@ void RegisterFileHypercalls(HypercallTable& table) {
   table.handlers[SYS_faccessat] = Faccessat;
   table.handlers[SYS_faccessat2] = Faccessat2;
   table.handlers[SYS_getdents64] = Getdents64;
+  table.handlers[SYS_getxattr] = Getxattr;
+  table.handlers[SYS_lgetxattr] = Lgetxattr;
+  table.handlers[SYS_fgetxattr] = Fgetxattr;
+  table.handlers[SYS_listxattr] = Listxattr;
+  table.handlers[SYS_llistxattr] = Llistxattr;
+  table.handlers[SYS_flistxattr] = Flistxattr;
+  table.handlers[SYS_setxattr] = Setxattr;
+  table.handlers[SYS_lsetxattr] = Lsetxattr;
+  table.handlers[SYS_fsetxattr] = Fsetxattr;
+  table.handlers[SYS_removexattr] = Removexattr;
+  table.handlers[SYS_lremovexattr] = Lremovexattr;
+  table.handlers[SYS_fremovexattr] = Fremovexattr;
   table.handlers[SYS_statfs] = Statfs;
   table.handlers[SYS_fstatfs] = Fstatfs;
   table.handlers[SYS_mkdir] = Mkdir;

@@ -52,6 +52,10 @@ export interface ElfImage {
   readonly phnum: number;
   readonly segments: readonly ElfSegment[];
   readonly loads: readonly ElfSegment[];
+  /** The interpreter's path (PT_INTERP), for a dynamically linked program; see interpSegment. */
+  readonly interp?: string;
+  /** PT_INTERP: where interp's bytes are (parseElf reads them when they lie in the bytes it was given). */
+  readonly interpSegment?: ElfSegment;
 }
 
 export function isElf(buf: Uint8Array): boolean {
@@ -60,6 +64,8 @@ export function isElf(buf: Uint8Array): boolean {
 
 /** The end of a process's address space on x86-64 (47 bits, as Linux's TASK_SIZE). */
 export const USER_TOP = 2 ** 47;
+/** Linux takes an interpreter path of at most PATH_MAX bytes, its NUL included. */
+export const MAX_INTERP = 4096;
 /** Linux reads at most 64 KiB of program headers (fs/binfmt_elf.c); so do we. */
 export const MAX_PHDR_BYTES = 65536;
 
@@ -117,19 +123,17 @@ export function parseElf(buf: Buffer, name: string, fileSize = buf.length, table
     });
   }
 
-  const interp = segments.find((s) => s.type === PT_INTERP);
-  if (interp) {
-    let path = "";
-    if (interp.offset < buf.length) {
-      const end = Math.min(buf.length, interp.offset + Math.min(interp.filesz, 256));
-      // The file's bytes go into a one-line message: escape all but printable ASCII.
-      path = buf
-        .subarray(interp.offset, end)
-        .toString("latin1")
-        .replace(/\0.*$/s, "")
-        .replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
-    }
-    fail(`is dynamically linked${path ? ` (it needs ${path})` : ""}; torov runs static programs for now: rebuild it with -static (or -static-pie)`);
+  // The interpreter (PT_INTERP, the first as Linux takes it): its path is
+  // read here when the bytes are in `buf`, else by the caller (readImage).
+  const interpSeg = segments.find((s) => s.type === PT_INTERP);
+  let interp: string | undefined;
+  if (interpSeg) {
+    if (interpSeg.filesz < 2 || interpSeg.filesz > MAX_INTERP)
+      fail(`its interpreter path (PT_INTERP) is ${interpSeg.filesz} bytes long: Linux takes 2 to ${MAX_INTERP} (PATH_MAX)`);
+    if (interpSeg.offset > fileSize || interpSeg.filesz > fileSize - interpSeg.offset)
+      fail(`truncated: its interpreter path (PT_INTERP) needs bytes ${interpSeg.offset}..${interpSeg.offset + interpSeg.filesz} but the file has ${fileSize}`);
+    if (interpSeg.offset + interpSeg.filesz <= buf.length)
+      interp = interpreterPath(buf.subarray(interpSeg.offset, interpSeg.offset + interpSeg.filesz), name);
   }
   if (type === ET_DYN && entry === 0) fail("is a shared library, not a program");
 
@@ -142,13 +146,34 @@ export function parseElf(buf: Buffer, name: string, fileSize = buf.length, table
       fail(`truncated: segment ${i} needs bytes ${s.offset}..${s.offset + s.filesz} but the file has ${fileSize}`);
     if (s.vaddr + s.memsz > USER_TOP) fail(`segment ${i} extends past the address space`);
   });
-  return { type: type === ET_EXEC ? "exec" : "dyn", entry, phoff, phnum, segments, loads };
+  return { type: type === ET_EXEC ? "exec" : "dyn", entry, phoff, phnum, segments, loads, interp, interpSegment: interpSeg };
 }
 
 export interface ElfSymbol {
   readonly name: string;
   readonly value: number;
   readonly size: number;
+}
+
+/** Printable ASCII as it is, other bytes as \xNN: file bytes in a one-line message. */
+export function printable(bytes: Buffer): string {
+  return bytes.toString("latin1").replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
+/**
+ * The path in a PT_INTERP segment's bytes: NUL-terminated as Linux demands
+ * (the string ends at its first NUL), and UTF-8, which is how paths reach
+ * the monitor.
+ */
+export function interpreterPath(bytes: Buffer, name: string): string {
+  if (bytes[bytes.length - 1] !== 0)
+    throw new TorovError(`${name}: its interpreter path (PT_INTERP) is not NUL-terminated: "${printable(bytes.subarray(0, 256))}"`, "EBINARY");
+  const raw = bytes.subarray(0, bytes.indexOf(0));
+  if (raw.length === 0) throw new TorovError(`${name}: its interpreter path (PT_INTERP) is empty`, "EBINARY");
+  const path = raw.toString("utf8");
+  if (!Buffer.from(path, "utf8").equals(raw))
+    throw new TorovError(`${name}: its interpreter path (PT_INTERP) is not UTF-8: "${printable(raw.subarray(0, 256))}"`, "EBINARY");
+  return path;
 }
 
 /** Function and object symbols from .symtab, sorted by address. Lenient. */

@@ -1,12 +1,16 @@
-// Loading a program into guest memory: a static x86-64 ELF (ET_EXEC, or
-// ET_DYN static-pie relocated to PIE_BASE) or ToroV's flat .bin (raw code
-// loaded at Startaddr, 0x400200 by default).
+// Loading a program into guest memory: an x86-64 ELF (ET_EXEC, or ET_DYN
+// relocated to PIE_BASE) or ToroV's flat .bin (raw code loaded at
+// Startaddr, 0x400200 by default). A dynamically linked program's
+// interpreter (PT_INTERP) is found in what the guest sees and loaded at the
+// top of the mmap area, as Linux's binfmt_elf loads it; the guest starts at
+// its entry.
 
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
 import { basename, extname } from "node:path";
+import { ERRNO } from "../trace/errno.js";
 import { TorovError } from "./errors.js";
-import { isElf, MAX_PHDR_BYTES, parseElf, PF_R, PF_W, PF_X, PT_LOAD, PT_PHDR, type ElfImage } from "./elf.js";
-import { FLAT_DEFAULT_START, PAGE, pageDown, pageUp, PIE_BASE, planLayout, type Layout } from "./layout.js";
+import { interpreterPath, isElf, MAX_PHDR_BYTES, parseElf, PF_R, PF_W, PF_X, PT_LOAD, PT_PHDR, type ElfImage, type ElfSegment } from "./elf.js";
+import { FLAT_DEFAULT_START, MIN_HEAP, PAGE, pageDown, pageUp, PIE_BASE, planLayout, type Layout } from "./layout.js";
 import type { NativeMachine } from "./native.js";
 
 const PROT_READ = 1;
@@ -27,6 +31,21 @@ export interface LoadedImage {
   readonly elf?: ElfImage;
   /** The whole file, read on demand (for symbols, the debugger's vFile). */
   contents(): Buffer;
+  /** A dynamically linked program's interpreter, as loaded (loadInterpreter). */
+  readonly interp?: LoadedInterpreter;
+}
+
+export interface LoadedInterpreter {
+  /** Its path in the guest (PT_INTERP). */
+  readonly path: string;
+  /** Load bias, AT_BASE: where its address 0 is. */
+  readonly bias: number;
+  readonly entry: number;
+  readonly elf: ElfImage;
+  /** The lowest address it took: the mmap area goes on below it. */
+  readonly low: number;
+  /** Its file as read when it was loaded. */
+  readonly bytes: Buffer;
 }
 
 /** An open program file: its head parsed, its segments still to be mapped. */
@@ -76,7 +95,10 @@ export function readImage(path: string, startaddr: number | undefined): ProgramF
         const bytes = head.readUInt16LE(0x38) * 56;
         if (phoff + bytes > head.length && phoff + bytes <= size && bytes <= MAX_PHDR_BYTES) table = readAt(fd, phoff, bytes);
       }
-      return { path, fd, size, head, elf: parseElf(head, path, size, table) };
+      let elf = parseElf(head, path, size, table);
+      const seg = elf.interpSegment;
+      if (seg && elf.interp === undefined) elf = { ...elf, interp: interpreterPath(readAt(fd, seg.offset, seg.filesz), path) };
+      return { path, fd, size, head, elf };
     }
     if (startaddr !== undefined || extname(path) === ".bin") {
       if (size === 0) throw new TorovError(`${path}: is empty`, "EBINARY");
@@ -95,6 +117,32 @@ export function closeProgram(program: ProgramFile): void {
 
 function protOf(flags: number): number {
   return (flags & PF_R ? PROT_READ : 0) | (flags & PF_W ? PROT_WRITE : 0) | (flags & PF_X ? PROT_EXEC : 0);
+}
+
+/**
+ * Maps the pages of `loads` at `bias` with their permissions. Segments may
+ * share a page (old linkers): that page gets both permissions.
+ */
+function mapSegments(m: NativeMachine, loads: readonly ElfSegment[], bias: number, name: string, path: string): void {
+  const bounds = new Set<number>();
+  for (const s of loads) {
+    bounds.add(pageDown(bias + s.vaddr));
+    bounds.add(pageUp(bias + s.vaddr + s.memsz));
+  }
+  const edges = [...bounds].sort((a, b) => a - b);
+  for (let i = 0; i + 1 < edges.length; i++) {
+    const [a, b] = [edges[i], edges[i + 1]];
+    let prot = 0;
+    let covered = false;
+    for (const s of loads) {
+      if (pageDown(bias + s.vaddr) < b && pageUp(bias + s.vaddr + s.memsz) > a) {
+        prot |= protOf(s.flags);
+        covered = true;
+      }
+    }
+    if (covered && !m.addMapping(a, b, prot, "image", name))
+      throw new TorovError(`${path}: cannot map its segment at 0x${a.toString(16)}`, "EMEMORY");
+  }
 }
 
 /** Maps a program opened by readImage() into `m`; returns where it went. */
@@ -123,26 +171,7 @@ export function loadImage(m: NativeMachine, program: ProgramFile, memoryMiB: num
   }
   const layout = planLayout(m.appLow, m.appHigh, low, high, memoryMiB, path);
 
-  // Segments may share a page (old linkers): that page gets both permissions.
-  const bounds = new Set<number>();
-  for (const s of elf.loads) {
-    bounds.add(pageDown(bias + s.vaddr));
-    bounds.add(pageUp(bias + s.vaddr + s.memsz));
-  }
-  const edges = [...bounds].sort((a, b) => a - b);
-  for (let i = 0; i + 1 < edges.length; i++) {
-    const [a, b] = [edges[i], edges[i + 1]];
-    let prot = 0;
-    let covered = false;
-    for (const s of elf.loads) {
-      if (pageDown(bias + s.vaddr) < b && pageUp(bias + s.vaddr + s.memsz) > a) {
-        prot |= protOf(s.flags);
-        covered = true;
-      }
-    }
-    if (covered && !m.addMapping(a, b, prot, "image", name))
-      throw new TorovError(`${path}: cannot map its segment at 0x${a.toString(16)}`, "EMEMORY");
-  }
+  mapSegments(m, elf.loads, bias, name, path);
   // The segments' bytes come from a copy of them made now, never from the
   // file itself, which anyone may rewrite or truncate while the guest runs
   // (native/snapshot.h). A file that ends sooner than its headers said a
@@ -181,4 +210,78 @@ export function loadImage(m: NativeMachine, program: ProgramFile, memoryMiB: num
     if (holder) phdr = bias + holder.vaddr + (elf.phoff - holder.offset);
   }
   return { format: "elf", path, name, bias, entry: bias + elf.entry, phdr, phnum: elf.phnum, layout, elf, contents };
+}
+
+/** The most an interpreter file may hold: ld.so is a quarter of a MiB, musl's libc under one. */
+const MAX_INTERP_FILE = 64 << 20;
+
+const hex = (n: number) => `0x${n.toString(16)}`;
+
+/**
+ * Finds `image`'s interpreter in what the guest sees, as Linux's exec finds
+ * it (opened from "/" of the guest, its symlinks followed there), and loads
+ * it right below the mmap area's top, which then goes on below it. Its
+ * bytes are read once, checked, and copied from that copy. Every problem
+ * is a TorovError naming the program and the interpreter.
+ */
+export function loadInterpreter(m: NativeMachine, image: LoadedImage, mountPoint: string | undefined): LoadedInterpreter {
+  const path = image.elf?.interp;
+  if (path === undefined) throw new RangeError("loadInterpreter: not a dynamically linked program");
+  const what = `${image.path}: its interpreter ${path}`;
+  const fd = m.openGuestFile(path);
+  if (fd < 0) {
+    const err = -fd;
+    const where = mountPoint ? `in its MountPoint (${mountPoint})` : "(the manifest gives it no MountPoint)";
+    if (err === 2 /* ENOENT */)
+      throw new TorovError(`${what} is not in what the guest sees: it is missing ${where}; copy it there with the libraries it loads, or build the program with -static`, "EBINARY");
+    if (err === 20 /* ENOTDIR */) throw new TorovError(`${what} is not in what the guest sees: a part of the path is not a folder ${where}`, "EBINARY");
+    if (err === 13 /* EACCES */) throw new TorovError(`${what}: permission denied`, "EBINARY");
+    if (err === 40 /* ELOOP */) throw new TorovError(`${what}: too many symbolic links`, "EBINARY");
+    if (err === 36 /* ENAMETOOLONG */) throw new TorovError(`${what}: its name is too long`, "EBINARY");
+    const [code, text] = ERRNO.get(err) ?? [`errno ${err}`, "unknown error"];
+    throw new TorovError(`${what}: cannot be opened: ${text} (${code})`, "EBINARY");
+  }
+  let bytes: Buffer;
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw new TorovError(`${what} is a directory, not a program`, "EBINARY");
+    if (!st.isFile()) throw new TorovError(`${what} is not a regular file`, "EBINARY");
+    if (st.size > MAX_INTERP_FILE) throw new TorovError(`${what} is ${st.size} bytes, more than the ${MAX_INTERP_FILE >> 20} MiB an interpreter may be`, "EBINARY");
+    // Read once: what is checked below is what is copied.
+    bytes = readAt(fd, 0, st.size);
+  } finally {
+    closeSync(fd);
+  }
+  if (!isElf(bytes)) throw new TorovError(`${what} is not an ELF file`, "EBINARY");
+  const elf = parseElf(bytes, what, bytes.length);
+  if (elf.interp !== undefined || elf.interpSegment) throw new TorovError(`${what} is itself dynamically linked (it asks for ${elf.interp ?? "an interpreter"})`, "EBINARY");
+
+  let low = Infinity;
+  let high = 0;
+  for (const s of elf.loads) {
+    low = Math.min(low, pageDown(s.vaddr));
+    high = Math.max(high, pageUp(s.vaddr + s.memsz));
+  }
+  const { layout } = image;
+  let bias: number;
+  if (elf.type === "dyn") {
+    // Top-down, as the first mmap would place it.
+    bias = pageDown(layout.mmapTop - (high - low)) - low;
+  } else {
+    bias = 0; // an ET_EXEC interpreter goes where it is linked, if that is free
+    if (low < layout.imageHigh && high > layout.imageLow)
+      throw new TorovError(`${what} is linked at ${hex(low)}..${hex(high)}, over the program (${hex(layout.imageLow)}..${hex(layout.imageHigh)})`, "EBINARY");
+    if (high > layout.mmapTop) throw new TorovError(`${what} is linked at ${hex(low)}..${hex(high)}, beyond the mmap area (it ends at ${hex(layout.mmapTop)})`, "EMEMORY");
+  }
+  if (bias + low < layout.brk + MIN_HEAP)
+    throw new TorovError(`${what} does not fit in Memory with the program: it needs ${(high - low) >> 10} KiB; set "Memory" higher`, "EMEMORY");
+  mapSegments(m, elf.loads, bias, basename(path), what);
+  for (const s of elf.loads) {
+    const at = bias + s.vaddr;
+    if (s.filesz > 0) m.write(at, bytes.subarray(s.offset, s.offset + s.filesz));
+    // The rest of the last file page, and .bss, read zero.
+    const end = pageUp(at + s.memsz);
+    if (end > at + s.filesz) m.fill(at + s.filesz, end - (at + s.filesz), 0);
+  }
+  return { path, bias, entry: bias + elf.entry, elf, low: bias + low, bytes };
 }

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { TorovError } from "./errors.js";
-import { closeProgram, loadImage, readImage, type LoadedImage } from "./image.js";
+import { closeProgram, loadImage, loadInterpreter, readImage, type LoadedImage } from "./image.js";
 import { loadManifest, type Manifest } from "./manifest.js";
 import { native, type NativeMachine, type NativeRunResult } from "./native.js";
 import { Policy } from "./policy.js";
@@ -76,7 +76,8 @@ export class Machine {
       stdio: options.stdio ? [...options.stdio] : undefined,
       userSlots: process.env.TOROV_TEST_USER_SLOTS === "1",
       });
-      this.image = loadImage(this.native, program, manifest.memoryMiB, manifest.startaddr);
+      const image = loadImage(this.native, program, manifest.memoryMiB, manifest.startaddr);
+      this.image = image.elf?.interp !== undefined ? { ...image, interp: loadInterpreter(this.native, image, manifest.mountPoint) } : image;
     } finally {
       closeProgram(program);
     }
@@ -85,7 +86,7 @@ export class Machine {
     if (!m.addMapping(layout.stackLow, layout.stackHigh, 3, "stack"))
       throw new TorovError(`${manifest.path}: no room for the stack`, "EMEMORY");
     m.setBrk(layout.brk);
-    m.setMmapTop(layout.mmapTop);
+    m.setMmapTop(this.image.interp?.low ?? layout.mmapTop);
 
     this.argv = [exeName, ...manifest.args, ...(options.args ?? [])];
     const envp = Object.entries(manifest.env).map(([k, v]) => `${k}=${v}`);
@@ -98,7 +99,7 @@ export class Machine {
       [AT_PHDR, this.image.phdr],
       [AT_PHENT, 56],
       [AT_PHNUM, this.image.phnum],
-      [AT_BASE, 0],
+      [AT_BASE, this.image.interp?.bias ?? 0],
       [AT_FLAGS, 0],
       [AT_ENTRY, this.image.entry],
       [AT_UID, process.getuid?.() ?? 0],
@@ -128,7 +129,7 @@ export class Machine {
   start(): Promise<RunOutcome> {
     if (this.running) return this.running;
     this.running = new Promise((resolve) => {
-      this.native.start({ rip: this.image.entry, rsp: this.stack.rsp }, (r: NativeRunResult) =>
+      this.native.start({ rip: this.image.interp?.entry ?? this.image.entry, rsp: this.stack.rsp }, (r: NativeRunResult) =>
         resolve(outcome(r, this.image)),
       );
     });

@@ -89,6 +89,12 @@ export interface NativeMachine {
   write(addr: number, bytes: Uint8Array): void;
   fill(addr: number, length: number, byte: number): void;
   /**
+   * Opens `path` as the guest's own open(path, O_RDONLY) would find it, in
+   * its MountPoint: a host fd (read-only, close-on-exec, non-blocking) the
+   * caller closes, or -errno.
+   */
+  openGuestFile(path: string): number;
+  /**
    * Copies `ranges` of the program file `fd` (file offsets, [start, end)
    * pairs) for the guest: what mapProgram and copyProgram take bytes from.
    * TorovError (EBINARY) when the file ends before a range.

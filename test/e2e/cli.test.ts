@@ -56,7 +56,7 @@ test("files that are not x86-64 static programs", () => {
   const arm = Buffer.from(elf);
   arm.writeUInt16LE(183, 0x12);
   expectError(["run", withBinary(arm)], /is an ELF program for 64-bit ARM \(AArch64\)/);
-  expectError(["run", withBinary(readFileSync("/bin/true"))], /prog: is dynamically linked \(it needs \/lib64\/ld-linux-x86-64\.so\.2\); torov runs static programs for now: rebuild it with -static/);
+  expectError(["run", withBinary(readFileSync("/bin/true"))], /prog: its interpreter \/lib64\/ld-linux-x86-64\.so\.2 is not in what the guest sees: it is missing in its MountPoint \(.*\); copy it there with the libraries it loads, or build the program with -static$/);
 });
 
 test("a program that does not fit in Memory", () => {

@@ -55,6 +55,20 @@ export function gdbBatch(port: number, commands: string[], before: string[] = []
 /** GDB waits 2 s for each reply by default: longer where everything is slower (TIME_SCALE). */
 export const REMOTE_TIMEOUT = `set remotetimeout ${Math.round(scaled(2000) / 1000)}`;
 
+/** Starts `gdbserver --once` on a free port for `binary args` run natively; resolves with the port. */
+export function startGdbserver(binary: string, args: string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const server = spawn("gdbserver", ["--once", "127.0.0.1:0", binary, ...args], { stdio: ["ignore", "pipe", "pipe"], env });
+  let banner = "";
+  return new Promise<number>((resolve, reject) => {
+    server.stderr!.on("data", (d) => {
+      banner += d;
+      const m = /Listening on port (\d+)/.exec(banner);
+      if (m) resolve(Number(m[1]));
+    });
+    server.on("exit", () => reject(new Error(banner)));
+  });
+}
+
 export const hasGdb = () => spawnSync("gdb", ["--version"]).status === 0;
 export const hasLldb = () => spawnSync("lldb", ["--version"]).status === 0;
 

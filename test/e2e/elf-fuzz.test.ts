@@ -9,12 +9,13 @@
 // TOROV_FUZZ_SEED, TOROV_FUZZ_PATH, TOROV_FUZZ_RUNS and TOROV_FUZZ_STATS as there.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { test } from "node:test";
 import * as fc from "fast-check";
+import { parseElf } from "../../src/vmm/elf.js";
 import { appHighFor } from "../../src/vmm/layout.js";
 import { Machine } from "../../src/vmm/machine.js";
 import { loadManifest, MAX_MEMORY_MIB, MIN_MEMORY_MIB } from "../../src/vmm/manifest.js";
@@ -161,4 +162,31 @@ test("the Memory advice's model of guest memory is the native machine's", () => 
       m.kill();
     }
   }
+});
+
+test("mutated interpreters: a dynamic program whose ld.so was mutated runs or is refused in one line naming it", { skip: !existsSync(guest("dynamic")) && "no dynamic guest" }, async () => {
+  const program = guest("dynamic");
+  const interp = parseElf(readFileSync(program), program).interp!;
+  const real = readFileSync(realpathSync(interp));
+  const libc = /=> (\/\S+libc\.so\.6) \(0x/.exec(spawnSync("ldd", [program], { encoding: "utf8" }).stdout ?? "")?.[1];
+  assert.ok(libc, "ldd names libc");
+  const dir = tempDir("torov-elf-fuzz-");
+  const root = join(dir, "root");
+  mkdirSync(join(root, dirname(interp)), { recursive: true });
+  mkdirSync(join(root, dirname(libc)), { recursive: true });
+  copyFileSync(realpathSync(libc), join(root, libc));
+  const seen = new Map<string, number>();
+  await fc.assert(
+    fc.asyncProperty(fc.array(mutationArb, { minLength: 1, maxLength: 3 }), async (mutations) => {
+      const at = join(root, interp);
+      rmSync(at, { force: true });
+      writeFileSync(at, mutate(real, mutations), { mode: 0o755 });
+      // The MountPoint is this test's own folder: what a mutated loader does there stays there.
+      const what = check(await run(writeManifest(dir, { binary: program, mountPoint: root, extra: { Memory: 64 } })), program);
+      seen.set(what, (seen.get(what) ?? 0) + 1);
+    }),
+    runs(30),
+  );
+  if (!REPLAY) assert.ok((seen.get("refused") ?? 0) >= 3, JSON.stringify([...seen]));
+  if (process.env.TOROV_FUZZ_STATS) console.error([...seen]);
 });

@@ -8,30 +8,19 @@
 // stopped is caught is a matter of timing (natively as under torov), so
 // those threads' frames are compared only where they are determined.
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { elfSymbols } from "../../src/vmm/elf.js";
 import { guest, scaled } from "../helpers.js";
-import { debugManifest, gdbBatch, hasGdb, hasLldb, Mi, startDebug } from "./debugger.js";
+import { debugManifest, gdbBatch, hasGdb, hasLldb, Mi, startDebug, startGdbserver } from "./debugger.js";
 
 const hasGdbserver = () => spawnSync("gdbserver", ["--version"]).status === 0;
 const skip = (!hasGdb() || !hasGdbserver()) && "gdb or gdbserver is not installed";
 const BINARY = guest("debugthreads");
 
 /** gdbserver --once on the native program; resolves with its port. */
-async function gdbserver(args: string[] = []): Promise<number> {
-  const server = spawn("gdbserver", ["--once", "127.0.0.1:0", BINARY, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let banner = "";
-  return new Promise<number>((resolve, reject) => {
-    server.stderr!.on("data", (d) => {
-      banner += d;
-      const m = /Listening on port (\d+)/.exec(banner);
-      if (m) resolve(Number(m[1]));
-    });
-    server.on("exit", () => reject(new Error(banner)));
-  });
-}
+const gdbserver = (args: string[] = []) => startGdbserver(BINARY, args);
 
 /**
  * What must be the same natively and under torov: process and thread ids

@@ -1,10 +1,10 @@
 // Real GDB against `torov debug`, scripted (gdb -batch) as a user would type
 // it. Nothing is given to GDB locally: it reads the program from the target.
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { test } from "node:test";
 import { guest, native, scaled, tempDir } from "../helpers.js";
-import { debugManifest, gdbBatch, hasGdb, REMOTE_TIMEOUT, startDebug } from "./debugger.js";
+import { debugManifest, gdbBatch, hasGdb, REMOTE_TIMEOUT, startDebug, startGdbserver } from "./debugger.js";
 
 const skip = !hasGdb() && "gdb is not installed";
 
@@ -299,16 +299,7 @@ test("the same session against gdbserver and torov debug gives the same answers"
       )
       .join("\n");
 
-  const server = spawn("gdbserver", ["--once", "127.0.0.1:0", guest("debugme")], { stdio: ["ignore", "pipe", "pipe"] });
-  let banner = "";
-  const gsPort = await new Promise<number>((resolve, reject) => {
-    server.stderr!.on("data", (d) => {
-      banner += d;
-      const m = /Listening on port (\d+)/.exec(banner);
-      if (m) resolve(Number(m[1]));
-    });
-    server.on("exit", () => reject(new Error(banner)));
-  });
+  const gsPort = await startGdbserver(guest("debugme"));
   const native = gdbBatch(gsPort, script);
   const d = await startDebug(debugManifest("debugme"));
   const vm = gdbBatch(d.port, script);

@@ -84,8 +84,37 @@ test("objects, core dumps and shared libraries are not programs", () => {
   rejects(so, /shared library/);
 });
 
-test("dynamically linked programs are refused with a hint", () => {
-  rejects(readFileSync("/bin/true"), /dynamically linked \(it needs \/lib64\/ld-linux-x86-64\.so\.2\); .*rebuild it with -static/);
+test("a dynamically linked program's interpreter is its PT_INTERP path", () => {
+  const elf = parseElf(readFileSync("/bin/true"), "true");
+  assert.equal(elf.interp, "/lib64/ld-linux-x86-64.so.2");
+  assert.equal(parseElf(readFileSync(guest("args")), "args").interp, undefined);
+});
+
+/** minimal() with a second program header, a PT_INTERP of `bytes` (filesz `filesz`) put after the headers. */
+function withInterp(bytes: Buffer, filesz = bytes.length): Buffer {
+  const head = Buffer.alloc(64 + 2 * 56);
+  minimal().copy(head, 0, 0, 64 + 56); // the header and its PT_LOAD
+  head.writeUInt16LE(2, 0x38);
+  const ph = 64 + 56;
+  head.writeUInt32LE(PT_INTERP, ph);
+  head.writeUInt32LE(4, ph + 4);
+  head.writeBigUInt64LE(BigInt(head.length), ph + 8);
+  head.writeBigUInt64LE(BigInt(filesz), ph + 32);
+  head.writeBigUInt64LE(BigInt(filesz), ph + 40);
+  const out = Buffer.concat([head, bytes]);
+  out.writeBigUInt64LE(BigInt(out.length), 64 + 32); // the load covers the file
+  out.writeBigUInt64LE(BigInt(out.length), 64 + 40);
+  return out;
+}
+
+test("interpreter paths Linux refuses are refused: not NUL-terminated, too short or long, past the file, not UTF-8", () => {
+  assert.equal(parseElf(withInterp(Buffer.from("/lib/ld.so\0")), "prog").interp, "/lib/ld.so");
+  assert.equal(parseElf(withInterp(Buffer.from("/lib/ld.so\0junk\0")), "prog").interp, "/lib/ld.so");
+  rejects(withInterp(Buffer.from("/lib/ld.so")), /^prog: its interpreter path \(PT_INTERP\) is not NUL-terminated: "\/lib\/ld\.so"$/);
+  rejects(withInterp(Buffer.from("\0")), /^prog: its interpreter path \(PT_INTERP\) is 1 bytes long: Linux takes 2 to 4096/);
+  rejects(withInterp(Buffer.from("\0\0")), /^prog: its interpreter path \(PT_INTERP\) is empty$/);
+  rejects(withInterp(Buffer.alloc(5000, 0x61)), /^prog: its interpreter path \(PT_INTERP\) is 5000 bytes long/);
+  rejects(withInterp(Buffer.from("/lib/ld.so\0"), 400), /^prog: truncated: its interpreter path \(PT_INTERP\) needs bytes \d+\.\.\d+ but the file has \d+$/);
 });
 
 test("program headers and segments past the end of the file", () => {
@@ -121,11 +150,8 @@ test("symbols from .symtab name addresses", () => {
 // Regressions found by elf-fuzz.test.ts.
 
 test("the interpreter's name is shown on one line, its odd bytes escaped", () => {
-  const b = Buffer.concat([minimal(), Buffer.from("/lib/ld\n\x1b[2J\x9b\0", "latin1")]);
-  b.writeUInt32LE(PT_INTERP, 64);
-  b.writeBigUInt64LE(136n, 64 + 8);
-  b.writeBigUInt64LE(14n, 64 + 32);
-  rejects(b, /^prog: is dynamically linked \(it needs \/lib\/ld\\x0a\\x1b\[2J\\x9b\); torov runs static programs/);
+  rejects(withInterp(Buffer.from("/lib/ld\n\x1b[2J\x9b\0", "latin1")), /^prog: its interpreter path \(PT_INTERP\) is not UTF-8: "\/lib\/ld\\x0a\\x1b\[2J\\x9b"$/);
+  rejects(withInterp(Buffer.from("/lib/ld\n\x1b[2J", "latin1")), /^prog: its interpreter path \(PT_INTERP\) is not NUL-terminated: "\/lib\/ld\\x0a\\x1b\[2J"$/);
 });
 
 test("entry points and segments beyond the 47-bit user address space are refused", () => {
