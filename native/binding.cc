@@ -270,6 +270,8 @@ Napi::Value NativeMachine::Write(const Napi::CallbackInfo& info) {
 // does not wait for a writer (the caller refuses what is not a file).
 Napi::Value NativeMachine::OpenGuestFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  // Before the start only: the vCPU thread then confines Paths (Confine).
+  if (started_) throw Napi::Error::New(env, "openGuestFile: the machine has started");
   if (!info[0].IsString()) throw Napi::TypeError::New(env, "Expected openGuestFile(path)");
   const std::string path = info[0].As<Napi::String>().Utf8Value();
   std::string abs;
