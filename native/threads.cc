@@ -201,9 +201,13 @@ int64_t Threads::Spawn(Task& parent, uint64_t stack, bool set_tls, uint64_t tls,
   {
     const auto hold = process_.mm.Hold();
     const uint32_t value = static_cast<uint32_t>(tid);
+    // Atomic where aligned, as Release's clearing store: a word of guest
+    // memory another thread of the monitor may store to (the guest reuses
+    // a thread's tid word once its clear_child_tid wake has come).
     for (uint64_t addr : {parent_tid_addr, child_tid_addr}) {
       uint8_t* p = addr ? process_.mm.User(addr, 4, Access::kWrite) : nullptr;
-      if (p) std::memcpy(p, &value, 4);
+      if (p && addr % 4 == 0) __atomic_store_n(reinterpret_cast<uint32_t*>(p), value, __ATOMIC_SEQ_CST);
+      else if (p) std::memcpy(p, &value, 4);
     }
   }
   process_.mm.set_threaded();

@@ -302,7 +302,9 @@ void Vcpu::RegsChanged() {
 
 void Vcpu::Kick(bool signal) {
   task_.kick_pending.store(true);
-  run_->immediate_exit = 1;
+  // Written by whichever thread kicks and by this vCPU's thread (Run), and
+  // read by the kernel at KVM_RUN: an atomic byte, not a plain one.
+  __atomic_store_n(&run_->immediate_exit, 1, __ATOMIC_SEQ_CST);
   if (signal) Resignal();
   if (kick_notice_) kick_notice_();
 }
@@ -1258,7 +1260,7 @@ RunResult Vcpu::Run() {
         result.message = std::string("KVM_RUN: ") + std::strerror(errno);
         return result;
       }
-      run_->immediate_exit = 0;
+      __atomic_store_n(&run_->immediate_exit, 0, __ATOMIC_SEQ_CST);
       task_.kick_pending.store(false);
       // Stopped by a signal, not by an exit: the registers are the guest's
       // own, and the context of the last exit (a hypercall's, an
