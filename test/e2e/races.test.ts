@@ -100,6 +100,7 @@ for (const v of variants("races")) {
     const held = Number(r.lines.get("memfd-threads most held KiB"));
     // Half of Memory, and a page for each call that may be in flight.
     assert.ok(held <= 32 * 1024 + 8 * 4, `held ${held} KiB`);
+    assert.equal(r.lines.get("memfd-threads budget reached"), "yes", "no write met the budget (ENOSPC)");
     assert.ok(held >= 28 * 1024, `held at most ${held} KiB: the writes did not reach the budget`);
   });
 
