@@ -153,6 +153,21 @@ function splitReports(text) {
   return out.map((r) => r.lines.join("\n").trimEnd());
 }
 
+/**
+ * Names the addon's frames a report left as "<null> <null> (torov.node+0x...)":
+ * TSan cannot symbolize on a vCPU thread, which is chrooted and filtered.
+ * addr2line reads the same file here, afterwards.
+ */
+function symbolize(text, addon) {
+  const offsets = [...new Set([...text.matchAll(/<null> <null> \(torov\.node\+(0x[0-9a-f]+)\)/g)].map((m) => m[1]))];
+  if (!offsets.length) return text;
+  const r = spawnSync("addr2line", ["-f", "-C", "-e", addon, ...offsets], { encoding: "utf8" });
+  const lines = (r.stdout ?? "").split("\n");
+  if (r.status !== 0 || lines.length < offsets.length * 2) return text;
+  const names = new Map(offsets.map((o, i) => [o, `${lines[2 * i]} ${lines[2 * i + 1].replace(/^.*\/native\//, "native/")}`]));
+  return text.replace(/<null> <null> \(torov\.node\+(0x[0-9a-f]+)\)/g, (all, o) => `${names.get(o)} (torov.node+${o})`);
+}
+
 function scan(logs, addon) {
   const ours = OURS(addon);
   const findings = [];
@@ -161,7 +176,7 @@ function scan(logs, addon) {
     const path = join(logs, f);
     if (!statSync(path).isFile() || statSync(path).size === 0 || f.endsWith(".json")) continue;
     files++;
-    for (const report of splitReports(readFileSync(path, "utf8"))) {
+    for (const report of splitReports(symbolize(readFileSync(path, "utf8"), addon))) {
       if (/\bSanitizerCanary\b/.test(report) && report.split("\n").some(ours)) canaries++;
       else if (report.split("\n").some(ours)) findings.push({ file: relative(root, path), report });
       else others++;
