@@ -135,6 +135,33 @@ function runtimePath(lib) {
 /** Whether a report names torov's own code: a frame in the addon, or in native/. */
 const OURS = (addon) => (line) => /^\s*#\d+ /.test(line) && (line.includes(addon) || line.includes("torov.node+") || /[\s(/]native\/[\w/.-]+\.(cc|h|S)/.test(line));
 
+/**
+ * Whether a report is about torov's code: the access (or error) it names
+ * happened in a frame of the addon, the first frame past the sanitizer's
+ * own interceptors and the C and C++ runtimes. A frame of torov's further
+ * down (V8 running a callback torov's ThreadSafeFunction called) makes a
+ * race inside V8 no finding of torov's. UBSan's one-line reports name
+ * their source file.
+ */
+function isOurs(report, ours) {
+  const lines = report.split("\n");
+  if (/runtime error: /.test(lines[0])) return /(^|[\s/])native\/[\w/.-]+\.(cc|h):\d+/.test(lines[0]) || lines.some(ours);
+  const runtime = /lib(tsan|asan|ubsan|stdc\+\+|c)\.so|libsanitizer\/|\/usr\/include\/c\+\+\//;
+  let inAccess = false, decided = false;
+  for (const line of lines) {
+    if (!/^\s*#\d+ /.test(line)) {
+      // A stack's header: an access, an error or a SUMMARY-less block; not where memory was allocated or a thread made.
+      inAccess = /^\s*(Read|Write|Atomic|Previous|READ|WRITE|==\d+==ERROR|WARNING|.*(use-after|overflow|double-free|SEGV))/.test(line) && !/allocated by|created by|freed by/.test(line);
+      decided = false;
+      continue;
+    }
+    if (!inAccess || decided || runtime.test(line)) continue;
+    decided = true; // the first frame of this stack past the runtimes
+    if (ours(line)) return true;
+  }
+  return false;
+}
+
 /** Reports in a log file: each from its "=====" or "WARNING:" header (tsan, asan) or one "runtime error" line (ubsan). */
 function splitReports(text) {
   const out = [];
@@ -177,8 +204,8 @@ function scan(logs, addon) {
     if (!statSync(path).isFile() || statSync(path).size === 0 || f.endsWith(".json")) continue;
     files++;
     for (const report of splitReports(symbolize(readFileSync(path, "utf8"), addon))) {
-      if (/\bSanitizerCanary\b/.test(report) && report.split("\n").some(ours)) canaries++;
-      else if (report.split("\n").some(ours)) findings.push({ file: relative(root, path), report });
+      if (/\bSanitizerCanary\b/.test(report) && isOurs(report, ours)) canaries++;
+      else if (isOurs(report, ours)) findings.push({ file: relative(root, path), report });
       else others++;
     }
   }
