@@ -10,7 +10,7 @@ import { basename, extname } from "node:path";
 import { ERRNO } from "../trace/errno.js";
 import { TorovError } from "./errors.js";
 import { interpreterPath, isElf, MAX_PHDR_BYTES, parseElf, PF_R, PF_W, PF_X, PT_LOAD, PT_PHDR, type ElfImage, type ElfSegment } from "./elf.js";
-import { FLAT_DEFAULT_START, MIN_HEAP, PAGE, pageDown, pageUp, PIE_BASE, planLayout, type Layout } from "./layout.js";
+import { FLAT_DEFAULT_START, hex, MIN_HEAP, PAGE, pageDown, pageUp, PIE_BASE, planLayout, type Layout } from "./layout.js";
 import type { NativeMachine } from "./native.js";
 
 const PROT_READ = 1;
@@ -44,8 +44,6 @@ export interface LoadedInterpreter {
   readonly elf: ElfImage;
   /** The lowest address it took: the mmap area goes on below it. */
   readonly low: number;
-  /** Its file as read when it was loaded. */
-  readonly bytes: Buffer;
 }
 
 /** An open program file: its head parsed, its segments still to be mapped. */
@@ -215,8 +213,6 @@ export function loadImage(m: NativeMachine, program: ProgramFile, memoryMiB: num
 /** The most an interpreter file may hold: ld.so is a quarter of a MiB, musl's libc under one. */
 const MAX_INTERP_FILE = 64 << 20;
 
-const hex = (n: number) => `0x${n.toString(16)}`;
-
 /**
  * Finds `image`'s interpreter in what the guest sees, as Linux's exec finds
  * it (opened from "/" of the guest, its symlinks followed there), and loads
@@ -283,5 +279,5 @@ export function loadInterpreter(m: NativeMachine, image: LoadedImage, mountPoint
     const end = pageUp(at + s.memsz);
     if (end > at + s.filesz) m.fill(at + s.filesz, end - (at + s.filesz), 0);
   }
-  return { path, bias, entry: bias + elf.entry, elf, low: bias + low, bytes };
+  return { path, bias, entry: bias + elf.entry, elf, low: bias + low };
 }

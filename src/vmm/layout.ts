@@ -35,7 +35,7 @@ export interface Layout {
   readonly mmapTop: number;
 }
 
-const hex = (n: number) => `0x${n.toString(16)}`;
+export const hex = (n: number) => `0x${n.toString(16)}`;
 
 /**
  * appHigh for a Memory of `mib` MiB, as native/memory.cc places it: guest RAM
