@@ -11,8 +11,8 @@
 // wrong, with a suggestion when a name is close to a real one. Nothing falls
 // back to a default silently.
 
-import { readFileSync, statSync } from "node:fs";
-import { dirname, isAbsolute, resolve } from "node:path";
+import { readFileSync, realpathSync, statSync } from "node:fs";
+import { dirname, isAbsolute, posix, resolve } from "node:path";
 import { TorovError } from "./errors.js";
 import { isKnownName, policyNames, type PolicyEntry } from "./policy.js";
 import { HYPERCALLS } from "./hypercalls.js";
@@ -25,6 +25,10 @@ export interface Manifest {
   readonly binary: string;
   /** Absolute path of the folder the guest sees as "/"; undefined: no file system. */
   readonly mountPoint?: string;
+  /** Host paths lent into the guest's view (Mounts), in the manifest's order. */
+  readonly mounts: readonly MountSpec[];
+  /** Whether torov lends a dynamic program what the host's loader needs (LendLoader). */
+  readonly lendLoader: boolean;
   readonly newpid: boolean;
   readonly debug: { readonly allowed: boolean; readonly port: number };
   readonly hypercalls: readonly PolicyEntry[];
@@ -36,6 +40,18 @@ export interface Manifest {
   readonly onDenied: "errno" | "kill";
   /** The parsed JSON, for tools that rewrite the manifest (torov profile). */
   readonly raw: Record<string, unknown>;
+}
+
+/** One Mounts entry, checked: the guest sees `source` at `target`. */
+export interface MountSpec {
+  /** The host path, absolute, symlinks resolved (what is lent is what it named when torov started). */
+  readonly source: string;
+  /** The guest path: absolute, normalised, never "/". */
+  readonly target: string;
+  readonly readOnly: boolean;
+  readonly kind: "dir" | "file";
+  /** Who asked: the manifest's key path (Mounts[0]), or "lent" for LendLoader's. */
+  readonly origin: string;
 }
 
 export const DEFAULT_MEMORY_MIB = 256;
@@ -240,6 +256,37 @@ export function parseManifest(json: unknown, name: string, baseDir: string): Man
     if (!mst.isDirectory()) c.fail("MountPoint", `${mountPoint} is not a directory`);
   }
 
+  const mounts: MountSpec[] = [];
+  for (const [i, e] of ((o.Mounts ?? []) as Array<Record<string, unknown>>).entries()) {
+    const where = `Mounts[${i}]`;
+    if (mountPoint === undefined) c.fail(`${where}`, "needs a MountPoint: mounts are lent into the guest's file system, and without MountPoint it has none");
+    const source = at(c.string(e.Source as string, `${where}.Source`));
+    let real: string;
+    let sst;
+    try {
+      real = realpathSync(source);
+      sst = statSync(real);
+    } catch {
+      c.fail(`${where}.Source`, `${source} does not exist`);
+    }
+    if (!sst.isDirectory() && !sst.isFile()) c.fail(`${where}.Source`, `${source} is neither a folder nor a regular file`);
+    const raw = c.string(e.Target as string, `${where}.Target`);
+    if (!raw.startsWith("/")) c.fail(`${where}.Target`, `"${raw}" is relative: a Target is a path in the guest, such as "/usr"`);
+    if (raw.split("/").some((p) => p === "." || p === ".."))
+      c.fail(`${where}.Target`, `"${raw}" has a . or .. part: name the folder itself`);
+    const target = posix.normalize(raw).replace(/\/+$/, "") || "/";
+    if (target === "/") c.fail(`${where}.Target`, `"${raw}" is the guest's root: lend it with MountPoint`);
+    const twice = mounts.findIndex((m) => m.target === target);
+    if (twice >= 0) c.fail(`${where}.Target`, `${target} is Mounts[${twice}]'s Target already: one mount per target`);
+    const readOnly = e.ReadOnly === undefined ? true : c.boolean(e.ReadOnly);
+    mounts.push({ source: real, target, readOnly, kind: sst.isDirectory() ? "dir" : "file", origin: where });
+  }
+  for (const m of mounts) {
+    const under = mounts.find((p) => p.kind === "file" && m.target.startsWith(p.target + "/"));
+    if (under) c.fail(`${m.origin}.Target`, `${m.target} is below ${under.origin}'s Target ${under.target}, which is a file`);
+  }
+  const lendLoader = o.LendLoader === undefined ? true : c.boolean(o.LendLoader);
+
   const newpid = o.Newpid === undefined ? false : c.boolean(o.Newpid);
 
   let debug = { allowed: false, port: DEFAULT_DEBUG_PORT };
@@ -284,5 +331,5 @@ export function parseManifest(json: unknown, name: string, baseDir: string): Man
   const memoryMiB = o.Memory === undefined ? DEFAULT_MEMORY_MIB : (o.Memory as number);
   const onDenied: "errno" | "kill" = o.OnDenied ?? "errno";
 
-  return { path: resolve(name), binary, mountPoint, newpid, debug, hypercalls, startaddr, args, env, memoryMiB, onDenied, raw: o };
+  return { path: resolve(name), binary, mountPoint, mounts, lendLoader, newpid, debug, hypercalls, startaddr, args, env, memoryMiB, onDenied, raw: o };
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { TorovError } from "../../src/vmm/errors.js";
@@ -121,6 +121,55 @@ test("bad values name the key and what was found", () => {
   rejects([], /app\.json: expected an object, found an array/);
 });
 
+test("Mounts: each Source at its Target, read-only unless said, checked before anything runs", () => {
+  const dir = fixture();
+  mkdirSync(join(dir, "lib"));
+  writeFileSync(join(dir, "cache"), "");
+  symlinkSync("lib", join(dir, "via-link"));
+  const m = parse(
+    {
+      Binary: "prog",
+      MountPoint: "root",
+      Mounts: [
+        { Source: "lib", Target: "/usr/lib/" },
+        { Source: join(dir, "cache"), Target: "/etc/ld.so.cache", ReadOnly: "False" },
+        { Source: "via-link", Target: "/opt", ReadOnly: true },
+      ],
+    },
+    dir,
+  );
+  assert.deepEqual(
+    m.mounts.map(({ source, target, readOnly, kind }) => [source, target, readOnly, kind]),
+    [
+      [join(dir, "lib"), "/usr/lib", true, "dir"],
+      [join(dir, "cache"), "/etc/ld.so.cache", false, "file"],
+      // What a symlink Source named when torov started, not the link.
+      [join(dir, "lib"), "/opt", true, "dir"],
+    ],
+  );
+  assert.equal(m.lendLoader, true);
+  assert.equal(parse({ Binary: "prog", LendLoader: "False" }, dir).lendLoader, false);
+  assert.deepEqual(parse({ Binary: "prog", MountPoint: "root" }, dir).mounts, []);
+
+  rejects({ Binary: "prog", MountPoint: "root", Mounts: [{ Source: "gone", Target: "/x" }] }, new RegExp(`Mounts\\[0\\]\\.Source: ${dir}/gone does not exist$`), dir);
+  rejects({ Binary: "prog", MountPoint: "root", Mounts: [{ Source: "lib", Target: "usr" }] }, /Mounts\[0\]\.Target: "usr" is relative/, dir);
+  rejects({ Binary: "prog", MountPoint: "root", Mounts: [{ Source: "lib", Target: "/" }] }, /Mounts\[0\]\.Target: "\/" is the guest's root/, dir);
+  rejects({ Binary: "prog", MountPoint: "root", Mounts: [{ Source: "lib", Target: "/a/../etc" }] }, /Mounts\[0\]\.Target: "\/a\/..\/etc" has a \. or \.\. part/, dir);
+  rejects(
+    { Binary: "prog", MountPoint: "root", Mounts: [{ Source: "lib", Target: "/usr" }, { Source: "root", Target: "//usr/" }] },
+    /Mounts\[1\]\.Target: \/usr is Mounts\[0\]'s Target already/,
+    dir,
+  );
+  rejects(
+    { Binary: "prog", MountPoint: "root", Mounts: [{ Source: "cache", Target: "/etc/c" }, { Source: "lib", Target: "/etc/c/x" }] },
+    /Mounts\[1\]\.Target: \/etc\/c\/x is below Mounts\[0\]'s Target \/etc\/c, which is a file/,
+    dir,
+  );
+  rejects({ Binary: "prog", Mounts: [{ Source: "lib", Target: "/usr" }] }, /Mounts\[0\]: needs a MountPoint/, dir);
+  rejects({ Binary: "prog", MountPoint: "root", Mounts: [{ Source: "lib" }] }, /Mounts\[0\]/, dir);
+  rejects({ Binary: "prog", MountPoint: "root", Mounts: [{ Source: "lib", Target: "/x", Readonly: true }] }, /Readonly/, dir);
+});
+
 test("missing Binary, missing binary file, missing MountPoint folder", () => {
   const dir = fixture();
   rejects({}, /Binary: missing/, dir);
@@ -148,7 +197,7 @@ test("the shipped JSON Schema offers editors every hypercall name and group", ()
 
 test("the shipped JSON Schema knows exactly the keys the parser accepts", () => {
   const schema = JSON.parse(readFileSync(join(__dirname, "../../../schema/manifest.schema.json"), "utf8"));
-  assert.deepEqual(Object.keys(schema.properties).sort(), ["$schema", "Args", "Binary", "Debug", "Env", "Hypercalls", "Memory", "MountPoint", "Newpid", "OnDenied", "Startaddr"]);
+  assert.deepEqual(Object.keys(schema.properties).sort(), ["$schema", "Args", "Binary", "Debug", "Env", "Hypercalls", "LendLoader", "Memory", "MountPoint", "Mounts", "Newpid", "OnDenied", "Startaddr"]);
   assert.deepEqual(Object.keys(schema.properties.Debug.properties).sort(), ["Allowed", "Port"]);
   assert.equal(schema.additionalProperties, false);
 });
