@@ -12,6 +12,7 @@
         "native/binding.cc",
         "native/memfds.cc",
         "native/memory.cc",
+        "native/mounts.cc",
         "native/paths.cc",
         "native/privileges.cc",
         "native/kvm/scratch.cc",

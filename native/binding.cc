@@ -145,6 +145,22 @@ NativeMachine::NativeMachine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   GuestConfig config;
   config.memory_bytes = U64(cfg.Get("memory"), "config.memory");
   config.root = StringField(cfg, "root", false);
+  Napi::Value mounts = cfg.Get("mounts");
+  if (!mounts.IsUndefined()) {
+    if (!mounts.IsArray()) throw Napi::TypeError::New(env, "Expected config.mounts to be an array");
+    Napi::Array list = mounts.As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); i++) {
+      if (!list.Get(i).IsObject()) throw Napi::TypeError::New(env, "Expected config.mounts to hold objects");
+      Napi::Object m = list.Get(i).As<Napi::Object>();
+      MountConfig mount;
+      mount.source = StringField(m, "source");
+      mount.target = StringField(m, "target");
+      mount.read_only = BoolField(m, "readOnly");
+      if (mount.target.empty() || mount.target[0] != '/' || mount.target == "/")
+        throw Napi::TypeError::New(env, "Expected a mount's target to be an absolute path other than /");
+      config.mounts.push_back(std::move(mount));
+    }
+  }
   config.exe = StringField(cfg, "exe");
   config.exe_name = StringField(cfg, "exeName");
   config.newpid = BoolField(cfg, "newpid");
@@ -270,8 +286,12 @@ Napi::Value NativeMachine::Write(const Napi::CallbackInfo& info) {
 // does not wait for a writer (the caller refuses what is not a file).
 Napi::Value NativeMachine::OpenGuestFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  // Before the start only: the vCPU thread then confines Paths (Confine).
-  if (started_) throw Napi::Error::New(env, "openGuestFile: the machine has started");
+  // Not while the vCPU thread confines Paths (Confine replaces its fds):
+  // before the start, or once that is done (the debugger's vFile).
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (started_ && !setup_done_) return Napi::Number::New(env, -EAGAIN);
+  }
   if (!info[0].IsString()) throw Napi::TypeError::New(env, "Expected openGuestFile(path)");
   const std::string path = info[0].As<Napi::String>().Utf8Value();
   std::string abs;
@@ -451,6 +471,7 @@ void NativeMachine::Body() {
     ctx.dev = paths.dev_fd();
     ctx.exe = paths.exe_dir_fd();
     ctx.proc_fds = paths.proc_fds_fd();
+    ctx.mounts = paths.mount_fds();
     seccomp_status = InstallSeccomp(filter_, ctx);
   }
   InitialState init;

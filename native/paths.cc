@@ -8,13 +8,16 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <vector>
 
 #include "errors.h"
+#include "mounts.h"
 
 namespace torov {
 
@@ -42,9 +45,33 @@ int OpenInRoot(int root, const std::string& abs, int flags, mode_t mode, const s
   return fd < 0 ? -errno : static_cast<int>(fd);
 }
 
+// Its parts, "" and "." left out (".." kept: only a walk may take it).
+std::deque<std::string> Split(const std::string& path) {
+  std::deque<std::string> parts;
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    if (j > i && !(j - i == 1 && path[i] == '.')) parts.push_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  return parts;
+}
+
+bool HasDotDot(const std::string& path) {
+  for (const std::string& p : Split(path))
+    if (p == "..") return true;
+  return false;
+}
+
+// Whether normalised `n` is `target` or below it.
+bool AtOrBelow(const std::string& n, const std::string& target) {
+  return n.compare(0, target.size(), target) == 0 && (n.size() == target.size() || n[target.size()] == '/');
+}
+
 }  // namespace
 
-Paths::Paths(const std::string& host_root) {
+Paths::Paths(const std::string& host_root, const std::vector<MountConfig>& mounts) {
   if (host_root.empty()) return;
   int fd = open(host_root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) throw SystemError("EMOUNT", "MountPoint " + host_root);
@@ -52,7 +79,67 @@ Paths::Paths(const std::string& host_root) {
   char real[PATH_MAX];
   if (!realpath(host_root.c_str(), real)) throw SystemError("EMOUNT", "MountPoint " + host_root);
   root_real_ = real;
+  for (const MountConfig& m : mounts) {
+    Mount mount;
+    mount.target = Normalize(m.target);
+    mount.read_only = m.read_only;
+    std::string how;
+    const int tree = DetachedMount(m.source, m.read_only, &how);
+    if (tree >= 0) {
+      mount.fd.Reset(tree);
+    } else if (!m.read_only) {
+      // Writable: a plain fd does (the kernel's own checks are the same).
+      const int plain = open(m.source.c_str(), O_PATH | O_CLOEXEC);
+      if (plain < 0) throw SystemError("EMOUNT", "mount " + m.source);
+      mount.fd.Reset(plain);
+      if (!realpath(m.source.c_str(), real)) throw SystemError("EMOUNT", "mount " + m.source);
+      mount.host_prefix = real;
+    } else {
+      // Never a read-only mount the kernel does not enforce.
+      throw SystemError("EMOUNT",
+                        "mount " + m.source + " at " + m.target +
+                            " cannot be made read-only on this host (a detached bind mount needs root, or user "
+                            "namespaces for an unprivileged user)",
+                        -tree);
+    }
+    struct stat st;
+    if (fstat(mount.fd.get(), &st) < 0) throw SystemError("EMOUNT", "mount " + m.source);
+    mount.file = !S_ISDIR(st.st_mode);
+    mounts_.push_back(std::move(mount));
+  }
+  std::stable_sort(mounts_.begin(), mounts_.end(),
+                   [](const Mount& a, const Mount& b) { return a.target.size() > b.target.size(); });
 }
+
+std::vector<int> Paths::mount_fds() const {
+  std::vector<int> fds;
+  for (const Mount& m : mounts_) fds.push_back(m.fd.get());
+  return fds;
+}
+
+const Paths::Mount* Paths::MountOf(const std::string& n, std::string* rest) const {
+  for (const Mount& m : mounts_) {
+    if (AtOrBelow(n, m.target)) {
+      *rest = n.substr(m.target.size());
+      return &m;
+    }
+  }
+  *rest = n;
+  return nullptr;
+}
+
+bool Paths::AboveAnyPart(const std::string& n) const {
+  for (size_t slash = n.find('/', 1); slash != std::string::npos; slash = n.find('/', slash + 1))
+    if (AboveMount(n.substr(0, slash))) return true;
+  return false;
+}
+
+bool Paths::AboveMount(const std::string& n) const {
+  for (const Mount& m : mounts_)
+    if (m.target.size() > n.size() && AtOrBelow(m.target, n)) return true;
+  return false;
+}
+
 
 std::string Paths::Normalize(const std::string& abs) {
   std::vector<std::string> parts;
@@ -127,8 +214,123 @@ int Paths::Open(const std::string& abs, int flags, mode_t mode) const {
   }
   if (UnderVirtualFile(n)) return -ENOTDIR;  // "/dev/null/x", as Linux answers
   if (!root_) return -ENOENT;
-  return OpenInRoot(root_.get(), abs, flags, mode, stop_);
+  return Lookup(abs, flags, mode, nullptr);
 }
+
+int Paths::Lookup(const std::string& abs, int flags, mode_t mode, std::string* canonical) const {
+  if (mounts_.empty()) return OpenInRoot(root_.get(), abs, flags, mode, stop_);
+  if (!HasDotDot(abs)) {
+    // No "..": the path as written is the path in the guest's view, unless
+    // a symlink is on it (ELOOP here: then the walk, which also passes the
+    // folders that exist only on the way to a mount).
+    const std::string n = Normalize(abs);
+    const int fd = OpenResolved(n, abs.size() > 1 && abs.back() == '/', flags, mode);
+    if (fd != -ELOOP && !(fd == -ENOENT && AboveAnyPart(n))) {
+      if (fd >= 0 && canonical) *canonical = n;
+      return fd;
+    }
+  }
+  return Walk(abs, flags, mode, canonical);
+}
+
+int Paths::OpenResolved(const std::string& n, bool trailing_slash, int flags, mode_t mode) const {
+  std::string rest;
+  const Mount* m = MountOf(n, &rest);
+  if (m && m->file) {
+    if (!rest.empty()) return -ENOTDIR;
+    if (trailing_slash) return -ENOTDIR;
+    if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) return -EEXIST;
+    if (flags & O_DIRECTORY) return -ENOTDIR;
+    // The file itself, reopened through its own magic link with the
+    // guest's access mode; the mount decides what that may do (EROFS).
+    const int how = (flags & (O_ACCMODE | O_NONBLOCK | O_PATH | O_APPEND | O_TRUNC | O_NOATIME)) | O_CLOEXEC;
+    const auto link = Magic(m->fd.get());
+    const int fd = openat(link.dir, link.name.c_str(), how);
+    return fd < 0 ? -errno : fd;
+  }
+  const int dir = m ? m->fd.get() : root_.get();
+  // `rest` is "" or "/" at the mount's root, else "/x/y".
+  std::string rel = rest.size() <= 1 ? "." : rest.substr(1);
+  if (trailing_slash && rel != ".") rel += "/";
+  open_how how{};
+  how.flags = static_cast<uint64_t>((flags & kOpenFlags) | O_CLOEXEC);
+  if (flags & (O_CREAT | O_TMPFILE)) how.mode = mode & (0777 | S_ISVTX);
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  long fd;
+  do fd = syscall(SYS_openat2, dir, rel.c_str(), &how, sizeof how);
+  while (fd < 0 && errno == EINTR && !(stop_ && stop_->load(std::memory_order_relaxed)));
+  return fd < 0 ? -errno : static_cast<int>(fd);
+}
+
+int Paths::Walk(const std::string& abs, int flags, mode_t mode, std::string* canonical) const {
+  std::deque<std::string> todo = Split(abs);
+  bool trailing = abs.size() > 1 && abs.back() == '/';
+  std::string at;  // the guest path resolved so far, "" for "/"
+  int links = 0;
+  auto path_of = [](const std::string& p) { return p.empty() ? std::string("/") : p; };
+  while (true) {
+    if (todo.empty()) {
+      // "/" itself, or a path that ended in ".." or ".".
+      const int fd = OpenResolved(path_of(at), trailing, flags, mode);
+      if (fd >= 0 && canonical) *canonical = path_of(at);
+      return fd;
+    }
+    const std::string part = todo.front();
+    todo.pop_front();
+    if (part == "..") {
+      // In the guest's view: the parent of the path resolved so far, which
+      // is a directory (each step below checked it).
+      const size_t slash = at.rfind('/');
+      at = slash == std::string::npos ? "" : at.substr(0, slash);
+      continue;
+    }
+    if (part.size() > NAME_MAX) return -ENAMETOOLONG;
+    const std::string next = at + "/" + part;
+    const bool last = todo.empty();
+    if (last) {
+      const int fd = OpenResolved(next, trailing, flags, mode);
+      if (fd != -ELOOP || (flags & O_NOFOLLOW)) {
+        if (fd >= 0 && canonical) *canonical = next;
+        return fd;
+      }
+    }
+    // A folder on the way (or a last part that may be a symlink): what is it?
+    std::string rest;
+    const Mount* m = MountOf(next, &rest);
+    if (m && rest.empty()) {
+      // A mount's root is never a symlink (the kernel resolved its source).
+      if (m->file && !last) return -ENOTDIR;
+      at = next;
+      continue;
+    }
+    const int fd = OpenResolved(next, false, O_PATH | O_NOFOLLOW, 0);
+    if (fd == -ENOENT && !last && AboveMount(next)) {
+      at = next;  // a folder only on the way to a mount
+      continue;
+    }
+    if (fd < 0) return fd;
+    Fd node(fd);
+    struct stat st;
+    if (fstat(node.get(), &st) < 0) return -errno;
+    if (S_ISLNK(st.st_mode)) {
+      if (++links > 40) return -ELOOP;
+      char target[PATH_MAX];
+      const ssize_t n = readlinkat(node.get(), "", target, sizeof target);
+      if (n < 0) return -errno;
+      if (n == 0) return -ENOENT;
+      const std::string text(target, static_cast<size_t>(n));
+      std::deque<std::string> parts = Split(text);
+      todo.insert(todo.begin(), parts.begin(), parts.end());
+      if (text[0] == '/') at.clear();  // from the guest's "/"; else from the link's folder
+      if (last && text.back() == '/') trailing = true;
+      continue;
+    }
+    if (last) return -ELOOP;  // the kernel's own ELOOP, not a symlink of ours
+    if (!S_ISDIR(st.st_mode)) return -ENOTDIR;
+    at = next;
+  }
+}
+
 
 bool Paths::UnderVirtualFile(const std::string& n) const {
   auto under = [&n](const std::string& file) { return n.size() > file.size() && n.compare(0, file.size(), file) == 0 && n[file.size()] == '/'; };
@@ -144,7 +346,7 @@ bool Paths::Borrowed(const std::string& abs) const {
   return n == "/proc/self/exe" && !exe_.empty();
 }
 
-int Paths::Parent(const std::string& abs, Fd* dir, std::string* name) const {
+int Paths::Parent(const std::string& abs, Fd* dir, std::string* name, int covered) const {
   if (!root_) return -ENOENT;
   size_t end = abs.size();
   while (end > 1 && abs[end - 1] == '/') end--;  // "a/b/" names "b"
@@ -153,9 +355,20 @@ int Paths::Parent(const std::string& abs, Fd* dir, std::string* name) const {
   *name = abs.substr(slash + 1, end - slash - 1);
   if (name->size() > NAME_MAX) return -ENAMETOOLONG;
   if (UnderVirtualFile(Normalize(abs))) return -ENOTDIR;
-  int fd = OpenInRoot(root_.get(), parent, O_PATH | O_DIRECTORY, 0);
+  std::string at;
+  int fd = Lookup(parent, O_PATH | O_DIRECTORY, 0, &at);
   if (fd < 0) return fd;
   dir->Reset(fd);
+  if (!mounts_.empty() && !IsDots(*name)) {
+    // A mount's target (or a folder on the way to one) is not the folder's
+    // to change: the mount covers whatever the layer below has there.
+    const std::string n = (at == "/" ? "" : at) + "/" + *name;
+    std::string rest;
+    if ((MountOf(n, &rest) && rest.empty()) || AboveMount(n)) {
+      dir->Reset();
+      return covered;
+    }
+  }
   return 0;
 }
 
@@ -172,17 +385,41 @@ int Paths::GuestPathOf(int host_fd, std::string* out) const {
   }
   if (n < 0) return -errno;
   const std::string host(buf, static_cast<size_t>(n));
+  if (host.empty() || host[0] != '/' || host.find(" (deleted)") != std::string::npos) return -ENOENT;
+  struct stat st;
+  if (!mounts_.empty() && fstat(host_fd, &st) < 0) return -errno;
+  for (const Mount& m : mounts_) {
+    // A detached mount's files are named from its root; a plain one's by
+    // their host path. The name counts only if it leads back to the file.
+    if (!m.host_prefix.empty() && !AtOrBelow(host, m.host_prefix)) continue;
+    std::string rel = host.substr(m.host_prefix.size());
+    if (rel == "/") rel.clear();
+    if (m.file && !rel.empty()) continue;
+    Fd same;
+    if (!rel.empty()) {
+      open_how how{};
+      how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+      how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+      same.Reset(static_cast<int>(syscall(SYS_openat2, m.fd.get(), rel.c_str() + 1, &how, sizeof how)));
+      if (!same) continue;
+    }
+    struct stat there;
+    if (fstat(rel.empty() ? m.fd.get() : same.get(), &there) == 0 && there.st_dev == st.st_dev &&
+        there.st_ino == st.st_ino) {
+      *out = m.target + rel;
+      return 0;
+    }
+  }
   if (chrooted_) {
     // Chrooted, the kernel names files from the root already; but a file
     // outside the root is named from the namespace's root, as if it were
     // inside. The name counts only if it leads back to the same file.
-    if (host.empty() || host[0] != '/' || host.find(" (deleted)") != std::string::npos) return -ENOENT;
-    struct stat st, there;
+    struct stat mine, there;
     const int found = OpenInRoot(root_.get(), host, O_PATH | O_NOFOLLOW, 0);
     if (found < 0) return -ENOENT;
     Fd same(found);
-    if (fstat(host_fd, &st) < 0 || fstat(same.get(), &there) < 0 || st.st_dev != there.st_dev ||
-        st.st_ino != there.st_ino)
+    if (fstat(host_fd, &mine) < 0 || fstat(same.get(), &there) < 0 || mine.st_dev != there.st_dev ||
+        mine.st_ino != there.st_ino)
       return -ENOENT;
     *out = host;
     return 0;
@@ -192,7 +429,7 @@ int Paths::GuestPathOf(int host_fd, std::string* out) const {
     return 0;
   }
   if (host.size() > root_real_.size() && host.compare(0, root_real_.size(), root_real_) == 0 &&
-      host[root_real_.size()] == '/' && host.find(" (deleted)") == std::string::npos) {
+      host[root_real_.size()] == '/') {
     *out = host.substr(root_real_.size());
     return 0;
   }
@@ -201,12 +438,14 @@ int Paths::GuestPathOf(int host_fd, std::string* out) const {
 
 int Paths::Chdir(const std::string& abs) {
   if (!root_) return -ENOENT;
-  int fd = OpenInRoot(root_.get(), abs, O_PATH | O_DIRECTORY, 0);
+  std::string path;
+  int fd = Lookup(abs, O_PATH | O_DIRECTORY, 0, &path);
   if (fd < 0) return fd;
   Fd dir(fd);
-  std::string path;
-  int r = GuestPathOf(dir.get(), &path);
-  if (r < 0) return r;
+  // Without mounts the kernel resolved it: where it is is the file's name.
+  if (mounts_.empty()) {
+    if (int r = GuestPathOf(dir.get(), &path); r < 0) return r;
+  }
   std::lock_guard<std::mutex> lock(cwd_mutex_);
   cwd_ = path;
   return 0;
@@ -242,14 +481,18 @@ std::string Paths::Confine() {
 int Paths::SocketPath(const std::string& abs, bool bind, Fd* hold, std::string* out) const {
   if (!root_) return -ENOENT;
   if (chrooted_) {
-    // The kernel resolves the name from the root, and cannot leave it.
+    // The kernel resolves the name from the root, and cannot leave it; it
+    // does not see the mounts (they are detached), so a socket in one has
+    // no name it can reach.
+    std::string rest;
+    if (MountOf(Normalize(abs), &rest)) return -EACCES;
     *out = abs;
     return 0;
   }
   if (bind) {
     // A new name in a confined directory: bind never follows a last symlink.
     std::string name;
-    if (int r = Parent(abs, hold, &name); r < 0) return r;
+    if (int r = Parent(abs, hold, &name, -EADDRINUSE); r < 0) return r;
     if (IsDots(name)) return -EINVAL;
     *out = "/proc/self/fd/" + FdName(hold->get()) + "/" + name;
     return 0;
@@ -257,7 +500,7 @@ int Paths::SocketPath(const std::string& abs, bool bind, Fd* hold, std::string* 
   // An existing socket, found confined (symlinks followed inside the root
   // only), named through its own magic link: connect follows a final
   // symlink, so the guest's name must never reach the host.
-  int fd = OpenInRoot(root_.get(), abs, O_PATH, 0);
+  int fd = Lookup(abs, O_PATH, 0, nullptr);
   if (fd < 0) return fd;
   hold->Reset(fd);
   *out = "/proc/self/fd/" + FdName(fd);

@@ -11,6 +11,21 @@
 // open the parent confined the same way and act on the last component, which
 // is never "." or ".." (callers refuse those) and never contains '/'.
 //
+// Mounts (the manifest's, and what torov lends a dynamic program's loader)
+// are more roots, each seen at its target path. With any, a lookup is first
+// one openat2 from the deepest mount the path is under, with symlinks
+// refused (RESOLVE_NO_SYMLINKS); a path with ".." or a symlink in it is then
+// walked a component at a time (Walk): each step is again one openat2 from a
+// mount's root, never from a directory found before, ".." is taken in the
+// guest's view (the path resolved so far loses its last part), and a
+// symlink's text is resolved from the guest's "/" or the link's folder in
+// that view. So nothing resolves outside a mount's source, however the
+// guest changes its files meanwhile. A read-only mount is a detached bind
+// mount the kernel made read-only (open_tree, mount_setattr), made as root
+// or, unprivileged, by a helper process in a user namespace of its own:
+// every write through it fails with EROFS in the kernel, whichever call
+// tries.
+//
 // When privileged, Confine() also puts the vCPU thread in its own mount
 // namespace, chrooted to the root: after it, the thread reaches the few
 // things outside (the shared devices, the program, its own fds' magic
@@ -21,18 +36,28 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <cerrno>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "fd.h"
 #include "fdtable.h"
 
 namespace torov {
 
+// One mount as the manifest gives it (src/vmm/manifest.ts MountSpec).
+struct MountConfig {
+  std::string source;  // host path, absolute
+  std::string target;  // guest path: absolute, normalised, not "/"
+  bool read_only = true;
+};
+
 class Paths {
  public:
-  // `host_root` empty: the guest has no file system, only the virtual devices.
-  explicit Paths(const std::string& host_root);
+  // `host_root` empty: the guest has no file system, only the virtual
+  // devices (and no mounts: the manifest refuses them without a root).
+  explicit Paths(const std::string& host_root, const std::vector<MountConfig>& mounts = {});
 
   bool has_root() const { return static_cast<bool>(root_); }
   // A copy: another thread may chdir meanwhile.
@@ -60,7 +85,9 @@ class Paths {
   bool UnderVirtualFile(const std::string& n) const;
   // Opens the directory holding the last component of `abs` and returns that
   // component in *name (empty for "/"). 0 or -errno.
-  int Parent(const std::string& abs, Fd* dir, std::string* name) const;
+  // When the name is a mount's target, returns `covered` instead (EBUSY for
+  // unlink or rename, EEXIST for mkdir...): it is not the directory's to change.
+  int Parent(const std::string& abs, Fd* dir, std::string* name, int covered = -EBUSY) const;
   // Sets the cwd to the directory at `abs`. 0 or -errno.
   int Chdir(const std::string& abs);
   int Fchdir(const OpenFile& dir);
@@ -80,6 +107,9 @@ class Paths {
   int dev_fd() const { return dev_dir_.get(); }
   int exe_dir_fd() const { return exe_dir_.get(); }
   int proc_fds_fd() const { return proc_fds_.get(); }
+  // The mounts' roots, for the same rules.
+  std::vector<int> mount_fds() const;
+  size_t mount_count() const { return mounts_.size(); }
   // Our own fds' magic links (/proc/self/fd) as a directory fd and a name:
   // for calls that must act on exactly the file a confined lookup found.
   struct MagicLink {
@@ -96,6 +126,11 @@ class Paths {
   // socket a confined lookup found (`target`).
   int SocketPath(const std::string& abs, bool bind, Fd* hold, std::string* out) const;
 
+  // The deepest mount at or above normalised guest path `n` (nullptr: the
+  // MountPoint) and the rest of the path below it ("" at its root).
+  struct Mount;
+  const Mount* MountOf(const std::string& n, std::string* rest) const;
+
   static bool IsDots(const std::string& name) { return name.empty() || name == "." || name == ".."; }
   // Lexical normalisation ("//", ".", ".."): used only to recognise the
   // virtual paths below, never to resolve real ones.
@@ -104,8 +139,22 @@ class Paths {
   static int StdioAlias(const std::string& normalized);
 
  private:
+  // One lookup in the guest's view across the mounts, from "/" (see the top).
+  // Opens the last component with `flags`; *canonical (may be null) is the
+  // guest path found, symlinks resolved.
+  int Walk(const std::string& abs, int flags, mode_t mode, std::string* canonical) const;
+  // Opens normalised guest path `n` (no symlinks in it) from its mount.
+  int OpenResolved(const std::string& n, bool trailing_slash, int flags, mode_t mode) const;
+  // Whether normalised `n` is above a mount's target ("/usr" for "/usr/lib").
+  bool AboveMount(const std::string& n) const;
+  // Whether a folder on normalised `n`'s way (not `n`) is above a mount.
+  bool AboveAnyPart(const std::string& n) const;
+  int Lookup(const std::string& abs, int flags, mode_t mode, std::string* canonical) const;
+
   Fd root_;
   std::string root_real_;
+  // Set up in the constructor, read only after. Deepest target first.
+  std::vector<Mount> mounts_;
   // The guest's cwd, shared by its threads (CLONE_FS): under cwd_mutex_.
   // Everything else here is set before the guest runs and only read after.
   mutable std::mutex cwd_mutex_;
@@ -117,6 +166,16 @@ class Paths {
   const std::atomic<int>* stop_ = nullptr;
   Fd proc_fds_;   // /proc/self/fd
   bool chrooted_ = false;
+};
+
+struct Paths::Mount {
+  std::string target;  // normalised guest path
+  Fd fd;               // O_PATH: its root (a file, for a file mount)
+  // What readlink of /proc/self/fd names files below it from: "" for a
+  // detached mount (the kernel names them from its root), else the source.
+  std::string host_prefix;
+  bool read_only = true;
+  bool file = false;
 };
 
 }  // namespace torov

@@ -14,7 +14,7 @@
 namespace torov {
 
 Process::Process(const GuestConfig& cfg)
-    : config(cfg), ram(cfg.memory_bytes), mm(ram, cfg.user_slots), memfds(cfg.memory_bytes / 2), paths(cfg.root) {
+    : config(cfg), ram(cfg.memory_bytes), mm(ram, cfg.user_slots), memfds(cfg.memory_bytes / 2), paths(cfg.root, cfg.mounts) {
   paths.set_exe(cfg.exe);
   paths.set_stop(&stop_request);
   pid = cfg.newpid ? 1 : getpid();

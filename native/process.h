@@ -44,6 +44,7 @@ enum class OnDenied : uint8_t { kErrno, kKill };
 struct GuestConfig {
   uint64_t memory_bytes = 256ull << 20;
   std::string root;      // host path of MountPoint; empty: no file system
+  std::vector<MountConfig> mounts;  // the manifest's and the lent (native/paths.h)
   std::string exe;       // host path of the binary (for /proc/self/exe)
   std::string exe_name;  // what readlink("/proc/self/exe") says
   bool newpid = false;

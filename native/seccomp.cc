@@ -38,11 +38,21 @@ uint32_t ArgLow(int i) { return static_cast<uint32_t>(offsetof(seccomp_data, arg
 struct Slots {
   const FilterContext& ctx;
   int pid, tid;
-  // The value of a check, or false when it names nothing here (an fd the
-  // thread does not have): such a value is left out of its list.
+  // The values of a check into *out: none when it names nothing here (an
+  // fd the thread does not have), every mount's root for "mounts".
+  void Add(const FilterValue& v, std::vector<uint32_t>* out) const {
+    if (v.slot == FilterSlot::kMounts) {
+      for (int fd : ctx.mounts)
+        if (fd >= 0) out->push_back(static_cast<uint32_t>(fd));
+      return;
+    }
+    uint32_t x;
+    if (Get(v, &x)) out->push_back(x);
+  }
   bool Get(const FilterValue& v, uint32_t* out) const {
     int x = -1;
     switch (v.slot) {
+      case FilterSlot::kMounts: return false;
       case FilterSlot::kNone: *out = v.value; return true;
       case FilterSlot::kVm: x = ctx.vm; break;
       case FilterSlot::kVcpu: x = ctx.vcpu; break;
@@ -76,10 +86,7 @@ std::string EmitRule(const FilterRule& rule, const Slots& slots, Code* out) {
   for (const ArgCheck& check : rule.when) {
     c.push_back(Stmt(BPF_LD | BPF_W | BPF_ABS, ArgLow(check.arg)));
     std::vector<uint32_t> values;
-    for (const FilterValue& v : check.values) {
-      uint32_t x;
-      if (slots.Get(v, &x)) values.push_back(x);
-    }
+    for (const FilterValue& v : check.values) slots.Add(v, &values);
     if (values.size() > 200) return "a check lists too many values";
     switch (check.kind) {
       case ArgCheck::kIn:
@@ -173,7 +180,7 @@ bool FilterSlotFromName(const std::string& s, FilterSlot* out) {
   static const std::pair<const char*, FilterSlot> names[] = {
       {"vm", FilterSlot::kVm},   {"vcpu", FilterSlot::kVcpu},        {"root", FilterSlot::kRoot},
       {"dev", FilterSlot::kDev}, {"exe", FilterSlot::kExe},          {"procfds", FilterSlot::kProcFds},
-      {"pid", FilterSlot::kPid}, {"tid", FilterSlot::kTid}};
+      {"pid", FilterSlot::kPid}, {"tid", FilterSlot::kTid},          {"mounts", FilterSlot::kMounts}};
   for (const auto& [name, slot] : names) {
     if (s == name) {
       *out = slot;

@@ -20,7 +20,7 @@ namespace torov {
 // Values known only when the filter is installed (src/vmm/seccomp.ts's
 // FilterSlot): the VM's fds, the directories the thread opened for itself,
 // the process and the thread.
-enum class FilterSlot : uint8_t { kNone, kVm, kVcpu, kRoot, kDev, kExe, kProcFds, kPid, kTid };
+enum class FilterSlot : uint8_t { kNone, kVm, kVcpu, kRoot, kDev, kExe, kProcFds, kPid, kTid, kMounts };
 
 struct FilterValue {
   FilterSlot slot = FilterSlot::kNone;
@@ -50,6 +50,7 @@ struct FilterRule {
 // absent fd never holds). The pid and tid are the caller's own.
 struct FilterContext {
   int vm = -1, vcpu = -1, root = -1, dev = -1, exe = -1, proc_fds = -1;
+  std::vector<int> mounts;  // every mount's root ("mounts": all of them)
 };
 
 // A slot by its name in src/vmm/seccomp.ts ("vm", "root", "pid"...).

@@ -193,18 +193,19 @@ int64_t Fstatfs(Process& g, Task& t, const Args& a) {
 
 // ---- names in directories
 
-// The confined parent directory of (dirfd, path) and the last component.
-int ParentOf(Process& g, int64_t dirfd, uint64_t path_addr, Fd* dir, std::string* name) {
+// The confined parent directory of (dirfd, path) and the last component;
+// `covered` when that names a mount's target (native/paths.h).
+int ParentOf(Process& g, int64_t dirfd, uint64_t path_addr, Fd* dir, std::string* name, int covered) {
   std::string path, abs;
   if (int r = GuestPath(g, path_addr, &path); r < 0) return r;
   if (int r = g.paths.Join(g.fds, dirfd, path, &abs); r < 0) return r;
-  return g.paths.Parent(abs, dir, name);
+  return g.paths.Parent(abs, dir, name, covered);
 }
 
 int64_t MkdirAt(Process& g, int64_t dirfd, uint64_t path, mode_t mode) {
   Fd dir;
   std::string name;
-  if (int r = ParentOf(g, dirfd, path, &dir, &name); r < 0) return r;
+  if (int r = ParentOf(g, dirfd, path, &dir, &name, -EEXIST); r < 0) return r;
   if (Paths::IsDots(name)) return -EEXIST;
   return HostResult(mkdirat(dir.get(), name.c_str(), mode));
 }
@@ -219,7 +220,7 @@ int64_t Mknodat(Process& g, int64_t dirfd, uint64_t path, mode_t mode, dev_t dev
   if (type != S_IFIFO && type != S_IFSOCK && type != S_IFREG && type != 0) return -EPERM;
   Fd dir;
   std::string name;
-  if (int r = ParentOf(g, dirfd, path, &dir, &name); r < 0) return r;
+  if (int r = ParentOf(g, dirfd, path, &dir, &name, -EEXIST); r < 0) return r;
   if (Paths::IsDots(name)) return -EEXIST;
   return HostResult(mknodat(dir.get(), name.c_str(), type | NoSetId(mode & 07777, false), dev));
 }
@@ -234,7 +235,7 @@ int64_t UnlinkAt(Process& g, int64_t dirfd, uint64_t path, int flags) {
   if (flags & ~AT_REMOVEDIR) return -EINVAL;
   Fd dir;
   std::string name;
-  if (int r = ParentOf(g, dirfd, path, &dir, &name); r < 0) return r;
+  if (int r = ParentOf(g, dirfd, path, &dir, &name, -EBUSY); r < 0) return r;
   if (Paths::IsDots(name)) {
     if (!(flags & AT_REMOVEDIR)) return -EISDIR;
     return name == ".." ? -ENOTEMPTY : (name.empty() ? -EBUSY : -EINVAL);
@@ -251,8 +252,8 @@ int64_t RenameAt(Process& g, int64_t olddir, uint64_t oldpath, int64_t newdir, u
   if (flags & ~unsigned{RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT}) return -EINVAL;
   Fd odir, ndir;
   std::string oname, nname;
-  if (int r = ParentOf(g, olddir, oldpath, &odir, &oname); r < 0) return r;
-  if (int r = ParentOf(g, newdir, newpath, &ndir, &nname); r < 0) return r;
+  if (int r = ParentOf(g, olddir, oldpath, &odir, &oname, -EBUSY); r < 0) return r;
+  if (int r = ParentOf(g, newdir, newpath, &ndir, &nname, -EBUSY); r < 0) return r;
   if (Paths::IsDots(oname) || Paths::IsDots(nname)) return -EBUSY;
   return HostResult(renameat2(odir.get(), oname.c_str(), ndir.get(), nname.c_str(), flags));
 }
@@ -268,7 +269,7 @@ int64_t LinkAt(Process& g, int64_t olddir, uint64_t oldpath, int64_t newdir, uin
   if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) return -EINVAL;
   Fd ndir;
   std::string nname;
-  if (int r = ParentOf(g, newdir, newpath, &ndir, &nname); r < 0) return r;
+  if (int r = ParentOf(g, newdir, newpath, &ndir, &nname, -EEXIST); r < 0) return r;
   if (Paths::IsDots(nname)) return -EEXIST;
   if (flags & (AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) {
     // Following a symlink must stay confined: link the file a confined
@@ -282,7 +283,7 @@ int64_t LinkAt(Process& g, int64_t olddir, uint64_t oldpath, int64_t newdir, uin
   }
   Fd odir;
   std::string oname;
-  if (int r = ParentOf(g, olddir, oldpath, &odir, &oname); r < 0) return r;
+  if (int r = ParentOf(g, olddir, oldpath, &odir, &oname, -EXDEV); r < 0) return r;
   if (Paths::IsDots(oname)) return -EPERM;
   return HostResult(linkat(odir.get(), oname.c_str(), ndir.get(), nname.c_str(), 0));
 }
@@ -297,7 +298,7 @@ int64_t SymlinkAt(Process& g, uint64_t target_addr, int64_t newdir, uint64_t lin
   if (target.empty()) return -ENOENT;
   Fd dir;
   std::string name;
-  if (int r = ParentOf(g, newdir, linkpath, &dir, &name); r < 0) return r;
+  if (int r = ParentOf(g, newdir, linkpath, &dir, &name, -EEXIST); r < 0) return r;
   if (Paths::IsDots(name)) return -EEXIST;
   // The target is only text; resolving it later is confined like any path.
   return HostResult(symlinkat(target.c_str(), dir.get(), name.c_str()));
@@ -400,8 +401,10 @@ int64_t UtimesAt(Process& g, int64_t dirfd, uint64_t path, const timespec* tp, i
     // A final symlink itself: by its name in its confined parent.
     Fd dir;
     std::string name;
-    if (int r = ParentOf(g, dirfd, path, &dir, &name); r < 0) return r;
-    if (!Paths::IsDots(name)) return HostResult(utimensat(dir.get(), name.c_str(), tp, AT_SYMLINK_NOFOLLOW));
+    // A mount's root (1) is no symlink: its times are the file's, below.
+    const int r = ParentOf(g, dirfd, path, &dir, &name, 1);
+    if (r < 0) return r;
+    if (r == 0 && !Paths::IsDots(name)) return HostResult(utimensat(dir.get(), name.c_str(), tp, AT_SYMLINK_NOFOLLOW));
   }
   const auto link = g.paths.Magic(fd.get());
   return HostResult(utimensat(link.dir, link.name.c_str(), tp, 0));

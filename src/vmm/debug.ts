@@ -14,7 +14,7 @@ import { isAbsolute } from "node:path";
 import type { BreakpointKind, DebugTarget, ResumeOrder, StopEvent, StopReason, ThreadInfo, WatchKind } from "../gdbstub/target.js";
 import { HYPERCALLS, syscallName } from "./hypercalls.js";
 import type { Machine } from "./machine.js";
-import { native, type DebugMechanisms, type NativeStop } from "./native.js";
+import type { DebugMechanisms, NativeStop } from "./native.js";
 import { getReg, setReg } from "./regs.js";
 import { syscallBitmap } from "./syscall-set.js";
 import type { RunOutcome } from "./report.js";
@@ -306,11 +306,10 @@ export class VmDebugTarget implements DebugTarget {
     } catch {
       // not the program
     }
-    // ...or a file of the guest, resolved inside its MountPoint like the
-    // guest's own paths. Nothing else of the host.
-    const root = this.machine.manifest.mountPoint;
-    if (!root) return -2;
-    return native().openInRoot(root, path);
+    // ...or a file of the guest, resolved in what it sees (its MountPoint
+    // and mounts) like its own paths. Nothing else of the host.
+    if (!this.machine.manifest.mountPoint) return -2;
+    return this.machine.native.openGuestFile(path.startsWith("/") ? path : `/${path}`);
   }
 
   procFile(file: "maps" | "cmdline"): Buffer {

@@ -220,14 +220,18 @@ const MAX_INTERP_FILE = 64 << 20;
  * bytes are read once, checked, and copied from that copy. Every problem
  * is a TorovError naming the program and the interpreter.
  */
-export function loadInterpreter(m: NativeMachine, image: LoadedImage, mountPoint: string | undefined): LoadedInterpreter {
+export function loadInterpreter(m: NativeMachine, image: LoadedImage, mountPoint: string | undefined, lent: readonly string[] = []): LoadedInterpreter {
   const path = image.elf?.interp;
   if (path === undefined) throw new RangeError("loadInterpreter: not a dynamically linked program");
   const what = `${image.path}: its interpreter ${path}`;
   const fd = m.openGuestFile(path);
   if (fd < 0) {
     const err = -fd;
-    const where = mountPoint ? `in its MountPoint (${mountPoint})` : "(the manifest gives it no MountPoint)";
+    const where = !mountPoint
+      ? "(the manifest gives it no MountPoint)"
+      : lent.length
+        ? `in its MountPoint (${mountPoint}) and in what torov lent its loader (${lent.join(", ")})`
+        : `in its MountPoint (${mountPoint})`;
     if (err === 2 /* ENOENT */)
       throw new TorovError(`${what} is not in what the guest sees: it is missing ${where}; copy it there with the libraries it loads, or build the program with -static`, "EBINARY");
     if (err === 20 /* ENOTDIR */) throw new TorovError(`${what} is not in what the guest sees: a part of the path is not a folder ${where}`, "EBINARY");

@@ -6,7 +6,8 @@ import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { TorovError } from "./errors.js";
 import { closeProgram, loadImage, loadInterpreter, readImage, type LoadedImage } from "./image.js";
-import { loadManifest, type Manifest } from "./manifest.js";
+import { lentMounts } from "./lending.js";
+import { loadManifest, type Manifest, type MountSpec } from "./manifest.js";
 import { native, type NativeMachine, type NativeRunResult } from "./native.js";
 import { Policy } from "./policy.js";
 import { hostFilter } from "./seccomp.js";
@@ -52,6 +53,10 @@ export class Machine {
   readonly image: LoadedImage;
   readonly stack: BuiltStack;
   readonly argv: readonly string[];
+  /** Every mount the guest sees: the manifest's, then what torov lent (lending.ts). */
+  readonly mounts: readonly MountSpec[];
+  /** What torov lent the program's loader (LendLoader); empty when nothing. */
+  readonly lent: readonly MountSpec[];
   readonly native: NativeMachine;
   private running: Promise<RunOutcome> | undefined;
 
@@ -62,22 +67,27 @@ export class Machine {
     const exeName = basename(manifest.binary);
     const program = readImage(manifest.binary, manifest.startaddr);
     try {
+      const interp = program.elf?.interp;
+      const inMountPoint = interp !== undefined && manifest.mountPoint !== undefined && native().openInRoot(manifest.mountPoint, interp) !== -2;
+      this.lent = lentMounts(manifest, interp, inMountPoint);
+      this.mounts = [...manifest.mounts, ...this.lent];
       this.native = new (native().NativeMachine)({
       // Guest RAM comes in 2 MiB units (one page table each).
       memory: Math.ceil(manifest.memoryMiB / 2) * 2 * 2 ** 20,
       root: manifest.mountPoint,
+      mounts: this.mounts.map((m) => ({ source: m.source, target: m.target, readOnly: m.readOnly })),
       exe: manifest.binary,
       exeName,
       newpid: manifest.newpid,
       flat: !program.elf,
       onDenied: manifest.onDenied,
       allowed: this.policy.bitmap(),
-      hostFilter: hostFilter(this.policy),
+      hostFilter: hostFilter(this.policy, { mounts: this.mounts.length > 0 }),
       stdio: options.stdio ? [...options.stdio] : undefined,
       userSlots: process.env.TOROV_TEST_USER_SLOTS === "1",
       });
       const image = loadImage(this.native, program, manifest.memoryMiB, manifest.startaddr);
-      this.image = image.elf?.interp !== undefined ? { ...image, interp: loadInterpreter(this.native, image, manifest.mountPoint) } : image;
+      this.image = image.elf?.interp !== undefined ? { ...image, interp: loadInterpreter(this.native, image, manifest.mountPoint, this.lent.map((m) => m.target)) } : image;
     } finally {
       closeProgram(program);
     }

@@ -50,6 +50,8 @@ export interface NativeStop {
 export interface NativeMachineConfig {
   memory: number;
   root?: string;
+  /** Host paths the guest sees at `target` (native/paths.h). */
+  mounts?: Array<{ source: string; target: string; readOnly: boolean }>;
   exe: string;
   exeName: string;
   newpid: boolean;

@@ -22,9 +22,10 @@ import { LINUX_SYSCALLS } from "./syscalls.js";
  * Values the native side learns only when it installs the filter: the VM's
  * and the vCPU's fds, the directories the thread opened for itself
  * (native/paths.h: the MountPoint, /dev, the program's folder,
- * /proc/self/fd), the process and the thread itself.
+ * /proc/self/fd, every mount's root as "mounts"), the process and the
+ * thread itself.
  */
-export type FilterSlot = "vm" | "vcpu" | "root" | "dev" | "exe" | "procfds" | "pid" | "tid";
+export type FilterSlot = "vm" | "vcpu" | "root" | "dev" | "exe" | "procfds" | "pid" | "tid" | "mounts";
 export type FilterValue = number | FilterSlot;
 
 /** One condition on one argument (0..5), on its low 32 bits. */
@@ -87,7 +88,16 @@ const at = (name: string, ...dirfds: number[]): Need => [name, ...dirfds.map((ar
 // MountPoint's fd (Paths::Open, Parent, Chdir, SocketPath); openat only
 // from the /dev and program folder fds, never creating or truncating (the
 // shared devices, /proc/self/exe).
-const OPENAT2: Need = ["openat2", { arg: 0, in: ["root"] }];
+const OPENAT2: Need = ["openat2", { arg: 0, in: ["root", "mounts"] }];
+/**
+ * With mounts, Paths::Walk reads a symlink it found through the link's own
+ * O_PATH fd (any fd, never the cwd), and a file mount is reopened through
+ * its magic link in /proc/self/fd, never creating or truncating.
+ */
+const WALK: readonly Need[] = [
+  ["readlinkat", { arg: 0, notIn: [AT_FDCWD] }],
+  ["openat", { arg: 0, in: ["procfds"] }, { arg: 2, clear: O_CREAT | O_EXCL | O_TMPFILE_BIT }],
+];
 const OPENAT: Need = ["openat", { arg: 0, in: ["dev", "exe"] }, { arg: 2, clear: O_CREAT | O_EXCL | O_TRUNC | O_APPEND | O_TMPFILE_BIT }];
 /** Paths::Open. */
 const OPEN: readonly Need[] = [OPENAT2, OPENAT];
@@ -219,12 +229,13 @@ function nrOf(name: string): number {
 }
 
 /** The filter for a policy: rules sorted by number; a call admitted with any arguments has that one rule only. */
-export function hostFilter(policy: Policy): FilterRule[] {
+export function hostFilter(policy: Policy, options: { mounts?: boolean } = {}): FilterRule[] {
   const needs: Need[] = [...BASE];
   for (const h of HYPERCALLS) {
     if (h.kind !== "forwarded" || !policy.allows(h.nr)) continue;
     needs.push(...(HOST[h.name] ?? [h.name]));
   }
+  if (options.mounts && needs.includes(OPENAT2)) needs.push(...WALK);
   const byName = new Map<string, Map<string, ArgCheck[]>>();
   for (const need of needs) {
     const [name, ...when] = typeof need === "string" ? [need] : typeof need === "function" ? need() : need;
