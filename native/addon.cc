@@ -166,7 +166,8 @@ Napi::Value OpenInRoot(const Napi::CallbackInfo& info) {
     Paths paths(info[0].As<Napi::String>().Utf8Value());
     std::string path = info[1].As<Napi::String>().Utf8Value();
     if (path.empty() || path[0] != '/') path = "/" + path;
-    return Napi::Number::New(env, paths.Open(path, O_RDONLY, 0));
+    // O_NONBLOCK: a FIFO there does not wait for a writer.
+    return Napi::Number::New(env, paths.Open(path, O_RDONLY | O_NONBLOCK, 0));
   } catch (const Error& e) {
     return Napi::Number::New(env, -ENOENT);
   }

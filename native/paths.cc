@@ -346,7 +346,7 @@ bool Paths::Borrowed(const std::string& abs) const {
   return n == "/proc/self/exe" && !exe_.empty();
 }
 
-int Paths::Parent(const std::string& abs, Fd* dir, std::string* name, int covered) const {
+int Paths::Parent(const std::string& abs, Fd* dir, std::string* name, int covered, std::string* where) const {
   if (!root_) return -ENOENT;
   size_t end = abs.size();
   while (end > 1 && abs[end - 1] == '/') end--;  // "a/b/" names "b"
@@ -359,6 +359,7 @@ int Paths::Parent(const std::string& abs, Fd* dir, std::string* name, int covere
   int fd = Lookup(parent, O_PATH | O_DIRECTORY, 0, &at);
   if (fd < 0) return fd;
   dir->Reset(fd);
+  if (where) *where = mounts_.empty() ? parent : at;
   if (!mounts_.empty() && !IsDots(*name)) {
     // A mount's target (or a folder on the way to one) is not the folder's
     // to change: the mount covers whatever the layer below has there.

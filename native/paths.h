@@ -87,7 +87,15 @@ class Paths {
   // component in *name (empty for "/"). 0 or -errno.
   // When the name is a mount's target, returns `covered` instead (EBUSY for
   // unlink or rename, EEXIST for mkdir...): it is not the directory's to change.
-  int Parent(const std::string& abs, Fd* dir, std::string* name, int covered = -EBUSY) const;
+  // *where (may be null): the folder's guest path, symlinks resolved.
+  int Parent(const std::string& abs, Fd* dir, std::string* name, int covered = -EBUSY,
+             std::string* where = nullptr) const;
+  // Whether two resolved guest paths are in the same mount (or both in the
+  // MountPoint's own tree).
+  bool SameMount(const std::string& a, const std::string& b) const {
+    std::string rest;
+    return MountOf(Normalize(a), &rest) == MountOf(Normalize(b), &rest);
+  }
   // Sets the cwd to the directory at `abs`. 0 or -errno.
   int Chdir(const std::string& abs);
   int Fchdir(const OpenFile& dir);

@@ -195,11 +195,12 @@ int64_t Fstatfs(Process& g, Task& t, const Args& a) {
 
 // The confined parent directory of (dirfd, path) and the last component;
 // `covered` when that names a mount's target (native/paths.h).
-int ParentOf(Process& g, int64_t dirfd, uint64_t path_addr, Fd* dir, std::string* name, int covered) {
+int ParentOf(Process& g, int64_t dirfd, uint64_t path_addr, Fd* dir, std::string* name, int covered,
+             std::string* where = nullptr) {
   std::string path, abs;
   if (int r = GuestPath(g, path_addr, &path); r < 0) return r;
   if (int r = g.paths.Join(g.fds, dirfd, path, &abs); r < 0) return r;
-  return g.paths.Parent(abs, dir, name, covered);
+  return g.paths.Parent(abs, dir, name, covered, where);
 }
 
 int64_t MkdirAt(Process& g, int64_t dirfd, uint64_t path, mode_t mode) {
@@ -251,9 +252,13 @@ int64_t Unlinkat(Process& g, Task& t, const Args& a) {
 int64_t RenameAt(Process& g, int64_t olddir, uint64_t oldpath, int64_t newdir, uint64_t newpath, unsigned flags) {
   if (flags & ~unsigned{RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT}) return -EINVAL;
   Fd odir, ndir;
-  std::string oname, nname;
-  if (int r = ParentOf(g, olddir, oldpath, &odir, &oname, -EBUSY); r < 0) return r;
-  if (int r = ParentOf(g, newdir, newpath, &ndir, &nname, -EBUSY); r < 0) return r;
+  std::string oname, nname, oat, nat;
+  const int ro = ParentOf(g, olddir, oldpath, &odir, &oname, 1, &oat);
+  if (ro < 0) return ro;
+  const int rn = ParentOf(g, newdir, newpath, &ndir, &nname, 1, &nat);
+  if (rn < 0) return rn;
+  // A mount's target (1): as Linux, a rename across mounts is EXDEV first.
+  if (ro > 0 || rn > 0) return g.paths.SameMount(oat, nat) ? -EBUSY : -EXDEV;
   if (Paths::IsDots(oname) || Paths::IsDots(nname)) return -EBUSY;
   return HostResult(renameat2(odir.get(), oname.c_str(), ndir.get(), nname.c_str(), flags));
 }
@@ -268,8 +273,10 @@ int64_t Renameat2(Process& g, Task& t, const Args& a) {
 int64_t LinkAt(Process& g, int64_t olddir, uint64_t oldpath, int64_t newdir, uint64_t newpath, int flags) {
   if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) return -EINVAL;
   Fd ndir;
-  std::string nname;
-  if (int r = ParentOf(g, newdir, newpath, &ndir, &nname, -EEXIST); r < 0) return r;
+  std::string nname, nat;
+  const int rn = ParentOf(g, newdir, newpath, &ndir, &nname, 1, &nat);
+  if (rn < 0) return rn;
+  if (rn > 0 && (flags & (AT_SYMLINK_FOLLOW | AT_EMPTY_PATH))) return -EEXIST;  // a mount's target
   if (Paths::IsDots(nname)) return -EEXIST;
   if (flags & (AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) {
     // Following a symlink must stay confined: link the file a confined
@@ -282,8 +289,10 @@ int64_t LinkAt(Process& g, int64_t olddir, uint64_t oldpath, int64_t newdir, uin
     return HostResult(linkat(link.dir, link.name.c_str(), ndir.get(), nname.c_str(), AT_SYMLINK_FOLLOW));
   }
   Fd odir;
-  std::string oname;
-  if (int r = ParentOf(g, olddir, oldpath, &odir, &oname, -EXDEV); r < 0) return r;
+  std::string oname, oat;
+  if (int r = ParentOf(g, olddir, oldpath, &odir, &oname, -EXDEV, &oat); r < 0) return r;
+  // Onto a mount's target: across mounts EXDEV first, as Linux.
+  if (rn > 0) return g.paths.SameMount(oat, nat) ? -EEXIST : -EXDEV;
   if (Paths::IsDots(oname)) return -EPERM;
   return HostResult(linkat(odir.get(), oname.c_str(), ndir.get(), nname.c_str(), 0));
 }

@@ -2,7 +2,7 @@
 // program and its initial stack, over the native Machine. One Node process
 // can run many of them at once.
 
-import { readFileSync } from "node:fs";
+import { closeSync, readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { TorovError } from "./errors.js";
 import { closeProgram, loadImage, loadInterpreter, readImage, type LoadedImage } from "./image.js";
@@ -68,7 +68,9 @@ export class Machine {
     const program = readImage(manifest.binary, manifest.startaddr);
     try {
       const interp = program.elf?.interp;
-      const inMountPoint = interp !== undefined && manifest.mountPoint !== undefined && native().openInRoot(manifest.mountPoint, interp) !== -2;
+      const found = interp !== undefined && manifest.mountPoint !== undefined ? native().openInRoot(manifest.mountPoint, interp) : -2;
+      if (found >= 0) closeSync(found);
+      const inMountPoint = found !== -2; // ENOENT: lend; any other answer is the loader's to report
       this.lent = lentMounts(manifest, interp, inMountPoint);
       this.mounts = [...manifest.mounts, ...this.lent];
       this.native = new (native().NativeMachine)({

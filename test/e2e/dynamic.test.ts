@@ -4,7 +4,8 @@
 // entry first. test/guests/dynamic/dynamic.c says what its loader did and
 // what libc did for it; each run is compared with the same program run
 // natively. Here the guest's MountPoint holds copies of the loader and the
-// libraries it needs, at the paths the host has them.
+// libraries it needs, at the paths the host has them, or (the host's own
+// programs) nothing: torov lends the loader's folders (test/e2e/mounts.test.ts).
 
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -52,9 +53,10 @@ function loaderRoot(binary: string): string {
   return root;
 }
 
-function runIn(root: string, binary: string, args: string[], env: Record<string, string> = {}) {
+/** Runs `binary` with `root` as its MountPoint; `lend` false: LendLoader off, so the root alone is what the guest sees. */
+function runIn(root: string, binary: string, args: string[], env: Record<string, string> = {}, lend = true) {
   const dir = dirname(root);
-  const manifest = writeManifest(dir, { binary, mountPoint: root, args, env });
+  const manifest = writeManifest(dir, { binary, mountPoint: root, args, env, extra: lend ? {} : { LendLoader: false } });
   return torov(["run", manifest]);
 }
 
@@ -99,7 +101,7 @@ function refused(make: (root: string, interp: string) => void, message: RegExp) 
   const interp = interpOf(binary);
   mkdirSync(dirname(join(root, interp)), { recursive: true });
   make(root, interp);
-  const r = runIn(root, binary, []);
+  const r = runIn(root, binary, [], {}, false);
   assert.equal(r.status, 2, r.stdout + r.stderr);
   assert.equal(r.stdout, "");
   assert.equal(r.stderr.trimEnd().split("\n").length, 1, `one line: ${r.stderr}`);
@@ -127,7 +129,7 @@ test("the interpreter is looked up in the MountPoint only: a symlink or .. out o
   refused((root, interp) => symlinkSync("/proc/self/root" + host, join(root, interp)), new RegExp(I));
 });
 
-/** The host's own `program`, run natively and under torov with what it loads copied in: the same answer. */
+/** The host's own `program`, run natively and under torov with the loader's folders lent (LendLoader): the same answer. */
 function hostProgram(name: string) {
   const which = spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).stdout.trim();
   return which.startsWith("/") ? realpathSync(which) : undefined;
@@ -146,7 +148,10 @@ for (const [name, args, input, setup] of [
 ] as const) {
   const path = hostProgram(name);
   test(`the host's ${name} runs as it does natively`, { skip: !path && `${name} is not installed` }, () => {
-    const root = loaderRoot(path!);
+    // An empty MountPoint but for the files the program works on: what the
+    // loader reads, torov lends.
+    const root = join(tempDir(), "root");
+    mkdirSync(root);
     setup(root);
     // Natively, in the same folder: the guest's "/" is root.
     const nativeArgs = args.map((a) => (a.startsWith("/") ? join(root, a) : a));

@@ -19,7 +19,7 @@ static const char *errname(int e) {
   }
 }
 
-static void report(const char *what, long r) {
+__attribute__((unused)) static void report(const char *what, long r) {
   if (r < 0)
     printf("%s: %s\n", what, errname(errno));
   else
