@@ -27,6 +27,7 @@
         "native/kvm/vcpu.cc",
         "native/hypercalls/events.cc",
         "native/hypercalls/files.cc",
+        "native/hypercalls/procfs.cc",
         "native/hypercalls/io.cc",
         "native/hypercalls/memory.cc",
         "native/hypercalls/net.cc",

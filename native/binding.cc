@@ -131,6 +131,7 @@ Napi::Function NativeMachine::Define(Napi::Env env) {
                          InstanceMethod<&NativeMachine::DebugPassSignals>("debugPassSignals"),
                          InstanceMethod<&NativeMachine::NeededHypercalls>("neededHypercalls"),
                          InstanceMethod<&NativeMachine::Containment>("containment"),
+                         InstanceMethod<&NativeMachine::MountsMadeBy>("mountsMadeBy"),
                          InstanceMethod<&NativeMachine::TraceConfigure>("traceConfigure"),
                          InstanceMethod<&NativeMachine::TraceEnable>("traceEnable"),
                          InstanceMethod<&NativeMachine::TraceTake>("traceTake"),
@@ -528,6 +529,12 @@ Napi::Value NativeMachine::HypercallCounts(const Napi::CallbackInfo& info) {
   for (int nr = 0; nr < kMaxHypercall; nr++)
     if (const uint64_t n = process_->counts[nr].load(std::memory_order_relaxed)) out.Set(nr, static_cast<double>(n));
   return out;
+}
+
+// mountsMadeBy(): who made the guest's detached mounts (native/mounts.h):
+// "root", "user namespace", or "" when it has none.
+Napi::Value NativeMachine::MountsMadeBy(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), process_->paths.mounts_made_by());
 }
 
 // containment(): the layers the vCPU thread put itself in (null before it

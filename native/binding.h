@@ -55,6 +55,7 @@ class NativeMachine : public Napi::ObjectWrap<NativeMachine> {
   Napi::Value HypercallCounts(const Napi::CallbackInfo& info);
   Napi::Value NeededHypercalls(const Napi::CallbackInfo& info);
   Napi::Value Containment(const Napi::CallbackInfo& info);
+  Napi::Value MountsMadeBy(const Napi::CallbackInfo& info);
   // The debugger's side (src/vmm/debug.ts).
   Napi::Value DebugAttach(const Napi::CallbackInfo& info);
   Napi::Value DebugState(const Napi::CallbackInfo& info);

@@ -87,6 +87,7 @@ Paths::Paths(const std::string& host_root, const std::vector<MountConfig>& mount
     const int tree = DetachedMount(m.source, m.read_only, &how);
     if (tree >= 0) {
       mount.fd.Reset(tree);
+      mounts_made_by_ = how;
     } else if (!m.read_only) {
       // Writable: a plain fd does (the kernel's own checks are the same).
       const int plain = open(m.source.c_str(), O_PATH | O_CLOEXEC);

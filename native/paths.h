@@ -118,6 +118,8 @@ class Paths {
   // The mounts' roots, for the same rules.
   std::vector<int> mount_fds() const;
   size_t mount_count() const { return mounts_.size(); }
+  // Who made the detached mounts: "root", "user namespace" ("" for none).
+  const std::string& mounts_made_by() const { return mounts_made_by_; }
   // Our own fds' magic links (/proc/self/fd) as a directory fd and a name:
   // for calls that must act on exactly the file a confined lookup found.
   struct MagicLink {
@@ -163,6 +165,7 @@ class Paths {
   std::string root_real_;
   // Set up in the constructor, read only after. Deepest target first.
   std::vector<Mount> mounts_;
+  std::string mounts_made_by_;
   // The guest's cwd, shared by its threads (CLONE_FS): under cwd_mutex_.
   // Everything else here is set before the guest runs and only read after.
   mutable std::mutex cwd_mutex_;

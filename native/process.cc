@@ -13,6 +13,22 @@
 
 namespace torov {
 
+namespace {
+
+// A /proc or /sys file's text ("" when it cannot be read), at most 1 MiB.
+std::string ReadSmallFile(const char* path) {
+  const int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  std::string out;
+  char buf[16384];
+  ssize_t n;
+  while (out.size() < (1u << 20) && (n = read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return out;
+}
+
+}  // namespace
+
 Process::Process(const GuestConfig& cfg)
     : config(cfg), ram(cfg.memory_bytes), mm(ram, cfg.user_slots), memfds(cfg.memory_bytes / 2), paths(cfg.root, cfg.mounts) {
   paths.set_exe(cfg.exe);
@@ -26,6 +42,10 @@ Process::Process(const GuestConfig& cfg)
   getresgid(&gr[0], &gr[1], &gr[2]);
   uid = u[0], euid = u[1], suid = u[2];
   gid = gr[0], egid = gr[1], sgid = gr[2];
+  host_cpuinfo = ReadSmallFile("/proc/cpuinfo");
+  host_cpus_online = ReadSmallFile("/sys/devices/system/cpu/online");
+  while (!host_cpus_online.empty() && host_cpus_online.back() == '\n') host_cpus_online.pop_back();
+  if (host_cpus_online.empty()) host_cpus_online = "0";
   for (int r = 0; r < RLIM_NLIMITS; r++) getrlimit(r, &rlimits[r]);
   rlimits[RLIMIT_AS] = {cfg.memory_bytes, cfg.memory_bytes};
   rlimits[RLIMIT_NOFILE] = {FdTable::kDefaultLimit, FdTable::kDefaultLimit};

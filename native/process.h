@@ -110,6 +110,9 @@ class Process {
   // Identity, read once from the host (emulated calls never touch it again);
   // the set*id calls change the ids, under `mutex`.
   int pid = 0, ppid = 0;
+  // The host's /proc/cpuinfo and its online CPUs ("0-15"), read before the
+  // guest runs, for the guest's own copies (hypercalls/procfs.cc).
+  std::string host_cpuinfo, host_cpus_online;
   int sid = 0;  // its session: the monitor's, or 0 (outside its pid namespace) with Newpid
   // Whether the host sees the guest's sockets as root's (torov run as root
   // on a MountPoint root owns): SO_REUSEPORT would let it share root's ports.

@@ -33,12 +33,17 @@ int64_t OpenAt(Process& g, int64_t dirfd, uint64_t path_addr, int flags, mode_t 
   std::string path, abs;
   if (int r = GuestPath(g, path_addr, &path); r < 0) return r;
   if (int r = g.paths.Join(g.fds, dirfd, path, &abs); r < 0) return r;
-  const int alias = Paths::StdioAlias(Paths::Normalize(abs));
+  const std::string n = Paths::Normalize(abs);
+  const int alias = Paths::StdioAlias(n);
   if (alias >= 0) {
     // /dev/stdout, /dev/fd/N: the same open file as guest fd N.
     auto file = g.fds.Get(alias);
     if (!file) return -ENOENT;
     return g.fds.Install(std::move(file), (flags & O_CLOEXEC) != 0);
+  }
+  if (const int proc = OpenProcFile(g, n, flags); proc != kNotProcFile) {
+    if (proc < 0) return proc;
+    return InstallHostFd(g, proc, flags, true);  // lent: its mode and size are not the guest's to change
   }
   const int host = g.paths.Open(abs, flags, mode);
   if (host < 0) return host;

@@ -132,6 +132,12 @@ inline mode_t NoSetId(mode_t mode, bool directory) {
   return mode & (directory ? 07777 & ~S_ISUID : 0777 | S_ISVTX);
 }
 
+// The /proc and /sys files this guest gets its own answer for
+// (procfs.cc): a read-only host fd holding it, -errno, or kNotProcFile when
+// normalised guest path `n` is none of them.
+constexpr int kNotProcFile = 1;
+int OpenProcFile(Process& g, const std::string& n, int flags);
+
 // Installs a freshly opened host fd as a guest fd (lowest free), recording
 // what later calls need (O_NONBLOCK view, directory path). Takes ownership.
 // `borrowed`: a file lent from outside the MountPoint (OpenFile::borrowed).

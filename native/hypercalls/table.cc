@@ -60,6 +60,9 @@ int ResolvePath(Process& g, int64_t dirfd, uint64_t path_addr, bool nofollow, bo
     const int alias = Paths::StdioAlias(Paths::Normalize(abs));
     if (alias >= 0) {
       r = dup_of(g.fds.Get(alias), -ENOENT);
+    } else if (const int proc = OpenProcFile(g, Paths::Normalize(abs), O_RDONLY); proc != kNotProcFile) {
+      lent = true;  // stat and access see the guest's own /proc file
+      r = proc;
     } else {
       lent = g.paths.Borrowed(abs);
       r = g.paths.Open(abs, O_PATH | (nofollow ? O_NOFOLLOW : 0), 0);

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { arch, cpus, platform, release } from "node:os";
 import { join } from "node:path";
 import { Machine } from "../vmm/machine.js";
+import { describeMount } from "../vmm/lending.js";
 import { loadManifest } from "../vmm/manifest.js";
 import { flavourDescription } from "../vmm/flavour.js";
 import { native, type DebugProbe, type ProbeCall } from "../vmm/native.js";
@@ -21,7 +22,7 @@ function firstLine(cmd: string, args: string[]): string | undefined {
   return `${r.stdout}${r.stderr}`.split("\n").find((l) => l.trim())?.trim();
 }
 
-export async function run(): Promise<void> {
+export async function run(manifestPath?: string): Promise<void> {
   const rows: Array<[string, string]> = [];
   const add = (k: string, v: string) => rows.push([k, v]);
   const version = JSON.parse(readFileSync(`${__dirname}/../../../package.json`, "utf8")).version as string;
@@ -42,6 +43,7 @@ export async function run(): Promise<void> {
   }
 
   add("containment", await containment(usable));
+  if (manifestPath !== undefined) add("guest view", guestView(manifestPath, usable));
 
   const tools: Array<[string, string[]]> = [["gdb", ["--version"]], ["gdbserver", ["--version"]], ["lldb", ["--version"]], ["strace", ["-V"]], ["gcc", ["--version"]], ["musl-gcc", ["--version"]], ["busybox", ["--help"]]];
   add("tools", tools.map(([t, a]) => `${t}: ${firstLine(t, a) ?? style.dim("not found")}`).join("\n"));
@@ -53,6 +55,32 @@ export async function run(): Promise<void> {
     for (const m of more) process.stdout.write(`${" ".repeat(width)}  ${m}\n`);
   }
   process.exitCode = usable ? 0 : 1;
+}
+
+/**
+ * What the manifest's guest sees: "/", each mount (the lent ones said so),
+ * and who made the mounts. The VM is built, its program loaded, not run.
+ */
+function guestView(path: string, usable: boolean): string {
+  const manifest = loadManifest(path);
+  const lines = [`/ = ${manifest.mountPoint ?? "nothing (no MountPoint): only /dev/null, /dev/zero, /dev/full, /dev/random, /dev/urandom"}`];
+  if (!usable) {
+    lines.push(...manifest.mounts.map(describeMount), "(no VM here: what torov would lend is not known)");
+    return lines.join("\n");
+  }
+  try {
+    const machine = new Machine(manifest, { stdio: [-1, -1, -1] });
+    const interp = machine.image.elf?.interp;
+    lines.push(...machine.mounts.map(describeMount));
+    if (interp !== undefined && machine.lent.length === 0) lines.push(`the interpreter ${interp} is in what the manifest gives: torov lends nothing`);
+    if (interp !== undefined && !manifest.lendLoader) lines.push("LendLoader is false: torov lends nothing");
+    const by = machine.native.mountsMadeBy();
+    if (machine.mounts.length) lines.push(`mounts: detached bind mounts, read-only ones made read-only by the kernel${by ? ` (made ${by === "root" ? "as root" : "in a user namespace"})` : ""}`);
+    machine.kill();
+  } catch (e) {
+    lines.push(style.red((e as Error).message));
+  }
+  return lines.join("\n");
 }
 
 /** Runs the hello example and reports the layers its vCPU thread got into. */

@@ -87,9 +87,9 @@ async function main(argv: string[]): Promise<void> {
     .action(async (manifest: string, opts) => (await import("./vscode.js")).run(manifest, opts));
 
   program
-    .command("doctor")
-    .description("what this host offers torov: KVM, debugging, containment, tools (for bug reports)")
-    .action(async () => (await import("./doctor.js")).run());
+    .command("doctor [manifest]")
+    .description("what this host offers torov: KVM, debugging, containment, tools (for bug reports); with a manifest, also what its guest sees")
+    .action(async (manifest?: string) => (await import("./doctor.js")).run(manifest));
 
   try {
     await program.parseAsync(argv);

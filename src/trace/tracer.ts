@@ -9,6 +9,7 @@
 import { closeSync, openSync, writeSync } from "node:fs";
 import { constants } from "node:os";
 import { TorovError } from "../vmm/errors.js";
+import { describeMount } from "../vmm/lending.js";
 import { syscallName } from "../vmm/hypercalls.js";
 import { syscallBitmap } from "../vmm/syscall-set.js";
 import type { Machine } from "../vmm/machine.js";
@@ -79,6 +80,7 @@ export class Tracer {
   private readonly ownsFd: boolean;
   private timer: NodeJS.Timeout | undefined;
   private enabled = false;
+  private mountsSaid = false;
   private readerGone = false;
   private readonly threads: ThreadLines;
 
@@ -118,6 +120,14 @@ export class Tracer {
   /** Starts (or resumes) tracing. Before the machine starts, or while it is stopped. */
   enable(): void {
     this.machine.native.traceEnable(true);
+    if (!this.mountsSaid && (!this.options.summary || this.options.lines)) {
+      // What the paths below resolve in: each mount, first, as strace
+      // writes what is not a call ("--- ... ---").
+      this.mountsSaid = true;
+      const m = this.machine.mounts;
+      if (m.length)
+        this.write(m.map((x) => (this.options.json ? JSON.stringify({ mount: x.target, source: x.source, readOnly: x.readOnly, lent: x.origin === "lent" }) : `--- mount ${describeMount(x)} ---`)).join("\n") + "\n");
+    }
     this.enabled = true;
     if (this.wantsRecords && !this.timer) {
       this.timer = setInterval(() => this.take(), TAKE_EVERY);

@@ -45,3 +45,8 @@ export function lentMounts(manifest: Manifest, interp: string | undefined, inMou
   }
   return lent;
 }
+
+/** How torov names a mount to its user: "/lib64 = /usr/lib64, read-only, lent for the loader". */
+export function describeMount(m: MountSpec): string {
+  return `${m.target} = ${m.source}${m.kind === "file" ? " (a file)" : ""}, ${m.readOnly ? "read-only" : "writable"}, ${m.origin === "lent" ? "lent for the loader (LendLoader)" : `from ${m.origin}`}`;
+}

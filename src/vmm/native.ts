@@ -117,6 +117,8 @@ export interface NativeMachine {
   neededHypercalls(): number[];
   /** The containment layers the vCPU thread is in ("" = active, else why not); null before the run starts. */
   containment(): { chroot: string; seccomp: string; capabilities: string; hostSyscalls: number } | null;
+  /** Who made the guest's detached mounts: "root", "user namespace", or "" (none). */
+  mountsMadeBy(): string;
 
   // The debugger's side: see src/vmm/debug.ts.
   /** The debugger features that use KVM's help here (the others use the runtime's handlers and page protection). */

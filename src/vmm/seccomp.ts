@@ -99,8 +99,8 @@ const WALK: readonly Need[] = [
   ["openat", { arg: 0, in: ["procfds"] }, { arg: 2, clear: O_CREAT | O_EXCL | O_TMPFILE_BIT }],
 ];
 const OPENAT: Need = ["openat", { arg: 0, in: ["dev", "exe"] }, { arg: 2, clear: O_CREAT | O_EXCL | O_TRUNC | O_APPEND | O_TMPFILE_BIT }];
-/** Paths::Open. */
-const OPEN: readonly Need[] = [OPENAT2, OPENAT];
+/** Paths::Open, and the guest's own /proc files (hypercalls/procfs.cc): a sealed memfd each. */
+const OPEN: readonly Need[] = [OPENAT2, OPENAT, "memfd_create", "lseek", ["fcntl", { arg: 1, in: [F.ADD_SEALS] }]];
 /** Paths::Parent: the confined directory that holds a name. */
 const PARENT: readonly Need[] = [OPENAT2];
 /** ResolvePath (hypercalls/table.cc): Paths::Open, or a duplicate for "" and /dev/fd/N. */

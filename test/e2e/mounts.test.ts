@@ -219,3 +219,23 @@ test("LendLoader: a host program runs from an empty MountPoint with a manifest o
     assert.equal(existsSync("/usr/lib/torov-was-here"), false);
   }
 });
+
+test("torov doctor with a manifest and the first lines of torov trace say what the guest sees, the lent mounts among it", { skip: !hostProgram("true") && "no true" }, () => {
+  const top = tempDir();
+  mkdirSync(join(top, "root"));
+  mkdirSync(join(top, "data"));
+  const manifest = writeManifest(top, { binary: hostProgram("true")!, mountPoint: "root", extra: { Mounts: [{ Source: "data", Target: "/data", ReadOnly: false }] } });
+  const d = torov(["doctor", manifest]);
+  assert.match(d.stdout, new RegExp(`^guest view +/ = ${top}/root$`, "m"));
+  assert.match(d.stdout, new RegExp(`^ +/data = ${top}/data, writable, from Mounts\\[0\\]$`, "m"));
+  assert.match(d.stdout, /^ +\/lib64 = \S+, read-only, lent for the loader \(LendLoader\)$/m);
+  assert.match(d.stdout, /^ +\/etc\/ld\.so\.cache = \/etc\/ld\.so\.cache \(a file\), read-only, lent for the loader \(LendLoader\)$/m);
+  assert.match(d.stdout, /^ +mounts: detached bind mounts, read-only ones made read-only by the kernel \(made (as root|in a user namespace)\)$/m);
+  const t = torov(["trace", manifest]);
+  assert.equal(t.status, 0, t.stderr);
+  const first = t.stderr.split("\n");
+  assert.match(first[0], new RegExp(`^--- mount /data = ${top}/data, writable, from Mounts\\[0\\] ---$`));
+  assert.ok(first.some((l) => /^--- mount \/lib64 = .*, read-only, lent for the loader \(LendLoader\) ---$/.test(l)), t.stderr);
+  // The loader's own calls follow, on paths in those mounts.
+  assert.match(t.stderr, /^openat\(AT_FDCWD, "\/etc\/ld\.so\.cache", O_RDONLY\|O_CLOEXEC\) = 3$/m);
+});
