@@ -198,3 +198,35 @@ test("GDB on a dynamic program: its libraries, a breakpoint in libc, bt through 
   assert.match(vm.output, / in __libc_start_call_main /);
   assert.equal(normalize(vm.output), normalize(native.output));
 });
+
+/** `binary` run natively and under torov from an empty MountPoint (the loader's folders lent): the same output. */
+function sameAsNative(binary: string, args: string[] = [], extra: Record<string, unknown> = {}) {
+  const root = join(tempDir(), "root");
+  mkdirSync(root);
+  const env = { HOME: "/nonexistent" };
+  const native = spawnSync(binary, args, { encoding: "utf8", env });
+  const r = torov(["run", writeManifest(dirname(root), { binary, mountPoint: root, args, env, extra })]);
+  assert.equal(r.stderr, native.stderr);
+  assert.equal(r.status, native.status);
+  assert.equal(r.stdout, native.stdout);
+  return r;
+}
+
+test("C++ as g++ builds it: libstdc++ and libgcc_s, an exception thrown through frames and caught, std::thread", { skip: !existsSync(guest("cxx")) && "no g++" }, () => {
+  const r = sameAsNative(guest("cxx"));
+  assert.match(r.stdout, /^caught: thrown five frames down\nthread ran, sum 3\nout_of_range caught\n$/);
+});
+
+for (const v of ["dlopen", "dlopen.musl"]) {
+  test(`${v}: dlopen of libm at run time, a symbol from it, dlclose, a library that is not there`, { skip: !existsSync(guest(v)) && `${v} was not built` }, () => {
+    const r = sameAsNative(guest(v));
+    assert.match(r.stdout, /^cos\(0\) = 1\.0$/m);
+    assert.match(r.stdout, /^again: sqrt\(16\) = 4\.0$/m);
+  });
+}
+
+test("python3 -c with /usr lent: the host's interpreter, its standard library and a C extension module", { skip: !existsSync("/usr/bin/python3") && "no /usr/bin/python3" }, () => {
+  const code = "import sys, json, math, hashlib; print(sys.version_info[:2], json.dumps({'r': math.sqrt(2)}), hashlib.sha256(b'torov').hexdigest()[:16])";
+  const r = sameAsNative("/usr/bin/python3", ["-c", code], { Mounts: [{ Source: "/usr", Target: "/usr" }] });
+  assert.match(r.stdout, /^\(3, \d+\) \{"r": 1\.4142135623730951\} [0-9a-f]{16}\n$/);
+});

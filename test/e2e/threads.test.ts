@@ -85,15 +85,18 @@ for (const v of variants("threads")) {
   });
 }
 
-test("rust-threads: std::thread spawn/join, mpsc, Arc<Mutex>, Condvar, RwLock, Barrier, thread::scope, a caught panic and thread_local! match the native run", { skip: unbuilt("rust-threads", "cargo") }, () => {
-  const { vm, host } = both("rust-threads", []);
-  assert.equal(host.status, 0, host.stderr);
-  assert.match(host.stdout, /^7 panic: join returned Err: true, its message: "on purpose"$/m);
-  assert.match(host.stdout, /\ndone\n$/);
-  assert.equal(vm.stdout, host.stdout, vm.stderr);
-  assert.equal(vm.stderr, host.stderr);
-  assert.equal(vm.status, 0);
-});
+// rust-threads.dynamic: as cargo builds by default, dynamically linked (issue 18).
+for (const v of ["rust-threads", "rust-threads.dynamic"]) {
+  test(`${v}: std::thread spawn/join, mpsc, Arc<Mutex>, Condvar, RwLock, Barrier, thread::scope, a caught panic and thread_local! match the native run`, { skip: unbuilt(v, "cargo") }, () => {
+    const { vm, host } = both(v, []);
+    assert.equal(host.status, 0, host.stderr);
+    assert.match(host.stdout, /^7 panic: join returned Err: true, its message: "on purpose"$/m);
+    assert.match(host.stdout, /\ndone\n$/);
+    assert.equal(vm.stdout, host.stdout, vm.stderr);
+    assert.equal(vm.stderr, host.stderr);
+    assert.equal(vm.status, 0);
+  });
+}
 
 // Go's runtime reserves address space up front (512 MiB for its page
 // summaries alone) and guest addresses are guest RAM: 256 MiB is not enough.
