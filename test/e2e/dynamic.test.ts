@@ -230,3 +230,39 @@ test("python3 -c with /usr lent: the host's interpreter, its standard library an
   const r = sameAsNative("/usr/bin/python3", ["-c", code], { Mounts: [{ Source: "/usr", Target: "/usr" }] });
   assert.match(r.stdout, /^\(3, \d+\) \{"r": 1\.4142135623730951\} [0-9a-f]{16}\n$/);
 });
+
+test("GDB on a plain manifest (the loader lent): a pending breakpoint in a dlopened library, stop-on-solib-events, as under gdbserver", { skip: (!existsSync(guest("dlopen")) || !existsSync(guest("libplugin.so")) || !hasGdb() || spawnSync("gdbserver", ["--version"]).status !== 0) && "gdb, gdbserver or the dlopen guest is missing" }, async () => {
+  const normalize = (out: string) =>
+    out
+      .split("\n")
+      .filter((l) => !/Reading|warning|File transfers|^Remote debugging|^Listening|^Process .* created|^Detaching|linux-vdso|^\[Inferior 1 \(process \d+\) killed\]/.test(l))
+      .map((l) => l.replace(/0x[0-9a-f]+/g, "ADDR").replace(/target:/g, "").replace(/\(process \d+\)|\(Remote target\)/g, "(PROCESS)").replace(/ +/g, " "))
+      .join("\n");
+  const binary = guest("dlopen");
+  const plugin = guest("libplugin.so");
+  const { LD_PRELOAD: _, ...env } = process.env;
+  const root = join(tempDir(), "root");
+  mkdirSync(root);
+  // The plug-in at the same path in the guest as on the host: one script, one output.
+  const outDir = dirname(plugin);
+  const manifest = writeManifest(dirname(root), { binary, mountPoint: root, args: [plugin], extra: { Mounts: [{ Source: outDir, Target: outDir }] } });
+  for (const script of [
+    ["set breakpoint pending on", "break plugin_twice", "continue", "bt", "info sharedlibrary", "finish", "continue"],
+    ["set stop-on-solib-events 1", "continue", "continue", "continue", "info sharedlibrary", "continue", "continue", "continue"],
+  ]) {
+    const native = gdbBatch(await startGdbserver(binary, [plugin], env), script);
+    const d = await startDebug(manifest);
+    const vm = gdbBatch(d.port, script);
+    await d.done;
+    if (script[1] === "break plugin_twice") {
+      assert.match(vm.output, /Breakpoint 1 \(plugin_twice\) pending\./);
+      assert.match(vm.output, /Breakpoint 1, plugin_twice \(x=21\) at dynamic\/plugin\.c:\d+/);
+      assert.match(vm.output, /#1 +0x[0-9a-f]+ in main \(argc=2, argv=0x[0-9a-f]+\) at dynamic\/dlopen\.c:\d+/);
+      assert.match(vm.output, /Yes .*target:\/lib\/x86_64-linux-gnu\/libm\.so\.6$/m);
+      assert.match(vm.output, /Value returned is \$1 = 42/);
+    } else {
+      assert.match(vm.output, /Stopped due to shared library event/);
+    }
+    assert.equal(normalize(vm.output), normalize(native.output));
+  }
+});

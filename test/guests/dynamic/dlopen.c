@@ -1,10 +1,11 @@
 // dlopen at run time, as plug-ins and Python's extension modules load:
 // libm by its soname, a symbol from it, dlclose; a library that is not
-// there; then libm again. Prints the same natively and under torov.
+// there; then libm again; then the plug-in named by argv[1], if any
+// (plugin.c). Prints the same natively and under torov.
 #include <dlfcn.h>
 #include <stdio.h>
 
-int main(void) {
+int main(int argc, char **argv) {
   void *m = dlopen("libm.so.6", RTLD_NOW | RTLD_LOCAL);
   if (!m) return printf("dlopen libm: %s\n", dlerror()), 1;
   double (*cosine)(double) = (double (*)(double))dlsym(m, "cos");
@@ -16,5 +17,10 @@ int main(void) {
   m = dlopen("libm.so.6", RTLD_LAZY);
   double (*root)(double) = m ? (double (*)(double))dlsym(m, "sqrt") : NULL;
   printf("again: sqrt(16) = %.1f\n", root ? root(16.0) : -1.0);
+  if (argc > 1) {
+    void *p = dlopen(argv[1], RTLD_NOW);
+    int (*twice)(int) = p ? (int (*)(int))dlsym(p, "plugin_twice") : NULL;
+    printf("plugin: %s, twice(21) = %d\n", p ? "loaded" : dlerror(), twice ? twice(21) : -1);
+  }
   return 0;
 }
