@@ -4,7 +4,7 @@
 // Linux's answers; a lent file stays lent. And the futex corner cases of
 // test/guests/futexes.c answer as they do natively.
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, statSync, symlinkSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { guest, native, reportLines, tempDir, torov, variants, writeManifest } from "../helpers.js";
@@ -13,17 +13,26 @@ import { guest, native, reportLines, tempDir, torov, variants, writeManifest } f
 const SECONDS = Number(process.env.TOROV_RACE_SECONDS) || 3;
 
 /** Runs hostile-threads MODE in a fresh MountPoint, from a copy of the binary (it must keep its mode). */
-function race(binary: string, mode: string, opts: { memory?: number; deny?: string[]; trace?: boolean } = {}) {
+function race(binary: string, mode: string, opts: { memory?: number; deny?: string[]; trace?: boolean; mounts?: boolean } = {}) {
   const dir = tempDir();
   mkdirSync(join(dir, "root"));
+  const extra: Record<string, unknown> = opts.memory ? { Memory: opts.memory } : {};
+  if (opts.mounts) {
+    // A read-only mount and a writable one (test/e2e/mounts.test.ts).
+    mkdirSync(join(dir, "ro"));
+    mkdirSync(join(dir, "rw"));
+    writeFileSync(join(dir, "ro", "f.txt"), "read-only\n");
+    writeFileSync(join(dir, "rw", "w.txt"), "writable\n");
+    extra.Mounts = [{ Source: "ro", Target: "/ro" }, { Source: "rw", Target: "/rw", ReadOnly: false }];
+  }
   symlinkSync("secret-target", join(dir, "root", "lnk"));
   const copy = join(dir, binary);
   copyFileSync(guest(binary), copy);
   const hypercalls = [{ Name: "*", Allowed: true }, ...(opts.deny ?? []).map((Name) => ({ Name, Allowed: false }))];
-  const manifest = writeManifest(dir, { binary: copy, hypercalls, extra: opts.memory ? { Memory: opts.memory } : {} });
+  const manifest = writeManifest(dir, { binary: copy, hypercalls, extra });
   const args = opts.trace ? ["trace", "-e", "write", "-o", join(dir, "trace.out"), manifest] : ["run", manifest];
   const ran = torov([...args, mode, String(SECONDS)], { timeout: 60_000 + SECONDS * 1000 });
-  return { ...ran, lines: reportLines(ran.stdout), mode: statSync(copy).mode & 0o7777 };
+  return { ...ran, dir, lines: reportLines(ran.stdout), mode: statSync(copy).mode & 0o7777 };
 }
 
 for (const v of variants("hostile-threads")) {
@@ -38,6 +47,16 @@ for (const v of variants("hostile-threads")) {
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.equal(r.lines.get("fchmod of the lent file succeeded"), "0");
     assert.equal(r.mode, 0o755);
+  });
+
+  test(`${v}: open for writing of a path another thread flips between a read-only and a writable mount: the read-only file never changes`, () => {
+    const r = race(v, "mount-swap", { mounts: true });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    // Both outcomes happened: the flips landed on both sides.
+    assert.equal(r.lines.get("mount-swap opened and wrote"), "yes");
+    assert.equal(r.lines.get("mount-swap refused with EROFS"), "yes");
+    assert.equal(readFileSync(join(r.dir, "ro", "f.txt"), "utf8"), "read-only\n");
+    assert.match(readFileSync(join(r.dir, "rw", "w.txt"), "utf8"), /^Xritable\n$/);
   });
 
   test(`${v}: F_DUPFD while another thread closes the fd returns an fd that is open`, () => {

@@ -13,6 +13,9 @@
 //   hostile-threads trace-write    write(p) while a thread unmaps and maps p again (run traced)
 //   hostile-threads dupfd-close    fcntl(F_DUPFD) while a thread closes the fd
 //   hostile-threads received-close recvmsg(SCM_RIGHTS) while a thread closes the fd it will get
+//   hostile-threads mount-swap     open(p, O_WRONLY) and a write while a thread flips p between a
+//                                  file of a read-only mount (/ro/f.txt, /rw/../ro/f.txt) and one
+//                                  of a writable mount (/rw/w.txt)
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -78,6 +81,18 @@ static void *flipper(void *arg) {
   while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
     memcpy(path, "/proc/self/exe", 15);
     memcpy(path, "lnk\0", 4);
+  }
+  return NULL;
+}
+
+static void *mount_flipper(void *arg) {
+  // The direct path, the writable one, and one the walk takes (".."): the
+  // monitor must use the one path it read, whichever that was.
+  while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+    memcpy(path, "/ro/f.txt", 10);
+    memcpy(path, "/rw/w.txt", 10);
+    memcpy(path, "/rw/../ro/f.txt", 16);
+    memcpy(path, "/rw/w.txt", 10);
   }
   return NULL;
 }
@@ -150,6 +165,28 @@ int main(int argc, char **argv) {
     }
     finish(t);
     printf("mincore: %ld rounds, other errors %ld\n", n > 0 ? 1L : 0L, other);
+    return 0;
+  }
+  if (!strcmp(mode, "mount-swap")) {
+    path = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    strcpy(path, "/rw/w.txt");
+    pthread_t t = start(mount_flipper, NULL);
+    long opened = 0, erofs = 0;
+    while (now() < until) {
+      int fd = open(path, O_WRONLY);
+      if (fd >= 0) {
+        if (write(fd, "X", 1) == 1) opened++;
+        close(fd);
+      } else if (errno == EROFS) {
+        erofs++;
+      } else {
+        other++;  // ENOENT: a path read half-written ("/ro/w.txt"), which is not there
+      }
+      n++;
+    }
+    finish(t);
+    printf("mount-swap opened and wrote: %s\n", opened ? "yes" : "no");
+    printf("mount-swap refused with EROFS: %s\n", erofs ? "yes" : "no");
     return 0;
   }
   if (!strcmp(mode, "readlink")) {
