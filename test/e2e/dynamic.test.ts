@@ -266,3 +266,23 @@ test("GDB on a plain manifest (the loader lent): a pending breakpoint in a dlope
     assert.equal(normalize(vm.output), normalize(native.output));
   }
 });
+
+test("torov profile of a dynamic program writes a manifest that starts it: the loader's own calls are in it", { skip: !existsSync(guest("dlopen")) && "no dlopen guest" }, () => {
+  const root = join(tempDir(), "root");
+  mkdirSync(root);
+  const dir = dirname(root);
+  const manifest = writeManifest(dir, { binary: guest("dlopen"), mountPoint: root, hypercalls: [] });
+  const out = join(dir, "profiled.json");
+  const p = torov(["profile", manifest, "-o", out]);
+  assert.equal(p.status, 0, p.stderr);
+  const written = JSON.parse(readFileSync(out, "utf8"));
+  const names = (written.Hypercalls as Array<{ Name: string }>).map((h) => h.Name);
+  // ld.so opens the cache and the libraries, reads and maps them.
+  for (const n of ["openat", "read", "close"]) assert.ok(names.includes(n), `${n} in ${names}`);
+  const r = torov(["run", out]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, spawnSync(guest("dlopen"), { encoding: "utf8" }).stdout);
+  // And without what it used, it does not start: the policy is what let it.
+  const bare = torov(["run", manifest]);
+  assert.notEqual(bare.stdout, r.stdout);
+});
