@@ -310,11 +310,11 @@ Napi::Value NativeMachine::SnapshotProgram(const Napi::CallbackInfo& info) {
   const int fd = static_cast<int>(U64(info[0], "fd"));
   if (!info[1].IsArray()) throw Napi::TypeError::New(env, "Expected snapshotProgram(fd, ranges)");
   Napi::Array list = info[1].As<Napi::Array>();
-  std::vector<ProgramSnapshot::Range> ranges;
+  std::vector<FileSnapshot::Range> ranges;
   for (uint32_t i = 0; i + 1 < list.Length(); i += 2)
     ranges.push_back({U64(list.Get(i), "range start"), U64(list.Get(i + 1), "range end")});
   try {
-    process_->ram.SetProgram(ProgramSnapshot::Take(fd, std::move(ranges)));
+    process_->ram.SetProgram(FileSnapshot::Take(fd, std::move(ranges)));
   } catch (const Error& e) {
     throw ToJsError(env, e.code(), e.what());
   }

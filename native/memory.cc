@@ -113,13 +113,19 @@ bool GuestRam::Move(uint64_t from, uint64_t to, uint64_t len) {
 }
 
 bool GuestRam::MapProgram(uint64_t gpa, uint64_t len, uint64_t offset) {
-  if (len == 0 || !program_ || !Phys(gpa, len) || (gpa | len | offset) & (kPageSize - 1)) return false;
+  return program_ && MapFile(gpa, len, program_, offset);
+}
+
+bool GuestRam::MapFile(uint64_t gpa, uint64_t len, const std::shared_ptr<const FileSnapshot>& file, uint64_t offset) {
+  if (len == 0 || !file || !Phys(gpa, len) || (gpa | len | offset) & (kPageSize - 1)) return false;
   // Only pages the copy has: one past its end would fault (SIGBUS).
-  if (offset > PageUp(program_->size()) || len > PageUp(program_->size()) - offset) return false;
-  void* p = mmap(base_ + gpa, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, program_->fd(),
+  if (offset > PageUp(file->size()) || len > PageUp(file->size()) - offset) return false;
+  void* p = mmap(base_ + gpa, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, file->fd(),
                  static_cast<off_t>(offset));
   if (p == MAP_FAILED) return false;
   file_backed_[gpa] = gpa + len;
+  if (file != program_ && std::find(mapped_files_.begin(), mapped_files_.end(), file) == mapped_files_.end())
+    mapped_files_.push_back(file);
   return true;
 }
 
@@ -451,8 +457,39 @@ int64_t AddressSpace::Brk(uint64_t addr) {
 
 int64_t AddressSpace::MmapAnon(uint64_t addr, uint64_t len, int prot, int flags, VmaKind kind,
                                std::string name) {
-  if (len == 0) return -EINVAL;
   const RwHold hold(lock_, true);
+  return Reserve(addr, len, prot, flags, kind, std::move(name));
+}
+
+int64_t AddressSpace::MmapFile(uint64_t addr, uint64_t len, int prot, int flags, std::string name,
+                               const std::shared_ptr<const FileSnapshot>& file, uint64_t offset) {
+  const RwHold hold(lock_, true);
+  const int64_t start = Reserve(addr, len, prot, flags, VmaKind::kFile, std::move(name));
+  if (start < 0) return start;
+  // The whole pages the copy has from `offset`; the rest stays zero, as
+  // the part of a last page past a file's end reads on Linux.
+  const uint64_t have = offset < PageUp(file->size()) ? PageUp(file->size()) - offset : 0;
+  const uint64_t mapped = std::min(PageUp(len), have);
+  if (mapped && !ram_.MapFile(static_cast<uint64_t>(start), mapped, file, offset)) {
+    // The host would not map it (its limit on mappings): a copy of the bytes.
+    uint8_t* dst = ram_.Phys(static_cast<uint64_t>(start), mapped);
+    const uint64_t bytes = std::min<uint64_t>(mapped, file->size() - offset);
+    uint64_t done = 0;
+    while (done < bytes) {
+      const ssize_t n = pread(file->fd(), dst + done, bytes - done, static_cast<off_t>(offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        Unmap(static_cast<uint64_t>(start), static_cast<uint64_t>(start) + PageUp(len));
+        return -EIO;
+      }
+      done += static_cast<uint64_t>(n);
+    }
+  }
+  return start;
+}
+
+int64_t AddressSpace::Reserve(uint64_t addr, uint64_t len, int prot, int flags, VmaKind kind, std::string name) {
+  if (len == 0) return -EINVAL;
   const uint64_t alen = PageUp(len);
   if (alen < len || alen > app_high_) return -ENOMEM;
   uint64_t start = 0;

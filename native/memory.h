@@ -23,7 +23,7 @@
 
 namespace torov {
 
-class ProgramSnapshot;
+class FileSnapshot;
 
 constexpr uint64_t kPageSize = 4096;
 constexpr uint64_t PageDown(uint64_t a) { return a & ~(kPageSize - 1); }
@@ -64,12 +64,15 @@ class GuestRam {
   bool Move(uint64_t from, uint64_t to, uint64_t len);
   // The loader's copy of the program (native/snapshot.h), held as long as
   // the guest's memory maps it.
-  void SetProgram(std::shared_ptr<const ProgramSnapshot> program) { program_ = std::move(program); }
+  void SetProgram(std::shared_ptr<const FileSnapshot> program) { program_ = std::move(program); }
   // Backs [gpa, gpa+len) with a private (copy-on-write) mapping of the
   // program's copy from `offset`, as exec maps a program's segments: VMs of
   // the same program share its pages until they write them. gpa, len and
   // offset page-aligned; false where the copy does not hold those pages.
   bool MapProgram(uint64_t gpa, uint64_t len, uint64_t offset);
+  // The same for a copy of a file the guest maps (hypercalls/memory.cc),
+  // held as long as this RAM lives. Under AddressSpace's lock.
+  bool MapFile(uint64_t gpa, uint64_t len, const std::shared_ptr<const FileSnapshot>& file, uint64_t offset);
   // Copies len bytes of the program's copy from `offset` to gpa; false
   // outside RAM or the copy.
   bool CopyProgram(uint64_t gpa, uint64_t offset, uint64_t len);
@@ -83,7 +86,10 @@ class GuestRam {
  private:
   uint8_t* base_ = nullptr;
   uint64_t size_ = 0;
-  std::shared_ptr<const ProgramSnapshot> program_;
+  std::shared_ptr<const FileSnapshot> program_;
+  // The copies of files the guest mapped: what the cache shares with other
+  // VMs while some VM holds it (a kernel mapping alone would not keep it).
+  std::vector<std::shared_ptr<const FileSnapshot>> mapped_files_;
   // Ranges backed by the program's copy (start -> end): discarding them must
   // give zeros, which MADV_DONTNEED would not (it would read the copy again).
   std::map<uint64_t, uint64_t> file_backed_;
@@ -185,6 +191,11 @@ class AddressSpace {
   int64_t Brk(uint64_t addr);
   int64_t MmapAnon(uint64_t addr, uint64_t len, int prot, int flags, VmaKind kind = VmaKind::kAnon,
                    std::string name = {});
+  // A private mapping of a file's copy (native/snapshot.h) from `offset`
+  // (page-aligned): its pages are the copy's, shared, until written; what
+  // lies past the copy's end reads zero.
+  int64_t MmapFile(uint64_t addr, uint64_t len, int prot, int flags, std::string name,
+                   const std::shared_ptr<const FileSnapshot>& file, uint64_t offset);
   int64_t Munmap(uint64_t addr, uint64_t len);
   int64_t Mprotect(uint64_t addr, uint64_t len, int prot);
   int64_t Mremap(uint64_t old_addr, uint64_t old_len, uint64_t new_len, int flags, uint64_t new_addr);
@@ -209,6 +220,8 @@ class AddressSpace {
   uint64_t brk_start() const { return brk_start_; }
 
  private:
+  // MmapAnon's work, under lock_ held for writing.
+  int64_t Reserve(uint64_t addr, uint64_t len, int prot, int flags, VmaKind kind, std::string name);
   const Vma* FindVma(uint64_t addr) const;
   uint64_t* Pte(uint64_t addr) const;
   void SetPtes(uint64_t start, uint64_t end, int prot, bool user);

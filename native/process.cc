@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -42,6 +43,8 @@ Process::Process(const GuestConfig& cfg)
   getresgid(&gr[0], &gr[1], &gr[2]);
   uid = u[0], euid = u[1], suid = u[2];
   gid = gr[0], egid = gr[1], sgid = gr[2];
+  const char* copy = getenv("TOROV_COPY_FILE_MAPPINGS");
+  copy_file_mappings = copy && std::strcmp(copy, "1") == 0;
   host_cpuinfo = ReadSmallFile("/proc/cpuinfo");
   host_cpus_online = ReadSmallFile("/sys/devices/system/cpu/online");
   while (!host_cpus_online.empty() && host_cpus_online.back() == '\n') host_cpus_online.pop_back();

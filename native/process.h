@@ -113,6 +113,9 @@ class Process {
   // The host's /proc/cpuinfo and its online CPUs ("0-15"), read before the
   // guest runs, for the guest's own copies (hypercalls/procfs.cc).
   std::string host_cpuinfo, host_cpus_online;
+  // TOROV_COPY_FILE_MAPPINGS=1 (npm run bench:dynamic's comparison): file
+  // mappings are copied into guest memory instead of mapping a shared copy.
+  bool copy_file_mappings = false;
   int sid = 0;  // its session: the monitor's, or 0 (outside its pid namespace) with Newpid
   // Whether the host sees the guest's sockets as root's (torov run as root
   // on a MountPoint root owns): SO_REUSEPORT would let it share root's ports.

@@ -15,7 +15,7 @@
 
 namespace torov {
 
-struct ProgramSnapshot::Key {
+struct FileSnapshot::Key {
   dev_t dev;
   ino_t ino;
   off_t size;
@@ -29,7 +29,7 @@ struct ProgramSnapshot::Key {
 
 namespace {
 
-using Key = ProgramSnapshot::Key;
+using Key = FileSnapshot::Key;
 
 // How long before a copy its file must have last changed for the copy to be
 // shared: longer than the coarsest file times (FAT keeps two seconds).
@@ -40,12 +40,12 @@ std::mutex& CacheMutex() {
   static auto* m = new std::mutex;
   return *m;
 }
-std::map<Key, std::weak_ptr<const ProgramSnapshot>>& Cache() {
-  static auto* c = new std::map<Key, std::weak_ptr<const ProgramSnapshot>>;
+std::map<Key, std::weak_ptr<const FileSnapshot>>& Cache() {
+  static auto* c = new std::map<Key, std::weak_ptr<const FileSnapshot>>;
   return *c;
 }
 
-Key KeyOf(const struct stat& st, const std::vector<ProgramSnapshot::Range>& ranges) {
+Key KeyOf(const struct stat& st, const std::vector<FileSnapshot::Range>& ranges) {
   return Key{st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
              st.st_ctim.tv_sec, st.st_ctim.tv_nsec, ranges};
 }
@@ -58,7 +58,7 @@ bool Settled(const struct stat& st) {
 
 }  // namespace
 
-std::shared_ptr<const ProgramSnapshot> ProgramSnapshot::Take(int fd, std::vector<Range> ranges) {
+std::shared_ptr<const FileSnapshot> FileSnapshot::Take(int fd, std::vector<Range> ranges) {
   std::sort(ranges.begin(), ranges.end());
   std::vector<Range> merged;
   for (const Range& r : ranges) {
@@ -78,7 +78,7 @@ std::shared_ptr<const ProgramSnapshot> ProgramSnapshot::Take(int fd, std::vector
     }
   }
 
-  std::shared_ptr<ProgramSnapshot> snap(new ProgramSnapshot());
+  std::shared_ptr<FileSnapshot> snap(new FileSnapshot());
   const int mfd = memfd_create("torov-program", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (mfd < 0) throw SystemError("EMEMORY", "no memory for a copy of the program");
   snap->fd_.Reset(mfd);
@@ -111,14 +111,14 @@ std::shared_ptr<const ProgramSnapshot> ProgramSnapshot::Take(int fd, std::vector
   struct stat after;
   if (!shareable || fstat(fd, &after) < 0 || !(KeyOf(after, merged) == key) || !Settled(after)) return snap;
   std::lock_guard<std::mutex> lock(CacheMutex());
-  std::weak_ptr<const ProgramSnapshot>& slot = Cache()[key];
+  std::weak_ptr<const FileSnapshot>& slot = Cache()[key];
   if (auto other = slot.lock()) return other;  // made meanwhile by another machine
   slot = snap;
   snap->key_ = std::make_unique<Key>(std::move(key));
   return snap;
 }
 
-ProgramSnapshot::~ProgramSnapshot() {
+FileSnapshot::~FileSnapshot() {
   if (!key_) return;
   std::lock_guard<std::mutex> lock(CacheMutex());
   auto it = Cache().find(*key_);

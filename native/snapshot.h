@@ -1,4 +1,6 @@
-// A program's loadable bytes as they were when it was loaded.
+// A file's bytes as they were when it was loaded or mapped: the program's
+// segments (the loader), and the files a guest maps privately (libraries,
+// through ld.so's mmap).
 //
 // exec maps a program's segments from its file, copy-on-write, and Linux
 // then refuses to let anyone write to that file while it runs (ETXTBSY).
@@ -9,8 +11,9 @@
 // guest memory maps a copy instead: a memfd holding the segments' bytes,
 // sealed so that nobody, torov included, can write, shrink or grow it.
 //
-// VMs in one process that load the same unchanged file share one copy, as
-// processes share a program's page cache. A copy is found again while some
+// VMs in one process that load or map the same unchanged file share one
+// copy, as processes share a file's page cache: each maps it privately, so
+// a page stays the copy's (and every VM's) until a VM writes it. A copy is found again while some
 // VM holds it, for a file with the same device, inode, size and times, and
 // only when the file had last changed well before the copy was made: a
 // change after that gives it a later ctime (ccache trusts a file's times on
@@ -25,7 +28,7 @@
 
 namespace torov {
 
-class ProgramSnapshot {
+class FileSnapshot {
  public:
   struct Range {
     uint64_t start, end;  // file offsets
@@ -36,11 +39,11 @@ class ProgramSnapshot {
   // The bytes of `ranges` of the file `fd`, at the same offsets (the rest
   // reads as zeros). Throws Error("EBINARY") when the file ends before a
   // range does: it changed since its headers were read.
-  static std::shared_ptr<const ProgramSnapshot> Take(int fd, std::vector<Range> ranges);
+  static std::shared_ptr<const FileSnapshot> Take(int fd, std::vector<Range> ranges);
 
-  ProgramSnapshot(const ProgramSnapshot&) = delete;
-  ProgramSnapshot& operator=(const ProgramSnapshot&) = delete;
-  ~ProgramSnapshot();
+  FileSnapshot(const FileSnapshot&) = delete;
+  FileSnapshot& operator=(const FileSnapshot&) = delete;
+  ~FileSnapshot();
 
   int fd() const { return fd_.get(); }
   // The memfd's size: the end of the last range.
@@ -49,7 +52,7 @@ class ProgramSnapshot {
   struct Key;
 
  private:
-  ProgramSnapshot() = default;
+  FileSnapshot() = default;
   Fd fd_;
   uint64_t size_ = 0;
   std::unique_ptr<Key> key_;  // set while the process-wide cache lists it

@@ -1,12 +1,14 @@
 // Helpers the benchmarks share: building their programs from
 // scripts/bench/, medians, and describing the machine.
 
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } from "node:fs";
 import { cpus } from "node:os";
 import { join, resolve } from "node:path";
 import { flavourName, hostHypervisor } from "../src/vmm/flavour.js";
 import { kvmDevice } from "../src/vmm/kvm-device.js";
+import { Machine } from "../src/vmm/machine.js";
+import { loadManifest } from "../src/vmm/manifest.js";
 import { native } from "../src/vmm/native.js";
 
 export const ROOT = resolve(__dirname, "../..");
@@ -64,4 +66,40 @@ export async function runWhereKvmIs(): Promise<void> {
     console.error(`torov bench: torov nested: ${(e as Error).message}`);
     process.exit((e as { status?: number }).status ?? 125);
   }
+}
+
+/** Whole-process wall time (ms) and peak RSS (KiB) of each command under scripts/bench/rusage, medians, runs interleaved. */
+export function wholeProcess(rusage: string, runs: number, commands: Record<string, string[]>): Record<string, { ms: number; rssKiB: number }> {
+  const samples: Record<string, { ms: number[]; rss: number[] }> = {};
+  for (const name of Object.keys(commands)) samples[name] = { ms: [], rss: [] };
+  for (let i = 0; i < runs + 3; i++) {
+    for (const [name, cmd] of Object.entries(commands)) {
+      const r = spawnSync(rusage, cmd, { encoding: "utf8", cwd: ROOT });
+      const [ns, rss, status] = r.stderr.trim().split("\n").pop()!.split(" ").map(Number);
+      if (status !== 0) throw new Error(`${cmd.join(" ")} exited ${status}: ${r.stderr}`);
+      if (i < 3) continue; // warm-up
+      samples[name].ms.push(ns / 1e6);
+      samples[name].rss.push(rss);
+    }
+  }
+  return Object.fromEntries(Object.entries(samples).map(([n, s]) => [n, { ms: median(s.ms), rssKiB: median(s.rss) }]));
+}
+
+/** In-process time from VM creation to guest exit, ms (median). */
+export async function inProcess(manifestPath: string, runs: number): Promise<number> {
+  const manifest = loadManifest(manifestPath);
+  const devnull = openSync("/dev/null", "w");
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < runs + 3; i++) {
+      const t0 = performance.now();
+      const r = await new Machine(manifest, { stdio: [-1, devnull, devnull] }).start();
+      const t1 = performance.now();
+      if (r.status !== 0) throw new Error(`${manifestPath} exited ${r.status}`);
+      if (i >= 3) times.push(t1 - t0);
+    }
+  } finally {
+    closeSync(devnull);
+  }
+  return median(times);
 }

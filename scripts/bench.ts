@@ -12,12 +12,10 @@
 // Usage: npm run bench [-- --runs N] [--json FILE]
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { arg, build, machineDescription, median, ROOT, runWhereKvmIs } from "./bench-common.js";
-import { Machine } from "../src/vmm/machine.js";
-import { loadManifest } from "../src/vmm/manifest.js";
+import { arg, build, inProcess, machineDescription, median, ROOT, runWhereKvmIs, wholeProcess } from "./bench-common.js";
 import { native } from "../src/vmm/native.js";
 
 const RUNS = Number(arg("--runs", "30"));
@@ -53,43 +51,6 @@ function nativeLatency(program: string, iterations: number): { write: number; ge
   }
 }
 
-/** (d): whole-process wall time (ms) and peak RSS (KiB), medians, runs interleaved. */
-function wholeProcess(rusage: string, commands: Record<string, string[]>): Record<string, { ms: number; rssKiB: number }> {
-  const samples: Record<string, { ms: number[]; rss: number[] }> = {};
-  for (const name of Object.keys(commands)) samples[name] = { ms: [], rss: [] };
-  for (let i = 0; i < RUNS + 3; i++) {
-    for (const [name, cmd] of Object.entries(commands)) {
-      const r = spawnSync(rusage, cmd, { encoding: "utf8", cwd: ROOT });
-      const [ns, rss, status] = r.stderr.trim().split("\n").pop()!.split(" ").map(Number);
-      if (status !== 0) throw new Error(`${cmd.join(" ")} exited ${status}: ${r.stderr}`);
-      if (i < 3) continue; // warm-up
-      samples[name].ms.push(ns / 1e6);
-      samples[name].rss.push(rss);
-    }
-  }
-  return Object.fromEntries(Object.entries(samples).map(([n, s]) => [n, { ms: median(s.ms), rssKiB: median(s.rss) }]));
-}
-
-/** (e): in-process time from VM creation to guest exit, ms. */
-async function inProcess(manifestPath: string): Promise<number> {
-  const manifest = loadManifest(manifestPath);
-  const devnull = openSync("/dev/null", "w");
-  const times: number[] = [];
-  try {
-    for (let i = 0; i < RUNS + 3; i++) {
-      const t0 = performance.now();
-      const r = await new Machine(manifest, { stdio: [-1, devnull, devnull] }).start();
-      const t1 = performance.now();
-      if (r.status !== 0) throw new Error(`hello exited ${r.status}`);
-      if (i >= 3) times.push(t1 - t0);
-    }
-  } finally {
-    closeSync(devnull);
-  }
-  return median(times);
-}
-
-
 async function main(): Promise<void> {
   await runWhereKvmIs();
   const loop = build("hypercall-loop.c", "hypercall-loop", ["-static"]);
@@ -100,11 +61,11 @@ async function main(): Promise<void> {
   const rawExitUs = median([0, 1, 2].map(() => native().rawExitBenchmark(iterations)));
   const guest = guestLatency(loop, iterations);
   const host = nativeLatency(loop, iterations);
-  const whole = wholeProcess(rusage, {
+  const whole = wholeProcess(rusage, RUNS, {
     torov: [process.execPath, join(ROOT, "bin", "torov.js"), "run", hello],
     node: [process.execPath, "-e", "0"],
   });
-  const vmMs = await inProcess(hello);
+  const vmMs = await inProcess(hello, RUNS);
 
   const writeUs = guest.write / 1000;
   const ratio = writeUs / rawExitUs;

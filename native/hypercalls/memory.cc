@@ -1,8 +1,11 @@
 // Memory: brk and mmap and friends are emulated over guest RAM by the
-// AddressSpace. Private file mappings are copies: the monitor reads the file
-// into fresh anonymous memory. Shared writable file mappings cannot be
-// emulated that way and fail with ENODEV, as for a file system that has no
-// mmap.
+// AddressSpace. A private file mapping maps a sealed copy of the file
+// (native/snapshot.h), copy-on-write: VMs in one process that map the same
+// unchanged library share its clean pages, and a page a VM writes is its
+// own. Files larger than kShareMax are copied into the guest's memory
+// instead, only the range mapped. Shared writable file mappings cannot be
+// emulated this way and fail with ENODEV, as for a file system that has
+// no mmap.
 #include <fcntl.h>
 #include <linux/mman.h>
 #include <sys/mman.h>
@@ -10,11 +13,17 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../errors.h"
+#include "../snapshot.h"
 #include "hypercalls.h"
 
 namespace torov {
 
 namespace {
+
+// The largest file a mapping shares a whole copy of (a library is a few
+// MiB; a mapped data file may be anything).
+constexpr uint64_t kShareMax = 64ull << 20;
 
 int64_t Brk(Process& g, Task& t, const Args& a) { return g.mm.Brk(a[0]); }
 
@@ -41,6 +50,15 @@ int64_t Mmap(Process& g, Task& t, const Args& a) {
   }
   std::string name;
   g.paths.GuestPathOf(f->host.get(), &name);
+  if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) <= kShareMax && !g.copy_file_mappings) {
+    std::shared_ptr<const FileSnapshot> copy;
+    try {
+      copy = FileSnapshot::Take(f->host.get(), {{0, static_cast<uint64_t>(st.st_size)}});
+    } catch (const Error&) {
+      // It changed while being copied (or memory ran out): the copy below.
+    }
+    if (copy) return g.mm.MmapFile(addr, len, prot, flags, name, copy, off);
+  }
   const int64_t start = g.mm.MmapAnon(addr, len, prot, flags, VmaKind::kFile, name);
   if (start < 0) return start;
   // Fill the copy from the file; the part past its end stays zero.

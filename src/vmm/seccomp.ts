@@ -135,9 +135,12 @@ const BASE: readonly Need[] = [
   // Waiting for JavaScript and the debugger (futex); the kick signal's
   // handler returning, and a sleep restarted after SIGSTOP/SIGCONT.
   "futex", "rt_sigreturn", "rt_sigprocmask", "restart_syscall",
-  // Guest memory (GuestRam::Discard, Zap) and the addon's heap (malloc):
-  // anonymous, never executable. Nothing maps a file or code at run time.
-  ["mmap", { arg: 2, clear: PROT_EXEC }, { arg: 3, set: MAP_ANONYMOUS }],
+  // Guest memory (GuestRam::Discard, Zap, MapFile) and the addon's heap
+  // (malloc): never executable. A file is mapped only as guest RAM: a
+  // sealed copy the guest maps (native/snapshot.h), made with the calls
+  // below. Nothing maps code at run time.
+  ["mmap", { arg: 2, clear: PROT_EXEC }],
+  "memfd_create", "ftruncate", ["fcntl", { arg: 1, in: [F.ADD_SEALS] }],
   ["mprotect", { arg: 2, clear: PROT_EXEC }],
   "munmap", "madvise", "brk",
   // A moving mremap moves guest RAM's pages inside its own mapping
