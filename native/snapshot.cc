@@ -85,22 +85,24 @@ std::shared_ptr<const FileSnapshot> FileSnapshot::Take(int fd, std::vector<Range
   snap->size_ = merged.empty() ? 0 : merged.back().end;
   if (snap->size_) {
     if (ftruncate(mfd, static_cast<off_t>(snap->size_)) < 0) throw SystemError("EMEMORY", "no memory for a copy of the program");
-    void* p = mmap(nullptr, snap->size_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, mfd, 0);
-    if (p == MAP_FAILED) throw SystemError("EMEMORY", "no memory for a copy of the program");
-    struct Unmap {
-      void* p;
-      size_t n;
-      ~Unmap() { munmap(p, n); }
-    } unmap{p, snap->size_};
-    // pread faults the copy's pages in from the kernel: no memory shows as
-    // an error here, never as a signal.
+    // Through a buffer, with pread and pwrite: no memory shows as an error
+    // (ENOSPC) here, never as a signal, and the vCPU thread, which copies
+    // the files a guest maps, needs no shared mapping of its own.
+    std::vector<uint8_t> buf(1 << 16);
     for (const Range& r : merged) {
       uint64_t at = r.start;
       while (at < r.end) {
-        const ssize_t n = pread(fd, static_cast<uint8_t*>(p) + at, r.end - at, static_cast<off_t>(at));
+        const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), r.end - at));
+        const ssize_t n = pread(fd, buf.data(), want, static_cast<off_t>(at));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) throw SystemError("EBINARY", "cannot read it");
         if (n == 0) throw Error("EBINARY", "it ended before its segments did (it changed while being loaded)");
+        for (ssize_t put = 0; put < n;) {
+          const ssize_t w = pwrite(mfd, buf.data() + put, static_cast<size_t>(n - put), static_cast<off_t>(at + put));
+          if (w < 0 && errno == EINTR) continue;
+          if (w <= 0) throw SystemError("EMEMORY", "no memory for a copy of the program");
+          put += w;
+        }
         at += static_cast<uint64_t>(n);
       }
     }

@@ -8,11 +8,11 @@
 // they were.
 
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { guest, tempDir, torov, writeManifest } from "../helpers.js";
+import { BIN, guest, tempDir, torov, writeManifest } from "../helpers.js";
 
 const ROOT = process.getuid?.() === 0;
 const FSOPS = guest("fsops");
@@ -238,4 +238,25 @@ test("torov doctor with a manifest and the first lines of torov trace say what t
   assert.ok(first.some((l) => /^--- mount \/lib64 = .*, read-only, lent for the loader \(LendLoader\) ---$/.test(l)), t.stderr);
   // The loader's own calls follow, on paths in those mounts.
   assert.match(t.stderr, /^openat\(AT_FDCWD, "\/etc\/ld\.so\.cache", O_RDONLY\|O_CLOEXEC\) = 3$/m);
+});
+
+test("a file the guest maps, truncated under it on the host: the guest reads what it mapped, the monitor survives", { skip: !existsSync(FSOPS) && "no fsops guest" }, async () => {
+  const top = tree();
+  const data = Buffer.alloc(3 * 4096 + 100);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 7) & 0xff;
+  writeFileSync(join(top, "rw", "data.bin"), data);
+  const sum = data.reduce((a, b) => a + b, 0);
+  const manifest = writeManifest(top, { binary: join(top, "root", "fsops"), mountPoint: "root", args: ["map-wait:/rw/data.bin"], extra: { Mounts: MOUNTS } });
+  const child = spawn(process.execPath, [BIN, "run", manifest], { stdio: ["pipe", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stderr.on("data", (d) => (err += d));
+  const done = new Promise<number>((resolve) => child.on("exit", (code, signal) => resolve(code ?? 128 + (signal ? 1 : 0))));
+  await new Promise<void>((resolve) => child.stdout.on("data", (d) => { out += d; if (out.includes("mapped")) resolve(); }));
+  truncateSync(join(top, "rw", "data.bin"), 0);
+  child.stdin.end("go\n");
+  const status = await done;
+  assert.equal(err, "");
+  assert.equal(status, 0);
+  assert.match(out, new RegExp(`^map-wait:/rw/data\\.bin: ok sum ${sum}, write ${data.length}$`, "m"));
 });

@@ -99,6 +99,28 @@ int main(int argc, char **argv) {
         r = w < 0 ? w : write(w, "x", 1);
         close(fd);
       }
+    } else if (!strcmp(op, "map-wait")) {
+      // A private mapping of the whole file; then, once a line comes on
+      // stdin (the test truncates the file meanwhile), every byte of it
+      // read by the CPU and written out through the monitor.
+      struct stat st;
+      if ((r = fd = open(p, O_RDONLY)) >= 0 && (r = fstat(fd, &st)) == 0) {
+        unsigned char *m = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        close(fd);
+        if (m == MAP_FAILED) {
+          r = -1;
+        } else {
+          printf("%s: mapped\n", argv[i]);
+          fflush(stdout);
+          char line[8];
+          if (read(0, line, sizeof line) < 0) return 3;
+          unsigned long sum = 0;
+          for (off_t k = 0; k < st.st_size; k++) sum += m[k];
+          int null = open("/dev/null", O_WRONLY);
+          long w = write(null, m, st.st_size);
+          snprintf(found, sizeof found, "sum %lu, write %ld", sum, w);
+        }
+      }
     } else if (!strcmp(op, "stat")) {
       struct stat st;
       if ((r = stat(p, &st)) == 0)
