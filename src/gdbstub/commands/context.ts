@@ -24,6 +24,8 @@ export interface SessionState {
   /** Hg and Hc: the thread registers are read from, and the one c/s resume; undefined: the stop's thread. */
   generalThread?: number;
   continueThread?: number;
+  /** The library list (qXfer:libraries-svr4) as made for the read at offset 0, for the reads of its later pieces. */
+  librariesXml?: Buffer;
 }
 
 export interface Context {

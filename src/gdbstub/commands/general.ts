@@ -11,6 +11,7 @@ export const SUPPORTED = [
   "qXfer:features:read+",
   "qXfer:exec-file:read+",
   "qXfer:auxv:read+",
+  "qXfer:libraries-svr4:read+",
   "qXfer:threads:read+",
   "swbreak+",
   "hwbreak+",
