@@ -87,6 +87,12 @@ async function main(argv: string[]): Promise<void> {
     .action(async (manifest: string, opts) => (await import("./vscode.js")).run(manifest, opts));
 
   program
+    .command("validate")
+    .description("check a manifest as run would, without KVM or running anything, and say what its guest would see")
+    .argument("<manifest>", "the app's JSON manifest")
+    .action(async (manifest: string) => (await import("./validate.js")).run(manifest));
+
+  program
     .command("doctor [manifest]")
     .description("what this host offers torov: KVM, debugging, containment, tools (for bug reports); with a manifest, also what its guest sees")
     .action(async (manifest?: string) => (await import("./doctor.js")).run(manifest));

@@ -8,9 +8,10 @@
 // below these), and /etc/ld.so.cache. Only what exists on the host is lent,
 // and never over a Target the manifest gives (its choice wins).
 
-import { existsSync, realpathSync, statSync } from "node:fs";
+import { closeSync, existsSync, realpathSync, statSync } from "node:fs";
 import { posix } from "node:path";
 import type { Manifest, MountSpec } from "./manifest.js";
+import { native } from "./native.js";
 
 /** The folders glibc's and musl's loaders search on x86-64 Linux, and the cache. */
 export const LOADER_PATHS: readonly string[] = ["/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib", "/etc/ld.so.cache"];
@@ -44,6 +45,18 @@ export function lentMounts(manifest: Manifest, interp: string | undefined, inMou
     lent.push({ source, target, readOnly: true, kind: st.isDirectory() ? "dir" : "file", origin: "lent" });
   }
   return lent;
+}
+
+/**
+ * What torov lends the program whose PT_INTERP is `interp` (undefined: a
+ * static one), asking the native side whether the interpreter opens in the
+ * MountPoint as the guest would open it. Needs no KVM.
+ */
+export function lentFor(manifest: Manifest, interp: string | undefined): MountSpec[] {
+  const found = interp !== undefined && manifest.mountPoint !== undefined ? native().openInRoot(manifest.mountPoint, interp) : -2;
+  if (found >= 0) closeSync(found);
+  // ENOENT: lend; any other answer (a folder, a FIFO...) is the loader's to report.
+  return lentMounts(manifest, interp, found !== -2);
 }
 
 /** How torov names a mount to its user: "/lib64 = /usr/lib64, read-only, lent for the loader". */

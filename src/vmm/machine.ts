@@ -2,11 +2,11 @@
 // program and its initial stack, over the native Machine. One Node process
 // can run many of them at once.
 
-import { closeSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { TorovError } from "./errors.js";
 import { closeProgram, loadImage, loadInterpreter, readImage, type LoadedImage } from "./image.js";
-import { lentMounts } from "./lending.js";
+import { lentFor } from "./lending.js";
 import { loadManifest, type Manifest, type MountSpec } from "./manifest.js";
 import { native, type NativeMachine, type NativeRunResult } from "./native.js";
 import { Policy } from "./policy.js";
@@ -67,11 +67,7 @@ export class Machine {
     const exeName = basename(manifest.binary);
     const program = readImage(manifest.binary, manifest.startaddr);
     try {
-      const interp = program.elf?.interp;
-      const found = interp !== undefined && manifest.mountPoint !== undefined ? native().openInRoot(manifest.mountPoint, interp) : -2;
-      if (found >= 0) closeSync(found);
-      const inMountPoint = found !== -2; // ENOENT: lend; any other answer is the loader's to report
-      this.lent = lentMounts(manifest, interp, inMountPoint);
+      this.lent = lentFor(manifest, program.elf?.interp);
       this.mounts = [...manifest.mounts, ...this.lent];
       this.native = new (native().NativeMachine)({
       // Guest RAM comes in 2 MiB units (one page table each).

@@ -15,6 +15,8 @@ import { test } from "node:test";
 import { BIN, guest, tempDir, torov, writeManifest } from "../helpers.js";
 
 const ROOT = process.getuid?.() === 0;
+/** A dynamically linked host program that does nothing (`command -v true` names the shell's builtin). */
+const TRUE_BIN = existsSync("/bin/true") ? realpathSync("/bin/true") : undefined;
 const FSOPS = guest("fsops");
 
 /**
@@ -220,11 +222,11 @@ test("LendLoader: a host program runs from an empty MountPoint with a manifest o
   }
 });
 
-test("torov doctor with a manifest and the first lines of torov trace say what the guest sees, the lent mounts among it", { skip: !hostProgram("true") && "no true" }, () => {
+test("torov doctor with a manifest and the first lines of torov trace say what the guest sees, the lent mounts among it", { skip: !TRUE_BIN && "no /bin/true" }, () => {
   const top = tempDir();
   mkdirSync(join(top, "root"));
   mkdirSync(join(top, "data"));
-  const manifest = writeManifest(top, { binary: hostProgram("true")!, mountPoint: "root", extra: { Mounts: [{ Source: "data", Target: "/data", ReadOnly: false }] } });
+  const manifest = writeManifest(top, { binary: TRUE_BIN!, mountPoint: "root", extra: { Mounts: [{ Source: "data", Target: "/data", ReadOnly: false }] } });
   const d = torov(["doctor", manifest]);
   assert.match(d.stdout, new RegExp(`^guest view +/ = ${top}/root$`, "m"));
   assert.match(d.stdout, new RegExp(`^ +/data = ${top}/data, writable, from Mounts\\[0\\]$`, "m"));
@@ -259,4 +261,20 @@ test("a file the guest maps, truncated under it on the host: the guest reads wha
   assert.equal(err, "");
   assert.equal(status, 0);
   assert.match(out, new RegExp(`^map-wait:/rw/data\\.bin: ok sum ${sum}, write ${data.length}$`, "m"));
+});
+
+test("torov validate checks a manifest without running it and says what its guest would see, the lent mounts among it", { skip: !TRUE_BIN && "no /bin/true" }, () => {
+  const top = tree();
+  const manifest = writeManifest(top, { binary: TRUE_BIN!, mountPoint: "root", hypercalls: [{ Name: "write" }], extra: { Mounts: MOUNTS } });
+  const v = torov(["validate", manifest]);
+  assert.equal(v.status, 0, v.stderr);
+  assert.match(v.stdout, /^program +\S+: dynamically linked, interpreter \/lib64\/ld-linux-x86-64\.so\.2$/m);
+  assert.match(v.stdout, new RegExp(`^/ +${top}/root$`, "m"));
+  assert.match(v.stdout, new RegExp(`^mount +/ro = ${top}/ro, read-only, from Mounts\\[0\\]$`, "m"));
+  assert.match(v.stdout, new RegExp(`^mount +/etc/one\\.txt = ${top}/one\\.txt \\(a file\\), read-only, from Mounts\\[2\\]$`, "m"));
+  assert.match(v.stdout, /^mount +\/lib64 = \S+, read-only, lent for the loader \(LendLoader\)$/m);
+  assert.match(v.stdout, /^allowed +1 forwarded hypercalls: write$/m);
+  const bad = torov(["validate", writeManifest(top, { binary: FSOPS, mountPoint: "root", extra: { Mounts: [{ Source: "ro", Target: "ro" }] } }, "bad.json")]);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr.trimEnd(), /^torov: .*bad\.json: Mounts\[0\]\.Target: "ro" is relative/);
 });
