@@ -109,3 +109,15 @@ test("go-threads: goroutines on 4 Ps, LockOSThread threads, channels, Mutex, sel
   assert.equal(vm.stderr, host.stderr);
   assert.equal(vm.status, 0);
 });
+
+// Issue 18: cgo, as go build makes a program where a C compiler is:
+// dynamically linked against glibc (the loader lent), threads started by
+// pthread_create, C calling back into Go from a thread Go did not make.
+test("go-cgo: Go calling C and C calling Go from its own pthread, goroutines in C, dynamically linked, match the native run", { skip: unbuilt("go-cgo", "go") }, () => {
+  const { vm, host } = both("go-cgo", [], { Memory: 1024 });
+  assert.equal(host.status, 0, host.stderr);
+  assert.match(host.stdout, /^goSquare from a C thread: 144$/m);
+  assert.equal(vm.stdout, host.stdout, vm.stderr);
+  assert.equal(vm.stderr, host.stderr);
+  assert.equal(vm.status, 0);
+});
