@@ -120,12 +120,21 @@ bool GuestRam::MapFile(uint64_t gpa, uint64_t len, const std::shared_ptr<const F
   if (len == 0 || !file || !Phys(gpa, len) || (gpa | len | offset) & (kPageSize - 1)) return false;
   // Only pages the copy has: one past its end would fault (SIGBUS).
   if (offset > PageUp(file->size()) || len > PageUp(file->size()) - offset) return false;
+  // Each is a host mapping of its own, and a process may hold only so many
+  // (vm.max_map_count, 65530 by default, shared with Node and every VM in
+  // it): a guest gets kMaxFileMaps; past them its mappings are copies.
+  if (file_backed_.size() >= kMaxFileMaps) return false;
+  // The copies it holds stay while it lives: at most its RAM's size of them.
+  const bool held = file == program_ || std::find(mapped_files_.begin(), mapped_files_.end(), file) != mapped_files_.end();
+  if (!held && mapped_file_bytes_ + file->size() > size_) return false;
   void* p = mmap(base_ + gpa, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, file->fd(),
                  static_cast<off_t>(offset));
   if (p == MAP_FAILED) return false;
   file_backed_[gpa] = gpa + len;
-  if (file != program_ && std::find(mapped_files_.begin(), mapped_files_.end(), file) == mapped_files_.end())
+  if (!held) {
     mapped_files_.push_back(file);
+    mapped_file_bytes_ += file->size();
+  }
   return true;
 }
 

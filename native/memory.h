@@ -90,6 +90,8 @@ class GuestRam {
   // The copies of files the guest mapped: what the cache shares with other
   // VMs while some VM holds it (a kernel mapping alone would not keep it).
   std::vector<std::shared_ptr<const FileSnapshot>> mapped_files_;
+  uint64_t mapped_file_bytes_ = 0;
+  static constexpr size_t kMaxFileMaps = 512;
   // Ranges backed by the program's copy (start -> end): discarding them must
   // give zeros, which MADV_DONTNEED would not (it would read the copy again).
   std::map<uint64_t, uint64_t> file_backed_;

@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,11 +21,13 @@ namespace {
 
 // In the calling process: the clone, then its attributes. -errno on failure.
 int MakeHere(const char* source, bool read_only) {
-  const long tree = syscall(SYS_open_tree, AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+  // The source's own mount only, as `mount --bind` (not --rbind): what is
+  // mounted below it on the host (a /proc, a /sys...) is not lent with it.
+  const long tree = syscall(SYS_open_tree, AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
   if (tree < 0) return -errno;
   mount_attr attr{};
   attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (read_only ? MOUNT_ATTR_RDONLY : 0);
-  if (syscall(SYS_mount_setattr, static_cast<int>(tree), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
+  if (syscall(SYS_mount_setattr, static_cast<int>(tree), "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) {
     const int err = errno;
     close(static_cast<int>(tree));
     return -err;
@@ -102,6 +105,22 @@ int MakeInUserNamespace(const char* source, bool read_only) {
 }
 
 }  // namespace
+
+bool PseudoFileSystem(int fd, std::string* name) {
+  struct statfs st;
+  if (fstatfs(fd, &st) < 0) return false;
+  static const std::pair<unsigned long, const char*> kinds[] = {
+      {0x9fa0, "proc"},         {0x62656572, "sysfs"},   {0x64626720, "debugfs"},  {0x74726163, "tracefs"},
+      {0x73636673, "securityfs"}, {0xcafe4a11, "bpf"},    {0x27e0eb, "cgroup"},     {0x63677270, "cgroup2"},
+      {0xde5e81e4, "efivarfs"}, {0x42494e4d, "binfmt_misc"}};
+  for (const auto& [magic, kind] : kinds) {
+    if (static_cast<unsigned long>(st.f_type) == magic) {
+      *name = kind;
+      return true;
+    }
+  }
+  return false;
+}
 
 int DetachedMount(const std::string& source, bool read_only, std::string* how) {
   int fd = MakeHere(source.c_str(), read_only);

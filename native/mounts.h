@@ -1,7 +1,8 @@
 // Detached bind mounts: the roots of the manifest's Mounts (native/paths.h).
 //
-// A mount is a clone of the source's mount tree (open_tree with
-// OPEN_TREE_CLONE) attached nowhere: only the fd names it, so it changes
+// A mount is a clone of the source's own mount (open_tree with
+// OPEN_TREE_CLONE, not recursive: what the host mounts below the source, a
+// /proc or a /sys, is not lent with it) attached nowhere: only the fd names it, so it changes
 // nothing in the host's or anyone's mount table, and it goes away with its
 // last fd. A read-only one is made read-only with mount_setattr, which the
 // kernel then enforces for every write through it (open for writing,
@@ -23,5 +24,10 @@ namespace torov {
 // (read-only, nosuid, nodev when `read_only`; nosuid and nodev always), or
 // -errno. *how says how it was made ("root", "user namespace").
 int DetachedMount(const std::string& source, bool read_only, std::string* how);
+
+// Whether the file system of `fd` is one torov never lends (proc, sys,
+// debugfs, tracefs, securityfs, bpf, cgroup, efivarfs): the host's
+// processes and kernel, not files. Its name in *name.
+bool PseudoFileSystem(int fd, std::string* name);
 
 }  // namespace torov

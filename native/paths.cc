@@ -45,6 +45,10 @@ int OpenInRoot(int root, const std::string& abs, int flags, mode_t mode, const s
   return fd < 0 ? -errno : static_cast<int>(fd);
 }
 
+// Paths::Walk's bound on components taken (".." and those of symlinks'
+// texts included): Linux's PATH_MAX of one-letter names, twice.
+constexpr int kMaxWalkSteps = 4096;
+
 // Its parts, "" and "." left out (".." kept: only a walk may take it).
 std::deque<std::string> Split(const std::string& path) {
   std::deque<std::string> parts;
@@ -83,17 +87,31 @@ Paths::Paths(const std::string& host_root, const std::vector<MountConfig>& mount
     Mount mount;
     mount.target = Normalize(m.target);
     mount.read_only = m.read_only;
+    struct stat st;
+    if (stat(m.source.c_str(), &st) < 0) throw SystemError("EMOUNT", "mount " + m.source);
+    mount.file = !S_ISDIR(st.st_mode);
+    // A file is lent as its name in a mount of its folder: opened by that
+    // one name (never a symlink), so no lookup reopens it through a link.
+    std::string dir = m.source;
+    if (mount.file) {
+      const size_t slash = m.source.rfind('/');
+      if (slash == std::string::npos || slash + 1 == m.source.size()) throw Error("EMOUNT", "mount " + m.source + ": not an absolute file name");
+      dir = slash == 0 ? "/" : m.source.substr(0, slash);
+      mount.name = m.source.substr(slash + 1);
+      mount.dev = st.st_dev;
+      mount.ino = st.st_ino;
+    }
     std::string how;
-    const int tree = DetachedMount(m.source, m.read_only, &how);
+    const int tree = DetachedMount(dir, m.read_only, &how);
     if (tree >= 0) {
       mount.fd.Reset(tree);
       mounts_made_by_ = how;
     } else if (!m.read_only) {
       // Writable: a plain fd does (the kernel's own checks are the same).
-      const int plain = open(m.source.c_str(), O_PATH | O_CLOEXEC);
+      const int plain = open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
       if (plain < 0) throw SystemError("EMOUNT", "mount " + m.source);
       mount.fd.Reset(plain);
-      if (!realpath(m.source.c_str(), real)) throw SystemError("EMOUNT", "mount " + m.source);
+      if (!realpath(dir.c_str(), real)) throw SystemError("EMOUNT", "mount " + m.source);
       mount.host_prefix = real;
     } else {
       // Never a read-only mount the kernel does not enforce.
@@ -103,9 +121,10 @@ Paths::Paths(const std::string& host_root, const std::vector<MountConfig>& mount
                             "namespaces for an unprivileged user)",
                         -tree);
     }
-    struct stat st;
-    if (fstat(mount.fd.get(), &st) < 0) throw SystemError("EMOUNT", "mount " + m.source);
-    mount.file = !S_ISDIR(st.st_mode);
+    std::string pseudo;
+    if (PseudoFileSystem(mount.fd.get(), &pseudo))
+      throw Error("EMOUNT", "mount " + m.source + " at " + m.target + " is the host's " + pseudo +
+                                " file system, which torov never lends: it describes the host, not files");
     mounts_.push_back(std::move(mount));
   }
   std::stable_sort(mounts_.begin(), mounts_.end(),
@@ -237,22 +256,15 @@ int Paths::Lookup(const std::string& abs, int flags, mode_t mode, std::string* c
 int Paths::OpenResolved(const std::string& n, bool trailing_slash, int flags, mode_t mode) const {
   std::string rest;
   const Mount* m = MountOf(n, &rest);
-  if (m && m->file) {
-    if (!rest.empty()) return -ENOTDIR;
-    if (trailing_slash) return -ENOTDIR;
-    if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) return -EEXIST;
-    if (flags & O_DIRECTORY) return -ENOTDIR;
-    // The file itself, reopened through its own magic link with the
-    // guest's access mode; the mount decides what that may do (EROFS).
-    const int how = (flags & (O_ACCMODE | O_NONBLOCK | O_PATH | O_APPEND | O_TRUNC | O_NOATIME)) | O_CLOEXEC;
-    const auto link = Magic(m->fd.get());
-    const int fd = openat(link.dir, link.name.c_str(), how);
-    return fd < 0 ? -errno : fd;
-  }
+  if (m && m->file && !rest.empty()) return -ENOTDIR;
   const int dir = m ? m->fd.get() : root_.get();
-  // `rest` is "" or "/" at the mount's root, else "/x/y".
-  std::string rel = rest.size() <= 1 ? "." : rest.substr(1);
+  // `rest` is "" or "/" at the mount's root, else "/x/y"; a file mount's
+  // root is its name in its folder's mount.
+  std::string rel = m && m->file ? m->name : rest.size() <= 1 ? "." : rest.substr(1);
   if (trailing_slash && rel != ".") rel += "/";
+  // A folder that is there only on the way to a mount is not the layer
+  // below's to create as a file.
+  if ((flags & O_CREAT) && !(m && rest.empty()) && AboveMount(n)) return -EISDIR;
   open_how how{};
   how.flags = static_cast<uint64_t>((flags & kOpenFlags) | O_CLOEXEC);
   if (flags & (O_CREAT | O_TMPFILE)) how.mode = mode & (0777 | S_ISVTX);
@@ -268,8 +280,13 @@ int Paths::Walk(const std::string& abs, int flags, mode_t mode, std::string* can
   bool trailing = abs.size() > 1 && abs.back() == '/';
   std::string at;  // the guest path resolved so far, "" for "/"
   int links = 0;
+  // Each step resolves the path so far again from a mount's root: a bound
+  // on steps (as on symlinks) keeps one call from costing seconds.
+  int steps = 0;
   auto path_of = [](const std::string& p) { return p.empty() ? std::string("/") : p; };
   while (true) {
+    if (++steps > kMaxWalkSteps) return -ELOOP;
+    if (stop_ && stop_->load(std::memory_order_relaxed)) return -EINTR;
     if (todo.empty()) {
       // "/" itself, or a path that ended in ".." or ".".
       const int fd = OpenResolved(path_of(at), trailing, flags, mode);
@@ -393,10 +410,16 @@ int Paths::GuestPathOf(int host_fd, std::string* out) const {
   for (const Mount& m : mounts_) {
     // A detached mount's files are named from its root; a plain one's by
     // their host path. The name counts only if it leads back to the file.
+    if (m.file) {
+      if (st.st_dev == m.dev && st.st_ino == m.ino) {
+        *out = m.target;
+        return 0;
+      }
+      continue;
+    }
     if (!m.host_prefix.empty() && !AtOrBelow(host, m.host_prefix)) continue;
     std::string rel = host.substr(m.host_prefix.size());
     if (rel == "/") rel.clear();
-    if (m.file && !rel.empty()) continue;
     Fd same;
     if (!rel.empty()) {
       open_how how{};

@@ -181,12 +181,17 @@ class Paths {
 
 struct Paths::Mount {
   std::string target;  // normalised guest path
-  Fd fd;               // O_PATH: its root (a file, for a file mount)
+  Fd fd;               // O_PATH: its root (for a file mount, its folder's)
   // What readlink of /proc/self/fd names files below it from: "" for a
   // detached mount (the kernel names them from its root), else the source.
   std::string host_prefix;
   bool read_only = true;
   bool file = false;
+  // A file mount: `fd` is a mount of its folder, `name` the file in it,
+  // dev and ino the file's (GuestPathOf).
+  std::string name;
+  dev_t dev = 0;
+  ino_t ino = 0;
 };
 
 }  // namespace torov

@@ -58,7 +58,7 @@ bool Settled(const struct stat& st) {
 
 }  // namespace
 
-std::shared_ptr<const FileSnapshot> FileSnapshot::Take(int fd, std::vector<Range> ranges) {
+std::shared_ptr<const FileSnapshot> FileSnapshot::Take(int fd, std::vector<Range> ranges, bool only_shared) {
   std::sort(ranges.begin(), ranges.end());
   std::vector<Range> merged;
   for (const Range& r : ranges) {
@@ -69,6 +69,7 @@ std::shared_ptr<const FileSnapshot> FileSnapshot::Take(int fd, std::vector<Range
   struct stat before;
   if (fstat(fd, &before) < 0) throw SystemError("EBINARY", "cannot read it");
   const bool shareable = S_ISREG(before.st_mode);
+  if (only_shared && (!shareable || !Settled(before))) return nullptr;
   Key key = KeyOf(before, merged);
   if (shareable) {
     std::lock_guard<std::mutex> lock(CacheMutex());
@@ -84,6 +85,7 @@ std::shared_ptr<const FileSnapshot> FileSnapshot::Take(int fd, std::vector<Range
   snap->fd_.Reset(mfd);
   snap->size_ = merged.empty() ? 0 : merged.back().end;
   if (snap->size_) {
+    // Its size: the end of the last range (pwrite below makes it so too).
     if (ftruncate(mfd, static_cast<off_t>(snap->size_)) < 0) throw SystemError("EMEMORY", "no memory for a copy of the program");
     // Through a buffer, with pread and pwrite: no memory shows as an error
     // (ENOSPC) here, never as a signal, and the vCPU thread, which copies

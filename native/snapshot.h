@@ -39,7 +39,10 @@ class FileSnapshot {
   // The bytes of `ranges` of the file `fd`, at the same offsets (the rest
   // reads as zeros). Throws Error("EBINARY") when the file ends before a
   // range does: it changed since its headers were read.
-  static std::shared_ptr<const FileSnapshot> Take(int fd, std::vector<Range> ranges);
+  // `only_shared`: none (nullptr) unless the copy can be shared, a regular
+  // file that last changed well before now (a guest's mmap: a file it just
+  // wrote is copied into its own memory instead, which Memory bounds).
+  static std::shared_ptr<const FileSnapshot> Take(int fd, std::vector<Range> ranges, bool only_shared = false);
 
   FileSnapshot(const FileSnapshot&) = delete;
   FileSnapshot& operator=(const FileSnapshot&) = delete;

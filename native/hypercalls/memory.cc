@@ -17,6 +17,8 @@
 #include "../snapshot.h"
 #include "hypercalls.h"
 
+#include <new>
+
 namespace torov {
 
 namespace {
@@ -53,9 +55,10 @@ int64_t Mmap(Process& g, Task& t, const Args& a) {
   if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) <= kShareMax && !g.copy_file_mappings) {
     std::shared_ptr<const FileSnapshot> copy;
     try {
-      copy = FileSnapshot::Take(f->host.get(), {{0, static_cast<uint64_t>(st.st_size)}});
+      copy = FileSnapshot::Take(f->host.get(), {{0, static_cast<uint64_t>(st.st_size)}}, true);
     } catch (const Error&) {
       // It changed while being copied (or memory ran out): the copy below.
+    } catch (const std::bad_alloc&) {
     }
     if (copy) return g.mm.MmapFile(addr, len, prot, flags, name, copy, off);
   }

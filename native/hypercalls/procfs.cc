@@ -18,6 +18,7 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <new>
 #include <string>
 
 #include "hypercalls.h"
@@ -103,7 +104,18 @@ int Frozen(const std::string& text) {
 
 }  // namespace
 
+// OpenProcFile's work; std::bad_alloc from a very long text goes up to it.
+static int MakeProcFile(Process& g, const std::string& n, int flags);
+
 int OpenProcFile(Process& g, const std::string& n, int flags) {
+  try {
+    return MakeProcFile(g, n, flags);
+  } catch (const std::bad_alloc&) {
+    return -ENOMEM;  // a maps text the monitor has no memory for
+  }
+}
+
+static int MakeProcFile(Process& g, const std::string& n, int flags) {
   std::string rest;
   const std::string pid = "/proc/" + std::to_string(g.pid) + "/";
   for (const std::string& self : {std::string("/proc/self/"), std::string("/proc/thread-self/"), pid}) {
@@ -121,6 +133,9 @@ int OpenProcFile(Process& g, const std::string& n, int flags) {
   else return kNotProcFile;
   if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC | O_TMPFILE))) return -EACCES;
   if (flags & O_DIRECTORY) return -ENOTDIR;
+  // Each copy is a memfd the guest holds: it counts against its memfd
+  // budget (half its Memory), and none is made past it.
+  if (g.memfds.Used() + PageUp(text.size()) > g.memfds.limit()) return -ENOMEM;
   return Frozen(text);
 }
 

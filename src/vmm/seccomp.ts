@@ -91,13 +91,9 @@ const at = (name: string, ...dirfds: number[]): Need => [name, ...dirfds.map((ar
 const OPENAT2: Need = ["openat2", { arg: 0, in: ["root", "mounts"] }];
 /**
  * With mounts, Paths::Walk reads a symlink it found through the link's own
- * O_PATH fd (any fd, never the cwd), and a file mount is reopened through
- * its magic link in /proc/self/fd, never creating or truncating.
+ * O_PATH fd (any fd, never the cwd: BPF cannot see that the path is "").
  */
-const WALK: readonly Need[] = [
-  ["readlinkat", { arg: 0, notIn: [AT_FDCWD] }],
-  ["openat", { arg: 0, in: ["procfds"] }, { arg: 2, clear: O_CREAT | O_EXCL | O_TMPFILE_BIT }],
-];
+const WALK: readonly Need[] = [["readlinkat", { arg: 0, notIn: [AT_FDCWD] }]];
 const OPENAT: Need = ["openat", { arg: 0, in: ["dev", "exe"] }, { arg: 2, clear: O_CREAT | O_EXCL | O_TRUNC | O_APPEND | O_TMPFILE_BIT }];
 /** Paths::Open, and the guest's own /proc files (hypercalls/procfs.cc): a sealed memfd each. */
 const OPEN: readonly Need[] = [OPENAT2, OPENAT, "memfd_create", "lseek", ["fcntl", { arg: 1, in: [F.ADD_SEALS] }]];

@@ -278,3 +278,45 @@ test("torov validate checks a manifest without running it and says what its gues
   assert.equal(bad.status, 2);
   assert.match(bad.stderr.trimEnd(), /^torov: .*bad\.json: Mounts\[0\]\.Target: "ro" is relative/);
 });
+
+/** torov run of fsops with one waiting op: resolves once it says "mapped", with a way to go on. */
+async function waiting(manifest: string) {
+  const child = spawn(process.execPath, [BIN, "run", manifest], { stdio: ["pipe", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stderr.on("data", (d) => (err += d));
+  const done = new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? 128)));
+  await new Promise<void>((resolve) => child.stdout.on("data", (d) => { out += d; if (out.includes("mapped")) resolve(); }));
+  return { pid: child.pid!, go: async () => { child.stdin.end("go\n"); const status = await done; return { status, out, err }; } };
+}
+
+test("thousands of file mappings cost the host a bounded number of its own (vm.max_map_count is per process, shared by every VM in it)", { skip: (!existsSync(FSOPS) || !TRUE_BIN) && "no fsops guest or /bin/true" }, async () => {
+  const top = tree();
+  // A file that last changed long ago: its mappings share a copy (a file
+  // written just now is copied into the guest's memory instead).
+  const count = 6000;
+  const manifest = writeManifest(top, { binary: join(top, "root", "fsops"), mountPoint: "root", args: [`map-many:/old:${count}`], extra: { Mounts: [{ Source: TRUE_BIN, Target: "/old" }], Memory: 512 } });
+  const w = await waiting(manifest);
+  const hostMaps = readFileSync(`/proc/${w.pid}/maps`, "utf8").trim().split("\n").length;
+  const r = await w.go();
+  assert.equal(r.err, "");
+  assert.equal(r.status, 0);
+  // Each mapping reads the file's first byte, ELF's 0x7f, the shared ones and the copies alike.
+  assert.match(r.out, new RegExp(`^map-many:/old:${count}: ok ${count} mappings, sum ${0x7f * count}$`, "m"));
+  // Node's own, and the guest's shared ones up to their cap, each splitting guest RAM's.
+  assert.ok(hostMaps < 3000, `the monitor holds ${hostMaps} mappings for the guest's ${count}`);
+});
+
+test("a Source on a pseudo file system is refused; a folder's own mount is lent, not what the host mounts below it", { skip: !existsSync(FSOPS) && "no fsops guest" }, () => {
+  const top = tree();
+  const proc = torov(["run", writeManifest(top, { binary: FSOPS, mountPoint: "root", extra: { Mounts: [{ Source: "/proc", Target: "/p" }] } })]);
+  assert.equal(proc.status, 2);
+  assert.equal(proc.stderr.trimEnd().split("\n").length, 1, proc.stderr);
+  assert.match(proc.stderr, /mount \/proc at \/p is the host's proc file system, which torov never lends/);
+  // "/" lent: its /proc is the root file system's empty folder, not the host's processes.
+  const r = torov(["run", writeManifest(top, { binary: join(top, "root", "fsops"), mountPoint: "root", args: ["read:/host/proc/self/status", "read:/host/proc/1/environ", "list:/host/proc"], extra: { Mounts: [{ Source: "/", Target: "/host" }] } }, "slash.json")]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^read:\/host\/proc\/self\/status: ENOENT$/m);
+  assert.match(r.stdout, /^read:\/host\/proc\/1\/environ: ENOENT$/m);
+  assert.doesNotMatch(r.stdout, /^list:\/host\/proc: ok .*\b1\b/m);
+});

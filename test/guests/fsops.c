@@ -121,6 +121,25 @@ int main(int argc, char **argv) {
           snprintf(found, sizeof found, "sum %lu, write %ld", sum, w);
         }
       }
+    } else if (!strcmp(op, "map-many")) {
+      // q one-page private mappings of P's first page, every other page
+      // of a reservation (each its own mapping); once a line comes on
+      // stdin, the sum of their first bytes.
+      long count = q ? atol(q) : 0;
+      char *area = mmap(NULL, (size_t)count * 2 * 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      r = area == MAP_FAILED ? -1 : (fd = open(p, O_RDONLY));
+      long made = 0;
+      for (long k = 0; r >= 0 && k < count; k++, made++)
+        if (mmap(area + k * 2 * 4096, 4096, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0) == MAP_FAILED) r = -1;
+      if (r >= 0) {
+        printf("%s: mapped\n", argv[i]);
+        fflush(stdout);
+        char line[8];
+        if (read(0, line, sizeof line) < 0) return 3;
+        unsigned long sum = 0;
+        for (long k = 0; k < made; k++) sum += (unsigned char)area[k * 2 * 4096];
+        snprintf(found, sizeof found, "%ld mappings, sum %lu", made, sum);
+      }
     } else if (!strcmp(op, "stat")) {
       struct stat st;
       if ((r = stat(p, &st)) == 0)
