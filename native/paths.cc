@@ -62,6 +62,14 @@ std::deque<std::string> Split(const std::string& path) {
   return parts;
 }
 
+// Whether the path's last part must be a folder: it ends in "/" or "/."
+// ("file/." is ENOTDIR, as "file/"), "/" itself aside.
+bool NamesFolder(const std::string& path) {
+  if (path.size() <= 1) return false;
+  if (path.back() == '/') return true;
+  return path.size() >= 2 && path.compare(path.size() - 2, 2, "/.") == 0;
+}
+
 bool HasDotDot(const std::string& path) {
   for (const std::string& p : Split(path))
     if (p == "..") return true;
@@ -244,7 +252,7 @@ int Paths::Lookup(const std::string& abs, int flags, mode_t mode, std::string* c
     // a symlink is on it (ELOOP here: then the walk, which also passes the
     // folders that exist only on the way to a mount).
     const std::string n = Normalize(abs);
-    const int fd = OpenResolved(n, abs.size() > 1 && abs.back() == '/', flags, mode);
+    const int fd = OpenResolved(n, NamesFolder(abs), flags, mode);
     if (fd != -ELOOP && !(fd == -ENOENT && AboveAnyPart(n))) {
       if (fd >= 0 && canonical) *canonical = n;
       return fd;
@@ -277,7 +285,7 @@ int Paths::OpenResolved(const std::string& n, bool trailing_slash, int flags, mo
 
 int Paths::Walk(const std::string& abs, int flags, mode_t mode, std::string* canonical) const {
   std::deque<std::string> todo = Split(abs);
-  bool trailing = abs.size() > 1 && abs.back() == '/';
+  bool trailing = NamesFolder(abs);
   std::string at;  // the guest path resolved so far, "" for "/"
   int links = 0;
   // Each step resolves the path so far again from a mount's root: a bound
@@ -307,7 +315,8 @@ int Paths::Walk(const std::string& abs, int flags, mode_t mode, std::string* can
     const bool last = todo.empty();
     if (last) {
       const int fd = OpenResolved(next, trailing, flags, mode);
-      if (fd != -ELOOP || (flags & O_NOFOLLOW)) {
+      // O_NOFOLLOW keeps a last symlink, unless a "/" after it asks for its folder.
+      if (fd != -ELOOP || ((flags & O_NOFOLLOW) && !trailing)) {
         if (fd >= 0 && canonical) *canonical = next;
         return fd;
       }

@@ -147,6 +147,8 @@ const LOOKUPS = [
   "read:/ro/to-rw", "read:/ro/sub/../f.txt", "read:/ro/up/ro/up/ro/sub/g.txt", "read:/etc/one.txt", "read:/etc/one.txt/x",
   "read:/rw/../ro/up/host-secret", "read:/../../host-secret", "list:/ro", "list:/ro/..", "list:/ro/up", "stat:/ro/up",
   "stat:/etc/one.txt", "readlink:/ro/up", "readlink:/ro/abs", "cd:/ro/sub", "cd:/ro/up", "cd:/ro/up/rw", "read:sub/g.txt",
+  // A last part that must be a folder: "file/." and "file/" are ENOTDIR; a "/" after a symlink follows it, O_NOFOLLOW or not.
+  "read:/ro/f.txt/.", "read:/ro/f.txt/", "read:/etc/one.txt/.", "open-nofollow:/ro/up/", "open-nofollow:/ro/up", "open-nofollow:/ro/abs",
 ];
 
 test("lookups stay in the guest's view: .. and symlinks at a mount's root resolve as in a container, never on the host", { skip: !existsSync(FSOPS) && "no fsops guest" }, () => {

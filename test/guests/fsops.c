@@ -44,6 +44,8 @@ int main(int argc, char **argv) {
         found[strcspn(found, "\n")] = 0;
         close(fd);
       }
+    } else if (!strcmp(op, "open-nofollow")) {
+      if ((r = fd = open(p, O_RDONLY | O_NOFOLLOW)) >= 0) close(fd);
     } else if (!strcmp(op, "write")) {
       if ((r = fd = open(p, O_WRONLY)) >= 0) r = write(fd, "x", 1), close(fd);
     } else if (!strcmp(op, "rdwr")) {
