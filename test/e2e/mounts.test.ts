@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { BIN, guest, tempDir, torov, writeManifest } from "../helpers.js";
 
@@ -326,4 +326,19 @@ test("a Source on a pseudo file system is refused; a folder's own mount is lent,
     assert.equal(r.stderr, "");
     assert.equal(r.stdout, "list:/lent/below: ok\nread:/lent/below/on-the-submount: ENOENT\n");
   }
+});
+
+test("unprivileged, a read-only mount is made by a helper in a user namespace, and is as read-only", { skip: (!ROOT || spawnSync("sh", ["-c", "command -v setpriv && getent group kvm"]).status !== 0) && "needs root (to become nobody), setpriv and a kvm group" }, () => {
+  const top = tree();
+  spawnSync("chmod", ["-R", "a+rX", top]);
+  spawnSync("chmod", ["a+x", dirname(top)]);
+  const kvm = spawnSync("getent", ["group", "kvm"], { encoding: "utf8" }).stdout.split(":")[2];
+  const manifest = writeManifest(top, { binary: join(top, "root", "fsops"), mountPoint: "root", args: ["read:/ro/f.txt", "chmod:/ro/f.txt", "utimes:/ro/f.txt"], extra: { Mounts: MOUNTS } });
+  const asNobody = (args: string[]) => spawnSync("setpriv", ["--reuid=65534", "--regid=65534", `--groups=${kvm}`, process.execPath, BIN, ...args], { encoding: "utf8" });
+  const r = asNobody(["run", manifest]);
+  assert.equal(r.stderr, "");
+  // The file is root's: without the mount, nobody's chmod would be EPERM; the mount answers first.
+  assert.equal(r.stdout, "read:/ro/f.txt: ok read-only\nchmod:/ro/f.txt: EROFS\nutimes:/ro/f.txt: EROFS\n");
+  const d = asNobody(["doctor", manifest]);
+  assert.match(d.stdout, /mounts: detached bind mounts, read-only ones made read-only by the kernel \(made in a user namespace\)/);
 });
