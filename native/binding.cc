@@ -288,10 +288,11 @@ Napi::Value NativeMachine::Write(const Napi::CallbackInfo& info) {
 Napi::Value NativeMachine::OpenGuestFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   // Not while the vCPU thread confines Paths (Confine replaces its fds):
-  // before the start, or once that is done (the debugger's vFile).
+  // that thread starts with the machine and confines itself at once, so
+  // wait until it has (TSan found the loader's lookup racing Confine).
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (started_ && !setup_done_) return Napi::Number::New(env, -EAGAIN);
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [this] { return setup_done_; });
   }
   if (!info[0].IsString()) throw Napi::TypeError::New(env, "Expected openGuestFile(path)");
   const std::string path = info[0].As<Napi::String>().Utf8Value();

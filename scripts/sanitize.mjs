@@ -225,14 +225,15 @@ const stamp = new Date().toISOString().replace(/[:]/g, "-").replace(/\..*$/, "")
 const logs = join(root, "sanitize-reports", `${kind}-${stamp}`);
 mkdirSync(logs, { recursive: true });
 const preload = KINDS[kind].runtimes.map(runtimePath).join(" ");
-// The debuggers the tests drive run without the runtime: gdb with ASan
-// preloaded hangs before it prints its version (and they are not ours).
+// The debuggers and host tools the tests drive run without the runtime:
+// gdb with ASan preloaded hangs before it prints its version, and under
+// TSan unshare, mount, chroot and ldd are killed (and they are not ours).
 // A static stand-in first in PATH takes the runtime out of LD_PRELOAD
-// (scripts/sanitize/unpreload.c).
+// (scripts/sanitize/unpreload.c); what they start runs without it too.
 const wrappers = join(logs, "bin");
 mkdirSync(wrappers);
-run("building the debuggers' stand-in", process.env.CC || "gcc", ["-static", "-O2", "-o", join(wrappers, "unpreload"), "scripts/sanitize/unpreload.c"]);
-for (const tool of ["gdb", "gdbserver", "lldb"]) symlinkSync("unpreload", join(wrappers, tool));
+run("building the tools' stand-in", process.env.CC || "gcc", ["-static", "-O2", "-o", join(wrappers, "unpreload"), "scripts/sanitize/unpreload.c"]);
+for (const tool of ["gdb", "gdbserver", "lldb", "sh", "ldd", "unshare", "setpriv", "mount", "chroot"]) symlinkSync("unpreload", join(wrappers, tool));
 const env = {
   ...process.env,
   TOROV_ADDON: addon,
