@@ -2,8 +2,10 @@
 // AddressSpace. A private file mapping maps a sealed copy of the file
 // (native/snapshot.h), copy-on-write: VMs in one process that map the same
 // unchanged library share its clean pages, and a page a VM writes is its
-// own. Files larger than kShareMax are copied into the guest's memory
-// instead, only the range mapped. Shared writable file mappings cannot be
+// own. Files larger than kShareMax, files that changed in the last few
+// seconds (FileSnapshot::Take's only_shared) and mappings past the caps in
+// GuestRam::MapFile are copied into the guest's memory instead, only the
+// range mapped. Shared writable file mappings cannot be
 // emulated this way and fail with ENODEV, as for a file system that has
 // no mmap.
 #include <fcntl.h>
