@@ -791,7 +791,7 @@ Napi::Value NativeMachine::DebugWrite(const Napi::CallbackInfo& info) {
   const uint64_t addr = U64(info[0], "address");
   if (!info[1].IsTypedArray()) throw Napi::TypeError::New(env, "Expected debugWrite(address, Uint8Array)");
   Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
-  const uint64_t n = process_->mm.DebuggerExtent(addr, bytes.ByteLength());
+  const uint64_t n = process_->mm.DebuggerExtent(addr, bytes.ByteLength(), Access::kWrite);
   if (n != bytes.ByteLength()) return Napi::Number::New(env, 0);
   std::memcpy(process_->ram.Phys(addr, n), bytes.Data(), n);
   return Napi::Number::New(env, static_cast<double>(n));

@@ -1,12 +1,14 @@
 #include "memory.h"
 
 #include <linux/mman.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <iterator>
+#include <mutex>
 
 #include "errors.h"
 #include "kvm/runtime.h"
@@ -30,6 +32,82 @@ constexpr int kProtMask = PROT_READ | PROT_WRITE | PROT_EXEC;
 
 bool AddOverflows(uint64_t a, uint64_t b) { return a + b < a; }
 
+// ---- surviving a shared file's end
+//
+// A page of a shared file mapping past the file's end faults with SIGBUS
+// (another guest thread, another VM or a host process can truncate the
+// file at any time). The guest's own access comes back from KVM_RUN as
+// EFAULT, and the vCPU ends the guest with SIGBUS (kvm/vcpu.cc). But the
+// monitor reads and writes guest memory too (a path, an iovec, a struct),
+// and a SIGBUS there would end Node. So a handler, installed with the
+// first shared mapping, turns such a fault into zero pages: it replaces
+// the rest of that host mapping from the faulting page (all of it lies
+// past the end, the end being where the fault is) with anonymous memory,
+// and the access goes on, reading zeros. It counts the fault, so that a
+// caller can answer EFAULT (AddressSpace::UserString does). Replacing the
+// rest, not one page, keeps the host's mapping count bounded whatever the
+// guest touches. A fault anywhere else goes to the handler that was there
+// before, or ends the process as it would have.
+//
+// The handler cannot take locks: each RAM that maps files shared has a
+// slot here, a fixed table of its shared ranges in atomics, republished
+// under AddressSpace's lock whenever they change (GuestRam::PublishShared).
+
+constexpr int kGuardSlots = 256;  // RAMs (VMs) with shared file mappings at once
+constexpr int kGuardRanges = 512;  // GuestRam::kMaxFileMaps
+struct GuardSlot {
+  std::atomic<bool> used{false};
+  std::atomic<uintptr_t> lo[kGuardRanges];
+  std::atomic<uintptr_t> hi[kGuardRanges];
+  std::atomic<uint64_t> faults{0};
+};
+GuardSlot guard_slots[kGuardSlots];
+struct sigaction previous_bus;
+std::once_flag bus_installed;
+
+void OnSharedFault(int sig, siginfo_t* si, void* context) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(si->si_addr);
+  if (si->si_code == BUS_ADRERR) {
+    for (GuardSlot& slot : guard_slots) {
+      if (!slot.used.load(std::memory_order_acquire)) continue;
+      for (int i = 0; i < kGuardRanges; i++) {
+        const uintptr_t hi = slot.hi[i].load(std::memory_order_acquire);
+        const uintptr_t lo = slot.lo[i].load(std::memory_order_acquire);
+        if (!(lo <= a && a < hi) || slot.hi[i].load(std::memory_order_acquire) != hi) continue;
+        const int saved = errno;
+        const uintptr_t page = a & ~(kPageSize - 1);
+        void* p = mmap(reinterpret_cast<void*>(page), hi - page, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+        errno = saved;
+        if (p != MAP_FAILED) {
+          slot.faults.fetch_add(1, std::memory_order_acq_rel);
+          return;
+        }
+      }
+    }
+  }
+  if (previous_bus.sa_flags & SA_SIGINFO) {
+    if (previous_bus.sa_sigaction) return previous_bus.sa_sigaction(sig, si, context);
+  } else if (previous_bus.sa_handler != SIG_DFL && previous_bus.sa_handler != SIG_IGN) {
+    return previous_bus.sa_handler(sig);
+  }
+  // Not ours, and nobody else's: the default action, as without us.
+  struct sigaction dfl = {};
+  dfl.sa_handler = SIG_DFL;
+  sigaction(SIGBUS, &dfl, nullptr);
+  raise(SIGBUS);
+}
+
+void InstallFaultHandler() {
+  std::call_once(bus_installed, [] {
+    struct sigaction sa = {};
+    sa.sa_sigaction = OnSharedFault;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, &previous_bus);
+  });
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- GuestRam
@@ -46,7 +124,32 @@ GuestRam::GuestRam(uint64_t bytes) {
 }
 
 GuestRam::~GuestRam() {
+  if (guard_slot_ >= 0) {
+    GuardSlot& slot = guard_slots[guard_slot_];
+    for (int i = 0; i < kGuardRanges; i++) slot.hi[i].store(0, std::memory_order_release);
+    slot.used.store(false, std::memory_order_release);
+  }
   if (base_) munmap(base_, size_);
+}
+
+uint64_t GuestRam::shared_faults() const {
+  return guard_slot_ >= 0 ? guard_slots[guard_slot_].faults.load(std::memory_order_acquire) : 0;
+}
+
+void GuestRam::PublishShared() {
+  if (guard_slot_ < 0) return;
+  GuardSlot& slot = guard_slots[guard_slot_];
+  int i = 0;
+  for (const auto& [lo, b] : file_backed_) {
+    if (!b.shared || i == kGuardRanges) continue;
+    // hi first to 0, so that the handler never pairs one range's lo with
+    // another's hi.
+    slot.hi[i].store(0, std::memory_order_release);
+    slot.lo[i].store(reinterpret_cast<uintptr_t>(base_ + lo), std::memory_order_release);
+    slot.hi[i].store(reinterpret_cast<uintptr_t>(base_ + b.end), std::memory_order_release);
+    i++;
+  }
+  for (; i < kGuardRanges; i++) slot.hi[i].store(0, std::memory_order_release);
 }
 
 uint8_t* GuestRam::Phys(uint64_t gpa, uint64_t len) const {
@@ -54,29 +157,33 @@ uint8_t* GuestRam::Phys(uint64_t gpa, uint64_t len) const {
   return base_ + gpa;
 }
 
-std::vector<std::pair<uint64_t, uint64_t>> GuestRam::Untrack(uint64_t lo, uint64_t hi) {
-  std::vector<std::pair<uint64_t, uint64_t>> out;
+std::vector<GuestRam::Piece> GuestRam::Untrack(uint64_t lo, uint64_t hi) {
+  std::vector<Piece> out;
   auto it = file_backed_.upper_bound(lo);
   if (it != file_backed_.begin()) --it;
+  bool shared = false;
   while (it != file_backed_.end() && it->first < hi) {
-    const uint64_t s = it->first, e = it->second;
-    if (e <= lo) {
+    const uint64_t s = it->first;
+    const Backing b = it->second;
+    if (b.end <= lo) {
       ++it;
       continue;
     }
     it = file_backed_.erase(it);
-    if (s < lo) file_backed_[s] = lo;
-    if (hi < e) it = file_backed_.emplace(hi, e).first;
-    out.emplace_back(std::max(s, lo), std::min(e, hi));
+    if (s < lo) file_backed_[s] = Backing{lo, b.shared};
+    if (hi < b.end) it = file_backed_.emplace(hi, b).first;
+    out.push_back(Piece{std::max(s, lo), std::min(b.end, hi), b.shared});
+    shared |= b.shared;
   }
+  if (shared) PublishShared();
   return out;
 }
 
 void GuestRam::Discard(uint64_t gpa, uint64_t len) {
   if (len == 0 || !Phys(gpa, len)) return;
   // Parts backed by a file go back to anonymous memory.
-  for (const auto& [lo, hi] : Untrack(gpa, gpa + len))
-    mmap(base_ + lo, hi - lo, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+  for (const Piece& p : Untrack(gpa, gpa + len))
+    mmap(base_ + p.lo, p.hi - p.lo, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
   madvise(base_ + gpa, len, MADV_DONTNEED);
 }
 
@@ -105,10 +212,15 @@ bool GuestRam::Move(uint64_t from, uint64_t to, uint64_t len) {
       mmap(base_ + from, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) ==
           MAP_FAILED)
     std::abort();  // a hole in guest RAM: the host has no mapping left to give
-  // Ranges backed by the program's copy move with their pages.
+  // Ranges backed by a file move with their pages.
   const auto pieces = Untrack(from, from + len);
   Untrack(to, to + len);
-  for (const auto& [lo, hi] : pieces) file_backed_[lo - from + to] = hi - from + to;
+  bool shared = false;
+  for (const Piece& p : pieces) {
+    file_backed_[p.lo - from + to] = Backing{p.hi - from + to, p.shared};
+    shared |= p.shared;
+  }
+  if (shared) PublishShared();
   return true;
 }
 
@@ -130,11 +242,45 @@ bool GuestRam::MapFile(uint64_t gpa, uint64_t len, const std::shared_ptr<const F
   void* p = mmap(base_ + gpa, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, file->fd(),
                  static_cast<off_t>(offset));
   if (p == MAP_FAILED) return false;
-  file_backed_[gpa] = gpa + len;
+  file_backed_[gpa] = Backing{gpa + len, false};
   if (!held) {
     mapped_files_.push_back(file);
     mapped_file_bytes_ += file->size();
   }
+  return true;
+}
+
+bool GuestRam::MapShared(uint64_t gpa, uint64_t len, const SharedFile& file, uint64_t offset) {
+  if (len == 0 || file.fd < 0 || !Phys(gpa, len) || (gpa | len | offset) & (kPageSize - 1)) return false;
+  if (offset > static_cast<uint64_t>(INT64_MAX) - len) return false;
+  // The range is guest RAM again unless the file maps over it below (a
+  // range mapped again counts once against the cap).
+  Discard(gpa, len);
+  if (file_backed_.size() >= kMaxFileMaps) return false;
+  if (guard_slot_ < 0) {
+    for (int i = 0; i < kGuardSlots && guard_slot_ < 0; i++) {
+      bool expected = false;
+      if (guard_slots[i].used.compare_exchange_strong(expected, true)) guard_slot_ = i;
+    }
+    if (guard_slot_ < 0) return false;  // 256 VMs mapping files shared at once: ENOMEM
+    guard_slots[guard_slot_].faults.store(0);
+    InstallFaultHandler();
+  }
+  // The guest's page tables decide what it may do; the host's protection is
+  // what the file allows, so that nothing, not even the monitor, writes a
+  // file opened read-only.
+  const int host_prot = file.writable ? PROT_READ | PROT_WRITE : PROT_READ;
+  void* p = mmap(base_ + gpa, len, host_prot, MAP_SHARED | MAP_FIXED, file.fd, static_cast<off_t>(offset));
+  if (p == MAP_FAILED) {
+    // A failed MAP_FIXED may have taken the old pages away: RAM again.
+    if (mmap(base_ + gpa, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) ==
+        MAP_FAILED)
+      std::abort();  // a hole in guest RAM: the host has no mapping left to give
+    return false;
+  }
+  file_backed_[gpa] = Backing{gpa + len, true};
+  has_shared_.store(true, std::memory_order_relaxed);
+  PublishShared();
   return true;
 }
 
@@ -153,8 +299,27 @@ bool GuestRam::CopyProgram(uint64_t gpa, uint64_t offset, uint64_t len) {
 
 void GuestRam::Zap(uint64_t gpa, uint64_t len) const {
   if (len == 0 || !Phys(gpa, len)) return;
-  mprotect(base_ + gpa, len, PROT_READ);
-  mprotect(base_ + gpa, len, PROT_READ | PROT_WRITE);
+  auto reprotect = [this](uint64_t lo, uint64_t hi) {
+    if (lo >= hi) return;
+    mprotect(base_ + lo, hi - lo, PROT_READ);
+    mprotect(base_ + lo, hi - lo, PROT_READ | PROT_WRITE);
+  };
+  // A shared file's pages keep their host protection (read-only where the
+  // file is): dropping the host's page-table entries for them goes through
+  // the MMU notifier as well, and loses nothing (the page cache holds
+  // them, dirty or not).
+  const uint64_t end = gpa + len;
+  uint64_t cur = gpa;
+  auto it = file_backed_.upper_bound(gpa);
+  if (it != file_backed_.begin()) --it;
+  for (; it != file_backed_.end() && it->first < end; ++it) {
+    if (!it->second.shared || it->second.end <= cur) continue;
+    const uint64_t lo = std::max(it->first, cur), hi = std::min(it->second.end, end);
+    reprotect(cur, lo);
+    madvise(base_ + lo, hi - lo, MADV_DONTNEED);
+    cur = hi;
+  }
+  reprotect(cur, end);
 }
 
 const char* VmaKindName(VmaKind kind) {
@@ -286,7 +451,7 @@ int AddressSpace::Guard(uint64_t page) const {
   return it == guards_.end() ? 0 : it->second;
 }
 
-uint64_t AddressSpace::DebuggerExtent(uint64_t addr, uint64_t len) const {
+uint64_t AddressSpace::DebuggerExtent(uint64_t addr, uint64_t len, Access access) const {
   if (len == 0) return 0;
   const RwHold hold(lock_, false);
   if (AddOverflows(addr, len)) len = ~addr;
@@ -294,7 +459,7 @@ uint64_t AddressSpace::DebuggerExtent(uint64_t addr, uint64_t len) const {
   uint64_t cur = addr;
   while (cur < end) {
     const Vma* v = FindVma(cur);
-    if (!v) break;
+    if (!v || (access == Access::kWrite && v->shared && !(v->prot & PROT_WRITE))) break;
     cur = v->end;
   }
   return std::min(cur, end) - addr;
@@ -331,34 +496,42 @@ void AddressSpace::SplitAt(uint64_t addr) {
   if (v.start < addr && addr < v.end) {
     Vma upper = v;
     upper.start = addr;
+    if (upper.shared) upper.offset += addr - v.start;
     v.end = addr;
     vmas_.emplace(addr, std::move(upper));
   }
 }
 
-void AddressSpace::Insert(uint64_t start, uint64_t end, int prot, VmaKind kind, std::string name) {
+void AddressSpace::Insert(uint64_t start, uint64_t end, int prot, VmaKind kind, std::string name,
+                          const std::shared_ptr<const SharedFile>& shared, uint64_t offset) {
   SetPtes(start, end, prot, true);
-  auto same = [&](const Vma& v) { return v.prot == prot && v.kind == kind && v.name == name; };
+  // Neighbours merge as on Linux: alike, and if shared, one file's
+  // consecutive pages.
+  auto same = [&](const Vma& v, uint64_t at) {
+    return v.prot == prot && v.kind == kind && v.name == name && v.shared == shared &&
+           (!shared || v.offset + (at - v.start) == offset + (at - start));
+  };
   auto next = vmas_.lower_bound(start);
   if (next != vmas_.begin()) {
     auto prev = std::prev(next);
-    if (prev->second.end == start && same(prev->second)) {
+    if (prev->second.end == start && same(prev->second, start)) {
       prev->second.end = end;
-      if (next != vmas_.end() && next->second.start == end && same(next->second)) {
+      if (next != vmas_.end() && next->second.start == end && same(next->second, end)) {
         prev->second.end = next->second.end;
         vmas_.erase(next);
       }
       return;
     }
   }
-  if (next != vmas_.end() && next->second.start == end && same(next->second)) {
+  if (next != vmas_.end() && next->second.start == end && same(next->second, end)) {
     Vma merged = next->second;
     merged.start = start;
+    merged.offset = offset;
     vmas_.erase(next);
     vmas_.emplace(start, std::move(merged));
     return;
   }
-  vmas_.emplace(start, Vma{start, end, prot, kind, std::move(name)});
+  vmas_.emplace(start, Vma{start, end, prot, kind, std::move(name), shared, offset});
 }
 
 void AddressSpace::Unmap(uint64_t start, uint64_t end) {
@@ -411,24 +584,30 @@ bool AddressSpace::UserString(uint64_t addr, size_t max, std::string* out, int* 
   if (it == vmas_.begin()) return *err = EFAULT, false;
   --it;
   uint64_t cur = addr;
-  for (; it != vmas_.end() && it->second.start <= cur && cur < it->second.end; ++it) {
+  for (; it != vmas_.end() && it->second.start <= cur && cur < it->second.end;) {
     if (!(it->second.prot & kProtMask)) break;
-    const uint64_t stop = it->second.end;
+    // A shared file's pages one at a time, as Linux reads no further than
+    // the NUL: a page past the file's end faults (see OnSharedFault).
+    const bool shared = it->second.shared != nullptr;
+    const uint64_t stop = shared ? std::min(it->second.end, PageDown(cur) + kPageSize) : it->second.end;
     const uint8_t* p = ram_.base() + cur;
     const size_t room = max + 1 - out->size();
     const size_t span = static_cast<size_t>(std::min<uint64_t>(stop - cur, room));
+    const uint64_t faults = shared ? ram_.shared_faults() : 0;
     // Copied first, then searched: each byte is read from the guest once.
     // Searching guest memory and copying it after would let another guest
     // thread put a NUL inside the copy, so that the checks see one string
     // and the host call (c_str()) a shorter one.
     const size_t before = out->size();
     out->append(reinterpret_cast<const char*>(p), span);
+    if (shared && ram_.shared_faults() != faults) break;  // EFAULT, as Linux
     if (const size_t nul = out->find('\0', before); nul != std::string::npos) {
       out->resize(nul);
       return true;
     }
     if (out->size() > max) return *err = ENAMETOOLONG, false;
     cur = stop;
+    if (cur == it->second.end) ++it;  // else the same mapping's next page
   }
   *err = EFAULT;
   return false;
@@ -497,7 +676,30 @@ int64_t AddressSpace::MmapFile(uint64_t addr, uint64_t len, int prot, int flags,
   return start;
 }
 
-int64_t AddressSpace::Reserve(uint64_t addr, uint64_t len, int prot, int flags, VmaKind kind, std::string name) {
+int64_t AddressSpace::MmapShared(uint64_t addr, uint64_t len, int prot, int flags, std::string name,
+                                 const std::shared_ptr<const SharedFile>& file, uint64_t offset) {
+  if ((prot & PROT_WRITE) && !file->writable) return -EACCES;
+  const RwHold hold(lock_, true);
+  const int64_t start = Reserve(addr, len, prot, flags, VmaKind::kFile, std::move(name), file, offset);
+  if (start < 0) return start;
+  const uint64_t s = static_cast<uint64_t>(start);
+  if (!ram_.MapShared(s, PageUp(len), *file, offset)) {
+    Unmap(s, s + PageUp(len));
+    return -ENOMEM;
+  }
+  return start;
+}
+
+void AddressSpace::RemapShared() {
+  const RwHold hold(lock_, true);
+  std::vector<std::pair<uint64_t, uint64_t>> lost;
+  for (const auto& [start, v] : vmas_)
+    if (v.shared && !ram_.MapShared(v.start, v.end - v.start, *v.shared, v.offset)) lost.emplace_back(v.start, v.end);
+  for (const auto& [lo, hi] : lost) Unmap(lo, hi);  // (never past the caps: each was mapped before)
+}
+
+int64_t AddressSpace::Reserve(uint64_t addr, uint64_t len, int prot, int flags, VmaKind kind, std::string name,
+                              const std::shared_ptr<const SharedFile>& shared, uint64_t offset) {
   if (len == 0) return -EINVAL;
   const uint64_t alen = PageUp(len);
   if (alen < len || alen > app_high_) return -ENOMEM;
@@ -521,7 +723,7 @@ int64_t AddressSpace::Reserve(uint64_t addr, uint64_t len, int prot, int flags, 
       start = FindFree(alen, mmap_top_);
     if (!start) return -ENOMEM;
   }
-  Insert(start, start + alen, prot & kProtMask, kind, std::move(name));
+  Insert(start, start + alen, prot & kProtMask, kind, std::move(name), shared, offset);
   return static_cast<int64_t>(start);
 }
 
@@ -552,6 +754,10 @@ int64_t AddressSpace::Mprotect(uint64_t addr, uint64_t len, int prot) {
     cur = v->second.end;
     it = vmas_.upper_bound(cur);
   }
+  // A file mapped shared from a read-only fd never becomes writable.
+  if (prot & PROT_WRITE)
+    for (auto it = std::prev(vmas_.upper_bound(addr)); it != vmas_.end() && it->second.start < end; ++it)
+      if (it->second.shared && !it->second.shared->writable) return -EACCES;
   SplitAt(addr);
   SplitAt(end);
   prot &= kProtMask;
@@ -581,8 +787,19 @@ int64_t AddressSpace::Mremap(uint64_t old_addr, uint64_t old_len, uint64_t new_l
   const Vma src = std::prev(it)->second;
   if (src.start > old_addr || src.end < old_addr + olen) return -EFAULT;
 
+  // Where old_addr lies in a shared file: its pages are the file's, and
+  // mapping the file again anywhere shows them.
+  const uint64_t file_at = src.offset + (old_addr - src.start);
   auto move_to = [&](uint64_t dst) -> int64_t {
-    Insert(dst, dst + nlen, src.prot, src.kind, src.name);
+    Insert(dst, dst + nlen, src.prot, src.kind, src.name, src.shared, file_at);
+    if (src.shared) {
+      if (!ram_.MapShared(dst, nlen, *src.shared, file_at)) {
+        Unmap(dst, dst + nlen);
+        return -ENOMEM;
+      }
+      Unmap(old_addr, old_addr + olen);
+      return static_cast<int64_t>(dst);
+    }
     // Moving the pages costs a page-table update; copying them, a copy.
     const uint64_t keep = std::min(olen, nlen);
     if (threaded_ || !ram_.Move(old_addr, dst, keep)) std::memcpy(ram_.base() + dst, ram_.base() + old_addr, keep);
@@ -602,7 +819,11 @@ int64_t AddressSpace::Mremap(uint64_t old_addr, uint64_t old_len, uint64_t new_l
   }
   if (!AddOverflows(old_addr, nlen) && InApp(old_addr + olen, old_addr + nlen) &&
       IsFree(old_addr + olen, old_addr + nlen)) {
-    Insert(old_addr + olen, old_addr + nlen, src.prot, src.kind, src.name);
+    Insert(old_addr + olen, old_addr + nlen, src.prot, src.kind, src.name, src.shared, file_at + olen);
+    if (src.shared && !ram_.MapShared(old_addr + olen, nlen - olen, *src.shared, file_at + olen)) {
+      Unmap(old_addr + olen, old_addr + nlen);
+      return -ENOMEM;
+    }
     return static_cast<int64_t>(old_addr);
   }
   if (!(flags & MREMAP_MAYMOVE)) return -ENOMEM;
@@ -632,8 +853,18 @@ int64_t AddressSpace::Madvise(uint64_t addr, uint64_t len, int advice) {
     const uint64_t stop = std::min(end, v->second.end);
     // As on Linux: private pages go back to what backs them, the program's
     // file for its segments, zeros for anonymous memory.
+    // A shared file's pages: dropped, and read from the file again; with
+    // MADV_REMOVE, the file's blocks go too (a hole in it), as on Linux.
     if (advice == MADV_DONTNEED || advice == MADV_FREE) ram_.Forget(cur, stop - cur);
-    if (advice == MADV_REMOVE) ram_.Discard(cur, stop - cur);
+    if (advice == MADV_REMOVE) {
+      if (!v->second.shared) {
+        ram_.Discard(cur, stop - cur);
+      } else if (!(v->second.prot & PROT_WRITE)) {
+        return -EACCES;
+      } else if (madvise(ram_.base() + cur, stop - cur, MADV_REMOVE) < 0) {
+        return -errno;
+      }
+    }
     cur = stop;
   }
   return hole ? -ENOMEM : 0;

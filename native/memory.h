@@ -25,6 +25,17 @@ namespace torov {
 
 class FileSnapshot;
 
+// A file the guest maps MAP_SHARED: the host fd the mapping is made from
+// (again when mremap moves it), whether that fd was opened for writing
+// (Linux's VM_MAYWRITE: mprotect may add PROT_WRITE only then), and what
+// keeps the fd open while the guest maps it (its open file description,
+// as a mapping holds the file on Linux after close).
+struct SharedFile {
+  int fd = -1;
+  bool writable = false;
+  std::shared_ptr<const void> owner;
+};
+
 constexpr uint64_t kPageSize = 4096;
 constexpr uint64_t PageDown(uint64_t a) { return a & ~(kPageSize - 1); }
 // Round up; callers check for overflow where the value is guest-controlled.
@@ -73,6 +84,19 @@ class GuestRam {
   // The same for a copy of a file the guest maps (hypercalls/memory.cc),
   // held as long as this RAM lives. Under AddressSpace's lock.
   bool MapFile(uint64_t gpa, uint64_t len, const std::shared_ptr<const FileSnapshot>& file, uint64_t offset);
+  // Backs [gpa, gpa+len) with the file itself, MAP_SHARED from `offset`:
+  // the guest's writes reach the host's page cache, and so the file and
+  // every other mapping of it. Host-writable only when the file is. False
+  // past kMaxFileMaps (the caller answers ENOMEM, as Linux past
+  // vm.max_map_count) or where the host refuses. Under AddressSpace's lock.
+  bool MapShared(uint64_t gpa, uint64_t len, const SharedFile& file, uint64_t offset);
+  // Whether the guest maps any file shared (a KVM_RUN that fails with
+  // EFAULT is then its access past such a file's end: SIGBUS).
+  bool has_shared() const { return has_shared_.load(std::memory_order_relaxed); }
+  // Faults the monitor met, and survived, in this RAM's shared file pages
+  // past the file's end (see OnSharedFault in memory.cc): a caller that
+  // copied guest memory compares it before and after to answer EFAULT.
+  uint64_t shared_faults() const;
   // Copies len bytes of the program's copy from `offset` to gpa; false
   // outside RAM or the copy.
   bool CopyProgram(uint64_t gpa, uint64_t offset, uint64_t len);
@@ -92,11 +116,25 @@ class GuestRam {
   std::vector<std::shared_ptr<const FileSnapshot>> mapped_files_;
   uint64_t mapped_file_bytes_ = 0;
   static constexpr size_t kMaxFileMaps = 512;
-  // Ranges backed by the program's copy (start -> end): discarding them must
-  // give zeros, which MADV_DONTNEED would not (it would read the copy again).
-  std::map<uint64_t, uint64_t> file_backed_;
+  // Ranges backed by a file (start -> end): a private copy (discarding
+  // them must give zeros, which MADV_DONTNEED would not: it would read the
+  // copy again), or the file itself, shared.
+  struct Backing {
+    uint64_t end;
+    bool shared;
+  };
+  std::map<uint64_t, Backing> file_backed_;
+  struct Piece {
+    uint64_t lo, hi;
+    bool shared;
+  };
   // Takes [lo, hi) out of file_backed_; returns the pieces of it that were there.
-  std::vector<std::pair<uint64_t, uint64_t>> Untrack(uint64_t lo, uint64_t hi);
+  std::vector<Piece> Untrack(uint64_t lo, uint64_t hi);
+  // Tells the fault handler which host ranges are shared file pages
+  // (after every change to file_backed_'s shared pieces).
+  void PublishShared();
+  std::atomic<bool> has_shared_{false};
+  int guard_slot_ = -1;  // this RAM's place in the fault handler's table
 };
 
 enum class VmaKind : uint8_t { kImage, kBrk, kStack, kAnon, kFile };
@@ -108,6 +146,9 @@ struct Vma {
   int prot;        // PROT_READ | PROT_WRITE | PROT_EXEC
   VmaKind kind;
   std::string name;  // the image's file name, a mapped file's path, or empty
+  // MAP_SHARED of a file: the file, and the offset in it that `start` maps.
+  std::shared_ptr<const SharedFile> shared;
+  uint64_t offset = 0;
 };
 
 enum class Access { kRead, kWrite };
@@ -198,6 +239,12 @@ class AddressSpace {
   // lies past the copy's end reads zero.
   int64_t MmapFile(uint64_t addr, uint64_t len, int prot, int flags, std::string name,
                    const std::shared_ptr<const FileSnapshot>& file, uint64_t offset);
+  // A shared mapping of the file itself (GuestRam::MapShared) from `offset`.
+  int64_t MmapShared(uint64_t addr, uint64_t len, int prot, int flags, std::string name,
+                     const std::shared_ptr<const SharedFile>& file, uint64_t offset);
+  // Maps every shared mapping's file again where the fault handler put
+  // zero pages (after a fault the monitor survived).
+  void RemapShared();
   int64_t Munmap(uint64_t addr, uint64_t len);
   int64_t Mprotect(uint64_t addr, uint64_t len, int prot);
   int64_t Mremap(uint64_t old_addr, uint64_t old_len, uint64_t new_len, int flags, uint64_t new_addr);
@@ -214,7 +261,9 @@ class AddressSpace {
   bool VmaAt(uint64_t addr, Vma* out) const;
   // The debugger's access (ptrace's FOLL_FORCE): any mapped application
   // byte, whatever its protection. Bytes accessible from `addr` (up to len).
-  uint64_t DebuggerExtent(uint64_t addr, uint64_t len) const;
+  // Writes stop at a shared mapping the guest may not write: as ptrace's,
+  // a forced write reaches only private pages (and would not reach the file).
+  uint64_t DebuggerExtent(uint64_t addr, uint64_t len, Access access = Access::kRead) const;
   GuestRam& ram() const { return ram_; }
 
   std::vector<Vma> vmas() const;
@@ -223,7 +272,8 @@ class AddressSpace {
 
  private:
   // MmapAnon's work, under lock_ held for writing.
-  int64_t Reserve(uint64_t addr, uint64_t len, int prot, int flags, VmaKind kind, std::string name);
+  int64_t Reserve(uint64_t addr, uint64_t len, int prot, int flags, VmaKind kind, std::string name,
+                  const std::shared_ptr<const SharedFile>& shared = nullptr, uint64_t offset = 0);
   const Vma* FindVma(uint64_t addr) const;
   uint64_t* Pte(uint64_t addr) const;
   void SetPtes(uint64_t start, uint64_t end, int prot, bool user);
@@ -235,7 +285,8 @@ class AddressSpace {
   uint64_t FindFree(uint64_t len, uint64_t below) const;
   // Splits the VMA containing `addr` so that a VMA starts at `addr`.
   void SplitAt(uint64_t addr);
-  void Insert(uint64_t start, uint64_t end, int prot, VmaKind kind, std::string name);
+  void Insert(uint64_t start, uint64_t end, int prot, VmaKind kind, std::string name,
+              const std::shared_ptr<const SharedFile>& shared = nullptr, uint64_t offset = 0);
 
   GuestRam& ram_;
   uint64_t pml4_ = 0;

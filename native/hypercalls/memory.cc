@@ -5,9 +5,10 @@
 // own. Files larger than kShareMax, files that changed in the last few
 // seconds (FileSnapshot::Take's only_shared) and mappings past the caps in
 // GuestRam::MapFile are copied into the guest's memory instead, only the
-// range mapped. Shared writable file mappings cannot be
-// emulated this way and fail with ENODEV, as for a file system that has
-// no mmap.
+// range mapped. A shared mapping of a regular file maps the file itself
+// (GuestRam::MapShared): writes reach the file and every other mapping of
+// it, and msync writes them back. What happens past the file's end is in
+// memory.cc ("surviving a shared file's end").
 #include <fcntl.h>
 #include <linux/mman.h>
 #include <sys/mman.h>
@@ -48,12 +49,15 @@ int64_t Mmap(Process& g, Task& t, const Args& a) {
   struct stat st;
   if (fstat(f->host.get(), &st) < 0) return -errno;
   if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) return -ENODEV;
-  if (type != MAP_PRIVATE && (prot & PROT_WRITE)) {
-    if ((fl & O_ACCMODE) != O_RDWR) return -EACCES;
-    return -ENODEV;  // a shared writable mapping would need the host page cache
-  }
   std::string name;
   g.paths.GuestPathOf(f->host.get(), &name);
+  if (type != MAP_PRIVATE) {
+    if (!S_ISREG(st.st_mode)) return -ENODEV;  // a device's memory is not the guest's to map
+    const bool writable = (fl & O_ACCMODE) == O_RDWR;
+    if ((prot & PROT_WRITE) && !writable) return -EACCES;
+    auto file = std::make_shared<const SharedFile>(SharedFile{f->host.get(), writable, f});
+    return g.mm.MmapShared(addr, len, prot, flags, std::move(name), file, off);
+  }
   if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) <= kShareMax && !g.copy_file_mappings) {
     std::shared_ptr<const FileSnapshot> copy;
     try {
@@ -90,15 +94,28 @@ int64_t Mremap(Process& g, Task& t, const Args& a) {
 }
 int64_t Madvise(Process& g, Task& t, const Args& a) { return g.mm.Madvise(a[0], a[1], static_cast<int>(a[2])); }
 
-// The range must be mapped; there is nothing to write back (no shared
-// mappings) and nothing to lock (the monitor's memory is never swapped for
-// the guest's sake).
+// The range must be mapped; there is nothing to lock (the monitor's memory
+// is never swapped for the guest's sake).
 int64_t RangeMapped(Process& g, uint64_t addr, uint64_t len) {
   if (addr & (kPageSize - 1)) return -EINVAL;
   if (len == 0) return 0;
   return g.mm.UserExtent(addr, len, Access::kRead) == len ? 0 : -ENOMEM;
 }
-int64_t Msync(Process& g, Task& t, const Args& a) { return RangeMapped(g, a[0], a[1]); }
+
+// Shared file pages go back to the file: the host's msync over the same
+// range (its other pages are guest RAM, for which msync does nothing).
+int64_t Msync(Process& g, Task& t, const Args& a) {
+  const uint64_t addr = a[0], len = PageUp(a[1]);
+  const int flags = static_cast<int>(a[2]);
+  if (flags & ~(MS_ASYNC | MS_SYNC | MS_INVALIDATE)) return -EINVAL;
+  if ((flags & MS_ASYNC) && (flags & MS_SYNC)) return -EINVAL;
+  if (len < a[1]) return -ENOMEM;
+  if (const int64_t r = RangeMapped(g, addr, len); r < 0) return r;
+  if (len == 0 || !g.ram.has_shared()) return 0;
+  uint8_t* host = g.ram.Phys(addr, len);
+  if (!host) return -ENOMEM;
+  return msync(host, len, flags) < 0 ? -errno : 0;
+}
 int64_t Mlock(Process& g, Task& t, const Args& a) { return RangeMapped(g, PageDown(a[0]), a[1] + (a[0] & 4095)); }
 int64_t Nothing(Process&, Task&, const Args&) { return 0; }
 

@@ -40,7 +40,8 @@ std::string Maps(const Process& g) {
     line += (v.prot & PROT_READ) ? 'r' : '-';
     line += (v.prot & PROT_WRITE) ? 'w' : '-';
     line += (v.prot & PROT_EXEC) ? 'x' : '-';
-    line += "p 00000000 00:00 0";
+    line += v.shared ? "s" : "p";
+    line += " 00000000 00:00 0";
     std::string name = v.name;
     if (v.kind == VmaKind::kStack) name = "[stack]";
     if (v.kind == VmaKind::kBrk) name = "[heap]";

@@ -350,7 +350,16 @@ int64_t Vcpu::Dispatch(uint64_t nr, const Args& args) {
   if (nr == SYS_getppid && SanitizerCanaryOn()) SanitizerCanary();
 #endif
   const Handler handler = Hypercalls().handlers[nr];
+  const bool shared = process_.ram.has_shared();
+  const uint64_t faults = shared ? process_.ram.shared_faults() : 0;
   int64_t ret = handler ? handler(process_, task_, args) : -ENOSYS;
+  if (shared && process_.ram.shared_faults() != faults) {
+    // The monitor touched a shared file's page past its end (memory.cc's
+    // "surviving a shared file's end"): EFAULT, as Linux answers, and the
+    // file mapped there again for whatever comes next.
+    process_.mm.RemapShared();
+    ret = -EFAULT;
+  }
   // Writing to a broken pipe or socket sends a Linux process SIGPIPE
   // unless it asked for MSG_NOSIGNAL. The monitor itself never gets
   // SIGPIPE (Node ignores it).
@@ -1231,6 +1240,18 @@ Vcpu::Next Vcpu::DebugExit(RunResult* result) {
 
 // ---- the run loop
 
+Vcpu::Next Vcpu::SharedFileFault(RunResult* result) {
+  exit_ctx_ = Context::kDirect;
+  const Stop stop{StopWhy::kSignal, SIGBUS};
+  if (debug_) return StopAt(stop, Context::kDirect, result);
+  KillProcess(SIGBUS, "it touched a page of a file it maps shared past the file's end");
+  result->kind = RunResult::kSignaled;
+  result->signal = SIGBUS;
+  result->status = 128 + SIGBUS;
+  result->message = process_.reason;
+  return Next::kEnd;
+}
+
 RunResult Vcpu::Run() {
   RunResult result;
   const bool flat = process_.config.flat;
@@ -1255,6 +1276,12 @@ RunResult Vcpu::Run() {
     // The stub is about to take the call's return from the slot.
     if (exit_ctx_ == Context::kHypercall) WriteCall();
     if (!Enter()) {
+      if (errno == EFAULT && process_.ram.has_shared()) {
+        // KVM could not back a guest page: one of a file the guest maps
+        // shared, past the file's end. Linux sends SIGBUS.
+        if (Next next = SharedFileFault(&result); next == Next::kEnd) return result;
+        continue;
+      }
       if (errno != EINTR && errno != EAGAIN) {
         result.kind = RunResult::kError;
         result.message = std::string("KVM_RUN: ") + std::strerror(errno);

@@ -152,6 +152,8 @@ class Vcpu : public CpuControl {
   // Puts the call eintr_nr_ back on its `syscall` instruction, to run again.
   void RestartCall();
   Next Exception(RunResult* result);
+  // KVM_RUN failed with EFAULT where the guest maps files shared: SIGBUS.
+  Next SharedFileFault(RunResult* result);
   // A KVM_EXIT_DEBUG: KVM's single step, an int3 it intercepted, a debug
   // register that fired.
   Next DebugExit(RunResult* result);

@@ -53,7 +53,7 @@ export interface FilterRule {
 const AT_FDCWD = -100;
 const O_CREAT = 0o100, O_EXCL = 0o200, O_TRUNC = 0o1000, O_APPEND = 0o2000, O_TMPFILE_BIT = 0o20000000;
 const PROT_EXEC = 4;
-const MAP_ANONYMOUS = 0x20, MAP_SHARED = 0x01, MAP_FIXED = 0x10;
+const MAP_ANONYMOUS = 0x20, MAP_FIXED = 0x10;
 const MREMAP_MAYMOVE = 1, MREMAP_FIXED = 2;
 const F = {
   GETFL: 3, SETFL: 4, GETLK: 5, SETLK: 6, SETLKW: 7, OFD_GETLK: 36, OFD_SETLK: 37, OFD_SETLKW: 38,
@@ -131,12 +131,15 @@ const BASE: readonly Need[] = [
   // Waiting for JavaScript and the debugger (futex); the kick signal's
   // handler returning, and a sleep restarted after SIGSTOP/SIGCONT.
   "futex", "rt_sigreturn", "rt_sigprocmask", "restart_syscall",
-  // Guest memory (GuestRam::Discard, Zap, MapFile) and the addon's heap
-  // (malloc): never executable. A file is mapped only as guest RAM: a
-  // sealed copy the guest maps (native/snapshot.h), made with the calls
-  // below. Nothing maps code at run time.
+  // Guest memory (GuestRam::Discard, Zap, MapFile, MapShared) and the
+  // addon's heap (malloc): never executable. A file is mapped only as guest
+  // RAM, at a fixed place: a sealed copy the guest maps privately
+  // (native/snapshot.h), made with the calls below, or the file itself
+  // where the guest maps it shared, written back with msync.
+  // Nothing maps code at run time.
   ["mmap", { arg: 2, clear: PROT_EXEC }, { arg: 3, set: MAP_ANONYMOUS }],
-  ["mmap", { arg: 2, clear: PROT_EXEC }, { arg: 3, set: MAP_FIXED }, { arg: 3, clear: MAP_SHARED }],
+  ["mmap", { arg: 2, clear: PROT_EXEC }, { arg: 3, set: MAP_FIXED }],
+  "msync",
   "memfd_create", "ftruncate", "pwrite64", ["fcntl", { arg: 1, in: [F.ADD_SEALS] }],
   ["mprotect", { arg: 2, clear: PROT_EXEC }],
   "munmap", "madvise", "brk",

@@ -201,12 +201,12 @@ test("signals go only to the vCPU thread itself, and only crash signals' actions
   if (r) expect(r, calls, [0, EPERM, EPERM, 0, 0, EPERM, EPERM]);
 });
 
-test("memory the thread maps is never executable, a file only privately at a fixed place (over guest RAM), and it remaps only to a fixed place", (t) => {
+test("memory the thread maps is never executable, a file only at a fixed place (over guest RAM), and it remaps only to a fixed place", (t) => {
   const MREMAP_MAYMOVE = 1, MREMAP_FIXED = 2, MAP_SHARED = 1, MAP_FIXED = 0x10;
   const calls: Call[] = [
     ["mmap", 0, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0],
     ["mmap", 0, 4096, PROT_READ, MAP_PRIVATE, "other", 0],
-    ["mmap", 0, 4096, PROT_READ, MAP_SHARED | MAP_FIXED, "other", 0],
+    ["mmap", 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, "other", 0],
     ["mmap", 0, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_FIXED, "other", 0],
     ["mprotect", 0, 0, PROT_READ | PROT_EXEC],
     ["mremap", 0, 0, 0, 0, 0],
