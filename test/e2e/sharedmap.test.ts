@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { guest, native, tempDir, torov, variants, writeManifest } from "../helpers.js";
+import { gdbBatch, hasGdb, startDebug, startGdbserver } from "./debugger.js";
 
 const skip = !existsSync(guest("sharedmap")) && "no sharedmap guest (make -C test/guests)";
 
@@ -68,4 +69,26 @@ test("a thread that truncates and extends a file while another hands the system 
   assert.equal(r.stderr, "");
   assert.equal(r.stdout, "race: 300 rounds, 0 mappings refused\n");
   assert.equal(r.status, 0);
+});
+
+test("GDB writes a shared writable mapping (the file) and a private one, never a shared read-only one, as with gdbserver", { skip: skip || (!hasGdb() && "no gdb") }, async () => {
+  const script = ["break mapped", "continue", "print *ro_map = 'X'", "print *rw_map = 'Y'", "print *private_map = 'Z'", "continue"];
+  const normalize = (out: string) =>
+    out
+      .split("\n")
+      .filter((l) => /^(Cannot access|\$\d|Breakpoint 1,|\[Inferior)/.test(l))
+      .map((l) => l.replace(/0x[0-9a-f]+/g, "ADDR").replace(/\(process \d+\)|\(Remote target\)/g, "(PROCESS)"))
+      .join("\n");
+  const dir = tempDir();
+  const { LD_PRELOAD: _, ...env } = process.env;
+  const gdbserver = gdbBatch(await startGdbserver(guest("sharedmap"), ["debug", dir], env), script);
+  const vmDir = tempDir();
+  mkdirSync(join(vmDir, "root"));
+  const d = await startDebug(writeManifest(vmDir, { binary: guest("sharedmap") }), [], ["debug", "/"]);
+  const vm = gdbBatch(d.port, script);
+  const end = await d.done;
+  assert.match(vm.output, /^Cannot access memory at address 0x[0-9a-f]+$/m);
+  assert.equal(normalize(vm.output), normalize(gdbserver.output));
+  assert.equal(end.stdout, "shared read-only Ybcdef, shared writable Ybcdef, private Zbcdef, file Ybcdef\n");
+  assert.equal(readFileSync(join(vmDir, "root", "shared.dat"), "latin1"), "Ybcdef");
 });

@@ -8,6 +8,8 @@
 //   monitor    hands the system pointers to pages past the file's end
 //   race       one thread truncates and extends the file while another
 //              maps it and hands the system pointers into it
+//   debug      stops in mapped() for a debugger to write into a shared
+//              read-only, a shared writable and a private read-only mapping
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
@@ -195,9 +197,28 @@ static int race(void) {
   return 0;
 }
 
+char *ro_map, *rw_map, *private_map;
+
+__attribute__((noinline)) void mapped(void) { __asm__ volatile("" ::: "memory"); }
+
+static int debug(void) {
+  int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0 || pwrite(fd, "abcdef", 6, 0) != 6) return report("set-up", -1), 1;
+  int ro = open(path, O_RDONLY);
+  ro_map = mmap(NULL, 4096, PROT_READ, MAP_SHARED, ro, 0);
+  rw_map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  private_map = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, ro, 0);
+  if (ro_map == MAP_FAILED || rw_map == MAP_FAILED || private_map == MAP_FAILED) return report("mmap", -1), 1;
+  mapped();
+  char buf[7] = {0};
+  pread(fd, buf, 6, 0);
+  printf("shared read-only %.6s, shared writable %.6s, private %.6s, file %s\n", ro_map, rw_map, private_map, buf);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc != 3) {
-    fprintf(stderr, "usage: sharedmap semantics|past-end|monitor|race DIR\n");
+    fprintf(stderr, "usage: sharedmap semantics|past-end|monitor|race|debug DIR\n");
     return 2;
   }
   snprintf(path, sizeof path, "%s/shared.dat", argv[2]);
@@ -205,6 +226,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "past-end")) return past_end();
   if (!strcmp(argv[1], "monitor")) return monitor();
   if (!strcmp(argv[1], "race")) return race();
+  if (!strcmp(argv[1], "debug")) return debug();
   fprintf(stderr, "sharedmap: unknown mode %s\n", argv[1]);
   return 2;
 }
