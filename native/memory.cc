@@ -2,6 +2,7 @@
 
 #include <linux/mman.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,26 +41,28 @@ bool AddOverflows(uint64_t a, uint64_t b) { return a + b < a; }
 // EFAULT, and the vCPU ends the guest with SIGBUS (kvm/vcpu.cc). But the
 // monitor reads and writes guest memory too (a path, an iovec, a struct),
 // and a SIGBUS there would end Node. So a handler, installed with the
-// first shared mapping, turns such a fault into zero pages: it replaces
-// the rest of that host mapping from the faulting page (all of it lies
-// past the end, the end being where the fault is) with anonymous memory,
-// and the access goes on, reading zeros. It counts the fault, so that a
-// caller can answer EFAULT (AddressSpace::UserString does). Replacing the
-// rest, not one page, keeps the host's mapping count bounded whatever the
-// guest touches. A fault anywhere else goes to the handler that was there
-// before, or ends the process as it would have.
+// first shared mapping, turns such a fault anywhere in a registered RAM
+// into a zero page (anonymous memory over that one page), and the access
+// goes on. It records the page and the faulting thread: the call that
+// faulted answers EFAULT, as Linux's would (Vcpu::Dispatch,
+// AddressSpace::UserString), and before the next call the file is mapped
+// on those pages again (AddressSpace::RemapShared), so that the pages
+// fault again while the file is short and show it once it has grown. A
+// fault anywhere else goes to the handler that was there before, or ends
+// the process as it would have.
 //
-// The handler cannot take locks: each RAM that maps files shared has a
-// slot here, a fixed table of its shared ranges in atomics, republished
-// under AddressSpace's lock whenever they change (GuestRam::PublishShared).
+// The handler takes no locks and reads only atomics: each RAM that maps
+// files shared has a slot with its host range and a ring of its latest
+// faults.
 
 constexpr int kGuardSlots = 256;  // RAMs (VMs) with shared file mappings at once
-constexpr int kGuardRanges = 512;  // GuestRam::kMaxFileMaps
+constexpr uint64_t kRing = 64;    // faults remembered per RAM between two calls
 struct GuardSlot {
   std::atomic<bool> used{false};
-  std::atomic<uintptr_t> lo[kGuardRanges];
-  std::atomic<uintptr_t> hi[kGuardRanges];
-  std::atomic<uint64_t> faults{0};
+  std::atomic<uintptr_t> lo{0}, hi{0};  // the RAM's host range; hi 0 while free
+  std::atomic<uint64_t> faults{0};      // every fault survived; fault n is at ring[n % kRing]
+  std::atomic<uint64_t> page[kRing];    // its guest-physical page, plus one (0: not written yet)
+  std::atomic<int> tid[kRing];          // the host thread that faulted
 };
 GuardSlot guard_slots[kGuardSlots];
 struct sigaction previous_bus;
@@ -69,21 +72,20 @@ void OnSharedFault(int sig, siginfo_t* si, void* context) {
   const uintptr_t a = reinterpret_cast<uintptr_t>(si->si_addr);
   if (si->si_code == BUS_ADRERR) {
     for (GuardSlot& slot : guard_slots) {
-      if (!slot.used.load(std::memory_order_acquire)) continue;
-      for (int i = 0; i < kGuardRanges; i++) {
-        const uintptr_t hi = slot.hi[i].load(std::memory_order_acquire);
-        const uintptr_t lo = slot.lo[i].load(std::memory_order_acquire);
-        if (!(lo <= a && a < hi) || slot.hi[i].load(std::memory_order_acquire) != hi) continue;
-        const int saved = errno;
-        const uintptr_t page = a & ~(kPageSize - 1);
-        void* p = mmap(reinterpret_cast<void*>(page), hi - page, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
-        errno = saved;
-        if (p != MAP_FAILED) {
-          slot.faults.fetch_add(1, std::memory_order_acq_rel);
-          return;
-        }
-      }
+      const uintptr_t hi = slot.hi.load(std::memory_order_acquire);
+      const uintptr_t lo = slot.lo.load(std::memory_order_acquire);
+      if (!(lo <= a && a < hi)) continue;
+      const int saved = errno;
+      const uintptr_t page = a & ~(kPageSize - 1);
+      void* p = mmap(reinterpret_cast<void*>(page), kPageSize, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+      const int tid = static_cast<int>(syscall(SYS_gettid));
+      errno = saved;
+      if (p == MAP_FAILED) break;
+      const uint64_t n = slot.faults.fetch_add(1, std::memory_order_acq_rel);
+      slot.tid[n % kRing].store(tid, std::memory_order_release);
+      slot.page[n % kRing].store(page - lo + 1, std::memory_order_release);
+      return;
     }
   }
   if (previous_bus.sa_flags & SA_SIGINFO) {
@@ -100,11 +102,13 @@ void OnSharedFault(int sig, siginfo_t* si, void* context) {
 
 void InstallFaultHandler() {
   std::call_once(bus_installed, [] {
+    // The handler there before is known before ours can run.
+    sigaction(SIGBUS, nullptr, &previous_bus);
     struct sigaction sa = {};
     sa.sa_sigaction = OnSharedFault;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGBUS, &sa, &previous_bus);
+    sigaction(SIGBUS, &sa, nullptr);
   });
 }
 
@@ -124,32 +128,46 @@ GuestRam::GuestRam(uint64_t bytes) {
 }
 
 GuestRam::~GuestRam() {
-  if (guard_slot_ >= 0) {
-    GuardSlot& slot = guard_slots[guard_slot_];
-    for (int i = 0; i < kGuardRanges; i++) slot.hi[i].store(0, std::memory_order_release);
-    slot.used.store(false, std::memory_order_release);
+  if (const int slot = guard_slot_.load(); slot >= 0) {
+    guard_slots[slot].hi.store(0, std::memory_order_release);
+    guard_slots[slot].used.store(false, std::memory_order_release);
   }
   if (base_) munmap(base_, size_);
 }
 
 uint64_t GuestRam::shared_faults() const {
-  return guard_slot_ >= 0 ? guard_slots[guard_slot_].faults.load(std::memory_order_acquire) : 0;
+  const int slot = guard_slot_.load(std::memory_order_acquire);
+  return slot >= 0 ? guard_slots[slot].faults.load(std::memory_order_acquire) : 0;
 }
 
-void GuestRam::PublishShared() {
-  if (guard_slot_ < 0) return;
-  GuardSlot& slot = guard_slots[guard_slot_];
-  int i = 0;
-  for (const auto& [lo, b] : file_backed_) {
-    if (!b.shared || i == kGuardRanges) continue;
-    // hi first to 0, so that the handler never pairs one range's lo with
-    // another's hi.
-    slot.hi[i].store(0, std::memory_order_release);
-    slot.lo[i].store(reinterpret_cast<uintptr_t>(base_ + lo), std::memory_order_release);
-    slot.hi[i].store(reinterpret_cast<uintptr_t>(base_ + b.end), std::memory_order_release);
-    i++;
+bool GuestRam::FaultedSince(uint64_t before) const {
+  const int i = guard_slot_.load(std::memory_order_acquire);
+  if (i < 0) return false;
+  const GuardSlot& slot = guard_slots[i];
+  const uint64_t now = slot.faults.load(std::memory_order_acquire);
+  if (now == before) return false;
+  if (now - before > kRing) return true;  // more than remembered: it may be among them
+  const int me = static_cast<int>(syscall(SYS_gettid));
+  for (uint64_t n = before; n < now; n++)
+    if (slot.tid[n % kRing].load(std::memory_order_acquire) == me) return true;
+  return false;
+}
+
+std::vector<uint64_t> GuestRam::TakeZeroed(bool* all) {
+  *all = false;
+  std::vector<uint64_t> pages;
+  const int i = guard_slot_.load(std::memory_order_acquire);
+  if (i < 0) return pages;
+  GuardSlot& slot = guard_slots[i];
+  const uint64_t now = slot.faults.load(std::memory_order_acquire);
+  const uint64_t from = zeroed_taken_.exchange(now, std::memory_order_acq_rel);
+  if (now - from > kRing) *all = true;
+  for (uint64_t n = std::max(from, now > kRing ? now - kRing : 0); n < now && !*all; n++) {
+    const uint64_t page = slot.page[n % kRing].exchange(0, std::memory_order_acq_rel);
+    if (page == 0) *all = true;  // a fault still being recorded: every page, to be sure
+    else pages.push_back(page - 1);
   }
-  for (; i < kGuardRanges; i++) slot.hi[i].store(0, std::memory_order_release);
+  return pages;
 }
 
 uint8_t* GuestRam::Phys(uint64_t gpa, uint64_t len) const {
@@ -161,7 +179,6 @@ std::vector<GuestRam::Piece> GuestRam::Untrack(uint64_t lo, uint64_t hi) {
   std::vector<Piece> out;
   auto it = file_backed_.upper_bound(lo);
   if (it != file_backed_.begin()) --it;
-  bool shared = false;
   while (it != file_backed_.end() && it->first < hi) {
     const uint64_t s = it->first;
     const Backing b = it->second;
@@ -173,9 +190,7 @@ std::vector<GuestRam::Piece> GuestRam::Untrack(uint64_t lo, uint64_t hi) {
     if (s < lo) file_backed_[s] = Backing{lo, b.shared};
     if (hi < b.end) it = file_backed_.emplace(hi, b).first;
     out.push_back(Piece{std::max(s, lo), std::min(b.end, hi), b.shared});
-    shared |= b.shared;
   }
-  if (shared) PublishShared();
   return out;
 }
 
@@ -215,12 +230,7 @@ bool GuestRam::Move(uint64_t from, uint64_t to, uint64_t len) {
   // Ranges backed by a file move with their pages.
   const auto pieces = Untrack(from, from + len);
   Untrack(to, to + len);
-  bool shared = false;
-  for (const Piece& p : pieces) {
-    file_backed_[p.lo - from + to] = Backing{p.hi - from + to, p.shared};
-    shared |= p.shared;
-  }
-  if (shared) PublishShared();
+  for (const Piece& p : pieces) file_backed_[p.lo - from + to] = Backing{p.hi - from + to, p.shared};
   return true;
 }
 
@@ -250,6 +260,14 @@ bool GuestRam::MapFile(uint64_t gpa, uint64_t len, const std::shared_ptr<const F
   return true;
 }
 
+bool GuestRam::Splits(uint64_t lo, uint64_t hi) const {
+  if (file_backed_.size() < kMaxFileMaps) return false;
+  auto it = file_backed_.upper_bound(lo);
+  if (it == file_backed_.begin()) return false;
+  --it;
+  return it->first < lo && hi < it->second.end;
+}
+
 bool GuestRam::MapShared(uint64_t gpa, uint64_t len, const SharedFile& file, uint64_t offset) {
   if (len == 0 || file.fd < 0 || !Phys(gpa, len) || (gpa | len | offset) & (kPageSize - 1)) return false;
   if (offset > static_cast<uint64_t>(INT64_MAX) - len) return false;
@@ -257,14 +275,21 @@ bool GuestRam::MapShared(uint64_t gpa, uint64_t len, const SharedFile& file, uin
   // range mapped again counts once against the cap).
   Discard(gpa, len);
   if (file_backed_.size() >= kMaxFileMaps) return false;
-  if (guard_slot_ < 0) {
-    for (int i = 0; i < kGuardSlots && guard_slot_ < 0; i++) {
+  if (guard_slot_.load() < 0) {
+    int slot = -1;
+    for (int i = 0; i < kGuardSlots && slot < 0; i++) {
       bool expected = false;
-      if (guard_slots[i].used.compare_exchange_strong(expected, true)) guard_slot_ = i;
+      if (guard_slots[i].used.compare_exchange_strong(expected, true)) slot = i;
     }
-    if (guard_slot_ < 0) return false;  // 256 VMs mapping files shared at once: ENOMEM
-    guard_slots[guard_slot_].faults.store(0);
+    if (slot < 0) return false;  // 256 VMs mapping files shared at once: ENOMEM
+    GuardSlot& g = guard_slots[slot];
+    g.faults.store(0);
+    for (uint64_t n = 0; n < kRing; n++) g.page[n].store(0);
+    zeroed_taken_.store(0);
     InstallFaultHandler();
+    g.lo.store(reinterpret_cast<uintptr_t>(base_), std::memory_order_release);
+    g.hi.store(reinterpret_cast<uintptr_t>(base_ + size_), std::memory_order_release);
+    guard_slot_.store(slot, std::memory_order_release);
   }
   // The guest's page tables decide what it may do; the host's protection is
   // what the file allows, so that nothing, not even the monitor, writes a
@@ -279,8 +304,7 @@ bool GuestRam::MapShared(uint64_t gpa, uint64_t len, const SharedFile& file, uin
     return false;
   }
   file_backed_[gpa] = Backing{gpa + len, true};
-  has_shared_.store(true, std::memory_order_relaxed);
-  PublishShared();
+  has_shared_.store(true, std::memory_order_release);
   return true;
 }
 
@@ -438,11 +462,16 @@ const Vma* AddressSpace::FindVma(uint64_t addr) const {
 void AddressSpace::SetGuard(uint64_t page, int mask) {
   const RwHold hold(lock_, true);
   page = PageDown(page);
+  const auto was = guards_.find(page);
+  const int before = was == guards_.end() ? 0 : was->second;
   if (mask) guards_[page] = mask;
   else guards_.erase(page);
   const Vma* v = FindVma(page);
   const uint64_t f = v ? PteFlags(v->prot & ~mask, true) : 0;
   *Pte(page) = f ? (page | f) : 0;
+  // Access taken away: KVM drops what it holds of the page (under the
+  // lock, as Zap reads the file-backed ranges).
+  if (mask & ~before) ram_.Zap(page, kPageSize);
 }
 
 int AddressSpace::Guard(uint64_t page) const {
@@ -600,7 +629,7 @@ bool AddressSpace::UserString(uint64_t addr, size_t max, std::string* out, int* 
     // and the host call (c_str()) a shorter one.
     const size_t before = out->size();
     out->append(reinterpret_cast<const char*>(p), span);
-    if (shared && ram_.shared_faults() != faults) break;  // EFAULT, as Linux
+    if (shared && ram_.FaultedSince(faults)) break;  // EFAULT, as Linux
     if (const size_t nul = out->find('\0', before); nul != std::string::npos) {
       out->resize(nul);
       return true;
@@ -692,10 +721,25 @@ int64_t AddressSpace::MmapShared(uint64_t addr, uint64_t len, int prot, int flag
 
 void AddressSpace::RemapShared() {
   const RwHold hold(lock_, true);
-  std::vector<std::pair<uint64_t, uint64_t>> lost;
-  for (const auto& [start, v] : vmas_)
-    if (v.shared && !ram_.MapShared(v.start, v.end - v.start, *v.shared, v.offset)) lost.emplace_back(v.start, v.end);
-  for (const auto& [lo, hi] : lost) Unmap(lo, hi);  // (never past the caps: each was mapped before)
+  bool all = false;
+  std::vector<uint64_t> pages = ram_.TakeZeroed(&all);
+  auto again = [this](const Vma& v, uint64_t lo, uint64_t hi) {
+    const int host_prot = v.shared->writable ? PROT_READ | PROT_WRITE : PROT_READ;
+    // If the host will not (its mapping count), the zero page stays: the
+    // guest reads zeros there, and nothing else is lost.
+    mmap(ram_.base() + lo, hi - lo, host_prot, MAP_SHARED | MAP_FIXED, v.shared->fd,
+         static_cast<off_t>(v.offset + (lo - v.start)));
+  };
+  if (all) {
+    for (const auto& [start, v] : vmas_)
+      if (v.shared) again(v, v.start, v.end);
+    return;
+  }
+  for (const uint64_t page : pages) {
+    const Vma* v = FindVma(page);
+    // A page no longer mapped shared is guest RAM, as it is now.
+    if (v && v->shared) again(*v, page, page + kPageSize);
+  }
 }
 
 int64_t AddressSpace::Reserve(uint64_t addr, uint64_t len, int prot, int flags, VmaKind kind, std::string name,
@@ -712,6 +756,7 @@ int64_t AddressSpace::Reserve(uint64_t addr, uint64_t len, int prot, int flags, 
     if (!(flags & MAP_FIXED) || (flags & MAP_FIXED_NOREPLACE)) {
       if (!IsFree(addr, addr + alen)) return -EEXIST;
     } else {
+      if (ram_.Splits(addr, addr + alen)) return -ENOMEM;
       Unmap(addr, addr + alen);
     }
     start = addr;
@@ -733,6 +778,7 @@ int64_t AddressSpace::Munmap(uint64_t addr, uint64_t len) {
   const uint64_t alen = PageUp(len);
   if (alen < len || AddOverflows(addr, alen)) return -EINVAL;
   if (!InApp(addr, addr + alen)) return -EINVAL;
+  if (ram_.Splits(addr, addr + alen)) return -ENOMEM;
   Unmap(addr, addr + alen);
   return 0;
 }
@@ -810,10 +856,12 @@ int64_t AddressSpace::Mremap(uint64_t old_addr, uint64_t old_len, uint64_t new_l
     if ((new_addr & (kPageSize - 1)) || AddOverflows(new_addr, nlen) || !InApp(new_addr, new_addr + nlen))
       return -EINVAL;
     if (new_addr < old_addr + olen && old_addr < new_addr + nlen) return -EINVAL;
+    if (ram_.Splits(new_addr, new_addr + nlen) || ram_.Splits(old_addr, old_addr + olen)) return -ENOMEM;
     Unmap(new_addr, new_addr + nlen);
     return move_to(new_addr);
   }
   if (nlen <= olen) {
+    if (nlen < olen && ram_.Splits(old_addr + nlen, old_addr + olen)) return -ENOMEM;
     if (nlen < olen) Unmap(old_addr + nlen, old_addr + olen);
     return static_cast<int64_t>(old_addr);
   }
@@ -827,6 +875,7 @@ int64_t AddressSpace::Mremap(uint64_t old_addr, uint64_t old_len, uint64_t new_l
     return static_cast<int64_t>(old_addr);
   }
   if (!(flags & MREMAP_MAYMOVE)) return -ENOMEM;
+  if (ram_.Splits(old_addr, old_addr + olen)) return -ENOMEM;
   const uint64_t dst = FindFree(nlen, mmap_top_);
   if (!dst) return -ENOMEM;
   return move_to(dst);
@@ -858,6 +907,7 @@ int64_t AddressSpace::Madvise(uint64_t addr, uint64_t len, int advice) {
     if (advice == MADV_DONTNEED || advice == MADV_FREE) ram_.Forget(cur, stop - cur);
     if (advice == MADV_REMOVE) {
       if (!v->second.shared) {
+        if (ram_.Splits(cur, stop)) return -ENOMEM;
         ram_.Discard(cur, stop - cur);
       } else if (!(v->second.prot & PROT_WRITE)) {
         return -EACCES;

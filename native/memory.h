@@ -92,11 +92,22 @@ class GuestRam {
   bool MapShared(uint64_t gpa, uint64_t len, const SharedFile& file, uint64_t offset);
   // Whether the guest maps any file shared (a KVM_RUN that fails with
   // EFAULT is then its access past such a file's end: SIGBUS).
-  bool has_shared() const { return has_shared_.load(std::memory_order_relaxed); }
+  bool has_shared() const { return has_shared_.load(std::memory_order_acquire); }
   // Faults the monitor met, and survived, in this RAM's shared file pages
-  // past the file's end (see OnSharedFault in memory.cc): a caller that
-  // copied guest memory compares it before and after to answer EFAULT.
+  // past the file's end (memory.cc's "surviving a shared file's end"): how
+  // many so far, and whether the calling thread met one since there were
+  // `before` (then its call answers EFAULT).
   uint64_t shared_faults() const;
+  bool FaultedSince(uint64_t before) const;
+  // Whether pages were zeroed since the last TakeZeroed; the pages, each
+  // once (`all`: more than were remembered, so every shared page).
+  bool zeroed_pending() const { return shared_faults() != zeroed_taken_.load(std::memory_order_acquire); }
+  std::vector<uint64_t> TakeZeroed(bool* all);
+  // Whether taking [lo, hi) out of the file-backed ranges would split one
+  // in two while the guest is at kMaxFileMaps (munmap and the like then
+  // answer ENOMEM, as Linux past vm.max_map_count): each range is a host
+  // mapping, and a guest must not multiply them by punching holes.
+  bool Splits(uint64_t lo, uint64_t hi) const;
   // Copies len bytes of the program's copy from `offset` to gpa; false
   // outside RAM or the copy.
   bool CopyProgram(uint64_t gpa, uint64_t offset, uint64_t len);
@@ -130,11 +141,9 @@ class GuestRam {
   };
   // Takes [lo, hi) out of file_backed_; returns the pieces of it that were there.
   std::vector<Piece> Untrack(uint64_t lo, uint64_t hi);
-  // Tells the fault handler which host ranges are shared file pages
-  // (after every change to file_backed_'s shared pieces).
-  void PublishShared();
   std::atomic<bool> has_shared_{false};
-  int guard_slot_ = -1;  // this RAM's place in the fault handler's table
+  std::atomic<int> guard_slot_{-1};  // this RAM's slot in the fault handler's table
+  std::atomic<uint64_t> zeroed_taken_{0};  // faults whose pages TakeZeroed gave out
 };
 
 enum class VmaKind : uint8_t { kImage, kBrk, kStack, kAnon, kFile };
@@ -242,8 +251,9 @@ class AddressSpace {
   // A shared mapping of the file itself (GuestRam::MapShared) from `offset`.
   int64_t MmapShared(uint64_t addr, uint64_t len, int prot, int flags, std::string name,
                      const std::shared_ptr<const SharedFile>& file, uint64_t offset);
-  // Maps every shared mapping's file again where the fault handler put
-  // zero pages (after a fault the monitor survived).
+  // Maps the file again where the fault handler put zero pages in a
+  // shared mapping (after a fault the monitor survived), one page at a
+  // time, each an atomic replacement: valid pages never read zero.
   void RemapShared();
   int64_t Munmap(uint64_t addr, uint64_t len);
   int64_t Mprotect(uint64_t addr, uint64_t len, int prot);
@@ -252,7 +262,7 @@ class AddressSpace {
 
   // Debugger page guards (watchpoints): permissions taken away from a page
   // on top of its mapping's, kept through mprotect and mmap. `mask` 0
-  // removes the guard. The caller zaps pages whose access was reduced.
+  // removes the guard. A page whose access it reduces is zapped.
   void SetGuard(uint64_t page, int mask);
   int Guard(uint64_t page) const;
   bool has_guards() const { return !guards_.empty(); }

@@ -51,13 +51,19 @@ int64_t Mmap(Process& g, Task& t, const Args& a) {
   if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) return -ENODEV;
   std::string name;
   g.paths.GuestPathOf(f->host.get(), &name);
-  if (type != MAP_PRIVATE) {
-    if (!S_ISREG(st.st_mode)) return -ENODEV;  // a device's memory is not the guest's to map
-    const bool writable = (fl & O_ACCMODE) == O_RDWR;
-    if ((prot & PROT_WRITE) && !writable) return -EACCES;
+  const bool writable = (fl & O_ACCMODE) == O_RDWR;
+  if (type != MAP_PRIVATE && (prot & PROT_WRITE) && !writable) return -EACCES;
+  if (type != MAP_PRIVATE && S_ISREG(st.st_mode)) {
+    // A memfd's pages are host memory its budget counts at each call
+    // (native/memfds.h); writes through a shared mapping would allocate
+    // them with no call at all. So a memfd is mapped shared only where the
+    // mapping can never be written.
+    if (f->memfd && writable) return -ENODEV;
     auto file = std::make_shared<const SharedFile>(SharedFile{f->host.get(), writable, f});
     return g.mm.MmapShared(addr, len, prot, flags, std::move(name), file, off);
   }
+  // A block device shared for reading, or a private mapping: a copy.
+  if (type != MAP_PRIVATE && (prot & PROT_WRITE)) return -ENODEV;
   if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) <= kShareMax && !g.copy_file_mappings) {
     std::shared_ptr<const FileSnapshot> copy;
     try {
@@ -110,7 +116,9 @@ int64_t Msync(Process& g, Task& t, const Args& a) {
   if (flags & ~(MS_ASYNC | MS_SYNC | MS_INVALIDATE)) return -EINVAL;
   if ((flags & MS_ASYNC) && (flags & MS_SYNC)) return -EINVAL;
   if (len < a[1]) return -ENOMEM;
-  if (const int64_t r = RangeMapped(g, addr, len); r < 0) return r;
+  if (addr & (kPageSize - 1)) return -EINVAL;
+  // Mapped, whatever its protection (PROT_NONE included), as on Linux.
+  if (len && g.mm.DebuggerExtent(addr, len) != len) return -ENOMEM;
   if (len == 0 || !g.ram.has_shared()) return 0;
   uint8_t* host = g.ram.Phys(addr, len);
   if (!host) return -ENOMEM;

@@ -353,12 +353,14 @@ int64_t Vcpu::Dispatch(uint64_t nr, const Args& args) {
   const bool shared = process_.ram.has_shared();
   const uint64_t faults = shared ? process_.ram.shared_faults() : 0;
   int64_t ret = handler ? handler(process_, task_, args) : -ENOSYS;
-  if (shared && process_.ram.shared_faults() != faults) {
-    // The monitor touched a shared file's page past its end (memory.cc's
-    // "surviving a shared file's end"): EFAULT, as Linux answers, and the
-    // file mapped there again for whatever comes next.
-    process_.mm.RemapShared();
-    ret = -EFAULT;
+  if (shared) {
+    // The monitor touched a shared file's page past its end while serving
+    // this call (memory.cc's "surviving a shared file's end"): EFAULT, as
+    // Linux answers. Pages zeroed for this call or any other (the
+    // debugger's reads, a signal frame) are the file's again before the
+    // next.
+    if (process_.ram.FaultedSince(faults)) ret = -EFAULT;
+    if (process_.ram.zeroed_pending()) process_.mm.RemapShared();
   }
   // Writing to a broken pipe or socket sends a Linux process SIGPIPE
   // unless it asked for MSG_NOSIGNAL. The monitor itself never gets
@@ -895,9 +897,7 @@ void Vcpu::GuardPage(uint64_t page, bool on) {
     for (const Watch& w : debug_->watches)
       if (w.addr < page + kPageSize && page < w.addr + w.len)
         mask |= w.kind == 'w' ? PROT_WRITE : (PROT_READ | PROT_WRITE | PROT_EXEC);
-  const int before = process_.mm.Guard(page);
   process_.mm.SetGuard(page, mask);
-  if (mask & ~before) process_.ram.Zap(page, kPageSize);
 }
 
 void Vcpu::UpdateWatches() {

@@ -105,9 +105,13 @@ export class Mi {
     });
   }
 
-  /** An MI command's result record (throws on ^error). */
-  cmd(command: string): Promise<Record<string, unknown>> {
-    return this.gdb.execMI(command);
+  /** An MI command's result record (throws on ^error, and when GDB does not answer in time). */
+  cmd(command: string, timeoutMs = scaled(30_000)): Promise<Record<string, unknown>> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`gdb did not answer ${command}`)), timeoutMs);
+    });
+    return Promise.race([this.gdb.execMI(command) as Promise<Record<string, unknown>>, late]).finally(() => clearTimeout(timer));
   }
 
   /** The next *stopped event. */

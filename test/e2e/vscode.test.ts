@@ -3,11 +3,68 @@
 // then drive GDB over MI with the launch configuration's settings.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { EXAMPLES, tempDir, torov } from "../helpers.js";
+import { EXAMPLES, guest, tempDir, torov, writeManifest } from "../helpers.js";
 import { hasGdb, Mi } from "./debugger.js";
+
+interface Task {
+  label: string;
+  command: string;
+  args: string[];
+  problemMatcher: { background: { endsPattern: string } };
+}
+interface Config {
+  name: string;
+  program: string;
+  setupCommands: Array<{ text: string }>;
+  miDebuggerServerAddress: string;
+  preLaunchTask: string;
+}
+
+/** What VS Code does with the files torov vscode wrote. */
+function configured(dir: string, manifest: string): { config: Config; task: Task } {
+  const r = torov(["vscode", manifest, "--dir", dir, "--port", String(40000 + (process.pid % 20000))]);
+  assert.equal(r.status, 0, r.stderr);
+  const launch = JSON.parse(readFileSync(join(dir, ".vscode", "launch.json"), "utf8"));
+  const tasks = JSON.parse(readFileSync(join(dir, ".vscode", "tasks.json"), "utf8"));
+  const config = launch.configurations.find((c: Config) => c.name.startsWith("torov: "));
+  return { config, task: tasks.tasks.find((t: Task) => t.label === config.preLaunchTask) };
+}
+
+/** VS Code: start the task, wait for its end pattern; `exited` resolves with what it printed once it has exited. */
+async function startTask(dir: string, task: Task): Promise<{ exited: Promise<string>; kill: () => void }> {
+  const proc = spawn(task.command, task.args.map((a: string) => a.replace("${workspaceFolder}", dir)), { cwd: dir });
+  let out = "";
+  const ends = new RegExp(task.problemMatcher.background.endsPattern);
+  await new Promise<void>((resolve, reject) => {
+    const on = (d: Buffer) => {
+      out += d;
+      if (ends.test(out)) resolve();
+    };
+    proc.stdout.on("data", on);
+    proc.stderr.on("data", on);
+    proc.on("exit", () => reject(new Error(out)));
+  });
+  const exited = new Promise<string>((resolve) => {
+    let stdout = "";
+    proc.stdout.on("data", (d) => (stdout += d));
+    proc.on("exit", () => resolve(stdout));
+  });
+  return { exited, kill: () => proc.kill("SIGKILL") };
+}
+
+/** cppdbg: gdb with the program, the setup commands, then target remote; stopped at the first stop. */
+async function attach(dir: string, config: Config): Promise<Mi> {
+  const mi = new Mi();
+  await mi.cmd("-gdb-set mi-async on");
+  for (const c of config.setupCommands) await mi.cmd(c.text.startsWith("-") ? c.text : `-interpreter-exec console "${c.text}"`);
+  await mi.cmd(`-file-exec-and-symbols ${config.program.replace("${workspaceFolder}", dir)}`);
+  await mi.cmd(`-target-select remote ${config.miDebuggerServerAddress}`);
+  await mi.stopped();
+  return mi;
+}
 
 test("torov vscode: launch.json and tasks.json that VS Code can use", { skip: !hasGdb() && "gdb is not installed" }, async () => {
   const dir = tempDir();
@@ -26,33 +83,10 @@ test("torov vscode: launch.json and tasks.json that VS Code can use", { skip: !h
   const task = tasks.tasks.find((t: { label: string }) => t.label === config.preLaunchTask);
   assert.ok(task && task.isBackground);
 
-  // VS Code: start the task, wait for its end pattern.
-  const proc = spawn(task.command, task.args.map((a: string) => a.replace("${workspaceFolder}", dir)), { cwd: dir });
-  let out = "";
-  const ends = new RegExp(task.problemMatcher.background.endsPattern);
-  await new Promise<void>((resolve, reject) => {
-    const on = (d: Buffer) => {
-      out += d;
-      if (ends.test(out)) resolve();
-    };
-    proc.stdout.on("data", on);
-    proc.stderr.on("data", on);
-    proc.on("exit", () => reject(new Error(out)));
-  });
-  const exited = new Promise<string>((resolve) => {
-    let stdout = "";
-    proc.stdout.on("data", (d) => (stdout += d));
-    proc.on("exit", () => resolve(stdout));
-  });
+  const { exited, kill } = await startTask(dir, task);
 
-  // cppdbg: gdb with the program, the setup commands, then target remote.
-  const mi = new Mi();
+  const mi = await attach(dir, config);
   try {
-    await mi.cmd("-gdb-set mi-async on");
-    for (const c of config.setupCommands) await mi.cmd(c.text.startsWith("-") ? c.text : `-interpreter-exec console "${c.text}"`);
-    await mi.cmd(`-file-exec-and-symbols ${config.program.replace("${workspaceFolder}", dir)}`);
-    await mi.cmd(`-target-select remote ${config.miDebuggerServerAddress}`);
-    await mi.stopped();
     await mi.cmd("-break-insert average.c:17");
     await mi.cmd("-exec-continue");
     assert.equal((await mi.stopped()).reason, "breakpoint-hit");
@@ -64,8 +98,45 @@ test("torov vscode: launch.json and tasks.json that VS Code can use", { skip: !h
     await mi.cmd("-break-delete");
     await mi.cmd("-exec-continue");
     assert.equal((await mi.stopped()).reason, "exited-normally");
+  } catch (e) {
+    kill(); // a failed test leaves no torov debug waiting for a debugger
+    throw e;
   } finally {
     mi.close();
   }
   assert.equal(await exited, "4 stations, average 11.88 C\n");
+});
+
+test("torov vscode on a dynamic program (the loader lent): a breakpoint in main, one in libc, the stack through both", { skip: (!hasGdb() || !existsSync(guest("dynamic"))) && "gdb or the dynamic guest is missing" }, async () => {
+  const dir = tempDir();
+  mkdirSync(join(dir, "root"));
+  const manifest = writeManifest(dir, { binary: guest("dynamic") });
+  const { config, task } = configured(dir, manifest);
+  const { exited, kill } = await startTask(dir, task);
+  const mi = await attach(dir, config);
+  try {
+    await mi.cmd("-break-insert main");
+    await mi.cmd("-exec-continue");
+    const atMain = await mi.stopped();
+    assert.equal(atMain.reason, "breakpoint-hit");
+    assert.equal((atMain.frame as { func?: string }).func, "main");
+    // libc's symbols are loaded (from the target, at its guest path).
+    await mi.cmd("-break-insert qsort");
+    await mi.cmd("-exec-continue");
+    const inLibc = await mi.stopped();
+    assert.equal(inLibc.reason, "breakpoint-hit");
+    const frames = (await mi.cmd("-stack-list-frames")).stack as Array<{ frame: { func?: string; from?: string } }>;
+    const funcs = frames.map((f) => f.frame.func);
+    assert.match(String(funcs[0]), /qsort/);
+    assert.ok(funcs.includes("main"), JSON.stringify(funcs));
+    await mi.cmd("-break-delete");
+    await mi.cmd("-exec-continue");
+    assert.equal((await mi.stopped()).reason, "exited-normally");
+  } catch (e) {
+    kill(); // a failed test leaves no torov debug waiting for a debugger
+    throw e;
+  } finally {
+    mi.close();
+  }
+  assert.match(await exited, /^qsort sorted: yes$/m);
 });
