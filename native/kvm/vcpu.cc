@@ -871,12 +871,7 @@ Vcpu::Next Vcpu::Park(const Stop& stop_in, Context ctx, RunResult* result) {
       // the debugger adds comes from "a user".
       if (stop.why != StopWhy::kSignal || stop.signal != sig) task_.sig_code[sig] = SI_USER;
     } else if (!ignored) {
-      KillProcess(sig, "signal from the debugger");
-      result->kind = RunResult::kSignaled;
-      result->signal = sig;
-      result->status = 128 + sig;
-      result->message = process_.reason;
-      return Next::kEnd;
+      return EndBySignal(sig, "signal from the debugger", result);
     }
   }
   stepping_ = order.step;
@@ -1244,12 +1239,7 @@ Vcpu::Next Vcpu::SharedFileFault(RunResult* result) {
   exit_ctx_ = Context::kDirect;
   const Stop stop{StopWhy::kSignal, SIGBUS};
   if (debug_) return StopAt(stop, Context::kDirect, result);
-  KillProcess(SIGBUS, "it touched a page of a file it maps shared past the file's end");
-  result->kind = RunResult::kSignaled;
-  result->signal = SIGBUS;
-  result->status = 128 + SIGBUS;
-  result->message = process_.reason;
-  return Next::kEnd;
+  return EndBySignal(SIGBUS, "it touched a page of a file it maps shared past the file's end", result);
 }
 
 RunResult Vcpu::Run() {
@@ -1391,6 +1381,15 @@ RunResult& Vcpu::Ended(RunResult& result) {
   result.signal = process_.signal;
   result.message = process_.reason;
   return result;
+}
+
+Vcpu::Next Vcpu::EndBySignal(int sig, std::string why, RunResult* result) {
+  KillProcess(sig, std::move(why));
+  result->kind = RunResult::kSignaled;
+  result->signal = sig;
+  result->status = 128 + sig;
+  result->message = process_.reason;
+  return Next::kEnd;
 }
 
 void Vcpu::KillProcess(int sig, std::string why) {

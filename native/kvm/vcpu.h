@@ -187,6 +187,8 @@ class Vcpu : public CpuControl {
   int64_t SigReturn();
   // Ends the process: the thread's own fatal signal, or exit_group's.
   void KillProcess(int sig, std::string why);
+  // KillProcess, and this thread's result says so: the run is over.
+  Next EndBySignal(int sig, std::string why, RunResult* result);
   // The process's end, as this thread's result.
   RunResult& Ended(RunResult& result);
   void Capture(Context ctx, UserRegs* out);
