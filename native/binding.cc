@@ -187,6 +187,12 @@ NativeMachine::NativeMachine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   }
   config.allowed = SyscallSetFromJs(cfg.Get("allowed"), "config.allowed");
   const bool user_slots = BoolField(cfg, "userSlots");
+  int process_limit = 64;
+  if (Napi::Value limit = cfg.Get("processes"); !limit.IsUndefined()) {
+    if (!limit.IsNumber() || limit.As<Napi::Number>().Int32Value() < 1)
+      throw Napi::TypeError::New(env, "Expected config.processes to be a positive number");
+    process_limit = limit.As<Napi::Number>().Int32Value();
+  }
 
   try {
     Kvm& kvm = Kvm::Get();
@@ -205,20 +211,17 @@ NativeMachine::NativeMachine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
         bitmap[EXC_PORT / 8] |= static_cast<uint8_t>(1u << (EXC_PORT % 8));
       }
     }
-    kvm_userspace_memory_region region{};
-    region.slot = 0;
-    region.guest_phys_addr = 0;
-    region.memory_size = process_->ram.size();
-    region.userspace_addr = reinterpret_cast<uint64_t>(process_->ram.base());
-    if (ioctl(vm_.get(), KVM_SET_USER_MEMORY_REGION, &region) < 0)
+    if (!SetGuestMemory(vm_.get(), process_->ram.base(), process_->ram.size()))
       throw SystemError("EKVM", "KVM_SET_USER_MEMORY_REGION");
   } catch (const Error& e) {
     throw ToJsError(env, e.code(), e.what());
   }
-  tracer_ = std::make_unique<Tracer>(*process_);
+  tracer_ = std::make_unique<Tracer>();
   KickSignal();
   try {
+    guest_ = std::make_unique<Guest>(process_limit, tracer_.get());
     threads_ = std::make_unique<Threads>(*process_, vm_.get(), tracer_.get());
+    guest_->AddFirst(*process_, *threads_);
   } catch (const Error& e) {
     throw ToJsError(env, e.code(), e.what());
   }
@@ -504,6 +507,9 @@ void NativeMachine::Body() {
     result.kind = RunResult::kError;
     result.message = e.what();
   }
+  // The first process has ended, and with it the guest: every other
+  // process is killed, and has ended, before the machine says so.
+  guest_->KillOthers(true);
   auto* boxed = new RunResult(std::move(result));
   Process* guest = process_.get();
   done_.BlockingCall(boxed, [guest](Napi::Env env, Napi::Function callback, RunResult* r) {
@@ -517,6 +523,7 @@ void NativeMachine::Body() {
 
 Napi::Value NativeMachine::Kill(const Napi::CallbackInfo& info) {
   if (started_ && vcpu_ && thread_.joinable()) {
+    guest_->KillOthers(false);
     RequestStop(Process::kKill);
     GiveOrder(Order{OrderKind::kKill});  // in case it is parked
     tracer_->Close();                    // ...or waiting for JavaScript to take records

@@ -25,6 +25,7 @@
 #include "debug.h"
 #include "seccomp.h"
 #include "threads.h"
+#include "processes/guest.h"
 #include "kvm/vcpu.h"
 
 namespace torov {
@@ -130,6 +131,10 @@ class NativeMachine : public Napi::ObjectWrap<NativeMachine> {
   // Created on first use: V8 charges an external buffer of guest-RAM size to
   // its heap accounting, which costs garbage collections at start-up.
   Napi::Reference<Napi::ArrayBuffer> memory_;
+
+  // The tree of the guest's processes; the first is process_ (last, so it
+  // goes first: every other process ends before the first's state does).
+  std::unique_ptr<Guest> guest_;
 };
 
 // Turns a torov::Error into the JavaScript TorovError (or a plain Error with

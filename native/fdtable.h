@@ -63,6 +63,14 @@ class FdTable {
   bool cloexec(int fd) const;
   // Sets it; false when `fd` is not open.
   bool set_cloexec(int fd, bool on);
+  // fork: the same open files at the same fds, FD_CLOEXEC and the limit
+  // too (the table must be empty). The descriptions are shared, as on
+  // Linux: offsets, status flags and locks are the parent's as well.
+  void CopyFrom(const FdTable& parent) {
+    std::scoped_lock lock(mutex_, parent.mutex_);
+    slots_ = parent.slots_;
+    limit_ = parent.limit_;
+  }
   // Every open file, each once, leaving the table empty (the process's end).
   std::vector<std::shared_ptr<OpenFile>> TakeAll();
   // Highest open fd + 1.

@@ -308,6 +308,51 @@ bool GuestRam::MapShared(uint64_t gpa, uint64_t len, const SharedFile& file, uin
   return true;
 }
 
+bool GuestRam::CopyFrom(const GuestRam& parent, int pagemap) {
+  if (parent.size_ != size_) return false;
+  program_ = parent.program_;
+  mapped_files_ = parent.mapped_files_;
+  mapped_file_bytes_ = parent.mapped_file_bytes_;
+  const uint64_t pages = size_ / kPageSize;
+  // What a page is: 0 leave it (zero here too, or shared: the caller's),
+  // 1 copy it.
+  std::vector<uint8_t> copy(pages, 0);
+  bool known = pagemap >= 0;
+  if (known) {
+    constexpr uint64_t kPresent = uint64_t{1} << 63, kSwapped = uint64_t{1} << 62;
+    std::vector<uint64_t> entries(4096);
+    const uint64_t first = reinterpret_cast<uintptr_t>(parent.base_) / kPageSize;
+    for (uint64_t p = 0; p < pages && known;) {
+      const uint64_t n = std::min<uint64_t>(entries.size(), pages - p);
+      const ssize_t got = pread(pagemap, entries.data(), n * 8, static_cast<off_t>((first + p) * 8));
+      if (got != static_cast<ssize_t>(n * 8)) {
+        known = false;
+        break;
+      }
+      for (uint64_t i = 0; i < n; i++) copy[p + i] = (entries[i] & (kPresent | kSwapped)) != 0;
+      p += n;
+    }
+  }
+  if (!known) {
+    // No page map: what reads other than zero.
+    static const uint8_t zero[kPageSize] = {};
+    for (uint64_t p = 0; p < pages; p++) copy[p] = std::memcmp(parent.base_ + p * kPageSize, zero, kPageSize) != 0;
+  }
+  for (const auto& [lo, b] : parent.file_backed_)
+    for (uint64_t a = lo; a < b.end; a += kPageSize) copy[a / kPageSize] = b.shared ? 0 : 1;
+  for (uint64_t p = 0; p < pages;) {
+    if (!copy[p]) {
+      p++;
+      continue;
+    }
+    uint64_t q = p;
+    while (q < pages && copy[q]) q++;
+    std::memcpy(base_ + p * kPageSize, parent.base_ + p * kPageSize, (q - p) * kPageSize);
+    p = q;
+  }
+  return true;
+}
+
 bool GuestRam::CopyProgram(uint64_t gpa, uint64_t offset, uint64_t len) {
   uint8_t* dst = Phys(gpa, len);
   if (!dst || !program_ || offset > program_->size() || len > program_->size() - offset) return false;
@@ -472,6 +517,28 @@ void AddressSpace::SetGuard(uint64_t page, int mask) {
   // Access taken away: KVM drops what it holds of the page (under the
   // lock, as Zap reads the file-backed ranges).
   if (mask & ~before) ram_.Zap(page, kPageSize);
+}
+
+bool AddressSpace::ForkFrom(const AddressSpace& parent, int pagemap) {
+  const RwHold hold(parent.lock_, true);
+  pml4_ = parent.pml4_;
+  pt_base_ = parent.pt_base_;
+  app_high_ = parent.app_high_;
+  mmap_top_ = parent.mmap_top_;
+  brk_start_ = parent.brk_start_;
+  brk_cur_ = parent.brk_cur_;
+  vmas_ = parent.vmas_;
+  if (!ram_.CopyFrom(parent.ram_, pagemap)) return false;
+  for (const auto& [start, v] : vmas_)
+    if (v.shared && !ram_.MapShared(v.start, v.end - v.start, *v.shared, v.offset)) return false;
+  // The page tables came with the memory, the parent's guards in them:
+  // the child's pages have their mappings' permissions.
+  for (const auto& [page, mask] : parent.guards_) {
+    const Vma* v = FindVma(page);
+    const uint64_t f = v ? PteFlags(v->prot, true) : 0;
+    *Pte(page) = f ? (page | f) : 0;
+  }
+  return true;
 }
 
 int AddressSpace::Guard(uint64_t page) const {

@@ -108,6 +108,14 @@ class GuestRam {
   // answer ENOMEM, as Linux past vm.max_map_count): each range is a host
   // mapping, and a guest must not multiply them by punching holes.
   bool Splits(uint64_t lo, uint64_t hi) const;
+  // fork: this (new, untouched) RAM gets the contents of `parent`'s: every
+  // page the parent has (present or swapped, as /proc/self/pagemap says
+  // through `pagemap`, an fd of it; -1: every page that is not all zero),
+  // and the whole of each range a private file copy backs (its pages read
+  // the copy until touched). Ranges a file backs shared are left for the
+  // caller to map again. Under the parent's AddressSpace lock, held
+  // exclusively. False when the sizes differ or the host would not read.
+  bool CopyFrom(const GuestRam& parent, int pagemap);
   // Copies len bytes of the program's copy from `offset` to gpa; false
   // outside RAM or the copy.
   bool CopyProgram(uint64_t gpa, uint64_t offset, uint64_t len);
@@ -277,6 +285,12 @@ class AddressSpace {
   GuestRam& ram() const { return ram_; }
 
   std::vector<Vma> vmas() const;
+  // fork: this new address space becomes a copy of `parent`'s, its RAM
+  // too (GuestRam::CopyFrom); shared file mappings map the same file again,
+  // so both see each other's writes. The debugger's guards are the
+  // parent's alone. False (and the child must not run) when the host
+  // would not give the memory.
+  bool ForkFrom(const AddressSpace& parent, int pagemap);
   uint64_t brk() const { return brk_cur_; }
   uint64_t brk_start() const { return brk_start_; }
 

@@ -83,14 +83,14 @@ bool AtOrBelow(const std::string& n, const std::string& target) {
 
 }  // namespace
 
-Paths::Paths(const std::string& host_root, const std::vector<MountConfig>& mounts) {
+Paths::Paths(const std::string& host_root, const std::vector<MountConfig>& mounts) : v_(std::make_shared<View>()) {
   if (host_root.empty()) return;
   int fd = open(host_root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) throw SystemError("EMOUNT", "MountPoint " + host_root);
-  root_.Reset(fd);
+  v_->root.Reset(fd);
   char real[PATH_MAX];
   if (!realpath(host_root.c_str(), real)) throw SystemError("EMOUNT", "MountPoint " + host_root);
-  root_real_ = real;
+  v_->root_real = real;
   for (const MountConfig& m : mounts) {
     Mount mount;
     mount.target = Normalize(m.target);
@@ -113,7 +113,7 @@ Paths::Paths(const std::string& host_root, const std::vector<MountConfig>& mount
     const int tree = DetachedMount(dir, m.read_only, &how);
     if (tree >= 0) {
       mount.fd.Reset(tree);
-      mounts_made_by_ = how;
+      v_->mounts_made_by = how;
     } else if (!m.read_only) {
       // Writable: a plain fd does (the kernel's own checks are the same).
       const int plain = open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -133,20 +133,20 @@ Paths::Paths(const std::string& host_root, const std::vector<MountConfig>& mount
     if (PseudoFileSystem(mount.fd.get(), &pseudo))
       throw Error("EMOUNT", "mount " + m.source + " at " + m.target + " is the host's " + pseudo +
                                 " file system, which torov never lends: it describes the host, not files");
-    mounts_.push_back(std::move(mount));
+    v_->mounts.push_back(std::move(mount));
   }
-  std::stable_sort(mounts_.begin(), mounts_.end(),
+  std::stable_sort(v_->mounts.begin(), v_->mounts.end(),
                    [](const Mount& a, const Mount& b) { return a.target.size() > b.target.size(); });
 }
 
 std::vector<int> Paths::mount_fds() const {
   std::vector<int> fds;
-  for (const Mount& m : mounts_) fds.push_back(m.fd.get());
+  for (const Mount& m : v_->mounts) fds.push_back(m.fd.get());
   return fds;
 }
 
 const Paths::Mount* Paths::MountOf(const std::string& n, std::string* rest) const {
-  for (const Mount& m : mounts_) {
+  for (const Mount& m : v_->mounts) {
     if (AtOrBelow(n, m.target)) {
       *rest = n.substr(m.target.size());
       return &m;
@@ -163,7 +163,7 @@ bool Paths::AboveAnyPart(const std::string& n) const {
 }
 
 bool Paths::AboveMount(const std::string& n) const {
-  for (const Mount& m : mounts_)
+  for (const Mount& m : v_->mounts)
     if (m.target.size() > n.size() && AtOrBelow(m.target, n)) return true;
   return false;
 }
@@ -230,23 +230,23 @@ int Paths::Open(const std::string& abs, int flags, mode_t mode) const {
   for (const char* dev : kDevices) {
     if (n == dev) {
       const int how = (flags & (O_ACCMODE | O_NONBLOCK | O_PATH | O_NOFOLLOW | O_DIRECTORY)) | O_CLOEXEC;
-      int fd = dev_dir_ ? openat(dev_dir_.get(), dev + 5, how) : open(dev, how);
+      int fd = v_->dev_dir ? openat(v_->dev_dir.get(), dev + 5, how) : open(dev, how);
       return fd < 0 ? -errno : fd;
     }
   }
-  if (n == "/proc/self/exe" && !exe_.empty()) {
+  if (n == "/proc/self/exe" && !v_->exe.empty()) {
     if ((flags & O_ACCMODE) != O_RDONLY) return -EACCES;
     const int how = O_RDONLY | O_CLOEXEC | (flags & O_PATH);
-    int fd = exe_dir_ ? openat(exe_dir_.get(), exe_name_.c_str(), how) : open(exe_.c_str(), how);
+    int fd = v_->exe_dir ? openat(v_->exe_dir.get(), v_->exe_name.c_str(), how) : open(v_->exe.c_str(), how);
     return fd < 0 ? -errno : fd;
   }
   if (UnderVirtualFile(n)) return -ENOTDIR;  // "/dev/null/x", as Linux answers
-  if (!root_) return -ENOENT;
+  if (!v_->root) return -ENOENT;
   return Lookup(abs, flags, mode, nullptr);
 }
 
 int Paths::Lookup(const std::string& abs, int flags, mode_t mode, std::string* canonical) const {
-  if (mounts_.empty()) return OpenInRoot(root_.get(), abs, flags, mode, stop_);
+  if (v_->mounts.empty()) return OpenInRoot(v_->root.get(), abs, flags, mode, stop_);
   if (!HasDotDot(abs)) {
     // No "..": the path as written is the path in the guest's view, unless
     // a symlink is on it (ELOOP here: then the walk, which also passes the
@@ -265,7 +265,7 @@ int Paths::OpenResolved(const std::string& n, bool trailing_slash, int flags, mo
   std::string rest;
   const Mount* m = MountOf(n, &rest);
   if (m && m->file && !rest.empty()) return -ENOTDIR;
-  const int dir = m ? m->fd.get() : root_.get();
+  const int dir = m ? m->fd.get() : v_->root.get();
   // `rest` is "" or "/" at the mount's root, else "/x/y"; a file mount's
   // root is its name in its folder's mount.
   std::string rel = m && m->file ? m->name : rest.size() <= 1 ? "." : rest.substr(1);
@@ -363,18 +363,18 @@ bool Paths::UnderVirtualFile(const std::string& n) const {
   auto under = [&n](const std::string& file) { return n.size() > file.size() && n.compare(0, file.size(), file) == 0 && n[file.size()] == '/'; };
   for (const char* dev : kDevices)
     if (under(dev)) return true;
-  return !exe_.empty() && under("/proc/self/exe");
+  return !v_->exe.empty() && under("/proc/self/exe");
 }
 
 bool Paths::Borrowed(const std::string& abs) const {
   const std::string n = Normalize(abs);
   for (const char* dev : kDevices)
     if (n == dev) return true;
-  return n == "/proc/self/exe" && !exe_.empty();
+  return n == "/proc/self/exe" && !v_->exe.empty();
 }
 
 int Paths::Parent(const std::string& abs, Fd* dir, std::string* name, int covered, std::string* where) const {
-  if (!root_) return -ENOENT;
+  if (!v_->root) return -ENOENT;
   size_t end = abs.size();
   while (end > 1 && abs[end - 1] == '/') end--;  // "a/b/" names "b"
   const size_t slash = abs.rfind('/', end - 1);
@@ -386,8 +386,8 @@ int Paths::Parent(const std::string& abs, Fd* dir, std::string* name, int covere
   int fd = Lookup(parent, O_PATH | O_DIRECTORY, 0, &at);
   if (fd < 0) return fd;
   dir->Reset(fd);
-  if (where) *where = mounts_.empty() ? parent : at;
-  if (!mounts_.empty() && !IsDots(*name)) {
+  if (where) *where = v_->mounts.empty() ? parent : at;
+  if (!v_->mounts.empty() && !IsDots(*name)) {
     // A mount's target (or a folder on the way to one) is not the folder's
     // to change: the mount covers whatever the layer below has there.
     const std::string n = (at == "/" ? "" : at) + "/" + *name;
@@ -401,11 +401,11 @@ int Paths::Parent(const std::string& abs, Fd* dir, std::string* name, int covere
 }
 
 int Paths::GuestPathOf(int host_fd, std::string* out) const {
-  if (!root_) return -ENOENT;
+  if (!v_->root) return -ENOENT;
   char buf[PATH_MAX + 1];
   ssize_t n;
-  if (proc_fds_) {
-    n = readlinkat(proc_fds_.get(), FdName(host_fd).c_str(), buf, PATH_MAX);
+  if (v_->proc_fds) {
+    n = readlinkat(v_->proc_fds.get(), FdName(host_fd).c_str(), buf, PATH_MAX);
   } else {
     char link[64];
     std::snprintf(link, sizeof link, "/proc/self/fd/%d", host_fd);
@@ -415,8 +415,8 @@ int Paths::GuestPathOf(int host_fd, std::string* out) const {
   const std::string host(buf, static_cast<size_t>(n));
   if (host.empty() || host[0] != '/' || host.find(" (deleted)") != std::string::npos) return -ENOENT;
   struct stat st;
-  if (!mounts_.empty() && fstat(host_fd, &st) < 0) return -errno;
-  for (const Mount& m : mounts_) {
+  if (!v_->mounts.empty() && fstat(host_fd, &st) < 0) return -errno;
+  for (const Mount& m : v_->mounts) {
     // A detached mount's files are named from its root; a plain one's by
     // their host path. The name counts only if it leads back to the file.
     if (m.file) {
@@ -444,12 +444,12 @@ int Paths::GuestPathOf(int host_fd, std::string* out) const {
       return 0;
     }
   }
-  if (chrooted_) {
+  if (v_->chrooted) {
     // Chrooted, the kernel names files from the root already; but a file
     // outside the root is named from the namespace's root, as if it were
     // inside. The name counts only if it leads back to the same file.
     struct stat mine, there;
-    const int found = OpenInRoot(root_.get(), host, O_PATH | O_NOFOLLOW, 0);
+    const int found = OpenInRoot(v_->root.get(), host, O_PATH | O_NOFOLLOW, 0);
     if (found < 0) return -ENOENT;
     Fd same(found);
     if (fstat(host_fd, &mine) < 0 || fstat(same.get(), &there) < 0 || mine.st_dev != there.st_dev ||
@@ -458,26 +458,26 @@ int Paths::GuestPathOf(int host_fd, std::string* out) const {
     *out = host;
     return 0;
   }
-  if (host == root_real_) {
+  if (host == v_->root_real) {
     *out = "/";
     return 0;
   }
-  if (host.size() > root_real_.size() && host.compare(0, root_real_.size(), root_real_) == 0 &&
-      host[root_real_.size()] == '/') {
-    *out = host.substr(root_real_.size());
+  if (host.size() > v_->root_real.size() && host.compare(0, v_->root_real.size(), v_->root_real) == 0 &&
+      host[v_->root_real.size()] == '/') {
+    *out = host.substr(v_->root_real.size());
     return 0;
   }
   return -ENOENT;  // moved out of the root from the host side, or deleted
 }
 
 int Paths::Chdir(const std::string& abs) {
-  if (!root_) return -ENOENT;
+  if (!v_->root) return -ENOENT;
   std::string path;
   int fd = Lookup(abs, O_PATH | O_DIRECTORY, 0, &path);
   if (fd < 0) return fd;
   Fd dir(fd);
   // Without mounts the kernel resolved it: where it is is the file's name.
-  if (mounts_.empty()) {
+  if (v_->mounts.empty()) {
     if (int r = GuestPathOf(dir.get(), &path); r < 0) return r;
   }
   std::lock_guard<std::mutex> lock(cwd_mutex_);
@@ -485,36 +485,38 @@ int Paths::Chdir(const std::string& abs) {
   return 0;
 }
 
+Paths::Paths(const Paths& parent, ForkTag) : v_(parent.v_), cwd_(parent.cwd()) {}
+
 std::string Paths::Confine() {
-  dev_dir_.Reset(open("/dev", O_PATH | O_DIRECTORY | O_CLOEXEC));
-  proc_fds_.Reset(open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!exe_.empty()) {
-    const size_t slash = exe_.rfind('/');
-    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : exe_.substr(0, slash);
-    exe_dir_.Reset(open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    exe_name_ = exe_.substr(slash + 1);
+  v_->dev_dir.Reset(open("/dev", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  v_->proc_fds.Reset(open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!v_->exe.empty()) {
+    const size_t slash = v_->exe.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : v_->exe.substr(0, slash);
+    v_->exe_dir.Reset(open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    v_->exe_name = v_->exe.substr(slash + 1);
   }
-  if (!proc_fds_) return "/proc is not mounted";
-  if (!root_) return "there is no MountPoint";
+  if (!v_->proc_fds) return "/proc is not mounted";
+  if (!v_->root) return "there is no MountPoint";
   // The thread's own mount namespace (its fs context is its own already),
   // private so that nothing propagates, then the root as "/".
   if (unshare(CLONE_NEWNS) < 0) return std::string("unshare(CLONE_NEWNS): ") + std::strerror(errno);
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0)
     return std::string("making mounts private: ") + std::strerror(errno);
-  if (chroot(root_real_.c_str()) < 0) return std::string("chroot: ") + std::strerror(errno);
+  if (chroot(v_->root_real.c_str()) < 0) return std::string("chroot: ") + std::strerror(errno);
   if (chdir("/") < 0) return std::string("chdir: ") + std::strerror(errno);
   // The root fd opened before names the old namespace's mount: lookups
   // from it would name files the kernel cannot place under the new root.
   int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root < 0) return std::string("reopening the root: ") + std::strerror(errno);
-  root_.Reset(root);
-  chrooted_ = true;
+  v_->root.Reset(root);
+  v_->chrooted = true;
   return "";
 }
 
 int Paths::SocketPath(const std::string& abs, bool bind, Fd* hold, std::string* out) const {
-  if (!root_) return -ENOENT;
-  if (chrooted_) {
+  if (!v_->root) return -ENOENT;
+  if (v_->chrooted) {
     // The kernel resolves the name from the root, and cannot leave it; it
     // does not see the mounts (they are detached), so a socket in one has
     // no name it can reach.

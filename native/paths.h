@@ -37,6 +37,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -59,14 +60,18 @@ class Paths {
   // devices (and no mounts: the manifest refuses them without a root).
   explicit Paths(const std::string& host_root, const std::vector<MountConfig>& mounts = {});
 
-  bool has_root() const { return static_cast<bool>(root_); }
+  // A forked process's: the parent's view (the same fds), and a copy of
+  // its cwd, which is the child's own from here on.
+  enum ForkTag { kFork };
+  Paths(const Paths& parent, ForkTag);
+  bool has_root() const { return static_cast<bool>(v_->root); }
   // A copy: another thread may chdir meanwhile.
   std::string cwd() const {
     std::lock_guard<std::mutex> lock(cwd_mutex_);
     return cwd_;
   }
   // The host file the guest sees as /proc/self/exe.
-  void set_exe(const std::string& host_path) { exe_ = host_path; }
+  void set_exe(const std::string& host_path) { v_->exe = host_path; }
   // Non-zero while a stop is requested (Process::stop_request): a blocking
   // open gives up (EINTR) instead of starting over.
   void set_stop(const std::atomic<int>* stop) { stop_ = stop; }
@@ -107,19 +112,19 @@ class Paths {
   // the thread may) unshares its mount namespace and chroots to the root.
   // Returns why it could not chroot, or "" when it did.
   std::string Confine();
-  bool chrooted() const { return chrooted_; }
+  bool chrooted() const { return v_->chrooted; }
   // The directory fds the calls below go through (-1: absent): what the
   // vCPU thread's seccomp filter lets openat2, openat and readlinkat start
   // from.
-  int root_fd() const { return root_.get(); }
-  int dev_fd() const { return dev_dir_.get(); }
-  int exe_dir_fd() const { return exe_dir_.get(); }
-  int proc_fds_fd() const { return proc_fds_.get(); }
+  int root_fd() const { return v_->root.get(); }
+  int dev_fd() const { return v_->dev_dir.get(); }
+  int exe_dir_fd() const { return v_->exe_dir.get(); }
+  int proc_fds_fd() const { return v_->proc_fds.get(); }
   // The mounts' roots, for the same rules.
   std::vector<int> mount_fds() const;
-  size_t mount_count() const { return mounts_.size(); }
+  size_t mount_count() const { return v_->mounts.size(); }
   // Who made the detached mounts: "root", "user namespace" ("" for none).
-  const std::string& mounts_made_by() const { return mounts_made_by_; }
+  const std::string& mounts_made_by() const { return v_->mounts_made_by; }
   // Our own fds' magic links (/proc/self/fd) as a directory fd and a name:
   // for calls that must act on exactly the file a confined lookup found.
   struct MagicLink {
@@ -127,7 +132,7 @@ class Paths {
     std::string name;
   };
   MagicLink Magic(int host_fd) const {
-    if (proc_fds_) return {proc_fds_.get(), FdName(host_fd)};
+    if (v_->proc_fds) return {v_->proc_fds.get(), FdName(host_fd)};
     return {AT_FDCWD, "/proc/self/fd/" + FdName(host_fd)};
   }
   static std::string FdName(int host_fd) { return std::to_string(host_fd); }
@@ -161,22 +166,28 @@ class Paths {
   bool AboveAnyPart(const std::string& n) const;
   int Lookup(const std::string& abs, int flags, mode_t mode, std::string* canonical) const;
 
-  Fd root_;
-  std::string root_real_;
-  // Set up in the constructor, read only after. Deepest target first.
-  std::vector<Mount> mounts_;
-  std::string mounts_made_by_;
-  // The guest's cwd, shared by its threads (CLONE_FS): under cwd_mutex_.
-  // Everything else here is set before the guest runs and only read after.
+  // What every process of the guest sees alike: the roots, the mounts and
+  // the directory fds the vCPU threads' seccomp filter names by number, so
+  // a forked process must use these very fds, not copies. Set up by the
+  // first process (its constructor and Confine) before the guest runs, and
+  // only read after.
+  struct View {
+    Fd root;
+    std::string root_real;
+    std::vector<Mount> mounts;  // deepest target first
+    std::string mounts_made_by;
+    std::string exe;
+    Fd dev_dir;    // /dev, for the shared devices
+    Fd exe_dir;    // the program's folder, for /proc/self/exe
+    std::string exe_name;
+    Fd proc_fds;   // /proc/self/fd
+    bool chrooted = false;
+  };
+  std::shared_ptr<View> v_;
+  // The process's cwd, shared by its threads (CLONE_FS): under cwd_mutex_.
   mutable std::mutex cwd_mutex_;
   std::string cwd_ = "/";
-  std::string exe_;
-  Fd dev_dir_;    // /dev, for the shared devices
-  Fd exe_dir_;    // the program's folder, for /proc/self/exe
-  std::string exe_name_;
   const std::atomic<int>* stop_ = nullptr;
-  Fd proc_fds_;   // /proc/self/fd
-  bool chrooted_ = false;
 };
 
 struct Paths::Mount {

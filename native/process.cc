@@ -37,6 +37,7 @@ Process::Process(const GuestConfig& cfg)
   pid = cfg.newpid ? 1 : getpid();
   ppid = cfg.newpid ? 0 : getppid();
   sid = cfg.newpid ? 0 : getsid(0);
+  pgid = cfg.newpid ? 1 : getpgrp();
   uid_t u[3];
   gid_t gr[3];
   getresuid(&u[0], &u[1], &u[2]);
@@ -70,6 +71,37 @@ Process::Process(const GuestConfig& cfg)
     if (fstat(host, &st) == 0) Lend(st.st_dev, st.st_ino);
     fds.InstallAt(fd, std::move(file), false);
   }
+}
+
+Process::Process(Process& parent, int child_pid, ForkTag)
+    : config(parent.config), ram(parent.config.memory_bytes), mm(ram, parent.config.user_slots),
+      memfds(parent.config.memory_bytes / 2), paths(parent.paths, Paths::kFork) {
+  paths.set_stop(&stop_request);
+  pid = child_pid;
+  ppid = parent.pid;
+  pgid = parent.pgid.load();
+  sid = parent.sid.load();
+  host_cpuinfo = parent.host_cpuinfo;
+  host_cpus_online = parent.host_cpus_online;
+  copy_file_mappings = parent.copy_file_mappings;
+  sockets_of_root = parent.sockets_of_root;
+  {
+    std::lock_guard<std::mutex> lock(parent.mutex);
+    uid = parent.uid.load(), euid = parent.euid.load(), suid = parent.suid.load();
+    gid = parent.gid.load(), egid = parent.egid.load(), sgid = parent.sgid.load();
+    rlimits = parent.rlimits;
+  }
+  {
+    // Dispositions are inherited; pending signals are not (Linux clears
+    // the child's).
+    std::lock_guard<std::mutex> lock(parent.signal_mutex);
+    sigactions = parent.sigactions;
+  }
+  {
+    std::lock_guard<std::mutex> lock(parent.lent_mutex_);
+    lent_ = parent.lent_;
+  }
+  fds.CopyFrom(parent.fds);
 }
 
 Process::~Process() {

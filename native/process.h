@@ -5,6 +5,7 @@
 // Which lock guards what (a member not listed is set before the guest runs
 // and only read after):
 //   ram, config, pid           immutable while the guest runs
+//   ppid, pgid, sid            the tree's (Guest) mutex for changes; atomic, so read without it
 //   mm                         its own reader-writer lock (memory.h)
 //   fds                        its own mutex; files are shared_ptr, so one in use stays open
 //   memfds                     its own mutex, with reservations (memfds.h)
@@ -60,6 +61,7 @@ struct GuestConfig {
 };
 
 struct Task;
+class Guest;
 
 // How the process makes and ends threads: implemented by the machine
 // (native/threads.h), which owns the vCPUs and their native threads.
@@ -93,6 +95,12 @@ struct kernel_sigaction_t {
 class Process {
  public:
   explicit Process(const GuestConfig& config);
+  // fork: the child of `parent`, with pid `pid`. What Linux's copy_process
+  // gives a new process: the parent's ids, limits, signal dispositions,
+  // cwd and view of the files, and its open files shared (the same
+  // descriptions); the memory is the fork path's (native/processes/fork.cc).
+  enum ForkTag { kFork };
+  Process(Process& parent, int pid, ForkTag);
   ~Process();
 
   const GuestConfig config;
@@ -106,17 +114,23 @@ class Process {
   Futexes futexes;
   // Its threads: set by the machine before the guest runs.
   ThreadHost* threads = nullptr;
+  // The tree of the guest's processes it is in (native/processes/guest.h):
+  // set before the guest runs.
+  Guest* guest = nullptr;
 
   // Identity, read once from the host (emulated calls never touch it again);
   // the set*id calls change the ids, under `mutex`.
-  int pid = 0, ppid = 0;
+  int pid = 0;
+  // Its parent (the first process's is the host's, or 0 with Newpid), its
+  // process group and session: changed by the tree (an orphan's parent
+  // becomes the first process; setpgid, setsid).
+  std::atomic<int> ppid{0}, pgid{0}, sid{0};
   // The host's /proc/cpuinfo and its online CPUs ("0-15"), read before the
   // guest runs, for the guest's own copies (hypercalls/procfs.cc).
   std::string host_cpuinfo, host_cpus_online;
   // TOROV_COPY_FILE_MAPPINGS=1 (npm run bench:dynamic's comparison): file
   // mappings are copied into guest memory instead of mapping a shared copy.
   bool copy_file_mappings = false;
-  int sid = 0;  // its session: the monitor's, or 0 (outside its pid namespace) with Newpid
   // Whether the host sees the guest's sockets as root's (torov run as root
   // on a MountPoint root owns): SO_REUSEPORT would let it share root's ports.
   bool sockets_of_root = false;

@@ -9,6 +9,7 @@
 #include "errors.h"
 #include "kvm/kvm.h"
 #include "kvm/runtime.h"
+#include "processes/guest.h"
 
 namespace torov {
 
@@ -90,6 +91,30 @@ RunResult Threads::RunMain() {
   for (std::thread& n : natives) n.join();
   std::lock_guard<std::mutex> lock(mutex_);
   return final_set_ ? final_ : result;
+}
+
+RunResult Threads::RunForked(const ThreadStart& start) {
+  try {
+    main_->vcpu->Setup();
+    main_->vcpu->SetStart(start);
+  } catch (const Error& e) {
+    RunResult result;
+    result.kind = RunResult::kError;
+    result.message = e.what();
+    Ended(main_, result);
+    return result;
+  }
+  return RunMain();
+}
+
+bool Threads::StartOf(Task& parent, uint64_t stack, bool set_tls, uint64_t tls, ThreadStart* out) {
+  Vcpu* vcpu = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& t : threads_)
+      if (t->task.get() == &parent) vcpu = t->vcpu.get();
+  }
+  return vcpu && vcpu->ForkState(stack, set_tls, tls, out);
 }
 
 void Threads::EnableDebug(DebugState* state, DebugMechanisms mechanisms, std::function<void()> report) {
@@ -176,7 +201,9 @@ int64_t Threads::Spawn(Task& parent, uint64_t stack, bool set_tls, uint64_t tls,
   if (!kvm) return -EAGAIN;
   auto t = std::make_unique<Thread>();
   int tid;
-  {
+  if (process_.guest) {
+    tid = process_.guest->NewId();  // unique among every process's threads
+  } else {
     std::lock_guard<std::mutex> lock(mutex_);
     tid = ++next_tid_;
   }

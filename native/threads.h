@@ -43,6 +43,16 @@ class Threads : public ThreadHost {
   // Runs the main thread on the caller's thread (its vCPU set up and given
   // its entry), then waits for every other thread: the process's result.
   RunResult RunMain();
+  // A forked process's main thread, on the native thread its parent
+  // started: its vCPU set up and given `start`, then as RunMain.
+  RunResult RunForked(const ThreadStart& start);
+  // The main thread's task (made by CreateMain).
+  Task& main_task() const { return *main_->task; }
+  // What a new thread or process starts with, taken from `parent`, which
+  // is in a call (clone, fork): its registers as the call returns with rax
+  // 0, on `stack` (0: the parent's) and with fs base `tls` when `set_tls`.
+  // False when `parent` is not one of these threads.
+  bool StartOf(Task& parent, uint64_t stack, bool set_tls, uint64_t tls, ThreadStart* out);
   // A kill, or a debugger's interrupt, for every thread.
   void RequestStop(Process::StopRequest why, bool lose_first_kick = false);
   // Ends the service thread (after RunMain, or when the run never starts).

@@ -33,7 +33,7 @@ void Align8(std::vector<uint8_t>* v) { v->resize((v->size() + 7) & ~size_t{7}, 0
 
 }  // namespace
 
-Tracer::Tracer(const Process& guest) : process_(guest) { plan_.resize(kMaxHypercall * kTraceMaxOps); }
+Tracer::Tracer() { plan_.resize(kMaxHypercall * kTraceMaxOps); }
 
 void Tracer::Configure(std::vector<TraceOp> plan, const SyscallSet& filter, bool records,
                        size_t buffer_bytes) {
@@ -64,14 +64,14 @@ bool Tracer::Begin(TraceCall& call, int tid, uint64_t nr, const uint64_t* args) 
 void Tracer::End(TraceCall& call, int64_t result, uint8_t flags) {
   const uint64_t duration = Monotonic() - call.start;
   const bool failed = result < 0 && result > -4096;
-  if (call.recording && !(flags & kTraceSignal)) {
+  if (call.recording && !(flags & (kTraceSignal | kTraceProcessEnd))) {
     const TraceOp* ops = &plan_[call.nr * kTraceMaxOps];
     if (!(flags & kTraceNoReturn))
       for (int i = 0; i < kTraceMaxOps && ops[i].kind; i++)
         if (ops[i].when == TraceOp::kExit || (ops[i].when == TraceOp::kExitOk && !failed)) Capture(call, ops[i], i, result);
   }
   std::unique_lock<std::mutex> lock(mutex_);
-  if (!(flags & (kTraceNoReturn | kTraceSignal))) {  // strace -c counts calls that returned
+  if (!(flags & (kTraceNoReturn | kTraceSignal | kTraceProcessEnd))) {  // strace -c counts calls that returned
     Count& c = counts_[call.nr];
     c.calls++;
     c.errors += failed;
@@ -120,6 +120,19 @@ void Tracer::Signal(TraceCall& call, int tid, int sig, int32_t code, int32_t pid
   End(call, 0, kTraceSignal);
 }
 
+void Tracer::ProcessEnd(int pid, bool killed, int value) {
+  if (!records_ || !enabled()) return;
+  TraceCall call;
+  call.tid = pid;
+  call.nr = 0;
+  call.args[0] = killed ? 1 : 0;
+  call.args[1] = static_cast<uint64_t>(value);
+  call.rec.assign(kHeader, 0);
+  call.recording = true;
+  call.start = Monotonic();
+  End(call, 0, kTraceProcessEnd);
+}
+
 std::vector<uint8_t> Tracer::Take() {
   std::vector<uint8_t> out;
   {
@@ -159,7 +172,8 @@ void Tracer::Blob(TraceCall& call, int index, uint8_t flags, const uint8_t* data
 void Tracer::Capture(TraceCall& call, const TraceOp& op, int index, int64_t result) {
   if (op.arg < 0 || op.arg > 5) return;
   const uint64_t addr = call.args[op.arg];
-  const AddressSpace& mm = process_.mm;
+  if (!call.mm) return;
+  const AddressSpace& mm = *call.mm;
   // Held so that what the accessor found mapped stays so until it is
   // copied: another thread may unmap it meanwhile.
   const auto hold = mm.Hold();
@@ -217,7 +231,8 @@ void Tracer::Capture(TraceCall& call, const TraceOp& op, int index, int64_t resu
 void Tracer::CaptureIovec(TraceCall& call, const TraceOp& op, int index, uint64_t count, int64_t limit) {
   // The iovec array, then each element's first bytes; at exit only as many
   // bytes in all as the call transferred (`limit`).
-  const AddressSpace& mm = process_.mm;
+  if (!call.mm) return;
+  const AddressSpace& mm = *call.mm;
   const auto hold = mm.Hold();
   const uint64_t keep = std::min<uint64_t>(count, static_cast<uint64_t>(std::max(op.max_elems, 0)));
   const uint8_t* iov = mm.User(call.args[op.arg], keep * 16, Access::kRead);

@@ -37,6 +37,8 @@ enum TraceRecordFlags : uint8_t {
   kTraceDenied = 1,    // the policy refused it: it never reached the host
   kTraceNoReturn = 2,  // exit/exit_group, or the guest ended inside it
   kTraceSignal = 4,    // not a call: a signal delivered (nr = the signal; args = signo, code, pid, uid)
+  kTraceProcessEnd = 8,  // not a call: a process other than the first ended (tid = its pid;
+                         // args = 0 and its status, or 1 and the signal that killed it)
 };
 
 enum TraceCaptureFlags : uint8_t {
@@ -74,11 +76,14 @@ struct TraceCall {
   uint64_t start = 0;
   bool recording = false;
   int tid = 0;
+  // The memory its captures are read from: its process's (the tracer is
+  // the guest's, every process's).
+  const AddressSpace* mm = nullptr;
 };
 
 class Tracer {
  public:
-  explicit Tracer(const Process& guest);
+  Tracer();
 
   // Set while the vCPU is not in a hypercall (before start, or parked).
   // `plan`: for each number, up to kTraceMaxOps ops (kind 0 ends the list);
@@ -96,6 +101,9 @@ class Tracer {
   // "--- SIGUSR1 {...} ---"): recorded whatever the filter says, never counted.
   void Signal(TraceCall& call, int tid, int sig, int32_t code, int32_t pid, uint32_t uid);
 
+  // A child process's end (strace -f's "+++ exited with N +++"), recorded
+  // whatever the filter says, never counted.
+  void ProcessEnd(int pid, bool killed, int value);
   // JavaScript: the records written so far (empty when none).
   std::vector<uint8_t> Take();
   // Called on the vCPU thread when the buffer passes half full.
@@ -113,7 +121,6 @@ class Tracer {
   void CaptureIovec(TraceCall& call, const TraceOp& op, int index, uint64_t count, int64_t limit);
   void Blob(TraceCall& call, int index, uint8_t flags, const uint8_t* data, uint32_t len, uint64_t full);
 
-  const Process& process_;
   std::atomic<bool> enabled_{false};
   std::vector<TraceOp> plan_;  // kMaxHypercall x kTraceMaxOps
   SyscallSet filter_;

@@ -28,6 +28,7 @@ struct HypercallTable {
 // The table, filled once by the families below.
 const HypercallTable& Hypercalls();
 
+void RegisterChildHypercalls(HypercallTable& t);
 void RegisterEventHypercalls(HypercallTable& t);
 void RegisterFileHypercalls(HypercallTable& t);
 void RegisterIoHypercalls(HypercallTable& t);
@@ -50,6 +51,10 @@ bool DefaultIsIgnore(int sig);
 int64_t SignalThread(Task& target, Task* sender, int sig, int32_t code);
 int64_t SignalProcess(Process& g, Task* sender, int sig, int32_t code);
 int64_t SignalSelf(Task& t, int sig, int32_t code);
+
+// clone and clone3 when they make a process (children.cc).
+int64_t CloneProcess(Process& g, Task& t, uint64_t flags, int exit_signal, uint64_t stack, uint64_t parent_tid,
+                     uint64_t child_tid, uint64_t tls);
 
 // ---- helpers shared by the families ----
 

@@ -32,12 +32,31 @@ constexpr uint64_t kShareMax = 64ull << 20;
 
 int64_t Brk(Process& g, Task& t, const Args& a) { return g.mm.Brk(a[0]); }
 
+// MAP_SHARED|MAP_ANONYMOUS: memory a fork's child shares with its parent.
+// It is a host memfd of its own, mapped shared (as Linux backs it with a
+// shmem file), so that the child's mapping of it is the same pages. It
+// takes the guest RAM it covers, so the host memory it can hold is no more
+// than that RAM's.
+int64_t MmapSharedAnon(Process& g, uint64_t addr, uint64_t len, int prot, int flags) {
+  if (len == 0) return -EINVAL;
+  if (len > g.ram.size()) return -ENOMEM;
+  const int fd = memfd_create("torov-shared", MFD_CLOEXEC);
+  if (fd < 0) return -ENOMEM;
+  auto owner = std::make_shared<OpenFile>();
+  owner->host.Reset(fd);
+  if (ftruncate(fd, static_cast<off_t>(PageUp(len))) < 0) return -ENOMEM;
+  auto file = std::make_shared<const SharedFile>(SharedFile{fd, true, owner});
+  // What Linux's /proc/self/maps names it.
+  return g.mm.MmapShared(addr, len, prot, flags & ~MAP_ANONYMOUS, "/dev/zero (deleted)", file, 0);
+}
+
 int64_t Mmap(Process& g, Task& t, const Args& a) {
   const uint64_t addr = a[0], len = a[1], off = a[5];
   const int prot = static_cast<int>(a[2]);
   const int flags = static_cast<int>(a[3]);
   const int type = flags & MAP_TYPE;
   if (type != MAP_PRIVATE && type != MAP_SHARED && type != MAP_SHARED_VALIDATE) return -EINVAL;
+  if ((flags & MAP_ANONYMOUS) && type != MAP_PRIVATE) return MmapSharedAnon(g, addr, len, prot, flags);
   if (flags & MAP_ANONYMOUS) return g.mm.MmapAnon(addr, len, prot, flags);
 
   if (off & (kPageSize - 1)) return -EINVAL;

@@ -1,8 +1,8 @@
 // The process and its threads: identity, limits, exit, threads (clone) and
 // the thread-area calls libc makes for each, signals between them, futexes,
 // randomness. Nearly all emulated: the answers come from state read once at
-// start-up, and the host is not asked again. There are no children: fork
-// and execve are absent (-ENOSYS), and waits find no child.
+// start-up, and the host is not asked again. Child processes and waits
+// are children.cc's; execve is absent (-ENOSYS).
 #include <asm/prctl.h>
 #include <linux/futex.h>
 #include <linux/prctl.h>
@@ -20,6 +20,7 @@
 #include <climits>
 #include <vector>
 
+#include "../processes/guest.h"
 #include "hypercalls.h"
 
 namespace torov {
@@ -41,22 +42,24 @@ int64_t Exit(Process& g, Task& t, const Args& a) {
 
 // Threads: clone with the flags every libc and runtime passes for one, and
 // clone3 with the same meaning. Fork-like clones (no CLONE_VM, a new
-// process) and namespaces are not there (-ENOSYS), nor vfork.
+// process, or vfork's CLONE_VM|CLONE_VFORK) are children.cc's; namespaces
+// are not there (-ENOSYS).
 constexpr uint64_t kThreadFlags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD;
 constexpr uint64_t kThreadOptions = CLONE_SYSVSEM | CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID |
                                     CLONE_CHILD_SETTID | CLONE_DETACHED;
 
 int64_t CloneThread(Process& g, Task& t, uint64_t flags, uint64_t stack, uint64_t parent_tid, uint64_t child_tid,
-                    uint64_t tls) {
+                    uint64_t tls, int exit_signal) {
   if ((flags & kThreadFlags) != kThreadFlags) {
     // Linux's own rules first: a thread shares its signal handlers, which
     // share memory.
     if ((flags & CLONE_THREAD) && !(flags & CLONE_SIGHAND)) return -EINVAL;
     if ((flags & CLONE_SIGHAND) && !(flags & CLONE_VM)) return -EINVAL;
-    return -ENOSYS;  // a new process
+    if (flags & (CLONE_THREAD | CLONE_SIGHAND)) return -ENOSYS;  // threads that share less
+    return CloneProcess(g, t, flags & ~uint64_t{CSIGNAL}, exit_signal, stack, parent_tid, child_tid, tls);
   }
-  if (flags & ~(kThreadFlags | kThreadOptions | CSIGNAL)) return -EINVAL;  // vfork, namespaces, pidfd...
-  if (flags & CSIGNAL) return -EINVAL;  // a thread sends no exit signal
+  if (flags & ~(kThreadFlags | kThreadOptions)) return -EINVAL;  // vfork, namespaces, pidfd...
+  if (exit_signal) return -EINVAL;  // a thread sends no exit signal
   if (stack >= kTaskSizeMax) return -EINVAL;
   if (!g.threads) return -EAGAIN;
   // Linux writes the child's tid for both before either runs.
@@ -68,7 +71,7 @@ int64_t CloneThread(Process& g, Task& t, uint64_t flags, uint64_t stack, uint64_
 
 int64_t Clone(Process& g, Task& t, const Args& a) {
   // x86-64 argument order: flags, stack, parent_tid, child_tid, tls.
-  return CloneThread(g, t, a[0], a[1], a[2], a[3], a[4]);
+  return CloneThread(g, t, a[0] & ~uint64_t{CSIGNAL}, a[1], a[2], a[3], a[4], static_cast<int>(a[0] & CSIGNAL));
 }
 
 int64_t Clone3(Process& g, Task& t, const Args& a) {
@@ -85,24 +88,29 @@ int64_t Clone3(Process& g, Task& t, const Args& a) {
     if (!CopyInBytes(g, a[0] + at, &word, std::min<uint64_t>(8, size - at))) return -EFAULT;
     if (word) return -E2BIG;
   }
-  if (args.exit_signal || args.set_tid || args.set_tid_size || args.cgroup) return -EINVAL;
+  if (args.set_tid || args.set_tid_size || args.cgroup) return -EINVAL;
+  if (args.exit_signal > 64 || (args.flags & CSIGNAL)) return -EINVAL;
   if ((args.stack == 0) != (args.stack_size == 0)) return -EINVAL;
   const uint64_t top = args.stack + args.stack_size;
   if (args.stack && top < args.stack) return -EINVAL;
-  return CloneThread(g, t, args.flags, args.stack ? top : 0, args.parent_tid, args.child_tid, args.tls);
+  return CloneThread(g, t, args.flags, args.stack ? top : 0, args.parent_tid, args.child_tid, args.tls,
+                     static_cast<int>(args.exit_signal));
 }
 
 int64_t Getpid(Process& g, Task& t, const Args&) { return g.pid; }
-int64_t Getppid(Process& g, Task& t, const Args&) { return g.ppid; }
+int64_t Getppid(Process& g, Task& t, const Args&) { return g.ppid.load(); }
 int64_t Getuid(Process& g, Task& t, const Args&) { return g.uid; }
 int64_t Geteuid(Process& g, Task& t, const Args&) { return g.euid; }
 int64_t Getgid(Process& g, Task& t, const Args&) { return g.gid; }
 int64_t Getegid(Process& g, Task& t, const Args&) { return g.egid; }
-int64_t Getpgrp(Process& g, Task& t, const Args&) { return g.pid; }
+int64_t Getpgrp(Process& g, Task& t, const Args&) { return g.pgid.load(); }
 
+// Of another process: only the guest's own are there to ask about.
 int64_t Getpgid(Process& g, Task& t, const Args& a) {
-  if (a[0] != 0 && a[0] != static_cast<uint64_t>(g.pid)) return -ESRCH;
-  return g.pid;
+  const int64_t pid = static_cast<int32_t>(a[0]);
+  if (pid == 0 || pid == g.pid) return g.pgid.load();
+  if (pid < 0 || !g.guest) return -ESRCH;
+  return g.guest->PgidOf(static_cast<int>(pid));
 }
 
 // The three together, as one set*id left them.
@@ -210,17 +218,19 @@ int64_t Setgroups(Process&, Task&, const Args&) { return -EPERM; }
 // shell's job does) in a session led by someone else: with Newpid, outside
 // its pid namespace, which Linux shows as session 0.
 int64_t Getsid(Process& g, Task& t, const Args& a) {
-  if (a[0] != 0 && a[0] != static_cast<uint64_t>(g.pid)) return -ESRCH;
-  return g.sid;
+  const int64_t pid = static_cast<int32_t>(a[0]);
+  if (pid == 0 || pid == g.pid) return g.sid.load();
+  if (pid < 0 || !g.guest) return -ESRCH;
+  return g.guest->SidOf(static_cast<int>(pid));
 }
-// A process group leader may not start a session.
-int64_t Setsid(Process&, Task&, const Args&) { return -EPERM; }
-// It may "move" into the group it leads; there is no other group in its session.
+// Sessions and groups, with Linux's rules, among the guest's processes
+// (native/processes/guest.cc): a group leader may not start a session.
+int64_t Setsid(Process& g, Task&, const Args&) { return g.guest ? g.guest->SetSid(g) : -EPERM; }
 int64_t Setpgid(Process& g, Task& t, const Args& a) {
   const int64_t pid = static_cast<int32_t>(a[0]), pgid = static_cast<int32_t>(a[1]);
-  if (pgid < 0) return -EINVAL;
-  if (pid != 0 && pid != g.pid) return -ESRCH;
-  return pgid == 0 || pgid == g.pid ? 0 : -EPERM;
+  if (pgid < 0 || pid < 0) return -EINVAL;
+  if (!g.guest) return pid == 0 || pid == g.pid ? (pgid == 0 || pgid == g.pid ? 0 : -EPERM) : -ESRCH;
+  return g.guest->SetPgid(g, static_cast<int>(pid), static_cast<int>(pgid));
 }
 
 int64_t Gettid(Process& g, Task& t, const Args&) { return t.tid; }
@@ -609,21 +619,21 @@ int64_t Sigaltstack(Process& g, Task& t, const Args& a) {
   return 0;
 }
 
-// The guest is a process alone: it, its process group and its session are
-// itself. Nothing else on the host can be named (-1, "every process but
-// me", names nobody). A thread's tid names its process too, as on Linux.
-bool IsSelf(Process& g, int64_t pid) {
-  if (pid == 0 || pid == g.pid || pid == -g.pid) return true;
-  return pid > 0 && g.threads && g.threads->WithTask(static_cast<int>(pid), [](Task&) {});
-}
-
+// kill names only the guest's processes (native/processes/guest.cc): a
+// pid, a group, or -1 for all of them. A pid that is none of them is the
+// host's, which the guest may not signal: EPERM, as Linux answers for
+// another user's process (ESRCH with Newpid: the guest's pid namespace
+// holds only its own).
 int64_t Kill(Process& g, Task& t, const Args& a) {
   const int64_t pid = static_cast<int32_t>(a[0]);
   if (a[1] > 64) return -EINVAL;
-  if (pid == -1) return -ESRCH;
-  // Newpid: the guest's pid namespace holds only itself.
-  if (!IsSelf(g, pid)) return g.config.newpid ? -ESRCH : -EPERM;
-  return SignalProcess(g, &t, static_cast<int>(a[1]), SI_USER);
+  if (pid == g.pid || (pid > 0 && g.threads && g.threads->WithTask(static_cast<int>(pid), [](Task&) {})))
+    return SignalProcess(g, &t, static_cast<int>(a[1]), SI_USER);
+  if (!g.guest) return pid == 0 || pid == -g.pid ? SignalProcess(g, &t, static_cast<int>(a[1]), SI_USER) : -ESRCH;
+  if (pid == INT32_MIN) return -ESRCH;
+  const int64_t r = g.guest->Kill(g, t, pid, static_cast<int>(a[1]));
+  if (r == -ESRCH && pid != -1 && !g.config.newpid && !g.guest->Allocated(pid < 0 ? -pid : pid)) return -EPERM;
+  return r;
 }
 
 // A signal to one thread, named by its tid.
@@ -641,11 +651,20 @@ int64_t Tkill(Process& g, Task& t, const Args& a) { return SignalTid(g, t, stati
 int64_t Tgkill(Process& g, Task& t, const Args& a) {
   const int64_t tgid = static_cast<int32_t>(a[0]);
   if (tgid <= 0) return -EINVAL;
-  if (tgid != g.pid) return -ESRCH;
-  return SignalTid(g, t, static_cast<int32_t>(a[1]), a[2]);
+  if (tgid == g.pid) return SignalTid(g, t, static_cast<int32_t>(a[1]), a[2]);
+  // A thread of another of the guest's processes.
+  const int64_t tid = static_cast<int32_t>(a[1]);
+  if (tid <= 0 || a[2] > 64) return -EINVAL;
+  int64_t r = -ESRCH;
+  if (g.guest)
+    g.guest->WithProcess(static_cast<int>(tgid), [&](Process& other) {
+      if (other.threads)
+        other.threads->WithTask(static_cast<int>(tid),
+                                [&](Task& target) { r = SignalThread(target, nullptr, static_cast<int>(a[2]), SI_TKILL); });
+    });
+  return r;
 }
 
-int64_t Wait4(Process&, Task&, const Args&) { return -ECHILD; }
 
 // ---- futexes (native/futex.h)
 
@@ -932,8 +951,6 @@ void RegisterProcessHypercalls(HypercallTable& table) {
   table.handlers[SYS_kill] = Kill;
   table.handlers[SYS_tkill] = Tkill;
   table.handlers[SYS_tgkill] = Tgkill;
-  table.handlers[SYS_wait4] = Wait4;
-  table.handlers[SYS_waitid] = Wait4;
   table.handlers[SYS_futex] = Futex;
 }
 

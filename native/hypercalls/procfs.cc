@@ -67,7 +67,7 @@ std::string Status(Process& g) {
                 "TracerPid:\t0\nUid:\t%u\t%u\t%u\t%u\nGid:\t%u\t%u\t%u\t%u\nFDSize:\t%d\nGroups:\t\n"
                 "VmPeak:\t%8" PRIu64 " kB\nVmSize:\t%8" PRIu64 " kB\nVmRSS:\t%8" PRIu64 " kB\nThreads:\t%d\n"
                 "SigQ:\t0/0\nCpus_allowed_list:\t%s\n",
-                name.c_str(), g.pid, g.pid, g.ppid, g.uid.load(), g.euid.load(), g.suid.load(), g.euid.load(),
+                name.c_str(), g.pid, g.pid, g.ppid.load(), g.uid.load(), g.euid.load(), g.suid.load(), g.euid.load(),
                 g.gid.load(), g.egid.load(), g.sgid.load(), g.egid.load(), g.fds.limit(), kb, kb, kb, Threads(g),
                 g.host_cpus_online.c_str());
   return b;

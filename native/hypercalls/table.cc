@@ -14,6 +14,7 @@ namespace torov {
 const HypercallTable& Hypercalls() {
   static const HypercallTable table = [] {
     HypercallTable t;
+    RegisterChildHypercalls(t);
     RegisterEventHypercalls(t);
     RegisterFileHypercalls(t);
     RegisterIoHypercalls(t);

@@ -131,6 +131,15 @@ Fd Kvm::CreateVm() const {
   return Fd(vm);
 }
 
+bool SetGuestMemory(int vm, uint8_t* base, uint64_t size) {
+  kvm_userspace_memory_region region{};
+  region.slot = 0;
+  region.guest_phys_addr = 0;
+  region.memory_size = size;
+  region.userspace_addr = reinterpret_cast<uint64_t>(base);
+  return ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) == 0;
+}
+
 const kvm_cpuid_entry2* FindCpuid(const std::vector<kvm_cpuid_entry2>& table, uint32_t function,
                                   uint32_t index) {
   for (const auto& e : table)

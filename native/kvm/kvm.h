@@ -73,6 +73,10 @@ class Kvm {
   KvmCaps caps_;
 };
 
+// Gives VM `vm` its memory: slot 0, guest physical 0 to `size`, backed
+// by the host mapping at `base`. False when KVM refuses.
+bool SetGuestMemory(int vm, uint8_t* base, uint64_t size);
+
 // Look up a CPUID leaf in a table (nullptr when absent).
 const kvm_cpuid_entry2* FindCpuid(const std::vector<kvm_cpuid_entry2>& table, uint32_t function,
                                   uint32_t index = 0);

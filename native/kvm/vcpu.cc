@@ -151,6 +151,7 @@ KvmVcpu::~KvmVcpu() {
 Vcpu::Vcpu(KvmVcpu& kvm, Process& process, Task& task)
     : process_(process), task_(task), kvm_(kvm), index_(kvm.index()), fd_(kvm.fd()), run_(kvm.run()) {
   task_.cpu = this;
+  trace_call_.mm = &process_.mm;
   run_->immediate_exit = 0;
   has_xsave_ = Kvm::Get().caps().xsave;
   advances_rip_on_io_ = Kvm::Get().caps().flavour == "pvm";

@@ -29,6 +29,11 @@ export interface TraceRecord {
   readonly noReturn: boolean;
   /** Not a call: a signal delivered; nr is the signal, args signo, si_code, si_pid, si_uid. */
   readonly signal: boolean;
+  /**
+   * Not a call: a process other than the first ended (tid is its pid);
+   * args[0] 0 and args[1] its exit status, or 1 and the signal that killed it.
+   */
+  readonly processEnd: boolean;
   /** Captures by argument index: what the guest passed, and what it got back. */
   readonly entry: ReadonlyMap<number, Capture>;
   readonly exit: ReadonlyMap<number, Capture>;
@@ -40,6 +45,7 @@ const HEADER = 96;
 const DENIED = 1;
 const NO_RETURN = 2;
 const SIGNAL = 4;
+const PROCESS_END = 8;
 
 export function parseRecords(buf: Buffer, plan: TracePlan): TraceRecord[] {
   const out: TraceRecord[] = [];
@@ -53,7 +59,7 @@ export function parseRecords(buf: Buffer, plan: TracePlan): TraceRecord[] {
     const entry = new Map<number, Capture>();
     const exit = new Map<number, Capture>();
     const extra: Capture[] = [];
-    const ops = flags & SIGNAL ? [] : (plan.ops[nr] ?? []);
+    const ops = flags & (SIGNAL | PROCESS_END) ? [] : (plan.ops[nr] ?? []);
     let b = at + HEADER;
     for (let k = 0; k < nblobs && b + 16 <= at + size; k++) {
       const index = buf[b];
@@ -80,6 +86,7 @@ export function parseRecords(buf: Buffer, plan: TracePlan): TraceRecord[] {
       denied: (flags & DENIED) !== 0,
       noReturn: (flags & NO_RETURN) !== 0,
       signal: (flags & SIGNAL) !== 0,
+      processEnd: (flags & PROCESS_END) !== 0,
       entry,
       exit,
       extra,

@@ -60,6 +60,10 @@ export function jsonRecord(rec: TraceRecord, strsize: number): string {
     const si = formatSiginfo(rec);
     return JSON.stringify({ seq: rec.seq, ts, tid: rec.tid, signal: si.signo, si_code: si.code, si_pid: si.pid, si_uid: si.uid });
   }
+  if (rec.processEnd) {
+    const end = rec.args[0] ? { killed: signalName(Number(rec.args[1])) } : { exited: Number(rec.args[1]) };
+    return JSON.stringify({ seq: rec.seq, ts, pid: rec.tid, ...end });
+  }
   return JSON.stringify({
     seq: rec.seq,
     ts,
@@ -156,7 +160,7 @@ export class Tracer {
     const lines: string[] = [];
     const t = o.timestamps;
     for (const rec of parseRecords(buf, this.plan)) {
-      const shown = rec.signal || !o.filter || o.filter.has(rec.nr);
+      const shown = rec.signal || rec.processEnd || !o.filter || o.filter.has(rec.nr);
       if (shown) o.onRecord?.(rec);
       if (o.summary && !o.lines) continue;
       if (o.json) {

@@ -265,7 +265,9 @@ const ROWS: Row[] = [
   ["wait4", "e", "process", "int hex waitflags hex"],
   ["waitid", "e", "process", "int int hex waitflags hex"],
   ["futex", "e", "process", "hex futexop uint timespec hex uint"],
-  // threads (emulated: each gets a vCPU of its own)
+  // threads (emulated: each gets a vCPU of its own) and processes (each a VM of its own)
+  ["fork", "e", "process", ""],
+  ["vfork", "e", "process", ""],
   ["clone", "e", "process", "hex hex hex hex hex"],
   ["clone3", "e", "process", "cloneargs size"],
   // @signal (emulated: actions, masks, signals to itself, the return from a handler)

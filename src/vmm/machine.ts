@@ -72,6 +72,7 @@ export class Machine {
       this.native = new (native().NativeMachine)({
       // Guest RAM comes in 2 MiB units (one page table each).
       memory: Math.ceil(manifest.memoryMiB / 2) * 2 * 2 ** 20,
+      processes: manifest.processes,
       root: manifest.mountPoint,
       mounts: this.mounts.map((m) => ({ source: m.source, target: m.target, readOnly: m.readOnly })),
       exe: manifest.binary,

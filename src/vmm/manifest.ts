@@ -5,7 +5,8 @@
 //     "Hypercalls": [ { "Name": "Write", "Allowed": "True" } ],
 //     "Startaddr": "400200",                       (flat binaries)
 //     "Args": ["-v"], "Env": { "HOME": "/" },      (torov)
-//     "Memory": 256, "OnDenied": "errno" }         (torov)
+//     "Memory": 256, "Processes": 64,
+//     "OnDenied": "errno" }                        (torov)
 //
 // Every problem is one TorovError naming the file, the key path and what is
 // wrong, with a suggestion when a name is close to a real one. Nothing falls
@@ -37,6 +38,8 @@ export interface Manifest {
   readonly args: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   readonly memoryMiB: number;
+  /** How many processes the guest may have at once (Processes): a fork past it is EAGAIN. */
+  readonly processes: number;
   readonly onDenied: "errno" | "kill";
   /** The parsed JSON, for tools that rewrite the manifest (torov profile). */
   readonly raw: Record<string, unknown>;
@@ -55,6 +58,8 @@ export interface MountSpec {
 }
 
 export const DEFAULT_MEMORY_MIB = 256;
+/** Processes a guest may have at once, unless the manifest says (Processes). */
+export const DEFAULT_PROCESSES = 64;
 export const MIN_MEMORY_MIB = 16;
 export const MAX_MEMORY_MIB = 65536;
 export const DEFAULT_DEBUG_PORT = 1234;
@@ -329,7 +334,8 @@ export function parseManifest(json: unknown, name: string, baseDir: string): Man
   for (const [k, v] of Object.entries((o.Env ?? {}) as Record<string, string>)) env[k] = c.string(v, `Env.${k}`);
 
   const memoryMiB = o.Memory === undefined ? DEFAULT_MEMORY_MIB : (o.Memory as number);
+  const processes = o.Processes === undefined ? DEFAULT_PROCESSES : (o.Processes as number);
   const onDenied: "errno" | "kill" = o.OnDenied ?? "errno";
 
-  return { path: resolve(name), binary, mountPoint, mounts, lendLoader, newpid, debug, hypercalls, startaddr, args, env, memoryMiB, onDenied, raw: o };
+  return { path: resolve(name), binary, mountPoint, mounts, lendLoader, newpid, debug, hypercalls, startaddr, args, env, memoryMiB, processes, onDenied, raw: o };
 }

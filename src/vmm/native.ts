@@ -49,6 +49,8 @@ export interface NativeStop {
 
 export interface NativeMachineConfig {
   memory: number;
+  /** Processes at once (fork past it: EAGAIN); 64 when absent. */
+  processes?: number;
   root?: string;
   /** Host paths the guest sees at `target` (native/paths.h). */
   mounts?: Array<{ source: string; target: string; readOnly: boolean }>;

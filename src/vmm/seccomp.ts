@@ -65,6 +65,7 @@ const SOL_SOCKET = 1, IPPROTO_IP = 0, IPPROTO_TCP = 6, IPPROTO_UDP = 17, IPPROTO
 const SO_ERROR = 4, SO_ATTACH_FILTER = 26, SO_ATTACH_BPF = 50, SO_ATTACH_REUSEPORT_CBPF = 51, SO_ATTACH_REUSEPORT_EBPF = 52;
 const TCP_ZEROCOPY_RECEIVE = 35;
 const PR_SET_NAME = 15;
+const CLONE_FS = 0x200;
 const ENOSYS = 38;
 /** A thread, as glibc's pthread_create asks for one (and nothing that makes a process). */
 const THREAD_CLONE = 0x3d0f00; // VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|SETTLS|PARENT_SETTID|CHILD_CLEARTID
@@ -162,6 +163,9 @@ const BASE: readonly Need[] = [
   // faults: abort() and Node's fault handlers reset these signals' actions
   // and send them to this thread only.
   "exit", "getpid", "gettid",
+  // A forked process's main thread takes its own fs context (its umask)
+  // from its parent's; the chroot stays (native/processes/fork.cc).
+  ["unshare", { arg: 0, in: [CLONE_FS] }],
   ["tgkill", { arg: 0, in: ["pid"] }, { arg: 1, in: ["tid"] }],
   ["rt_sigaction", { arg: 0, in: [SIG.ABRT, SIG.SEGV, SIG.BUS, SIG.FPE, SIG.ILL, SIG.TRAP] }],
 ];

@@ -52,13 +52,14 @@ test("ToroV's helloworld.json is accepted as it is, string booleans and all", ()
   assert.equal(m.onDenied, "errno");
 });
 
-test("extensions: Args, Env, Memory, OnDenied, Startaddr, $schema", () => {
+test("extensions: Args, Env, Memory, Processes, OnDenied, Startaddr, $schema", () => {
   const m = parse({
     $schema: "x",
     Binary: "prog",
     Args: ["-v", "x"],
     Env: { HOME: "/", LANG: "C" },
     Memory: 64,
+    Processes: 8,
     OnDenied: "kill",
     Startaddr: "0x400200",
     Newpid: true,
@@ -67,6 +68,8 @@ test("extensions: Args, Env, Memory, OnDenied, Startaddr, $schema", () => {
   assert.deepEqual(m.args, ["-v", "x"]);
   assert.deepEqual(m.env, { HOME: "/", LANG: "C" });
   assert.equal(m.memoryMiB, 64);
+  assert.equal(m.processes, 8);
+  assert.equal(parse({ Binary: "prog" }).processes, 64);
   assert.equal(m.onDenied, "kill");
   assert.equal(m.startaddr, 0x400200);
   assert.equal(m.newpid, true);
@@ -104,6 +107,8 @@ test("an emulated hypercall cannot be denied", () => {
 test("bad values name the key and what was found", () => {
   rejects({ Binary: "prog", Newpid: "maybe" }, /Newpid: expected true or false .*found "maybe"/);
   rejects({ Binary: "prog", Memory: 4 }, /Memory: 4 is out of range \(16 to 65536\)/);
+  rejects({ Binary: "prog", Processes: 0 }, /Processes: 0 is out of range \(1 to 4096\)/);
+  rejects({ Binary: "prog", Processes: 1.5 }, /Processes: expected an integer from 1 to 4096, found number 1.5/);
   rejects({ Binary: "prog", Memory: "lots" }, /Memory: expected an integer from 16 to 65536, found "lots"/);
   rejects({ Binary: "prog", Debug: { Port: 70000 } }, /Debug\.Port: 70000 is out of range \(0 to 65535\)/);
   rejects({ Binary: "prog", OnDenied: "kil" }, /OnDenied: expected "errno" or "kill", found "kil" \(did you mean "kill"\?\)/);
@@ -197,7 +202,7 @@ test("the shipped JSON Schema offers editors every hypercall name and group", ()
 
 test("the shipped JSON Schema knows exactly the keys the parser accepts", () => {
   const schema = JSON.parse(readFileSync(join(__dirname, "../../../schema/manifest.schema.json"), "utf8"));
-  assert.deepEqual(Object.keys(schema.properties).sort(), ["$schema", "Args", "Binary", "Debug", "Env", "Hypercalls", "LendLoader", "Memory", "MountPoint", "Mounts", "Newpid", "OnDenied", "Startaddr"]);
+  assert.deepEqual(Object.keys(schema.properties).sort(), ["$schema", "Args", "Binary", "Debug", "Env", "Hypercalls", "LendLoader", "Memory", "MountPoint", "Mounts", "Newpid", "OnDenied", "Processes", "Startaddr"]);
   assert.deepEqual(Object.keys(schema.properties.Debug.properties).sort(), ["Allowed", "Port"]);
   assert.equal(schema.additionalProperties, false);
 });

@@ -31,7 +31,7 @@ interface Blob {
   flags?: number;
 }
 
-function record(name: string, args: Array<number | bigint>, result: number | bigint, blobs: Blob[] = [], opts: { denied?: boolean; noReturn?: boolean; seq?: number; tid?: number } = {}): Buffer {
+function record(name: string, args: Array<number | bigint>, result: number | bigint, blobs: Blob[] = [], opts: { denied?: boolean; noReturn?: boolean; seq?: number; tid?: number; processEnd?: boolean } = {}): Buffer {
   const parts: Buffer[] = [];
   for (const b of blobs) {
     const h = Buffer.alloc(16);
@@ -46,7 +46,7 @@ function record(name: string, args: Array<number | bigint>, result: number | big
   const head = Buffer.alloc(96);
   head.writeUInt32LE(96 + body.length, 0);
   head.writeUInt16LE(nr(name), 4);
-  head[6] = (opts.denied ? 1 : 0) | (opts.noReturn ? 2 : 0);
+  head[6] = (opts.denied ? 1 : 0) | (opts.noReturn ? 2 : 0) | (opts.processEnd ? 8 : 0);
   head[7] = blobs.length;
   head.writeBigUInt64LE(BigInt(opts.seq ?? 1), 8);
   head.writeBigInt64LE(1_700_000_000_123_456_789n, 16);
@@ -491,6 +491,33 @@ test("threads as strace -f shows them: [pid N] while there are several, counted 
   assert.deepEqual(show(record("exit_group", [3], 0, [], { tid: 1002, noReturn: true })), [col("[pid  1002] exit_group(3)", "?")]);
   // exit_group: each thread left gets its line, the first thread's last and alone.
   assert.deepEqual(view.end("+++ exited with 3 +++"), ["[pid  1002] +++ exited with 3 +++", "+++ exited with 3 +++"]);
+});
+
+test("processes as strace -f shows them: fork's child gets [pid N], its end a +++ line of its own, a clone child's threads end with it", () => {
+  const view = new ThreadLines(1000);
+  const show = (buf: Buffer) => {
+    const rec = one(buf);
+    return view.lines(rec, (prefix) => formatLine(rec, { strsize: 32, prefix }));
+  };
+  const w = (tid: number) => record("write", [1, 0x1000, 2], 2, [{ op: 0, data: str("a\n") }], { tid });
+  // The child's first call ended before the fork returned: after fork's line.
+  assert.deepEqual(show(w(1001)), []);
+  assert.deepEqual(show(record("fork", [], 1001)), [col("fork()", "1001"), col('[pid  1001] write(1, "a\\n", 2)', "2")]);
+  // A thread of the child, then a process made by clone (no CLONE_THREAD).
+  show(record("clone3", [0x1000, 88], 1002, [], { tid: 1001 }));
+  show(record("clone", [17, 0, 0, 0, 0], 1003));
+  assert.equal(view.count, 4);
+  // The child's end: its other thread first, its own line last.
+  const end = (pid: number, killed: boolean, value: number) => show(record("read", [killed ? 1 : 0, value], 0, [], { tid: pid, processEnd: true }));
+  assert.deepEqual(end(1001, false, 7), ["[pid  1002] +++ exited with 7 +++", "[pid  1001] +++ exited with 7 +++"]);
+  assert.equal(view.count, 2);
+  assert.deepEqual(end(1003, true, 9), ["[pid  1003] +++ killed by SIGKILL +++"]);
+  assert.equal(view.count, 1);
+  assert.deepEqual(show(w(1000)), [col('write(1, "a\\n", 2)', "2")]);
+  // --json names the process and how it ended.
+  const rec = one(record("read", [1, 15], 0, [], { tid: 1004, processEnd: true }));
+  assert.deepEqual(JSON.parse(jsonRecord(rec, 32)).killed, "SIGTERM");
+  assert.equal(JSON.parse(jsonRecord(rec, 32)).pid, 1004);
 });
 
 test("threads: the first thread's exit(2) waits for the end; a fatal signal names its thread first", () => {
