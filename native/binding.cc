@@ -124,6 +124,7 @@ Napi::Function NativeMachine::Define(Napi::Env env) {
                          InstanceMethod<&NativeMachine::DebugInterrupt>("debugInterrupt"),
                          InstanceMethod<&NativeMachine::DebugRead>("debugRead"),
                          InstanceMethod<&NativeMachine::DebugWrite>("debugWrite"),
+                         InstanceMethod<&NativeMachine::DebugSoftBreak>("debugSoftBreak"),
                          InstanceMethod<&NativeMachine::DebugWatch>("debugWatch"),
                          InstanceMethod<&NativeMachine::DebugHwBreak>("debugHwBreak"),
                          InstanceMethod<&NativeMachine::DebugCatchSyscalls>("debugCatchSyscalls"),
@@ -802,6 +803,21 @@ Napi::Value NativeMachine::DebugWrite(const Napi::CallbackInfo& info) {
   if (n != bytes.ByteLength()) return Napi::Number::New(env, 0);
   std::memcpy(process_->ram.Phys(addr, n), bytes.Data(), n);
   return Napi::Number::New(env, static_cast<double>(n));
+}
+
+// debugSoftBreak(addr, original | -1): the debugger put an int3 at addr
+// over `original`, or (-1) took it away (DebugState::soft_breaks).
+Napi::Value NativeMachine::DebugSoftBreak(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!debug_) throw Napi::Error::New(env, "not debugging");
+  const uint64_t addr = U64(info[0], "address");
+  if (!info[1].IsNumber()) throw Napi::TypeError::New(env, "Expected debugSoftBreak(address, byte or -1)");
+  const int64_t original = info[1].As<Napi::Number>().Int64Value();
+  if (original > 255 || original < -1) throw Napi::TypeError::New(env, "Expected debugSoftBreak(address, byte or -1)");
+  std::lock_guard<std::mutex> lock(debug_->mutex);
+  if (original < 0) debug_->soft_breaks.erase(addr);
+  else debug_->soft_breaks[addr] = static_cast<uint8_t>(original);
+  return env.Undefined();
 }
 
 // debugWatch(kind, addr, len, insert): a watchpoint, in debug registers

@@ -66,6 +66,7 @@ class NativeMachine : public Napi::ObjectWrap<NativeMachine> {
   Napi::Value DebugInterrupt(const Napi::CallbackInfo& info);
   Napi::Value DebugRead(const Napi::CallbackInfo& info);
   Napi::Value DebugWrite(const Napi::CallbackInfo& info);
+  Napi::Value DebugSoftBreak(const Napi::CallbackInfo& info);
   Napi::Value DebugWatch(const Napi::CallbackInfo& info);
   Napi::Value DebugHwBreak(const Napi::CallbackInfo& info);
   Napi::Value DebugCatchSyscalls(const Napi::CallbackInfo& info);

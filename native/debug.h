@@ -206,6 +206,11 @@ class DebugState {
   // they all fit there; beyond that, all of them work by page protection,
   // which takes any number and size.
   std::vector<uint64_t> hw_breaks;
+  // The int3 bytes the debugger wrote (software breakpoints), each with
+  // the byte it replaced: a forked child's copy of the memory gets the
+  // originals back, as gdbserver takes breakpoints out of a child it does
+  // not follow (src/vmm/debug.ts keeps it up to date).
+  std::map<uint64_t, uint8_t> soft_breaks;
   bool watches_by_pages = true;
   // Changes to hw_breaks or the watches' placement: each vCPU loads its
   // debug registers again when it sees a new value.

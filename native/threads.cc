@@ -117,6 +117,17 @@ bool Threads::StartOf(Task& parent, uint64_t stack, bool set_tls, uint64_t tls, 
   return vcpu && vcpu->ForkState(stack, set_tls, tls, out);
 }
 
+std::vector<std::pair<uint64_t, uint8_t>> Threads::SoftBreakpoints() {
+  DebugState* debug;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    debug = debug_;
+  }
+  if (!debug) return {};
+  std::lock_guard<std::mutex> lock(debug->mutex);
+  return {debug->soft_breaks.begin(), debug->soft_breaks.end()};
+}
+
 void Threads::EnableDebug(DebugState* state, DebugMechanisms mechanisms, std::function<void()> report) {
   std::lock_guard<std::mutex> lock(mutex_);
   debug_ = state;

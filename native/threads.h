@@ -53,6 +53,9 @@ class Threads : public ThreadHost {
   // 0, on `stack` (0: the parent's) and with fs base `tls` when `set_tls`.
   // False when `parent` is not one of these threads.
   bool StartOf(Task& parent, uint64_t stack, bool set_tls, uint64_t tls, ThreadStart* out);
+  // The debugger's software breakpoints (address, original byte), none
+  // when no debugger is attached.
+  std::vector<std::pair<uint64_t, uint8_t>> SoftBreakpoints();
   // A kill, or a debugger's interrupt, for every thread.
   void RequestStop(Process::StopRequest why, bool lose_first_kick = false);
   // Ends the service thread (after RunMain, or when the run never starts).

@@ -54,6 +54,7 @@ int64_t Guest::Fork(Process& parent, Task& t, const ForkRequest& r) {
     members_[pid] = std::move(made);
   }
 
+  const std::vector<std::pair<uint64_t, uint8_t>> breakpoints = parent_threads->SoftBreakpoints();
   // The VM, its memory and its threads, on the maker.
   int error = -ENOMEM;
   const bool ok = OnMaker([&] {
@@ -73,6 +74,10 @@ int64_t Guest::Fork(Process& parent, Task& t, const ForkRequest& r) {
       error = -ENOMEM;
       return false;
     }
+    // A debugged parent's breakpoints are not the child's: it runs on
+    // undebugged (GDB's follow-fork-mode parent, detach-on-fork on).
+    for (const auto& [addr, original] : breakpoints)
+      if (child->mm.DebuggerExtent(addr, 1, Access::kWrite) == 1) *child->ram.Phys(addr, 1) = original;
     child->guest = this;
     auto threads = std::make_unique<Threads>(*child, vm.get(), tracer_);
     threads->CreateMain();

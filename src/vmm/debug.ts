@@ -190,6 +190,7 @@ export class VmDebugTarget implements DebugTarget {
       const off = at - addr;
       if (off >= 0n && off < BigInt(out.length)) {
         bp.original = out[Number(off)];
+        this.machine.native.debugSoftBreak(at, bp.original);
         out[Number(off)] = INT3;
       }
     }
@@ -230,6 +231,7 @@ export class VmDebugTarget implements DebugTarget {
   private restore(at: bigint): void {
     const bp = this.breakpoints.get(at);
     if (bp) this.machine.native.debugWrite(at, Uint8Array.of(bp.original));
+    this.machine.native.debugSoftBreak(at, -1);
   }
 
   insertBreakpoint(kind: BreakpointKind, addr: bigint): boolean {
@@ -248,6 +250,8 @@ export class VmDebugTarget implements DebugTarget {
     if (!original || original.length !== 1) return false;
     if (this.machine.native.debugWrite(addr, Uint8Array.of(INT3)) !== 1) return false;
     this.breakpoints.set(addr, { original: original[0], kinds: new Set([kind]) });
+    // A forked child gets the original byte back (native/processes/fork.cc).
+    this.machine.native.debugSoftBreak(addr, original[0]);
     return true;
   }
 

@@ -133,6 +133,8 @@ export interface NativeMachine {
   debugInterrupt(): void;
   debugRead(addr: number | bigint, length: number): Buffer | null;
   debugWrite(addr: number | bigint, bytes: Uint8Array): number;
+  /** The debugger's int3 at `addr` over `original`, or (-1) gone: a forked child gets the originals back. */
+  debugSoftBreak(addr: bigint, original: number): void;
   debugWatch(kind: "w" | "r" | "a", addr: number | bigint, length: number, insert: boolean): boolean;
   /** An execute breakpoint in a debug register ("kvm" only); false when none is free. */
   debugHwBreak(addr: bigint, insert: boolean): boolean;

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { guest, native, tempDir, torov, variants, writeManifest } from "../helpers.js";
+import { gdbBatch, hasGdb, startDebug, startGdbserver } from "./debugger.js";
 
 const skip = !existsSync(guest("fork")) && "no fork guest (make -C test/guests)";
 
@@ -66,4 +67,25 @@ test("torov trace follows processes as strace -f: [pid N] on a child's lines, ++
   assert.match(text, /^\[pid +\d+\] \+\+\+ killed by SIGKILL \+\+\+$/m);
   assert.match(text, new RegExp(`= ${child[1]}$`, "m"), "the call that made it returns its pid");
   assert.match(text, /^\+\+\+ exited with 0 \+\+\+$/m);
+});
+
+test("GDB with its defaults (follow the parent, detach the child): a breakpoint the child also reaches stops only the parent, as with gdbserver", { skip: skip || (!hasGdb() && "no gdb") }, async () => {
+  const script = ["break child_work", "continue", "print x", "continue"];
+  const normalize = (out: string) =>
+    out
+      .split("\n")
+      .filter((l) => /^(\$\d|Breakpoint 1,|\[Inferior)/.test(l))
+      .map((l) => l.replace(/0x[0-9a-f]+/g, "ADDR").replace(/\(process \d+\)|\(Remote target\)/g, "(PROCESS)"))
+      .join("\n");
+  const { LD_PRELOAD: _, ...env } = process.env;
+  const gdbserver = gdbBatch(await startGdbserver(guest("fork"), ["debug"], env), script);
+  const dir = tempDir();
+  mkdirSync(join(dir, "root"));
+  const d = await startDebug(writeManifest(dir, { binary: guest("fork") }), [], ["debug"]);
+  const vm = gdbBatch(d.port, script);
+  const end = await d.done;
+  // The child ran its copy without the breakpoint: it exited 6, not by SIGTRAP.
+  assert.equal(end.stdout, "child: exited 6\nparent: 15\n");
+  assert.match(vm.output, /^\$1 = 5$/m);
+  assert.equal(normalize(vm.output), normalize(gdbserver.output));
 });

@@ -5,6 +5,7 @@
 //   fork limit           forks until refused, then says how many and why
 //   fork bomb            forks 200 times, in every process (never natively)
 //   fork trace           two children: one exits 3, one is killed
+//   fork debug           a child and its parent call child_work(): GDB's test
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -340,6 +341,22 @@ static int traced(void) {
   return 0;
 }
 
+// Where the debugger test breaks: the child calls it first, the parent after.
+__attribute__((noinline)) int child_work(int x) {
+  __asm__ volatile("" ::: "memory");
+  return x * 3;
+}
+
+static int debugged(void) {
+  pid_t pid = fork();
+  if (pid == 0) _exit(child_work(2));
+  int st;
+  waitpid(pid, &st, 0);
+  status_line("child", st);
+  printf("parent: %d\n", child_work(5));
+  return 0;
+}
+
 static int bomb(void) {
   printf("bomb\n");
   fflush(stdout);
@@ -354,6 +371,7 @@ int main(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "limit") == 0) return limit();
   if (argc >= 2 && strcmp(argv[1], "bomb") == 0) return bomb();
   if (argc >= 2 && strcmp(argv[1], "trace") == 0) return traced();
+  if (argc >= 2 && strcmp(argv[1], "debug") == 0) return debugged();
   fprintf(stderr, "usage: fork semantics DIR | limit | bomb\n");
   return 2;
 }
