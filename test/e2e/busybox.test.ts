@@ -145,3 +145,40 @@ for (const [args, input] of cases) {
     assert.deepEqual(snapshot(root), snapshot(hostDir));
   });
 }
+
+// Issue 19: busybox's sh forks for $(...), subshells, pipelines and
+// background jobs; these run its builtins only (an applet such as tr would
+// need execve).
+const SCRIPT = `echo start
+x=$(echo inner; exit 3); echo "x=$x status=$?"
+echo a b c | { read p q r; echo "read $r $q $p"; }
+(exit 7); echo "subshell $?"
+{ echo one; echo two; } | while read l; do echo "line $l"; done
+trap 'echo got USR1' USR1
+kill -USR1 $$
+( echo bg; exit 4 ) & wait $!; echo "bg status $?"
+for i in 1 2 3; do ( exit $i ) & done; wait; echo "waited all"
+echo $(( $(echo 6) * 7 ))
+false | true; echo "pipe $?"
+echo "$(echo "$(echo nested)")" > nested.txt
+trap 'echo bye' EXIT
+exit 5
+`;
+
+test("busybox sh: $(...), pipelines, subshells, background jobs, wait and traps, as natively", { skip: !existsSync(BUSYBOX) && "busybox-static is not installed" }, () => {
+  const hostDir = tree();
+  writeFileSync(join(hostDir, "script.sh"), SCRIPT);
+  const host = native(BUSYBOX, ["sh", "script.sh"], { cwd: hostDir, env: ENV });
+  assert.equal(host.status, 5, host.stderr);
+  const dir = tempDir();
+  const root = tree();
+  writeFileSync(join(root, "script.sh"), SCRIPT);
+  const vm = torov(["run", writeManifest(dir, { binary: BUSYBOX, mountPoint: root, args: ["sh", "/script.sh"], env: ENV })]);
+  assert.equal(vm.stdout, host.stdout);
+  assert.equal(vm.stderr, host.stderr);
+  assert.equal(vm.status, 5);
+  assert.match(vm.stdout, /^read c b a$/m);
+  assert.match(vm.stdout, /^bg status 4$/m);
+  assert.match(vm.stdout, /^got USR1$/m);
+  assert.equal(readFileSync(join(root, "nested.txt"), "utf8"), "nested\n");
+});
